@@ -1,0 +1,51 @@
+import type { Tensor } from '../core/tensor.js';
+
+export type BinaryOp = 'add' | 'sub' | 'mul';
+export type GeluApproximate = 'none' | 'tanh';
+export type ReduceOp = 'sum' | 'sumSquares' | 'maxAbs' | 'countNonFinite';
+
+export interface GemmOptions {
+  /** Use Aᵀ: a is stored [.., K, M]. */
+  transA?: boolean;
+  /** Use Bᵀ: b is stored [.., N, K]. */
+  transB?: boolean;
+  /** Scales the product (default 1). */
+  alpha?: number;
+  /** C = alpha·A·B + C instead of overwriting C. */
+  accumulate?: boolean;
+  /** Added to every row i of C: bias [M]. */
+  bias?: Tensor;
+}
+
+/**
+ * The one interface through which ops reach kernels. Every tensor may have its own dtype; a backend
+ * computes in at least f32 and rounds once into the output's dtype. Outputs are written in place and
+ * may be the same tensor as an input of an elementwise op. A WebGPU backend would implement this too.
+ */
+export interface Backend {
+  readonly name: string;
+  /**
+   * C = alpha·op(A)·op(B) (+ C if accumulate) (+ bias per row). A: [M, K] or [batch, M, K] (2-D A is
+   * shared by every batch item, as channel-mixing weights are); B: [K, N] or [batch, K, N]; C: [M, N]
+   * or [batch, M, N]. Transposed operands swap their last two axes.
+   */
+  gemm(a: Tensor, b: Tensor, c: Tensor, opts?: GemmOptions): void;
+  /** out = a ∘ b elementwise (same shapes). */
+  binary(op: BinaryOp, a: Tensor, b: Tensor, out: Tensor): void;
+  /** out = alpha·x. */
+  scale(x: Tensor, alpha: number, out: Tensor): void;
+  /** y += alpha·x. */
+  axpy(alpha: number, x: Tensor, y: Tensor): void;
+  tanh(x: Tensor, out: Tensor): void;
+  /** dx = dy·(1 − y²), from the forward output y. */
+  tanhBackward(y: Tensor, dy: Tensor, dx: Tensor): void;
+  gelu(x: Tensor, out: Tensor, approximate?: GeluApproximate): void;
+  geluBackward(x: Tensor, dy: Tensor, dx: Tensor, approximate?: GeluApproximate): void;
+  clamp(x: Tensor, min: number, max: number, out: Tensor): void;
+  /** dx = dy where min ≤ x ≤ max, else 0. */
+  clampBackward(x: Tensor, min: number, max: number, dy: Tensor, dx: Tensor): void;
+  /** A reduction over all elements, returned as a float64 number. */
+  reduce(op: ReduceOp, x: Tensor): number;
+  /** out = x converted to out's dtype (round to nearest even). */
+  convert(x: Tensor, out: Tensor): void;
+}

@@ -1,0 +1,72 @@
+import { itemSize } from '../core/dtype.js';
+import type { Tensor } from '../core/tensor.js';
+import type { GemmOptions } from './backend.js';
+import { checkFiniteNumber, checkLive, describe } from './check.js';
+
+/** A validated GEMM call, in element strides: C[bi] = alpha·op(A[bi])·op(B[bi]) + beta·C[bi] + bias. */
+export interface GemmPlan {
+  batch: number;
+  m: number;
+  n: number;
+  k: number;
+  /** Row/column strides of op(A) and op(B). */
+  rsA: number;
+  csA: number;
+  rsB: number;
+  csB: number;
+  ldc: number;
+  /** Elements between batch items (0 when the operand is shared by all items). */
+  strideA: number;
+  strideB: number;
+  strideC: number;
+  alpha: number;
+  beta: number;
+  bias: Tensor | undefined;
+}
+
+/** Checks shapes and options of a gemm call; errors name 'gemm' and every operand's shape and dtype. */
+export function planGemm(a: Tensor, b: Tensor, c: Tensor, opts: GemmOptions = {}): GemmPlan {
+  const op = 'gemm';
+  checkLive(op, ['A', a], ['B', b], ['C', c]);
+  const ctx = () => `A ${describe(a)}${opts.transA ? ' (transposed)' : ''}, B ${describe(b)}${opts.transB ? ' (transposed)' : ''}, C ${describe(c)}`;
+  for (const [name, t] of [['A', a], ['B', b], ['C', c]] as const) {
+    if (t.ndim !== 2 && t.ndim !== 3) throw new RangeError(`${op}: ${name} must be 2-D or 3-D (batched); got ${ctx()}`);
+  }
+  const batch = c.ndim === 3 ? c.shape[0]! : 1;
+  if (c.ndim === 2 && (a.ndim === 3 || b.ndim === 3)) {
+    throw new RangeError(`${op}: a batched A or B needs a batched C [batch, M, N]; got ${ctx()}`);
+  }
+  if (a.ndim === 3 && a.shape[0] !== batch) throw new RangeError(`${op}: batch sizes differ; got ${ctx()}`);
+  if (b.ndim === 3 && b.shape[0] !== batch) throw new RangeError(`${op}: batch sizes differ; got ${ctx()}`);
+  const [ar, ac] = a.shape.slice(-2) as [number, number];
+  const [br, bc] = b.shape.slice(-2) as [number, number];
+  const [m, k] = opts.transA ? [ac, ar] : [ar, ac];
+  const [k2, n] = opts.transB ? [bc, br] : [br, bc];
+  if (k !== k2) throw new RangeError(`${op}: inner sizes differ (K = ${k} from A, ${k2} from B); got ${ctx()}`);
+  const [cm, cn] = c.shape.slice(-2) as [number, number];
+  if (cm !== m || cn !== n) throw new RangeError(`${op}: C must be [${m}, ${n}] (M×N) per batch item; got ${ctx()}`);
+  const alpha = opts.alpha ?? 1;
+  checkFiniteNumber(op, 'alpha', alpha);
+  const bias = opts.bias;
+  if (bias !== undefined) {
+    checkLive(op, ['bias', bias]);
+    if (bias.ndim !== 1 || bias.shape[0] !== m) throw new RangeError(`${op}: bias must be [${m}] (one value per row of C); got bias ${describe(bias)}, ${ctx()}`);
+  }
+  for (const [name, t] of [['A', a], ['B', b], ['C', c]] as const) {
+    if (t.size > 0 && (t.ptr % itemSize(t.dtype)) !== 0) throw new Error(`${op}: ${name} is misaligned`);
+  }
+  return {
+    batch, m, n, k,
+    rsA: opts.transA ? 1 : ac,
+    csA: opts.transA ? ac : 1,
+    rsB: opts.transB ? 1 : bc,
+    csB: opts.transB ? bc : 1,
+    ldc: n,
+    strideA: a.ndim === 3 ? ar * ac : 0,
+    strideB: b.ndim === 3 ? br * bc : 0,
+    strideC: m * n,
+    alpha,
+    beta: opts.accumulate ? 1 : 0,
+    bias,
+  };
+}

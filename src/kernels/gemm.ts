@@ -1,0 +1,113 @@
+import { itemSize } from '../core/dtype.js';
+import { Tensor } from '../core/tensor.js';
+import type { GemmOptions } from './backend.js';
+import { dtCode } from './dtcode.js';
+import { type GemmPlan, planGemm } from './gemm-plan.js';
+import { wasm } from './module.js';
+import { pool, splitRange } from './pool.js';
+
+/** Below this many flops a GEMM stays on one thread (a hand-off costs tens of microseconds). */
+const PARALLEL_FLOPS = 1 << 22;
+/** Columns per thread below which splitting N is not worth it. */
+const MIN_COLS_PER_THREAD = 64;
+/** K per thread above which a small-output GEMM is split along K. */
+const MIN_K_PER_THREAD = 1024;
+
+interface Ptrs {
+  a: number; aDt: number; b: number; bDt: number; c: number; cDt: number;
+  bias: number; biasDt: number; sa: number; sb: number; sc: number;
+}
+
+function workspace(bytes: number): Tensor {
+  return Tensor.empty([Math.ceil(bytes / 4)], 'float32', 'workspace');
+}
+
+/** The wasm GEMM: validates, then splits across the pool along N, the batch, or K (with a reduction). */
+export function gemm(a: Tensor, b: Tensor, c: Tensor, opts: GemmOptions = {}): void {
+  const p = planGemm(a, b, c, opts);
+  if (p.batch === 0 || p.m === 0 || p.n === 0) return;
+  const x: Ptrs = {
+    a: a.ptr, aDt: dtCode(a.dtype, 'gemm'), b: b.ptr, bDt: dtCode(b.dtype, 'gemm'),
+    c: c.ptr, cDt: dtCode(c.dtype, 'gemm'),
+    bias: p.bias ? p.bias.ptr : 0, biasDt: p.bias ? dtCode(p.bias.dtype, 'gemm') : 0,
+    sa: itemSize(a.dtype), sb: itemSize(b.dtype), sc: itemSize(c.dtype),
+  };
+  const threads = pool.threads;
+  const flops = 2 * p.batch * p.m * p.n * p.k;
+  if (threads === 1 || flops < PARALLEL_FLOPS) return serial(p, x);
+  if (p.n >= MIN_COLS_PER_THREAD * threads) return splitN(p, x, threads);
+  if (p.batch >= threads) return splitBatch(p, x, threads);
+  if (p.k >= MIN_K_PER_THREAD * threads) return splitK(p, x, threads);
+  return serial(p, x);
+}
+
+function args(p: GemmPlan, x: Ptrs, bi: number, j0: number, n: number, k0: number, k: number, c: number, cDt: number, ldc: number, beta: number, bias: number, work: number): number[] {
+  return [
+    x.a + (bi * p.strideA + k0 * p.csA) * x.sa, x.aDt, p.rsA, p.csA,
+    x.b + (bi * p.strideB + k0 * p.rsB + j0 * p.csB) * x.sb, x.bDt, p.rsB, p.csB,
+    c, cDt, ldc,
+    p.m, n, k, p.alpha, beta, bias, x.biasDt, work,
+  ];
+}
+
+function cPtr(p: GemmPlan, x: Ptrs, bi: number, j0: number): number {
+  return x.c + (bi * p.strideC + j0) * x.sc;
+}
+
+function serial(p: GemmPlan, x: Ptrs): void {
+  const ws = workspace(wasm.gemmWorkBytes(p.m, p.n, p.k, x.cDt));
+  try {
+    for (let bi = 0; bi < p.batch; bi++) {
+      wasm.gemm(...(args(p, x, bi, 0, p.n, 0, p.k, cPtr(p, x, bi, 0), x.cDt, p.ldc, p.beta, x.bias, ws.ptr) as Parameters<typeof wasm.gemm>));
+    }
+  } finally {
+    ws.release();
+  }
+}
+
+function splitN(p: GemmPlan, x: Ptrs, threads: number): void {
+  const ranges = splitRange(p.n, threads, 8);
+  const per = wasm.gemmWorkBytes(p.m, Math.max(...ranges.map(([s, e]) => e - s)), p.k, x.cDt);
+  const stride = Math.ceil(per / 64) * 64;
+  const ws = workspace(stride * ranges.length);
+  try {
+    for (let bi = 0; bi < p.batch; bi++) {
+      pool.run('gemm', ranges.map(([s, e], t) => args(p, x, bi, s, e - s, 0, p.k, cPtr(p, x, bi, s), x.cDt, p.ldc, p.beta, x.bias, ws.ptr + t * stride)));
+    }
+  } finally {
+    ws.release();
+  }
+}
+
+function splitBatch(p: GemmPlan, x: Ptrs, threads: number): void {
+  const per = Math.ceil(wasm.gemmWorkBytes(p.m, p.n, p.k, x.cDt) / 64) * 64;
+  const ws = workspace(per * threads);
+  try {
+    for (let b0 = 0; b0 < p.batch; b0 += threads) {
+      const tasks: number[][] = [];
+      for (let bi = b0; bi < Math.min(p.batch, b0 + threads); bi++) {
+        tasks.push(args(p, x, bi, 0, p.n, 0, p.k, cPtr(p, x, bi, 0), x.cDt, p.ldc, p.beta, x.bias, ws.ptr + (bi - b0) * per));
+      }
+      pool.run('gemm', tasks);
+    }
+  } finally {
+    ws.release();
+  }
+}
+
+function splitK(p: GemmPlan, x: Ptrs, threads: number): void {
+  const ranges = splitRange(p.k, threads, 8);
+  const partBytes = Math.ceil((p.m * p.n * 4) / 64) * 64;
+  const per = Math.ceil(wasm.gemmWorkBytes(p.m, p.n, Math.max(...ranges.map(([s, e]) => e - s)), 0) / 64) * 64;
+  const parts = workspace(partBytes * ranges.length);
+  const ws = workspace(per * ranges.length);
+  try {
+    for (let bi = 0; bi < p.batch; bi++) {
+      pool.run('gemm', ranges.map(([s, e], t) => args(p, x, bi, 0, p.n, s, e - s, parts.ptr + t * partBytes, 0, p.n, 0, 0, ws.ptr + t * per)));
+      wasm.gemmReduce(parts.ptr, ranges.length, partBytes, cPtr(p, x, bi, 0), x.cDt, p.ldc, p.m, p.n, p.beta, x.bias, x.biasDt);
+    }
+  } finally {
+    parts.release();
+    ws.release();
+  }
+}

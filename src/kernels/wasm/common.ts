@@ -1,0 +1,115 @@
+// Shared helpers for the mpno WebAssembly kernels (AssemblyScript).
+// Every kernel computes in f32 and loads/stores its operands through load4/store4,
+// which convert from/to the storage dtype. Dtype codes must match src/kernels/dtcode.ts.
+
+export const DT_F32: i32 = 0;
+export const DT_F16: i32 = 1;
+export const DT_BF16: i32 = 2;
+
+// ---- scalar codecs (round-to-nearest-even) ----
+
+@inline export function f16ToF32(h: u32): f32 {
+  const sign = (h & 0x8000) << 16;
+  const em = h & 0x7fff;
+  if (em >= 0x7c00) return reinterpret<f32>(sign | 0x7f800000 | ((em & 0x3ff) << 13));
+  if (em >= 0x400) return reinterpret<f32>(sign | ((em << 13) + (112 << 23)));
+  // zero or subnormal: em * 2^-24 is exact in f32
+  return reinterpret<f32>(sign | reinterpret<u32>(<f32>em * 5.9604644775390625e-8));
+}
+
+@inline export function f32ToF16(f: f32): u32 {
+  let x = reinterpret<u32>(f);
+  const sign = (x >> 16) & 0x8000;
+  x &= 0x7fffffff;
+  let o: u32;
+  if (x >= 0x47800000) {
+    // >= 65536: Inf, or NaN (kept quiet, sign preserved)
+    o = x > 0x7f800000 ? 0x7e00 : 0x7c00;
+  } else if (x < 0x38800000) {
+    // result is subnormal or zero: let the f32 adder round at 2^-24
+    o = reinterpret<u32>(reinterpret<f32>(x) + 0.5) - 0x3f000000;
+  } else {
+    const odd = (x >> 13) & 1;
+    o = (x + 0xc8000fff + odd) >> 13; // rebias exponent (-112<<23) and round to nearest even
+  }
+  return o | sign;
+}
+
+@inline export function bf16ToF32(h: u32): f32 {
+  return reinterpret<f32>(h << 16);
+}
+
+@inline export function f32ToBf16(f: f32): u32 {
+  const x = reinterpret<u32>(f);
+  if ((x & 0x7fffffff) > 0x7f800000) return (x >> 16) | 0x40;
+  return (x + 0x7fff + ((x >> 16) & 1)) >> 16;
+}
+
+// ---- SIMD codecs on 4 lanes (i32x4 of 16-bit codes <-> f32x4) ----
+
+@inline export function decF16x4(h: v128): v128 {
+  const sign = i32x4.shl(v128.and(h, i32x4.splat(0x8000)), 16);
+  const em = v128.and(h, i32x4.splat(0x7fff));
+  let o = i32x4.add(i32x4.shl(em, 13), i32x4.splat(112 << 23));
+  const infnan = i32x4.gt_s(em, i32x4.splat(0x7bff));
+  o = v128.bitselect(i32x4.add(o, i32x4.splat(112 << 23)), o, infnan);
+  const sub = f32x4.mul(f32x4.convert_i32x4_s(em), f32x4.splat(5.9604644775390625e-8));
+  const isSub = i32x4.lt_s(em, i32x4.splat(0x400));
+  o = v128.bitselect(sub, o, isSub);
+  return v128.or(o, sign);
+}
+
+@inline export function encF16x4(f: v128): v128 {
+  const sign = i32x4.shr_u(v128.and(f, i32x4.splat(0x80000000)), 16);
+  const x = v128.and(f, i32x4.splat(0x7fffffff));
+  // large: Inf or NaN
+  const big = v128.bitselect(i32x4.splat(0x7e00), i32x4.splat(0x7c00), i32x4.gt_s(x, i32x4.splat(0x7f800000)));
+  // small: subnormal or zero
+  const small = i32x4.sub(f32x4.add(x, f32x4.splat(0.5)), i32x4.splat(0x3f000000));
+  // normal
+  const odd = v128.and(i32x4.shr_u(x, 13), i32x4.splat(1));
+  const norm = i32x4.shr_u(i32x4.add(i32x4.add(x, i32x4.splat(0xc8000fff)), odd), 13);
+  let o = v128.bitselect(small, norm, i32x4.lt_s(x, i32x4.splat(0x38800000)));
+  o = v128.bitselect(big, o, i32x4.gt_s(x, i32x4.splat(0x477fffff)));
+  return v128.or(o, sign);
+}
+
+@inline export function decBf16x4(h: v128): v128 {
+  return i32x4.shl(h, 16);
+}
+
+@inline export function encBf16x4(f: v128): v128 {
+  const odd = v128.and(i32x4.shr_u(f, 16), i32x4.splat(1));
+  const r = i32x4.shr_u(i32x4.add(i32x4.add(f, i32x4.splat(0x7fff)), odd), 16);
+  const nan = v128.or(i32x4.shr_u(f, 16), i32x4.splat(0x40));
+  const isNan = i32x4.gt_u(v128.and(f, i32x4.splat(0x7fffffff)), i32x4.splat(0x7f800000));
+  return v128.bitselect(nan, r, isNan);
+}
+
+// ---- dtype-generic 4-lane load/store (element index i, 4 elements) ----
+
+@inline export function load4(p: usize, i: usize, dt: i32): v128 {
+  if (dt == DT_F32) return v128.load(p + (i << 2));
+  const h = v128.load16x4_u(p + (i << 1));
+  return dt == DT_F16 ? decF16x4(h) : decBf16x4(h);
+}
+
+@inline export function store4(p: usize, i: usize, dt: i32, v: v128): void {
+  if (dt == DT_F32) {
+    v128.store(p + (i << 2), v);
+  } else {
+    const e = dt == DT_F16 ? encF16x4(v) : encBf16x4(v);
+    v128.store64_lane(p + (i << 1), i16x8.narrow_i32x4_u(e, e), 0);
+  }
+}
+
+@inline export function load1(p: usize, i: usize, dt: i32): f32 {
+  if (dt == DT_F32) return load<f32>(p + (i << 2));
+  const h = <u32>load<u16>(p + (i << 1));
+  return dt == DT_F16 ? f16ToF32(h) : bf16ToF32(h);
+}
+
+@inline export function store1(p: usize, i: usize, dt: i32, v: f32): void {
+  if (dt == DT_F32) store<f32>(p + (i << 2), v);
+  else store<u16>(p + (i << 1), <u16>(dt == DT_F16 ? f32ToF16(v) : f32ToBf16(v)));
+}

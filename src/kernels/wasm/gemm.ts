@@ -1,0 +1,224 @@
+// GEMM: C[m×n] = alpha·op(A)·op(B) + beta·C + bias (bias per row of C), any mix of f32/f16/bf16.
+// Operands are addressed by strides (in elements), which gives the transposed forms:
+//   A(i,p) at a + (i*rsA + p*csA)·size, B(p,j) at b + (p*rsB + j*csB)·size, C(i,j) at c + (i*ldc + j)·size.
+// Design (measured on this machine kind at 12–21 GFLOP/s on one thread): K is cut into blocks of KC;
+// each block of A is packed as 4-row tiles [kc][4] in f32, each 8-column panel of B as [kc][8] in f32
+// (16-bit inputs are decoded while packing), and a 4×8 register tile (8 f32x4 accumulators) runs over
+// the block. All accumulation is in f32: when K spans several blocks and C is 16-bit, partial sums go to
+// an f32 buffer and C is written once at the end.
+import { DT_F32, load1, load4, store1, store4 } from "./common";
+
+export const KC: i32 = 256;
+
+@inline function sz(dt: i32): usize {
+  return dt == DT_F32 ? 4 : 2;
+}
+
+/** Workspace bytes that gemm() needs for these sizes (the caller allocates it, 64-byte aligned). */
+export function gemmWorkBytes(m: i32, n: i32, k: i32, cDt: i32): i32 {
+  const mt = (m + 3) >> 2;
+  let w = mt * KC * 16 + KC * 32 + 64;
+  if (k > KC && cDt != DT_F32) w += m * n * 4;
+  return w;
+}
+
+/** Writes dst(i, j..j+len) = src-row values + beta·dst + bias (len <= 8 at a time via vectors / scalars). */
+@inline function epilogueRow(
+  src: usize, dst: usize, dDt: i32, j: i32, len: i32, beta: f32, bv: f32,
+): void {
+  // src: f32 row values (contiguous), dst: row start of C
+  let q: i32 = 0;
+  for (; q + 4 <= len; q += 4) {
+    let v = v128.load(src + (<usize>q << 2));
+    if (beta != 0) v = f32x4.add(v, f32x4.mul(f32x4.splat(beta), load4(dst, <usize>(j + q), dDt)));
+    if (bv != 0) v = f32x4.add(v, f32x4.splat(bv));
+    store4(dst, <usize>(j + q), dDt, v);
+  }
+  for (; q < len; q++) {
+    let v = load<f32>(src + (<usize>q << 2));
+    if (beta != 0) v += beta * load1(dst, <usize>(j + q), dDt);
+    v += bv;
+    store1(dst, <usize>(j + q), dDt, v);
+  }
+}
+
+export function gemm(
+  a: usize, aDt: i32, rsA: i32, csA: i32,
+  b: usize, bDt: i32, rsB: i32, csB: i32,
+  c: usize, cDt: i32, ldc: i32,
+  m: i32, n: i32, k: i32,
+  alpha: f32, beta: f32, bias: usize, biasDt: i32, work: usize,
+): void {
+  if (m <= 0 || n <= 0) return;
+  const mt = (m + 3) >> 2;
+  const ap: usize = work;
+  const bp: usize = ap + <usize>(mt * KC * 16);
+  const tmp: usize = bp + <usize>(KC * 32);
+  const useCw = k > KC && cDt != DT_F32;
+  const cw: usize = tmp + 64;
+  // target of the block updates: C itself, or the f32 buffer cw (row stride n)
+  const tp: usize = useCw ? cw : c;
+  const tDt: i32 = useCw ? DT_F32 : cDt;
+  const ldt: i32 = useCw ? n : ldc;
+
+  if (k <= 0) {
+    // C = beta·C + bias
+    for (let i: i32 = 0; i < m; i++) {
+      const bv: f32 = bias != 0 ? load1(bias, <usize>i, biasDt) : 0;
+      const row = c + <usize>(i * ldc) * sz(cDt);
+      for (let j: i32 = 0; j < n; j++) {
+        let v: f32 = bv;
+        if (beta != 0) v += beta * load1(row, <usize>j, cDt);
+        store1(row, <usize>j, cDt, v);
+      }
+    }
+    return;
+  }
+
+  for (let pc: i32 = 0; pc < k; pc += KC) {
+    const kc: i32 = min(KC, k - pc);
+    const first = pc == 0;
+    const last = pc + kc >= k;
+    // pack A block: tiles of 4 rows, [kc][4], zero rows past m
+    for (let t: i32 = 0; t < mt; t++) {
+      const base = ap + <usize>(t * kc * 16);
+      for (let r: i32 = 0; r < 4; r++) {
+        const i = t * 4 + r;
+        if (i < m) {
+          const rowOff = i * rsA + pc * csA;
+          for (let p: i32 = 0; p < kc; p++) {
+            store<f32>(base + <usize>(p * 16 + r * 4), load1(a, <usize>(rowOff + p * csA), aDt));
+          }
+        } else {
+          for (let p: i32 = 0; p < kc; p++) store<f32>(base + <usize>(p * 16 + r * 4), 0);
+        }
+      }
+    }
+    for (let j0: i32 = 0; j0 < n; j0 += 8) {
+      const nc: i32 = min(8, n - j0);
+      // pack B panel [kc][8]
+      if (nc == 8 && csB == 1) {
+        for (let p: i32 = 0; p < kc; p++) {
+          const off = (pc + p) * rsB + j0;
+          const dst = bp + <usize>(p * 32);
+          v128.store(dst, load4(b, <usize>off, bDt));
+          v128.store(dst, load4(b, <usize>(off + 4), bDt), 16);
+        }
+      } else {
+        for (let p: i32 = 0; p < kc; p++) {
+          const off = (pc + p) * rsB + j0 * csB;
+          const dst = bp + <usize>(p * 32);
+          for (let q: i32 = 0; q < 8; q++) {
+            store<f32>(dst + <usize>(q * 4), q < nc ? load1(b, <usize>(off + q * csB), bDt) : 0);
+          }
+        }
+      }
+      for (let t: i32 = 0; t < mt; t++) {
+        let c00 = f32x4.splat(0), c01 = f32x4.splat(0);
+        let c10 = f32x4.splat(0), c11 = f32x4.splat(0);
+        let c20 = f32x4.splat(0), c21 = f32x4.splat(0);
+        let c30 = f32x4.splat(0), c31 = f32x4.splat(0);
+        let pa = ap + <usize>(t * kc * 16);
+        let pb = bp;
+        for (let p: i32 = 0; p < kc; p++) {
+          const b0 = v128.load(pb);
+          const b1 = v128.load(pb, 16);
+          let av = v128.load32_splat(pa);
+          c00 = f32x4.add(c00, f32x4.mul(av, b0));
+          c01 = f32x4.add(c01, f32x4.mul(av, b1));
+          av = v128.load32_splat(pa, 4);
+          c10 = f32x4.add(c10, f32x4.mul(av, b0));
+          c11 = f32x4.add(c11, f32x4.mul(av, b1));
+          av = v128.load32_splat(pa, 8);
+          c20 = f32x4.add(c20, f32x4.mul(av, b0));
+          c21 = f32x4.add(c21, f32x4.mul(av, b1));
+          av = v128.load32_splat(pa, 12);
+          c30 = f32x4.add(c30, f32x4.mul(av, b0));
+          c31 = f32x4.add(c31, f32x4.mul(av, b1));
+          pa += 16;
+          pb += 32;
+        }
+        const al = f32x4.splat(alpha);
+        const rows: i32 = min(4, m - t * 4);
+        for (let r: i32 = 0; r < rows; r++) {
+          let v0: v128, v1: v128;
+          if (r == 0) { v0 = c00; v1 = c01; }
+          else if (r == 1) { v0 = c10; v1 = c11; }
+          else if (r == 2) { v0 = c20; v1 = c21; }
+          else { v0 = c30; v1 = c31; }
+          v0 = f32x4.mul(v0, al);
+          v1 = f32x4.mul(v1, al);
+          const i = t * 4 + r;
+          const trow = tp + <usize>(i * ldt) * sz(tDt);
+          if (!first) {
+            // accumulate onto the previous blocks' partial sums (f32 target or f32 C)
+            if (nc == 8) {
+              v128.store(tmp, f32x4.add(v0, load4(trow, <usize>j0, tDt)));
+              v128.store(tmp, f32x4.add(v1, load4(trow, <usize>(j0 + 4), tDt)), 16);
+            } else {
+              v128.store(tmp, v0);
+              v128.store(tmp, v1, 16);
+              for (let q: i32 = 0; q < nc; q++) {
+                store<f32>(tmp + <usize>(q * 4), load<f32>(tmp + <usize>(q * 4)) + load1(trow, <usize>(j0 + q), tDt));
+              }
+            }
+          } else {
+            v128.store(tmp, v0);
+            v128.store(tmp, v1, 16);
+          }
+          if (useCw) {
+            // partial sums stay in f32 until the end
+            for (let q: i32 = 0; q < nc; q++) store<f32>(trow + <usize>((j0 + q) * 4), load<f32>(tmp + <usize>(q * 4)));
+          } else if (first) {
+            const bv: f32 = bias != 0 ? load1(bias, <usize>i, biasDt) : 0;
+            epilogueRow(tmp, trow, tDt, j0, nc, beta, bv);
+          } else {
+            epilogueRow(tmp, trow, tDt, j0, nc, 0, 0);
+          }
+        }
+      }
+    }
+    if (last && useCw) {
+      for (let i: i32 = 0; i < m; i++) {
+        const bv: f32 = bias != 0 ? load1(bias, <usize>i, biasDt) : 0;
+        const crow = c + <usize>(i * ldc) * sz(cDt);
+        const srow = cw + <usize>(i * n * 4);
+        for (let j0: i32 = 0; j0 < n; j0 += 8) {
+          epilogueRow(srow + <usize>(j0 * 4), crow, cDt, j0, min(8, n - j0), beta, bv);
+        }
+      }
+    }
+  }
+}
+
+/**
+ * C = Σ_t P_t + beta·C + bias, where the `count` f32 partial products P_t (m×n, row stride n) lie
+ * `partStride` bytes apart: the reduction step of a GEMM split along K across threads.
+ */
+export function gemmReduce(
+  parts: usize, count: i32, partStride: i32,
+  c: usize, cDt: i32, ldc: i32, m: i32, n: i32,
+  beta: f32, bias: usize, biasDt: i32,
+): void {
+  const p0 = parts;
+  for (let i: i32 = 0; i < m; i++) {
+    const row = p0 + <usize>(i * n * 4);
+    for (let t: i32 = 1; t < count; t++) {
+      const src = row + <usize>(t * partStride);
+      let j: i32 = 0;
+      for (; j + 4 <= n; j += 4) {
+        const o = <usize>(j << 2);
+        v128.store(row + o, f32x4.add(v128.load(row + o), v128.load(src + o)));
+      }
+      for (; j < n; j++) {
+        const o = <usize>(j << 2);
+        store<f32>(row + o, load<f32>(row + o) + load<f32>(src + o));
+      }
+    }
+    const bv: f32 = bias != 0 ? load1(bias, <usize>i, biasDt) : 0;
+    const crow = c + <usize>(i * ldc) * sz(cDt);
+    for (let j0: i32 = 0; j0 < n; j0 += 8) {
+      epilogueRow(row + <usize>(j0 * 4), crow, cDt, j0, min(8, n - j0), beta, bv);
+    }
+  }
+}

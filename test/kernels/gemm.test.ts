@@ -1,0 +1,142 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { type KernelDType, KERNEL_DTYPES, unitRoundoff } from '../../src/core/dtype.js';
+import { Rng } from '../../src/core/rng.js';
+import { Tensor } from '../../src/core/tensor.js';
+import type { GemmOptions } from '../../src/kernels/backend.js';
+import { gemm } from '../../src/kernels/gemm.js';
+import { pool } from '../../src/kernels/pool.js';
+import { refGemm } from '../../src/kernels/ref/gemm.js';
+
+interface Case {
+  m: number; n: number; k: number; batch: number; batchA: boolean;
+  transA: boolean; transB: boolean; accumulate: boolean; alpha: number; bias: boolean;
+  aDt: KernelDType; bDt: KernelDType; cDt: KernelDType; biasDt: KernelDType;
+}
+
+function make(rng: Rng, c: Case) {
+  const ash = c.transA ? [c.k, c.m] : [c.m, c.k];
+  const bsh = c.transB ? [c.n, c.k] : [c.k, c.n];
+  const batched = c.batch > 0;
+  const a = rng.fillNormal(Tensor.empty(batched && c.batchA ? [c.batch, ...ash] : ash, c.aDt));
+  const b = rng.fillNormal(Tensor.empty(batched ? [c.batch, ...bsh] : bsh, c.bDt));
+  const cT = rng.fillNormal(Tensor.empty(batched ? [c.batch, c.m, c.n] : [c.m, c.n], c.cDt));
+  const bias = c.bias ? rng.fillNormal(Tensor.empty([c.m], c.biasDt)) : undefined;
+  const opts: GemmOptions = { transA: c.transA, transB: c.transB, accumulate: c.accumulate, alpha: c.alpha, ...(bias ? { bias } : {}) };
+  return { a, b, c: cT, bias, opts };
+}
+
+/**
+ * Checks the wasm result against the float64 reference with a bound that cannot be exceeded by a
+ * correct f32-accumulating kernel: (K + 3)·u32·Σ|terms| for the f32 computation, plus one ulp of a
+ * 16-bit output (the reference rounds f64 → half once, the kernel rounds its f32 result).
+ */
+function check(c: Case, threads: number, rng: Rng): void {
+  const { a, b, c: cT, bias, opts } = make(rng, c);
+  const want = cT.clone();
+  // |terms| bound from the same operands with absolute values
+  const absA = Tensor.fromArray(a.toFloat64().map(Math.abs), a.shape, 'float64');
+  const absB = Tensor.fromArray(b.toFloat64().map(Math.abs), b.shape, 'float64');
+  const absC = Tensor.fromArray(cT.toFloat64().map(Math.abs), cT.shape, 'float64');
+  const absBias = bias ? Tensor.fromArray(bias.toFloat64().map(Math.abs), bias.shape, 'float64') : undefined;
+  refGemm(absA, absB, absC, { ...opts, alpha: Math.abs(c.alpha), ...(absBias ? { bias: absBias } : {}) });
+  const prev = pool.threads;
+  pool.setThreads(threads);
+  try {
+    gemm(a, b, cT, opts);
+  } finally {
+    pool.setThreads(prev);
+  }
+  refGemm(a, b, want, opts);
+  const got = cT.toFloat64();
+  const exp = want.toFloat64();
+  const mag = absC.toFloat64();
+  const uOut = c.cDt === 'float32' ? 0 : 2 * unitRoundoff(c.cDt);
+  for (let i = 0; i < got.length; i++) {
+    const tol = (c.k + 3) * 2 ** -24 * mag[i]! * (1 + uOut) + uOut * Math.abs(exp[i]!) + 1e-30;
+    if (!(Math.abs(got[i]! - exp[i]!) <= tol)) {
+      assert.fail(`gemm ${JSON.stringify(c)} threads=${threads}: element ${i} got ${got[i]} want ${exp[i]} (tol ${tol})`);
+    }
+  }
+  for (const t of [a, b, cT, want, absA, absB, absC, bias, absBias]) t?.release();
+}
+
+const SIZES = [1, 2, 3, 4, 5, 7, 8, 9, 15, 16, 17, 31, 33];
+
+describe('gemm (wasm) against the float64 reference', () => {
+  it('the reference itself multiplies small integer matrices exactly', () => {
+    const a = Tensor.fromArray([1, 2, 3, 4, 5, 6], [2, 3]);
+    const b = Tensor.fromArray([7, 8, 9, 10, 11, 12], [3, 2]);
+    const c = Tensor.fromArray([1, 1, 1, 1], [2, 2]);
+    const bias = Tensor.fromArray([100, 200], [2]);
+    refGemm(a, b, c, { accumulate: true, bias, alpha: 2 });
+    assert.deepEqual(c.toArray(), [2 * 58 + 1 + 100, 2 * 64 + 1 + 100, 2 * 139 + 1 + 200, 2 * 154 + 1 + 200]);
+    const d = Tensor.zeros([2, 2]);
+    gemm(a, b, d);
+    assert.deepEqual(d.toArray(), [58, 64, 139, 154]);
+  });
+
+  it('random shapes, transposes, dtypes, bias, alpha and accumulate (one thread)', () => {
+    const rng = new Rng(1234);
+    const pick = <T>(xs: readonly T[]): T => xs[rng.int(xs.length)]!;
+    for (let trial = 0; trial < 250; trial++) {
+      const batch = pick([0, 0, 1, 3]);
+      check({
+        m: pick(SIZES), n: pick([...SIZES, 40, 70]), k: pick([...SIZES, 255, 256, 257, 300, 600]),
+        batch, batchA: rng.random() < 0.5, transA: rng.random() < 0.5, transB: rng.random() < 0.5,
+        accumulate: rng.random() < 0.5, alpha: pick([1, -0.75, 2.5]), bias: rng.random() < 0.5,
+        aDt: pick(KERNEL_DTYPES), bDt: pick(KERNEL_DTYPES), cDt: pick(KERNEL_DTYPES), biasDt: pick(KERNEL_DTYPES),
+      }, 1, rng);
+    }
+  });
+
+  it('every dtype combination on a shape with edges in M, N and K', () => {
+    const rng = new Rng(99);
+    for (const aDt of KERNEL_DTYPES) for (const bDt of KERNEL_DTYPES) for (const cDt of KERNEL_DTYPES) {
+      check({ m: 6, n: 11, k: 270, batch: 2, batchA: false, transA: false, transB: false, accumulate: true, alpha: 1, bias: true, aDt, bDt, cDt, biasDt: cDt }, 1, rng);
+    }
+  });
+
+  it('threaded paths (split along N, along the batch, and along K with a reduction) match', () => {
+    const rng = new Rng(7);
+    const base = { batchA: false, transA: false, transB: false, accumulate: true, alpha: 1, bias: true, biasDt: 'float32' as const };
+    for (const dt of KERNEL_DTYPES) {
+      // N split: n >= 64 per thread
+      check({ ...base, m: 33, n: 1030, k: 70, batch: 1, aDt: dt, bDt: dt, cDt: dt }, 2, rng);
+      // batch split: small N, several items, shared A
+      check({ ...base, m: 64, n: 100, k: 130, batch: 5, aDt: 'float32', bDt: dt, cDt: dt }, 2, rng);
+      // K split: tiny output, long K (the weight-gradient shape), transposed B
+      check({ ...base, m: 16, n: 20, k: 8195, batch: 0, transB: true, aDt: dt, bDt: dt, cDt: dt }, 2, rng);
+      check({ ...base, m: 16, n: 20, k: 8195, batch: 0, transA: true, aDt: dt, bDt: dt, cDt: dt }, 3, rng);
+    }
+  });
+
+  it('size-0 dimensions: K = 0 gives beta·C + bias, M or N = 0 does nothing', () => {
+    const a = Tensor.empty([3, 0]);
+    const b = Tensor.empty([0, 4]);
+    const c = Tensor.full([3, 4], 2);
+    const bias = Tensor.fromArray([1, 2, 3]);
+    gemm(a, b, c, { accumulate: true, bias });
+    assert.deepEqual(c.toArray(), [3, 3, 3, 3, 4, 4, 4, 4, 5, 5, 5, 5]);
+    gemm(Tensor.empty([0, 5]), Tensor.empty([5, 4]), Tensor.empty([0, 4]));
+  });
+
+});
+
+describe('gemm bad input', () => {
+  const f = (shape: number[], dt: 'float32' | 'float64' | 'float16' = 'float32') => Tensor.zeros(shape, dt);
+  it('names the operation and the shapes', () => {
+    assert.throws(() => gemm(f([2, 3]), f([4, 5]), f([2, 5])), /gemm: inner sizes differ.*A \[2, 3\] float32.*B \[4, 5\] float32/);
+    assert.throws(() => gemm(f([2, 3]), f([3, 5]), f([2, 4])), /gemm: C must be \[2, 5\].*C \[2, 4\]/);
+    assert.throws(() => gemm(f([3]), f([3, 5]), f([1, 5])), /gemm: A must be 2-D or 3-D/);
+    assert.throws(() => gemm(f([2, 2, 3]), f([3, 3, 5]), f([2, 2, 5])), /gemm: batch sizes differ/);
+    assert.throws(() => gemm(f([2, 3]), f([2, 3, 5]), f([2, 5])), /batched C/);
+    assert.throws(() => gemm(f([2, 3]), f([3, 5]), f([2, 5]), { bias: f([5]) }), /gemm: bias must be \[2\]/);
+    assert.throws(() => gemm(f([2, 3]), f([3, 5]), f([2, 5]), { alpha: Number.NaN }), /gemm: alpha must be a finite number/);
+    assert.throws(() => gemm(f([2, 3], 'float64'), f([3, 5]), f([2, 5])), /gemm: float64 has no wasm kernel/);
+    assert.throws(() => gemm(f([3, 2]), f([3, 5]), f([2, 5]), { transA: false }), /inner sizes differ/);
+    const r = f([2, 3]);
+    r.release();
+    assert.throws(() => gemm(r, f([3, 5]), f([2, 5])), /gemm: A \(\[2, 3\] float32\) was already released/);
+  });
+});
