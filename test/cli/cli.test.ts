@@ -1,0 +1,55 @@
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { describe, it } from 'node:test';
+import { fileURLToPath } from 'node:url';
+
+const bin = fileURLToPath(new URL('../../../bin/mpno.js', import.meta.url));
+
+function mpno(...args: string[]) {
+  return spawnSync(process.execPath, [bin, ...args], { encoding: 'utf8', env: { ...process.env, MPNO_THREADS: '2' } });
+}
+
+describe('mpno CLI', () => {
+  it('bench gemm --quick --json prints one parseable JSON object per row with the required fields', () => {
+    const r = mpno('bench', 'gemm', '--quick', '--json', '--dtypes', 'f32,bf16', '--threads', '1,2');
+    assert.equal(r.status, 0, r.stderr);
+    const rows = r.stdout.trim().split('\n').map((l) => JSON.parse(l) as Record<string, unknown>);
+    assert.equal(rows.length, 2 * 2 * 2); // 2 quick shapes × 2 dtypes × 2 thread counts
+    for (const row of rows) {
+      for (const key of ['suite', 'name', 'dtype', 'threads', 'median_ms', 'gflops', 'peak_ledger_bytes', 'rss_bytes']) {
+        assert.ok(key in row, `missing ${key} in ${JSON.stringify(row)}`);
+      }
+      assert.equal(row['suite'], 'gemm');
+      assert.ok((row['gflops'] as number) > 0 && (row['median_ms'] as number) > 0);
+    }
+    assert.deepEqual([...new Set(rows.map((x) => x['dtype']))], ['float32', 'bfloat16']);
+  });
+
+  it('bench prints a table by default', () => {
+    const r = mpno('bench', 'gemm', '--quick', '--dtypes', 'f16', '--threads', '1');
+    assert.equal(r.status, 0, r.stderr);
+    assert.match(r.stdout, /name\s+shape\s+dtype\s+threads\s+median ms\s+best ms\s+GFLOP\/s/);
+    assert.match(r.stdout, /gemm 32x32·32x4096\s+\[32x32\]·\[32x4096\]\s+float16\s+1\s+/);
+  });
+
+  it('bad arguments give named errors and a non-zero exit', () => {
+    let r = mpno('bench', 'nosuch');
+    assert.notEqual(r.status, 0);
+    assert.match(r.stderr, /unknown bench suite 'nosuch'/);
+    r = mpno('bench', 'gemm', '--runs', '2');
+    assert.notEqual(r.status, 0);
+    assert.match(r.stderr, /--runs must be at least 5/);
+    r = mpno('bench', 'gemm', '--quick', '--dtypes', 'int8');
+    assert.notEqual(r.status, 0);
+    assert.match(r.stderr, /unknown dtype 'int8'/);
+    r = mpno('bench', 'gemm', '--threads', '0');
+    assert.notEqual(r.status, 0);
+    assert.match(r.stderr, /--threads takes integers/);
+  });
+
+  it('info prints the version', () => {
+    const r = mpno('info');
+    assert.equal(r.status, 0, r.stderr);
+    assert.match(r.stdout, /^mpno \d+\.\d+\.\d+/);
+  });
+});
