@@ -22,6 +22,18 @@ export function gemmWorkBytes(m: i32, n: i32, k: i32, cDt: i32): i32 {
   return w;
 }
 
+/** Stores the transpose of the 4×4 block with rows r0..r3: column c goes to dst + c·stride. */
+@inline function storeT4(dst: usize, stride: i32, r0: v128, r1: v128, r2: v128, r3: v128): void {
+  const a = i32x4.shuffle(r0, r1, 0, 4, 1, 5);
+  const b = i32x4.shuffle(r2, r3, 0, 4, 1, 5);
+  const c = i32x4.shuffle(r0, r1, 2, 6, 3, 7);
+  const d = i32x4.shuffle(r2, r3, 2, 6, 3, 7);
+  v128.store(dst, i32x4.shuffle(a, b, 0, 1, 4, 5));
+  v128.store(dst + <usize>stride, i32x4.shuffle(a, b, 2, 3, 6, 7));
+  v128.store(dst + <usize>(2 * stride), i32x4.shuffle(c, d, 0, 1, 4, 5));
+  v128.store(dst + <usize>(3 * stride), i32x4.shuffle(c, d, 2, 3, 6, 7));
+}
+
 /** Writes dst(i, j..j+len) = src-row values + beta·dst + bias (len <= 8 at a time via vectors / scalars). */
 @inline function epilogueRow(
   src: usize, dst: usize, dDt: i32, j: i32, len: i32, beta: f32, bv: f32,
@@ -82,15 +94,30 @@ export function gemm(
     // pack A block: tiles of 4 rows, [kc][4], zero rows past m
     for (let t: i32 = 0; t < mt; t++) {
       const base = ap + <usize>(t * kc * 16);
+      const i0 = t * 4;
+      const full = i0 + 4 <= m;
+      let p: i32 = 0;
+      if (full && csA == 1) {
+        // rows contiguous along k: 4×4 transposes
+        for (; p + 4 <= kc; p += 4) {
+          const o = i0 * rsA + pc + p;
+          storeT4(base + <usize>(p * 16), 16,
+            load4(a, <usize>o, aDt), load4(a, <usize>(o + rsA), aDt),
+            load4(a, <usize>(o + 2 * rsA), aDt), load4(a, <usize>(o + 3 * rsA), aDt));
+        }
+      } else if (full && rsA == 1) {
+        // transposed A: the 4 rows of a column are contiguous
+        for (; p < kc; p++) v128.store(base + <usize>(p * 16), load4(a, <usize>(i0 + (pc + p) * csA), aDt));
+      }
       for (let r: i32 = 0; r < 4; r++) {
-        const i = t * 4 + r;
+        const i = i0 + r;
         if (i < m) {
           const rowOff = i * rsA + pc * csA;
-          for (let p: i32 = 0; p < kc; p++) {
-            store<f32>(base + <usize>(p * 16 + r * 4), load1(a, <usize>(rowOff + p * csA), aDt));
+          for (let q: i32 = p; q < kc; q++) {
+            store<f32>(base + <usize>(q * 16 + r * 4), load1(a, <usize>(rowOff + q * csA), aDt));
           }
         } else {
-          for (let p: i32 = 0; p < kc; p++) store<f32>(base + <usize>(p * 16 + r * 4), 0);
+          for (let q: i32 = p; q < kc; q++) store<f32>(base + <usize>(q * 16 + r * 4), 0);
         }
       }
     }
@@ -105,7 +132,21 @@ export function gemm(
           v128.store(dst, load4(b, <usize>(off + 4), bDt), 16);
         }
       } else {
-        for (let p: i32 = 0; p < kc; p++) {
+        let p: i32 = 0;
+        if (nc == 8 && rsB == 1) {
+          // transposed B: each of the 8 columns is contiguous along k: two 4×4 transposes per 4 k
+          for (; p + 4 <= kc; p += 4) {
+            const o = j0 * csB + pc + p;
+            const dst = bp + <usize>(p * 32);
+            storeT4(dst, 32,
+              load4(b, <usize>o, bDt), load4(b, <usize>(o + csB), bDt),
+              load4(b, <usize>(o + 2 * csB), bDt), load4(b, <usize>(o + 3 * csB), bDt));
+            storeT4(dst + 16, 32,
+              load4(b, <usize>(o + 4 * csB), bDt), load4(b, <usize>(o + 5 * csB), bDt),
+              load4(b, <usize>(o + 6 * csB), bDt), load4(b, <usize>(o + 7 * csB), bDt));
+          }
+        }
+        for (; p < kc; p++) {
           const off = (pc + p) * rsB + j0 * csB;
           const dst = bp + <usize>(p * 32);
           for (let q: i32 = 0; q < 8; q++) {
