@@ -1,7 +1,7 @@
 import { itemSize } from '../core/dtype.js';
 import type { Tensor } from '../core/tensor.js';
 import type { GemmOptions } from './backend.js';
-import { checkFiniteNumber, checkLive, describe } from './check.js';
+import { checkDisjoint, checkFiniteNumber, checkLive, describe } from './check.js';
 
 /** A validated GEMM call, in element strides: C[bi] = alpha·op(A[bi])·op(B[bi]) + beta·C[bi] + bias. */
 export interface GemmPlan {
@@ -55,6 +55,7 @@ export function planGemm(a: Tensor, b: Tensor, c: Tensor, opts: GemmOptions = {}
   for (const [name, t] of [['A', a], ['B', b], ['C', c]] as const) {
     if (t.size > 0 && (t.ptr % itemSize(t.dtype)) !== 0) throw new Error(`${op}: ${name} is misaligned`);
   }
+  checkDisjoint(op, ['C', c], ['A', a], ['B', b], ...(bias ? [['bias', bias] as [string, Tensor]] : []));
   return {
     batch, m, n, k,
     rsA: opts.transA ? 1 : ac,

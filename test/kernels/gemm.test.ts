@@ -135,6 +135,9 @@ describe('gemm bad input', () => {
     assert.throws(() => gemm(f([2, 3]), f([3, 5]), f([2, 5]), { alpha: Number.NaN }), /gemm: alpha must be a finite number/);
     assert.throws(() => gemm(f([2, 3], 'float64'), f([3, 5]), f([2, 5])), /gemm: float64 has no wasm kernel/);
     assert.throws(() => gemm(f([3, 2]), f([3, 5]), f([2, 5]), { transA: false }), /inner sizes differ/);
+    const big = f([4, 4]);
+    assert.throws(() => gemm(big.slice(0, 2), f([4, 4]), big.slice(1, 3)), /gemm: C \(\[2, 4\] float32\) shares memory with A/);
+    assert.throws(() => gemm(f([4, 4]), big, big), /gemm: C .* shares memory with B/);
     const r = f([2, 3]);
     r.release();
     assert.throws(() => gemm(r, f([3, 5]), f([2, 5])), /gemm: A \(\[2, 3\] float32\) was already released/);
