@@ -1,4 +1,5 @@
 import type { Tensor } from '../core/tensor.js';
+import type { FftPass } from './fft-pass.js';
 
 export type BinaryOp = 'add' | 'sub' | 'mul';
 export type GeluApproximate = 'none' | 'tanh';
@@ -48,4 +49,6 @@ export interface Backend {
   reduce(op: ReduceOp, x: Tensor): number;
   /** out = x converted to out's dtype (round to nearest even). */
   convert(x: Tensor, out: Tensor): void;
+  /** One batched 1-D FFT pass along an axis (see FftPass); n-D transforms are sequences of passes. */
+  fft(pass: FftPass): void;
 }

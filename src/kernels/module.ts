@@ -18,12 +18,32 @@ export interface KernelExports {
     c: number, cDt: number, ldc: number, m: number, n: number,
     beta: number, bias: number, biasDt: number,
   ): void;
+  /** out = a ∘ b; op: 0 add, 1 sub, 2 mul. */
+  binary(op: number, a: number, aDt: number, b: number, bDt: number, out: number, outDt: number, n: number): void;
+  /** out = f(x); op: 0 scale (p0·x), 1 tanh, 2 gelu erf, 3 gelu tanh, 4 clamp to [p0, p1]. */
+  unary(op: number, x: number, xDt: number, out: number, outDt: number, n: number, p0: number, p1: number): void;
+  /** dx = dy·f′; op: 1 tanh (x = forward output), 2 gelu erf, 3 gelu tanh, 4 clamp to [p0, p1]. */
+  unaryBackward(
+    op: number, x: number, xDt: number, dy: number, dyDt: number, dx: number, dxDt: number, n: number,
+    p0: number, p1: number,
+  ): void;
+  /** y += alpha·x. */
+  axpy(alpha: number, x: number, xDt: number, y: number, yDt: number, n: number): void;
+  /** op: 0 sum, 1 sum of squares, 2 max |x|, 3 count of non-finite elements. */
+  reduce(op: number, x: number, xDt: number, n: number): number;
+  /** Scratch bytes of one fftRun task: buffers of `rows` rows, staging of `stageRows` rows. */
+  fftWorkBytes(rows: number, stageRows: number): number;
+  /** Runs the FFT pass described at `desc` for lanes [laneStart, laneEnd) (see src/kernels/wasm/fft.ts). */
+  fftRun(desc: number, laneStart: number, laneEnd: number, work: number): void;
 }
 
 export type KernelName = keyof KernelExports;
 
 /** Every exported kernel, in a fixed order (workers call them by index). */
-export const KERNEL_NAMES: readonly KernelName[] = ['convert', 'gemm', 'gemmWorkBytes', 'gemmReduce'];
+export const KERNEL_NAMES: readonly KernelName[] = [
+  'convert', 'gemm', 'gemmWorkBytes', 'gemmReduce', 'binary', 'unary', 'unaryBackward', 'axpy', 'reduce',
+  'fftWorkBytes', 'fftRun',
+];
 
 const wasmPath = fileURLToPath(new URL('../../wasm/mpno.wasm', import.meta.url));
 if (!existsSync(wasmPath)) {

@@ -113,3 +113,15 @@ export const DT_BF16: i32 = 2;
   if (dt == DT_F32) store<f32>(p + (i << 2), v);
   else store<u16>(p + (i << 1), <u16>(dt == DT_F16 ? f32ToF16(v) : f32ToBf16(v)));
 }
+
+/** Stores the transpose of the 4×4 block with rows r0..r3: column c goes to dst + c·stride (bytes). */
+@inline export function storeT4(dst: usize, stride: i32, r0: v128, r1: v128, r2: v128, r3: v128): void {
+  const a = i32x4.shuffle(r0, r1, 0, 4, 1, 5);
+  const b = i32x4.shuffle(r2, r3, 0, 4, 1, 5);
+  const c = i32x4.shuffle(r0, r1, 2, 6, 3, 7);
+  const d = i32x4.shuffle(r2, r3, 2, 6, 3, 7);
+  v128.store(dst, i32x4.shuffle(a, b, 0, 1, 4, 5));
+  v128.store(dst + <usize>stride, i32x4.shuffle(a, b, 2, 3, 6, 7));
+  v128.store(dst + <usize>(2 * stride), i32x4.shuffle(c, d, 0, 1, 4, 5));
+  v128.store(dst + <usize>(3 * stride), i32x4.shuffle(c, d, 2, 3, 6, 7));
+}

@@ -6,7 +6,7 @@
 // (16-bit inputs are decoded while packing), and a 4×8 register tile (8 f32x4 accumulators) runs over
 // the block. All accumulation is in f32: when K spans several blocks and C is 16-bit, partial sums go to
 // an f32 buffer and C is written once at the end.
-import { DT_F32, load1, load4, store1, store4 } from "./common";
+import { DT_F32, load1, load4, store1, store4, storeT4 } from "./common";
 
 export const KC: i32 = 256;
 
@@ -20,18 +20,6 @@ export function gemmWorkBytes(m: i32, n: i32, k: i32, cDt: i32): i32 {
   let w = mt * KC * 16 + KC * 32 + 64;
   if (k > KC && cDt != DT_F32) w += m * n * 4;
   return w;
-}
-
-/** Stores the transpose of the 4×4 block with rows r0..r3: column c goes to dst + c·stride. */
-@inline function storeT4(dst: usize, stride: i32, r0: v128, r1: v128, r2: v128, r3: v128): void {
-  const a = i32x4.shuffle(r0, r1, 0, 4, 1, 5);
-  const b = i32x4.shuffle(r2, r3, 0, 4, 1, 5);
-  const c = i32x4.shuffle(r0, r1, 2, 6, 3, 7);
-  const d = i32x4.shuffle(r2, r3, 2, 6, 3, 7);
-  v128.store(dst, i32x4.shuffle(a, b, 0, 1, 4, 5));
-  v128.store(dst + <usize>stride, i32x4.shuffle(a, b, 2, 3, 6, 7));
-  v128.store(dst + <usize>(2 * stride), i32x4.shuffle(c, d, 0, 1, 4, 5));
-  v128.store(dst + <usize>(3 * stride), i32x4.shuffle(c, d, 2, 3, 6, 7));
 }
 
 /** Writes dst(i, j..j+len) = src-row values + beta·dst + bias (len <= 8 at a time via vectors / scalars). */

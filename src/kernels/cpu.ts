@@ -1,0 +1,48 @@
+import type { Tensor } from '../core/tensor.js';
+import type { Backend } from './backend.js';
+import { convert } from './convert.js';
+import * as ew from './elementwise.js';
+import { fftPass } from './fft.js';
+import { gemm } from './gemm.js';
+import { refBackend } from './ref/index.js';
+
+function anyF64(...ts: (Tensor | undefined)[]): boolean {
+  return ts.some((t) => t !== undefined && t.dtype === 'float64');
+}
+
+/**
+ * The CPU backend: wasm SIMD kernels (threaded) for float32/float16/bfloat16; calls that involve a
+ * float64 tensor (gradient checks, references) run on the plain-TypeScript float64 path.
+ */
+export const cpuBackend: Backend = {
+  name: 'cpu-wasm',
+  gemm: (a, b, c, opts = {}) => (anyF64(a, b, c, opts.bias) ? refBackend.gemm(a, b, c, opts) : gemm(a, b, c, opts)),
+  binary: (op, a, b, out) => (anyF64(a, b, out) ? refBackend.binary(op, a, b, out) : ew.binary(op, a, b, out)),
+  scale: (x, alpha, out) => (anyF64(x, out) ? refBackend.scale(x, alpha, out) : ew.scale(x, alpha, out)),
+  axpy: (alpha, x, y) => (anyF64(x, y) ? refBackend.axpy(alpha, x, y) : ew.axpy(alpha, x, y)),
+  tanh: (x, out) => (anyF64(x, out) ? refBackend.tanh(x, out) : ew.tanh(x, out)),
+  tanhBackward: (y, dy, dx) => (anyF64(y, dy, dx) ? refBackend.tanhBackward(y, dy, dx) : ew.tanhBackward(y, dy, dx)),
+  gelu: (x, out, approximate) => (anyF64(x, out) ? refBackend.gelu(x, out, approximate) : ew.gelu(x, out, approximate)),
+  geluBackward: (x, dy, dx, approximate) =>
+    anyF64(x, dy, dx) ? refBackend.geluBackward(x, dy, dx, approximate) : ew.geluBackward(x, dy, dx, approximate),
+  clamp: (x, min, max, out) => (anyF64(x, out) ? refBackend.clamp(x, min, max, out) : ew.clamp(x, min, max, out)),
+  clampBackward: (x, min, max, dy, dx) =>
+    anyF64(x, dy, dx) ? refBackend.clampBackward(x, min, max, dy, dx) : ew.clampBackward(x, min, max, dy, dx),
+  reduce: (op, x) => (anyF64(x) ? refBackend.reduce(op, x) : ew.reduce(op, x)),
+  convert: (x, out) => (anyF64(x, out) ? refBackend.convert(x, out) : convert(x, out)),
+  fft: (p) => (anyF64(p.src.re, p.dst.re) ? refBackend.fft(p) : fftPass(p)),
+};
+
+let current: Backend = cpuBackend;
+
+/** The backend that ops use. */
+export function backend(): Backend {
+  return current;
+}
+
+/** Replaces the backend that ops use (e.g. the reference backend in tests); returns the previous one. */
+export function setBackend(b: Backend): Backend {
+  const prev = current;
+  current = b;
+  return prev;
+}

@@ -1,0 +1,6 @@
+export type { Backend, BinaryOp, GemmOptions, GeluApproximate, ReduceOp } from './backend.js';
+export { cpuBackend, backend, setBackend } from './cpu.js';
+export { refBackend } from './ref/index.js';
+export { pool, splitRange } from './pool.js';
+export type { FftPass, FftView } from './fft-pass.js';
+export { makePlan, factorize, nextSmooth } from './fft-plan.js';

@@ -1,0 +1,29 @@
+import type { Backend } from '../backend.js';
+import { refFft } from './fft.js';
+import { refGemm } from './gemm.js';
+import {
+  refAxpy, refBinary, refClamp, refClampBackward, refConvert, refGelu, refGeluBackward, refReduce, refScale, refTanh,
+  refTanhBackward,
+} from './elementwise.js';
+
+export { refGemm } from './gemm.js';
+export { refFft } from './fft.js';
+export * from './elementwise.js';
+
+/** The plain-TypeScript backend: float64 arithmetic, every dtype; the oracle of the kernel tests. */
+export const refBackend: Backend = {
+  name: 'reference',
+  gemm: refGemm,
+  binary: refBinary,
+  scale: refScale,
+  axpy: refAxpy,
+  tanh: refTanh,
+  tanhBackward: refTanhBackward,
+  gelu: refGelu,
+  geluBackward: refGeluBackward,
+  clamp: refClamp,
+  clampBackward: refClampBackward,
+  reduce: refReduce,
+  convert: refConvert,
+  fft: refFft,
+};
