@@ -1,4 +1,5 @@
 import { tableHeader, tableRow, type BenchRow, type SuiteOptions } from '../../bench/harness.js';
+import { benchFft } from '../../bench/fft.js';
 import { benchGemm } from '../../bench/gemm.js';
 
 export interface BenchCommandOptions {
@@ -14,6 +15,7 @@ type Suite = (opts: SuiteOptions) => BenchRow[];
 
 export const SUITES: Record<string, Suite> = {
   gemm: benchGemm,
+  fft: benchFft,
 };
 
 /** Runs one suite, printing each row as it is measured (table, or JSON lines with --json). */
