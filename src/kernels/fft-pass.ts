@@ -56,9 +56,12 @@ export function checkFftPass(p: FftPass): void {
     for (const k of ['offset', 'rowStride', 'laneStride1', 'laneStride2'] as const) {
       if (!Number.isInteger(v[k]) || v[k] < 0) throw new RangeError(`${op}: ${side}.${k} must be a non-negative integer, got ${v[k]}`);
     }
+    const seen = new Uint8Array(limit);
     for (let i = 0; i < v.rows.length; i++) {
       const j = v.rows[i]!;
-      if (j < 0 || j >= limit) throw new RangeError(`${op}: ${side}.rows[${i}] = ${j} is outside 0…${limit - 1} for a ${p.kind} transform of length ${p.n}`);
+      if (!Number.isInteger(j) || j < 0 || j >= limit) throw new RangeError(`${op}: ${side}.rows[${i}] = ${j} is outside 0…${limit - 1} for a ${p.kind} transform of length ${p.n}`);
+      if (side === 'src' && seen[j]) throw new RangeError(`${op}: src.rows lists transform position ${j} twice`);
+      seen[j] = 1;
     }
     if (v.im && (v.im.size !== v.re.size || v.im.dtype !== v.re.dtype)) {
       throw new TypeError(`${op}: ${side} real part ${describe(v.re)} and imaginary part ${describe(v.im)} differ`);

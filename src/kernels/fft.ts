@@ -1,3 +1,4 @@
+import { roundBf16, roundF16 } from '../core/codecs.js';
 import { Tensor } from '../core/tensor.js';
 import { dtCode } from './dtcode.js';
 import { type FftPass, checkFftPass } from './fft-pass.js';
@@ -5,18 +6,26 @@ import { type Plan, makePlan } from './fft-plan.js';
 import { wasm } from './module.js';
 import { pool, splitRange } from './pool.js';
 
-/** Plans uploaded to the arena (f32 twiddles), cached per length for the life of the process. */
-const uploaded = new Map<number, { ptr: number; rows: number; keep: Tensor[] }>();
+type Emulate = FftPass['emulate'];
 
-function f32Table(values: Float64Array, keep: Tensor[]): number {
-  const t = Tensor.fromArray(values, [values.length], 'float32', 'workspace');
+/**
+ * Plans uploaded to the arena, cached per (length, emulated type) for the life of the process.
+ * Twiddles are rounded once from float64 to f32, or to the emulated half type (a half FFT holds its
+ * twiddles in half).
+ */
+const uploaded = new Map<string, { ptr: number; rows: number; keep: Tensor[] }>();
+
+function f32Table(values: Float64Array, keep: Tensor[], emulate: Emulate): number {
+  const r = emulate === 'float16' ? values.map(roundF16) : emulate === 'bfloat16' ? values.map(roundBf16) : values;
+  const t = Tensor.fromArray(r, [r.length], 'float32', 'workspace');
   keep.push(t);
   return t.ptr;
 }
 
 /** Writes a plan struct: [0, nstages, (radix, m, s, twPtr)…] or Bluestein [1, M, subPlan, chirp, filter, n]. */
-function upload(plan: Plan): { ptr: number; rows: number; keep: Tensor[] } {
-  const hit = uploaded.get(plan.n);
+function upload(plan: Plan, emulate: Emulate): { ptr: number; rows: number; keep: Tensor[] } {
+  const key = `${plan.n}:${emulate ?? 'float32'}`;
+  const hit = uploaded.get(key);
   if (hit) return hit;
   const keep: Tensor[] = [];
   let ptr: number;
@@ -28,21 +37,21 @@ function upload(plan: Plan): { ptr: number; rows: number; keep: Tensor[] } {
     i32[0] = 0;
     i32[1] = plan.stages.length;
     plan.stages.forEach((s, k) => {
-      i32.set([s.radix, s.m, s.s, f32Table(s.tw, keep)], 2 + 4 * k);
+      i32.set([s.radix, s.m, s.s, f32Table(s.tw, keep, emulate)], 2 + 4 * k);
     });
     ptr = st.ptr;
     rows = plan.n;
   } else {
     const b = plan.bluestein!;
-    const sub = upload(b.sub);
+    const sub = upload(b.sub, emulate);
     const st = Tensor.empty([6], 'float32', 'workspace');
     keep.push(st);
-    new Int32Array(st.data.buffer, st.ptr, 6).set([1, b.m, sub.ptr, f32Table(b.chirp, keep), f32Table(b.filter, keep), plan.n]);
+    new Int32Array(st.data.buffer, st.ptr, 6).set([1, b.m, sub.ptr, f32Table(b.chirp, keep, emulate), f32Table(b.filter, keep, emulate), plan.n]);
     ptr = st.ptr;
     rows = b.m;
   }
   const u = { ptr, rows, keep };
-  uploaded.set(plan.n, u);
+  uploaded.set(key, u);
   return u;
 }
 
@@ -57,7 +66,7 @@ export function fftPass(p: FftPass): void {
   if (lanes === 0 || p.dst.rows.length === 0) return;
   const sdt = dtCode(p.src.re.dtype, 'fft');
   const ddt = dtCode(p.dst.re.dtype, 'fft');
-  const u = upload(makePlan(p.n));
+  const u = upload(makePlan(p.n), p.emulate);
   const ssize = p.src.re.dtype === 'float32' ? 4 : 2;
   const dsize = p.dst.re.dtype === 'float32' ? 4 : 2;
   const maps = Tensor.empty([p.src.rows.length + p.dst.rows.length + 26], 'float32', 'workspace');

@@ -1,5 +1,5 @@
 import { availableParallelism } from 'node:os';
-import { Worker } from 'node:worker_threads';
+import { MessageChannel, type MessagePort, Worker, receiveMessageOnPort } from 'node:worker_threads';
 import { arena } from '../core/arena.js';
 import { KERNEL_NAMES, type KernelName, wasm, wasmModule } from './module.js';
 
@@ -27,6 +27,7 @@ function envThreads(): number {
 
 interface PoolWorker {
   worker: Worker;
+  errors: MessagePort;
   ctl: Int32Array;
   args: Float64Array;
   seq: number;
@@ -53,11 +54,14 @@ class ThreadPool {
       const buf = arena.buffer;
       const ctl = new Int32Array(buf, ctlPtr, 16);
       ctl.fill(0);
+      const { port1, port2 } = new MessageChannel();
       const worker = new Worker(new URL('./worker.js', import.meta.url), {
-        workerData: { memory: arena.memory, module: wasmModule, ctl: ctlPtr, names: [...KERNEL_NAMES] },
+        workerData: { memory: arena.memory, module: wasmModule, ctl: ctlPtr, names: [...KERNEL_NAMES], errors: port2 },
+        transferList: [port2],
       });
       worker.unref();
-      this.workers.push({ worker, ctl, args: new Float64Array(buf, ctlPtr + 64, 24), seq: 0 });
+      port1.unref();
+      this.workers.push({ worker, errors: port1, ctl, args: new Float64Array(buf, ctlPtr + 64, 24), seq: 0 });
     }
   }
 
@@ -92,15 +96,15 @@ class ThreadPool {
     } catch (e) {
       mainError = e;
     }
-    let failed = false;
+    let failure: string | undefined;
     for (let t = 1; t < tasks.length; t++) {
       const w = this.workers[t - 1]!;
       while (Atomics.load(w.ctl, 1) !== w.seq) Atomics.wait(w.ctl, 1, w.seq - 1, 1000);
-      if (w.ctl[4] !== 0) failed = true;
+      if (w.ctl[4] !== 0) failure ??= String(receiveMessageOnPort(w.errors)?.message ?? 'no message');
       results[t] = w.args[23]!;
     }
     if (mainError !== undefined) throw mainError;
-    if (failed) throw new Error(`kernel '${name}' failed on a worker thread`);
+    if (failure !== undefined) throw new Error(`kernel '${name}' failed on a worker thread: ${failure}`);
     return results;
   }
 

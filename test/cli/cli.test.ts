@@ -25,6 +25,25 @@ describe('mpno CLI', () => {
     assert.deepEqual([...new Set(rows.map((x) => x['dtype']))], ['float32', 'bfloat16']);
   });
 
+  it('bench fft --quick --json covers full and truncated forward and inverse transforms', () => {
+    const r = mpno('bench', 'fft', '--quick', '--json', '--dtypes', 'f32,f16', '--threads', '1');
+    assert.equal(r.status, 0, r.stderr);
+    const rows = r.stdout.trim().split('\n').map((l) => JSON.parse(l) as Record<string, unknown>);
+    const names = new Set(rows.map((x) => x['name']));
+    for (const n of ['rfft2 full', 'irfft2 full', 'rfft2 modes16', 'irfft2 modes16']) assert.ok(names.has(n), `missing ${n}`);
+    for (const row of rows) assert.ok((row['gflops'] as number) > 0 && row['suite'] === 'fft');
+  });
+
+  it('bench fft-accuracy reports f32 ≪ emulated fp16 < emulated bf16 errors', () => {
+    const r = mpno('bench', 'fft-accuracy', '--quick', '--json');
+    assert.equal(r.status, 0, r.stderr);
+    const rows = r.stdout.trim().split('\n').map((l) => JSON.parse(l) as { name: string; precision: string; rel_l2: number });
+    for (const name of new Set(rows.map((x) => x.name))) {
+      const e = (p: string) => rows.find((x) => x.name === name && x.precision === p)!.rel_l2;
+      assert.ok(e('float32') < 1e-6 && e('float32') * 100 < e('emulated-float16') && e('emulated-float16') < e('emulated-bfloat16'), name);
+    }
+  });
+
   it('bench prints a table by default', () => {
     const r = mpno('bench', 'gemm', '--quick', '--dtypes', 'f16', '--threads', '1');
     assert.equal(r.status, 0, r.stderr);

@@ -40,37 +40,43 @@ const D_L1 = 20, D_EMU = 22, D_SCALE = 23, D_ROWS = 24;
   return f32x4.add(f32x4.mul(ar, bi), f32x4.mul(ai, br));
 }
 
-@inline function twr(tw: usize, idx: i32, emu: i32): v128 {
-  return rnd(f32x4.splat(load<f32>(tw + (<usize>idx << 3))), emu);
+// Twiddle tables are uploaded already rounded to the emulated type (see src/kernels/fft.ts).
+@inline function twr(tw: usize, idx: i32): v128 {
+  return f32x4.splat(load<f32>(tw + (<usize>idx << 3)));
 }
-@inline function twi(tw: usize, idx: i32, sg: f32, emu: i32): v128 {
-  return rnd(f32x4.splat(sg * load<f32>(tw + (<usize>idx << 3), 4)), emu);
+@inline function twi(tw: usize, idx: i32, sg: f32): v128 {
+  return f32x4.splat(sg * load<f32>(tw + (<usize>idx << 3), 4));
 }
 
-function radix2(m: i32, s: i32, tw: usize, xr: usize, xi: usize, yr: usize, yi: usize, sg: f32, emu: i32): void {
+/** Rounds `bytes` of f32 data in place to the emulated type. */
+function roundBuf(p: usize, bytes: usize, emu: i32): void {
+  for (let o: usize = 0; o < bytes; o += 16) v128.store(p + o, rnd(v128.load(p + o), emu));
+}
+
+function radix2(m: i32, s: i32, tw: usize, xr: usize, xi: usize, yr: usize, yi: usize, sg: f32): void {
   for (let p: i32 = 0; p < m; p++) {
-    const w1r = twr(tw, p, emu), w1i = twi(tw, p, sg, emu);
+    const w1r = twr(tw, p), w1i = twi(tw, p, sg);
     for (let q: i32 = 0; q < s; q++) {
       const i0 = <usize>(q + s * p) * RB, i1 = <usize>(q + s * (p + m)) * RB;
       const o0 = <usize>(q + s * 2 * p) * RB, o1 = o0 + <usize>s * RB;
       for (let v: usize = 0; v < RB; v += 16) {
         const a0r = v128.load(xr + i0 + v), a0i = v128.load(xi + i0 + v);
         const a1r = v128.load(xr + i1 + v), a1i = v128.load(xi + i1 + v);
-        v128.store(yr + o0 + v, rnd(f32x4.add(a0r, a1r), emu));
-        v128.store(yi + o0 + v, rnd(f32x4.add(a0i, a1i), emu));
+        v128.store(yr + o0 + v, f32x4.add(a0r, a1r));
+        v128.store(yi + o0 + v, f32x4.add(a0i, a1i));
         const dr = f32x4.sub(a0r, a1r), di = f32x4.sub(a0i, a1i);
-        v128.store(yr + o1 + v, rnd(cmulRe(dr, di, w1r, w1i), emu));
-        v128.store(yi + o1 + v, rnd(cmulIm(dr, di, w1r, w1i), emu));
+        v128.store(yr + o1 + v, cmulRe(dr, di, w1r, w1i));
+        v128.store(yi + o1 + v, cmulIm(dr, di, w1r, w1i));
       }
     }
   }
 }
 
-function radix4(m: i32, s: i32, tw: usize, xr: usize, xi: usize, yr: usize, yi: usize, sg: f32, emu: i32): void {
+function radix4(m: i32, s: i32, tw: usize, xr: usize, xi: usize, yr: usize, yi: usize, sg: f32): void {
   for (let p: i32 = 0; p < m; p++) {
-    const w1r = twr(tw, p * 3, emu), w1i = twi(tw, p * 3, sg, emu);
-    const w2r = twr(tw, p * 3 + 1, emu), w2i = twi(tw, p * 3 + 1, sg, emu);
-    const w3r = twr(tw, p * 3 + 2, emu), w3i = twi(tw, p * 3 + 2, sg, emu);
+    const w1r = twr(tw, p * 3), w1i = twi(tw, p * 3, sg);
+    const w2r = twr(tw, p * 3 + 1), w2i = twi(tw, p * 3 + 1, sg);
+    const w3r = twr(tw, p * 3 + 2), w3i = twi(tw, p * 3 + 2, sg);
     for (let q: i32 = 0; q < s; q++) {
       const sm = <usize>(s * m) * RB;
       const i0 = <usize>(q + s * p) * RB, i1 = i0 + sm, i2 = i1 + sm, i3 = i2 + sm;
@@ -88,28 +94,28 @@ function radix4(m: i32, s: i32, tw: usize, xr: usize, xi: usize, yr: usize, yi: 
         const dr = f32x4.sub(a1r, a3r), di = f32x4.sub(a1i, a3i);
         const sgv = f32x4.splat(sg);
         const t3r = f32x4.mul(di, sgv), t3i = f32x4.neg(f32x4.mul(dr, sgv));
-        v128.store(yr + o0 + v, rnd(f32x4.add(t0r, t2r), emu));
-        v128.store(yi + o0 + v, rnd(f32x4.add(t0i, t2i), emu));
+        v128.store(yr + o0 + v, f32x4.add(t0r, t2r));
+        v128.store(yi + o0 + v, f32x4.add(t0i, t2i));
         const b1r = f32x4.add(t1r, t3r), b1i = f32x4.add(t1i, t3i);
-        v128.store(yr + o1 + v, rnd(cmulRe(b1r, b1i, w1r, w1i), emu));
-        v128.store(yi + o1 + v, rnd(cmulIm(b1r, b1i, w1r, w1i), emu));
+        v128.store(yr + o1 + v, cmulRe(b1r, b1i, w1r, w1i));
+        v128.store(yi + o1 + v, cmulIm(b1r, b1i, w1r, w1i));
         const b2r = f32x4.sub(t0r, t2r), b2i = f32x4.sub(t0i, t2i);
-        v128.store(yr + o2 + v, rnd(cmulRe(b2r, b2i, w2r, w2i), emu));
-        v128.store(yi + o2 + v, rnd(cmulIm(b2r, b2i, w2r, w2i), emu));
+        v128.store(yr + o2 + v, cmulRe(b2r, b2i, w2r, w2i));
+        v128.store(yi + o2 + v, cmulIm(b2r, b2i, w2r, w2i));
         const b3r = f32x4.sub(t1r, t3r), b3i = f32x4.sub(t1i, t3i);
-        v128.store(yr + o3 + v, rnd(cmulRe(b3r, b3i, w3r, w3i), emu));
-        v128.store(yi + o3 + v, rnd(cmulIm(b3r, b3i, w3r, w3i), emu));
+        v128.store(yr + o3 + v, cmulRe(b3r, b3i, w3r, w3i));
+        v128.store(yi + o3 + v, cmulIm(b3r, b3i, w3r, w3i));
       }
     }
   }
 }
 
-function radix3(m: i32, s: i32, tw: usize, xr: usize, xi: usize, yr: usize, yi: usize, sg: f32, emu: i32): void {
+function radix3(m: i32, s: i32, tw: usize, xr: usize, xi: usize, yr: usize, yi: usize, sg: f32): void {
   const half = f32x4.splat(0.5);
   const s3 = f32x4.splat(sg * 0.8660254037844386); // sin(2π/3), sign by direction
   for (let p: i32 = 0; p < m; p++) {
-    const w1r = twr(tw, p * 2, emu), w1i = twi(tw, p * 2, sg, emu);
-    const w2r = twr(tw, p * 2 + 1, emu), w2i = twi(tw, p * 2 + 1, sg, emu);
+    const w1r = twr(tw, p * 2), w1i = twi(tw, p * 2, sg);
+    const w2r = twr(tw, p * 2 + 1), w2i = twi(tw, p * 2 + 1, sg);
     for (let q: i32 = 0; q < s; q++) {
       const sm = <usize>(s * m) * RB;
       const i0 = <usize>(q + s * p) * RB, i1 = i0 + sm, i2 = i1 + sm;
@@ -121,30 +127,30 @@ function radix3(m: i32, s: i32, tw: usize, xr: usize, xi: usize, yr: usize, yi: 
         const a2r = v128.load(xr + i2 + v), a2i = v128.load(xi + i2 + v);
         const t1r = f32x4.add(a1r, a2r), t1i = f32x4.add(a1i, a2i);
         const t2r = f32x4.sub(a1r, a2r), t2i = f32x4.sub(a1i, a2i);
-        v128.store(yr + o0 + v, rnd(f32x4.add(a0r, t1r), emu));
-        v128.store(yi + o0 + v, rnd(f32x4.add(a0i, t1i), emu));
+        v128.store(yr + o0 + v, f32x4.add(a0r, t1r));
+        v128.store(yi + o0 + v, f32x4.add(a0i, t1i));
         const m1r = f32x4.sub(a0r, f32x4.mul(half, t1r)), m1i = f32x4.sub(a0i, f32x4.mul(half, t1i));
         // m2 = ∓i·sin(2π/3)·t2
         const m2r = f32x4.mul(s3, t2i), m2i = f32x4.neg(f32x4.mul(s3, t2r));
         const b1r = f32x4.add(m1r, m2r), b1i = f32x4.add(m1i, m2i);
         const b2r = f32x4.sub(m1r, m2r), b2i = f32x4.sub(m1i, m2i);
-        v128.store(yr + o1 + v, rnd(cmulRe(b1r, b1i, w1r, w1i), emu));
-        v128.store(yi + o1 + v, rnd(cmulIm(b1r, b1i, w1r, w1i), emu));
-        v128.store(yr + o2 + v, rnd(cmulRe(b2r, b2i, w2r, w2i), emu));
-        v128.store(yi + o2 + v, rnd(cmulIm(b2r, b2i, w2r, w2i), emu));
+        v128.store(yr + o1 + v, cmulRe(b1r, b1i, w1r, w1i));
+        v128.store(yi + o1 + v, cmulIm(b1r, b1i, w1r, w1i));
+        v128.store(yr + o2 + v, cmulRe(b2r, b2i, w2r, w2i));
+        v128.store(yi + o2 + v, cmulIm(b2r, b2i, w2r, w2i));
       }
     }
   }
 }
 
-function radix5(m: i32, s: i32, tw: usize, xr: usize, xi: usize, yr: usize, yi: usize, sg: f32, emu: i32): void {
+function radix5(m: i32, s: i32, tw: usize, xr: usize, xi: usize, yr: usize, yi: usize, sg: f32): void {
   const c1 = f32x4.splat(0.30901699437494745), c2 = f32x4.splat(-0.8090169943749473);
   const s1 = f32x4.splat(sg * 0.9510565162951535), s2 = f32x4.splat(sg * 0.5877852522924732);
   for (let p: i32 = 0; p < m; p++) {
-    const w1r = twr(tw, p * 4, emu), w1i = twi(tw, p * 4, sg, emu);
-    const w2r = twr(tw, p * 4 + 1, emu), w2i = twi(tw, p * 4 + 1, sg, emu);
-    const w3r = twr(tw, p * 4 + 2, emu), w3i = twi(tw, p * 4 + 2, sg, emu);
-    const w4r = twr(tw, p * 4 + 3, emu), w4i = twi(tw, p * 4 + 3, sg, emu);
+    const w1r = twr(tw, p * 4), w1i = twi(tw, p * 4, sg);
+    const w2r = twr(tw, p * 4 + 1), w2i = twi(tw, p * 4 + 1, sg);
+    const w3r = twr(tw, p * 4 + 2), w3i = twi(tw, p * 4 + 2, sg);
+    const w4r = twr(tw, p * 4 + 3), w4i = twi(tw, p * 4 + 3, sg);
     for (let q: i32 = 0; q < s; q++) {
       const sm = <usize>(s * m) * RB;
       const i0 = <usize>(q + s * p) * RB, i1 = i0 + sm, i2 = i1 + sm, i3 = i2 + sm, i4 = i3 + sm;
@@ -160,8 +166,8 @@ function radix5(m: i32, s: i32, tw: usize, xr: usize, xi: usize, yr: usize, yi: 
         const t2r = f32x4.add(a2r, a3r), t2i = f32x4.add(a2i, a3i);
         const t3r = f32x4.sub(a1r, a4r), t3i = f32x4.sub(a1i, a4i);
         const t4r = f32x4.sub(a2r, a3r), t4i = f32x4.sub(a2i, a3i);
-        v128.store(yr + o0 + v, rnd(f32x4.add(a0r, f32x4.add(t1r, t2r)), emu));
-        v128.store(yi + o0 + v, rnd(f32x4.add(a0i, f32x4.add(t1i, t2i)), emu));
+        v128.store(yr + o0 + v, f32x4.add(a0r, f32x4.add(t1r, t2r)));
+        v128.store(yi + o0 + v, f32x4.add(a0i, f32x4.add(t1i, t2i)));
         const m1r = f32x4.add(a0r, f32x4.add(f32x4.mul(c1, t1r), f32x4.mul(c2, t2r)));
         const m1i = f32x4.add(a0i, f32x4.add(f32x4.mul(c1, t1i), f32x4.mul(c2, t2i)));
         const m2r = f32x4.add(a0r, f32x4.add(f32x4.mul(c2, t1r), f32x4.mul(c1, t2r)));
@@ -175,14 +181,14 @@ function radix5(m: i32, s: i32, tw: usize, xr: usize, xi: usize, yr: usize, yi: 
         const b4r = f32x4.sub(m1r, n1i), b4i = f32x4.add(m1i, n1r);
         const b2r = f32x4.add(m2r, n2i), b2i = f32x4.sub(m2i, n2r);
         const b3r = f32x4.sub(m2r, n2i), b3i = f32x4.add(m2i, n2r);
-        v128.store(yr + o1 + v, rnd(cmulRe(b1r, b1i, w1r, w1i), emu));
-        v128.store(yi + o1 + v, rnd(cmulIm(b1r, b1i, w1r, w1i), emu));
-        v128.store(yr + o2 + v, rnd(cmulRe(b2r, b2i, w2r, w2i), emu));
-        v128.store(yi + o2 + v, rnd(cmulIm(b2r, b2i, w2r, w2i), emu));
-        v128.store(yr + o3 + v, rnd(cmulRe(b3r, b3i, w3r, w3i), emu));
-        v128.store(yi + o3 + v, rnd(cmulIm(b3r, b3i, w3r, w3i), emu));
-        v128.store(yr + o4 + v, rnd(cmulRe(b4r, b4i, w4r, w4i), emu));
-        v128.store(yi + o4 + v, rnd(cmulIm(b4r, b4i, w4r, w4i), emu));
+        v128.store(yr + o1 + v, cmulRe(b1r, b1i, w1r, w1i));
+        v128.store(yi + o1 + v, cmulIm(b1r, b1i, w1r, w1i));
+        v128.store(yr + o2 + v, cmulRe(b2r, b2i, w2r, w2i));
+        v128.store(yi + o2 + v, cmulIm(b2r, b2i, w2r, w2i));
+        v128.store(yr + o3 + v, cmulRe(b3r, b3i, w3r, w3i));
+        v128.store(yi + o3 + v, cmulIm(b3r, b3i, w3r, w3i));
+        v128.store(yr + o4 + v, cmulRe(b4r, b4i, w4r, w4i));
+        v128.store(yi + o4 + v, cmulIm(b4r, b4i, w4r, w4i));
       }
     }
   }
@@ -199,10 +205,16 @@ function stockham(plan: usize, xr: usize, xi: usize, yr: usize, yi: usize, inv: 
     const tw = <usize>load<i32>(st, 12);
     const ar = cur == 0 ? xr : yr, ai = cur == 0 ? xi : yi;
     const br = cur == 0 ? yr : xr, bi = cur == 0 ? yi : xi;
-    if (r == 4) radix4(m, s, tw, ar, ai, br, bi, sg, emu);
-    else if (r == 2) radix2(m, s, tw, ar, ai, br, bi, sg, emu);
-    else if (r == 3) radix3(m, s, tw, ar, ai, br, bi, sg, emu);
-    else radix5(m, s, tw, ar, ai, br, bi, sg, emu);
+    if (r == 4) radix4(m, s, tw, ar, ai, br, bi, sg);
+    else if (r == 2) radix2(m, s, tw, ar, ai, br, bi, sg);
+    else if (r == 3) radix3(m, s, tw, ar, ai, br, bi, sg);
+    else radix5(m, s, tw, ar, ai, br, bi, sg);
+    if (emu > 0) {
+      // every stage's output rounded to the half type (re and im of the n rows in use)
+      const bytes = <usize>(m * r * s) * RB;
+      roundBuf(br, bytes, emu);
+      roundBuf(bi, bytes, emu);
+    }
     cur ^= 1;
   }
   return cur;
@@ -275,21 +287,25 @@ function laneOffsets(off: usize, g0: i32, cnt: i32, l1n: i32, sl1: i32, sl2: i32
   return contiguous ? 1 : rowStride == 1 ? 2 : 0;
 }
 
+@inline function mapped(map: usize, i: i32): usize {
+  return <usize>(map != 0 ? load<i32>(map + (<usize>i << 2)) : i);
+}
+
 /**
- * Loads rows 0..nrows−1, lanes [from, to), of a strided source into stage[row][lane − from]
- * (G floats per row).
+ * Loads source rows 0..nrows−1, lanes [from, to), into rows map[s] (or s when map = 0) of a scratch
+ * buffer [row][lane − from] of G floats per row; lanes past the count are set to zero.
  */
-function loadRows(src: usize, dt: i32, rs: i32, nrows: i32, off: usize, from: i32, to: i32, mode: i32, stage: usize): void {
+function loadRows(src: usize, dt: i32, rs: i32, nrows: i32, off: usize, from: i32, to: i32, mode: i32, buf: usize, map: usize): void {
   const cnt = to - from;
   if (cnt < G) {
     // lanes past cnt must be zero: in real transforms they share complex lanes with real signals
-    for (let s: i32 = 0; s < nrows; s++) memory.fill(stage + <usize>s * RB + (<usize>cnt << 2), 0, <usize>(G - cnt) << 2);
+    for (let s: i32 = 0; s < nrows; s++) memory.fill(buf + mapped(map, s) * RB + (<usize>cnt << 2), 0, <usize>(G - cnt) << 2);
   }
   if (mode == 1) {
     const base = load<i32>(off + (<usize>from << 2));
     for (let s: i32 = 0; s < nrows; s++) {
       const o = base + s * rs;
-      const d = stage + <usize>s * RB;
+      const d = buf + mapped(map, s) * RB;
       let i: i32 = 0;
       for (; i + 4 <= cnt; i += 4) v128.store(d + (<usize>i << 2), load4(src, <usize>(o + i), dt));
       for (; i < cnt; i++) store<f32>(d + (<usize>i << 2), load1(src, <usize>(o + i), dt));
@@ -300,37 +316,54 @@ function loadRows(src: usize, dt: i32, rs: i32, nrows: i32, off: usize, from: i3
   if (mode == 2) {
     const q4 = cnt & ~3;
     for (; s0 + 4 <= nrows; s0 += 4) {
+      const d0 = buf + mapped(map, s0) * RB, d1 = buf + mapped(map, s0 + 1) * RB;
+      const d2 = buf + mapped(map, s0 + 2) * RB, d3 = buf + mapped(map, s0 + 3) * RB;
       for (let i: i32 = 0; i < q4; i += 4) {
         const p = off + (<usize>(from + i) << 2);
-        storeT4(stage + <usize>s0 * RB + (<usize>i << 2), <i32>RB,
-          load4(src, <usize>(load<i32>(p) + s0), dt), load4(src, <usize>(load<i32>(p, 4) + s0), dt),
-          load4(src, <usize>(load<i32>(p, 8) + s0), dt), load4(src, <usize>(load<i32>(p, 12) + s0), dt));
+        const r0 = load4(src, <usize>(load<i32>(p) + s0), dt), r1 = load4(src, <usize>(load<i32>(p, 4) + s0), dt);
+        const r2 = load4(src, <usize>(load<i32>(p, 8) + s0), dt), r3 = load4(src, <usize>(load<i32>(p, 12) + s0), dt);
+        const a = i32x4.shuffle(r0, r1, 0, 4, 1, 5), b = i32x4.shuffle(r2, r3, 0, 4, 1, 5);
+        const c = i32x4.shuffle(r0, r1, 2, 6, 3, 7), e = i32x4.shuffle(r2, r3, 2, 6, 3, 7);
+        const li = <usize>i << 2;
+        v128.store(d0 + li, i32x4.shuffle(a, b, 0, 1, 4, 5));
+        v128.store(d1 + li, i32x4.shuffle(a, b, 2, 3, 6, 7));
+        v128.store(d2 + li, i32x4.shuffle(c, e, 0, 1, 4, 5));
+        v128.store(d3 + li, i32x4.shuffle(c, e, 2, 3, 6, 7));
       }
       for (let i = q4; i < cnt; i++) {
         const o = load<i32>(off + (<usize>(from + i) << 2)) + s0;
-        for (let r: i32 = 0; r < 4; r++) store<f32>(stage + <usize>(s0 + r) * RB + (<usize>i << 2), load1(src, <usize>(o + r), dt));
+        const li = <usize>i << 2;
+        store<f32>(d0 + li, load1(src, <usize>o, dt));
+        store<f32>(d1 + li, load1(src, <usize>(o + 1), dt));
+        store<f32>(d2 + li, load1(src, <usize>(o + 2), dt));
+        store<f32>(d3 + li, load1(src, <usize>(o + 3), dt));
       }
     }
   }
   for (let s = s0; s < nrows; s++) {
-    const d = stage + <usize>s * RB;
+    const d = buf + mapped(map, s) * RB;
     for (let i: i32 = 0; i < cnt; i++) {
       store<f32>(d + (<usize>i << 2), load1(src, <usize>(load<i32>(off + (<usize>(from + i) << 2)) + s * rs), dt));
     }
   }
 }
 
-/** Stores stage[row][lane − from] (rows 0..nrows−1) to lanes [from, to) of a strided destination. */
-function storeRows(stage: usize, dst: usize, dt: i32, rs: i32, nrows: i32, off: usize, from: i32, to: i32, mode: i32): void {
+/**
+ * Stores rows map[t] (or t) of a scratch buffer, times scale and rounded to the emulated type, to
+ * destination rows t = 0..nrows−1, lanes [from, to).
+ */
+function storeRows(buf: usize, map: usize, dst: usize, dt: i32, rs: i32, nrows: i32, off: usize, from: i32, to: i32, mode: i32, scale: v128, emu: i32): void {
   const cnt = to - from;
   if (mode == 1) {
     const base = load<i32>(off + (<usize>from << 2));
     for (let t: i32 = 0; t < nrows; t++) {
       const o = base + t * rs;
-      const v = stage + <usize>t * RB;
+      const v = buf + mapped(map, t) * RB;
       let i: i32 = 0;
-      for (; i + 4 <= cnt; i += 4) store4(dst, <usize>(o + i), dt, v128.load(v + (<usize>i << 2)));
-      for (; i < cnt; i++) store1(dst, <usize>(o + i), dt, load<f32>(v + (<usize>i << 2)));
+      for (; i + 4 <= cnt; i += 4) store4(dst, <usize>(o + i), dt, rnd(f32x4.mul(v128.load(v + (<usize>i << 2)), scale), emu));
+      for (; i < cnt; i++) {
+        store1(dst, <usize>(o + i), dt, f32x4.extract_lane(rnd(f32x4.mul(v128.load32_splat(v + (<usize>i << 2)), scale), emu), 0));
+      }
     }
     return;
   }
@@ -338,10 +371,12 @@ function storeRows(stage: usize, dst: usize, dt: i32, rs: i32, nrows: i32, off: 
   if (mode == 2) {
     const q4 = cnt & ~3;
     for (; t0 + 4 <= nrows; t0 += 4) {
-      const v = stage + <usize>t0 * RB;
+      const v0 = buf + mapped(map, t0) * RB, v1 = buf + mapped(map, t0 + 1) * RB;
+      const v2 = buf + mapped(map, t0 + 2) * RB, v3 = buf + mapped(map, t0 + 3) * RB;
       for (let i: i32 = 0; i < q4; i += 4) {
-        const r0 = v128.load(v + (<usize>i << 2)), r1 = v128.load(v + RB + (<usize>i << 2));
-        const r2 = v128.load(v + 2 * RB + (<usize>i << 2)), r3 = v128.load(v + 3 * RB + (<usize>i << 2));
+        const li = <usize>i << 2;
+        const r0 = rnd(f32x4.mul(v128.load(v0 + li), scale), emu), r1 = rnd(f32x4.mul(v128.load(v1 + li), scale), emu);
+        const r2 = rnd(f32x4.mul(v128.load(v2 + li), scale), emu), r3 = rnd(f32x4.mul(v128.load(v3 + li), scale), emu);
         const a = i32x4.shuffle(r0, r1, 0, 4, 1, 5), b = i32x4.shuffle(r2, r3, 0, 4, 1, 5);
         const c = i32x4.shuffle(r0, r1, 2, 6, 3, 7), d = i32x4.shuffle(r2, r3, 2, 6, 3, 7);
         const p = off + (<usize>(from + i) << 2);
@@ -352,14 +387,20 @@ function storeRows(stage: usize, dst: usize, dt: i32, rs: i32, nrows: i32, off: 
       }
       for (let i = q4; i < cnt; i++) {
         const o = load<i32>(off + (<usize>(from + i) << 2)) + t0;
-        for (let r: i32 = 0; r < 4; r++) store1(dst, <usize>(o + r), dt, load<f32>(v + <usize>r * RB + (<usize>i << 2)));
+        const li = <usize>i << 2;
+        const w = rnd(f32x4.mul(f32x4.replace_lane(f32x4.replace_lane(f32x4.replace_lane(f32x4.splat(load<f32>(v0 + li)), 1, load<f32>(v1 + li)), 2, load<f32>(v2 + li)), 3, load<f32>(v3 + li)), scale), emu);
+        store1(dst, <usize>o, dt, f32x4.extract_lane(w, 0));
+        store1(dst, <usize>(o + 1), dt, f32x4.extract_lane(w, 1));
+        store1(dst, <usize>(o + 2), dt, f32x4.extract_lane(w, 2));
+        store1(dst, <usize>(o + 3), dt, f32x4.extract_lane(w, 3));
       }
     }
   }
   for (let t = t0; t < nrows; t++) {
-    const v = stage + <usize>t * RB;
+    const v = buf + mapped(map, t) * RB;
     for (let i: i32 = 0; i < cnt; i++) {
-      store1(dst, <usize>(load<i32>(off + (<usize>(from + i) << 2)) + t * rs), dt, load<f32>(v + (<usize>i << 2)));
+      const w = f32x4.extract_lane(rnd(f32x4.mul(v128.load32_splat(v + (<usize>i << 2)), scale), emu), 0);
+      store1(dst, <usize>(load<i32>(off + (<usize>(from + i) << 2)) + t * rs), dt, w);
     }
   }
 }
@@ -373,9 +414,6 @@ export function fftWorkBytes(rows: i32, stageRows: i32): i32 {
   for (let v: usize = 0; v < RB; v += 16) v128.store(dst + v, v128.load(src + v));
 }
 
-@inline function scaleRow(src: usize, dst: usize, scale: v128, emu: i32): void {
-  for (let v: usize = 0; v < RB; v += 16) v128.store(dst + v, rnd(f32x4.mul(v128.load(src + v), scale), emu));
-}
 
 /** Runs the descriptor's transforms for lanes [laneStart, laneEnd) (real lanes for kinds 1 and 2). */
 export function fftRun(desc: usize, laneStart: i32, laneEnd: i32, work: usize): void {
@@ -402,38 +440,29 @@ export function fftRun(desc: usize, laneStart: i32, laneEnd: i32, work: usize): 
   const offS = s3 + stBytes, offD = offS + <usize>(2 * G * 4);
   const per: i32 = kind == 0 ? G : 2 * G; // signals per group
 
+  const one = f32x4.splat(1);
   for (let g0 = laneStart; g0 < laneEnd; g0 += per) {
     const cnt = min(per, laneEnd - g0);
     const ms = accessMode(laneOffsets(offS, g0, cnt, l1n, sl1, sl2), ssj);
     const md = accessMode(laneOffsets(offD, g0, cnt, l1n, dl1, dl2), dsj);
-    memory.fill(are, 0, bufBytes * 2);
     const lo = min(cnt, G); // lanes in the first (real-part) half
-    // stage the source rows: s0 = re (lanes [0, G)), s1 = im (or re of lanes [G, 2G) for r2c),
-    // s2/s3 = re/im of lanes [G, 2G) for c2r
+    // rows that no source row fills must be zero
+    if (kind == 2 || nin < rows) memory.fill(are, 0, bufBytes * 2);
+    else if ((kind == 1 && cnt <= G) || (kind == 0 && sim == 0)) memory.fill(aim, 0, bufBytes);
     if (kind == 0) {
-      loadRows(sre, sdt, ssj, nin, offS, 0, cnt, ms, s0);
-      if (sim != 0) loadRows(sim, sdt, ssj, nin, offS, 0, cnt, ms, s1);
-      for (let s: i32 = 0; s < nin; s++) {
-        const j = <usize>load<i32>(inMap + (<usize>s << 2));
-        copyRow(s0 + <usize>s * RB, are + j * RB);
-        if (sim != 0) copyRow(s1 + <usize>s * RB, aim + j * RB);
-      }
+      loadRows(sre, sdt, ssj, nin, offS, 0, cnt, ms, are, inMap);
+      if (sim != 0) loadRows(sim, sdt, ssj, nin, offS, 0, cnt, ms, aim, inMap);
     } else if (kind == 1) {
       // two real signals per complex lane: lanes [0, G) → re, [G, 2G) → im
-      loadRows(sre, sdt, ssj, nin, offS, 0, lo, ms, s0);
-      if (cnt > G) loadRows(sre, sdt, ssj, nin, offS, G, cnt, ms, s1);
-      for (let s: i32 = 0; s < nin; s++) {
-        const j = <usize>load<i32>(inMap + (<usize>s << 2));
-        copyRow(s0 + <usize>s * RB, are + j * RB);
-        if (cnt > G) copyRow(s1 + <usize>s * RB, aim + j * RB);
-      }
+      loadRows(sre, sdt, ssj, nin, offS, 0, lo, ms, are, inMap);
+      if (cnt > G) loadRows(sre, sdt, ssj, nin, offS, G, cnt, ms, aim, inMap);
     } else {
       // half spectra X_a (lanes [0, G)) and X_b (lanes [G, 2G)) → Z = X_a + i·X_b on all n rows
-      loadRows(sre, sdt, ssj, nin, offS, 0, lo, ms, s0);
-      loadRows(sim, sdt, ssj, nin, offS, 0, lo, ms, s1);
+      loadRows(sre, sdt, ssj, nin, offS, 0, lo, ms, s0, 0);
+      loadRows(sim, sdt, ssj, nin, offS, 0, lo, ms, s1, 0);
       if (cnt > G) {
-        loadRows(sre, sdt, ssj, nin, offS, G, cnt, ms, s2);
-        loadRows(sim, sdt, ssj, nin, offS, G, cnt, ms, s3);
+        loadRows(sre, sdt, ssj, nin, offS, G, cnt, ms, s2, 0);
+        loadRows(sim, sdt, ssj, nin, offS, G, cnt, ms, s3, 0);
       } else {
         memory.fill(s2, 0, stBytes * 2);
       }
@@ -457,20 +486,12 @@ export function fftRun(desc: usize, laneStart: i32, laneEnd: i32, work: usize): 
         }
       }
     }
-    if (emu > 0) {
-      for (let o: usize = 0; o < bufBytes * 2; o += 16) v128.store(are + o, rnd(v128.load(are + o), emu));
-    }
+    if (emu > 0) roundBuf(are, bufBytes * 2, emu); // the input of a half FFT is half
     const r = transform(plan, are, aim, bre, bim, kind == 0 ? inv : kind == 2, emu);
     const xr = r == 0 ? are : bre, xi = r == 0 ? aim : bim;
-    // stage the output rows (scaled, rounded if emulating), then store them
     if (kind == 0) {
-      for (let t: i32 = 0; t < nout; t++) {
-        const j = <usize>load<i32>(outMap + (<usize>t << 2));
-        scaleRow(xr + j * RB, s0 + <usize>t * RB, scale, emu);
-        scaleRow(xi + j * RB, s1 + <usize>t * RB, scale, emu);
-      }
-      storeRows(s0, dre, ddt, dsj, nout, offD, 0, cnt, md);
-      storeRows(s1, dim, ddt, dsj, nout, offD, 0, cnt, md);
+      storeRows(xr, outMap, dre, ddt, dsj, nout, offD, 0, cnt, md, scale, emu);
+      storeRows(xi, outMap, dim, ddt, dsj, nout, offD, 0, cnt, md, scale, emu);
     } else if (kind == 1) {
       // split Z into the spectra of the two real signals: A = (Z[j] + conj Z[−j])/2, B = (Z[j] − conj Z[−j])/(2i)
       const h = f32x4.mul(f32x4.splat(0.5), scale);
@@ -486,20 +507,15 @@ export function fftRun(desc: usize, laneStart: i32, laneEnd: i32, work: usize): 
           v128.store(s3 + so + v, rnd(f32x4.mul(h, f32x4.sub(wr, zr)), emu));
         }
       }
-      storeRows(s0, dre, ddt, dsj, nout, offD, 0, lo, md);
-      storeRows(s1, dim, ddt, dsj, nout, offD, 0, lo, md);
+      storeRows(s0, 0, dre, ddt, dsj, nout, offD, 0, lo, md, one, 0);
+      storeRows(s1, 0, dim, ddt, dsj, nout, offD, 0, lo, md, one, 0);
       if (cnt > G) {
-        storeRows(s2, dre, ddt, dsj, nout, offD, G, cnt, md);
-        storeRows(s3, dim, ddt, dsj, nout, offD, G, cnt, md);
+        storeRows(s2, 0, dre, ddt, dsj, nout, offD, G, cnt, md, one, 0);
+        storeRows(s3, 0, dim, ddt, dsj, nout, offD, G, cnt, md, one, 0);
       }
     } else {
-      for (let t: i32 = 0; t < nout; t++) {
-        const j = <usize>load<i32>(outMap + (<usize>t << 2));
-        scaleRow(xr + j * RB, s0 + <usize>t * RB, scale, emu);
-        scaleRow(xi + j * RB, s1 + <usize>t * RB, scale, emu);
-      }
-      storeRows(s0, dre, ddt, dsj, nout, offD, 0, lo, md);
-      if (cnt > G) storeRows(s1, dre, ddt, dsj, nout, offD, G, cnt, md);
+      storeRows(xr, outMap, dre, ddt, dsj, nout, offD, 0, lo, md, scale, emu);
+      if (cnt > G) storeRows(xi, outMap, dre, ddt, dsj, nout, offD, G, cnt, md, scale, emu);
     }
   }
 }
