@@ -64,17 +64,17 @@ function roundToFormat(x: number, p: number, emin: number, emax: number): number
   return x < 0 ? -y : y;
 }
 
-/** float64 -> float16 bits, rounded once (no intermediate f32 rounding). */
+/** float64 -> float16 bits, rounded once (no intermediate f32 rounding). NaN stays NaN with its sign. */
 export function f64ToF16Bits(x: number): number {
-  if (Number.isNaN(x)) return 0x7e00;
+  if (Number.isNaN(x)) return f32ToF16Bits(x); // quiet NaN, sign kept (as the f32 path and the wasm kernels do)
   const y = roundToFormat(x, 11, -14, 15);
   if (y === 0) return Object.is(y, -0) || x < 0 ? 0x8000 : 0;
   return f32ToF16Bits(y); // exact: y is representable
 }
 
-/** float64 -> bfloat16 bits, rounded once. */
+/** float64 -> bfloat16 bits, rounded once. NaN stays NaN with its sign and leading payload bits. */
 export function f64ToBf16Bits(x: number): number {
-  if (Number.isNaN(x)) return 0x7fc0;
+  if (Number.isNaN(x)) return f32ToBf16Bits(x); // same NaN code as the f32 path and the wasm kernels
   const y = roundToFormat(x, 8, -126, 127);
   if (y === 0) return Object.is(y, -0) || x < 0 ? 0x8000 : 0;
   return f32ToBf16Bits(y);

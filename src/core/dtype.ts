@@ -61,9 +61,3 @@ export function maxFinite(dtype: DType): number {
     case 'bfloat16': return 3.3895313892515355e38;
   }
 }
-
-export function assertKernelDType(dtype: DType, op: string): asserts dtype is KernelDType {
-  if (dtype === 'float64') {
-    throw new TypeError(`${op}: dtype float64 has no wasm kernel (use float32, float16 or bfloat16, or the reference backend)`);
-  }
-}

@@ -127,8 +127,15 @@ export class Rng {
     if (!state || !Array.isArray(state.s) || state.s.length !== 4 || state.s.some((x) => !Number.isInteger(x) || x < 0 || x >= 2 ** 32)) {
       throw new TypeError('Rng.setState: state.s must be four 32-bit unsigned integers');
     }
+    if (state.s.every((x) => x === 0)) {
+      throw new TypeError('Rng.setState: state.s is all zero (xoshiro128** would then give only zeros)');
+    }
+    const spare = state.spare ?? null;
+    if (spare !== null && (typeof spare !== 'number' || !Number.isFinite(spare))) {
+      throw new TypeError(`Rng.setState: state.spare must be a finite number or null, got ${String(spare)}`);
+    }
     this.s.set(state.s);
-    this.spare = state.spare ?? null;
+    this.spare = spare;
   }
 }
 

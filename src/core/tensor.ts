@@ -75,9 +75,14 @@ export class Tensor {
 
   /** Allocates an uninitialised tensor. */
   static empty(shape: Shape, dtype: DType = 'float32', role: Role = 'other'): Tensor {
-    checkShape(shape, 'Tensor.empty');
-    if (!isDType(dtype)) throw new TypeError(`Tensor.empty: unknown dtype '${String(dtype)}'`);
-    if (!ROLES.includes(role)) throw new TypeError(`Tensor.empty: unknown role '${String(role)}'`);
+    return Tensor.alloc(shape, dtype, role, 'Tensor.empty');
+  }
+
+  /** Allocates an uninitialised tensor; argument errors name `op` (the public constructor called). */
+  private static alloc(shape: Shape, dtype: DType, role: Role, op: string): Tensor {
+    checkShape(shape, op);
+    if (!isDType(dtype)) throw new TypeError(`${op}: unknown dtype '${String(dtype)}'`);
+    if (!ROLES.includes(role)) throw new TypeError(`${op}: unknown role '${String(role)}'`);
     const bytes = shapeSize(shape) * itemSize(dtype);
     const ptr = arena.alloc(bytes);
     ledger.allocate(bytes, dtype, role);
@@ -85,14 +90,14 @@ export class Tensor {
   }
 
   static zeros(shape: Shape, dtype: DType = 'float32', role: Role = 'other'): Tensor {
-    const t = Tensor.empty(shape, dtype, role);
+    const t = Tensor.alloc(shape, dtype, role, 'Tensor.zeros');
     t.data.fill(0);
     return t;
   }
 
   /** A tensor filled with `value` (rounded once to the dtype). */
   static full(shape: Shape, value: number, dtype: DType = 'float32', role: Role = 'other'): Tensor {
-    const t = Tensor.empty(shape, dtype, role);
+    const t = Tensor.alloc(shape, dtype, role, 'Tensor.full');
     const code = dtype === 'float16' ? encodeF16([value])[0]! : dtype === 'bfloat16' ? encodeBf16([value])[0]! : value;
     t.data.fill(code);
     return t;
@@ -104,7 +109,7 @@ export class Tensor {
     if (shapeSize(shape) !== values.length) {
       throw new RangeError(`Tensor.fromArray: ${values.length} values do not fill shape ${fmtShape(shape)} (${shapeSize(shape)} elements)`);
     }
-    const t = Tensor.empty(shape, dtype, role);
+    const t = Tensor.alloc(shape, dtype, role, 'Tensor.fromArray');
     t.set(values);
     return t;
   }
@@ -225,8 +230,9 @@ export class Tensor {
 
   /** A new tensor with a copy of the elements (same dtype; role defaults to this one's). */
   clone(role: Role = this.role): Tensor {
-    const t = Tensor.empty(this.shape, this.dtype, role);
-    (t.data as Float32Array).set(this.data as Float32Array);
+    const src = this.data; // throws for a released tensor before anything is allocated
+    const t = Tensor.alloc(this.shape, this.dtype, role, 'Tensor.clone');
+    (t.data as Float32Array).set(src as Float32Array);
     return t;
   }
 
@@ -261,11 +267,24 @@ export class ComplexTensor {
   }
 
   static empty(shape: Shape, dtype: DType = 'float32', role: Role = 'other'): ComplexTensor {
-    return new ComplexTensor(Tensor.empty(shape, dtype, role), Tensor.empty(shape, dtype, role));
+    return ComplexTensor.pair(() => Tensor.empty(shape, dtype, role));
   }
 
   static zeros(shape: Shape, dtype: DType = 'float32', role: Role = 'other'): ComplexTensor {
-    return new ComplexTensor(Tensor.zeros(shape, dtype, role), Tensor.zeros(shape, dtype, role));
+    return ComplexTensor.pair(() => Tensor.zeros(shape, dtype, role));
+  }
+
+  /** Makes both parts; the real part is released again if the imaginary one cannot be allocated. */
+  private static pair(make: () => Tensor): ComplexTensor {
+    const re = make();
+    let im: Tensor;
+    try {
+      im = make();
+    } catch (e) {
+      re.release();
+      throw e;
+    }
+    return new ComplexTensor(re, im);
   }
 
   get shape(): Shape {
