@@ -73,10 +73,10 @@ function radix2(m: i32, s: i32, tw: usize, xr: usize, xi: usize, yr: usize, yi: 
 }
 
 function radix4(m: i32, s: i32, tw: usize, xr: usize, xi: usize, yr: usize, yi: usize, sg: f32): void {
+  const sgv = f32x4.splat(sg);
   for (let p: i32 = 0; p < m; p++) {
-    const w1r = twr(tw, p * 3), w1i = twi(tw, p * 3, sg);
-    const w2r = twr(tw, p * 3 + 1), w2i = twi(tw, p * 3 + 1, sg);
-    const w3r = twr(tw, p * 3 + 2), w3i = twi(tw, p * 3 + 2, sg);
+    // twiddles stay in memory (splat-loaded where used): keeping six vectors live spills registers
+    const tp = tw + <usize>(p * 3) * 8;
     for (let q: i32 = 0; q < s; q++) {
       const sm = <usize>(s * m) * RB;
       const i0 = <usize>(q + s * p) * RB, i1 = i0 + sm, i2 = i1 + sm, i3 = i2 + sm;
@@ -84,27 +84,31 @@ function radix4(m: i32, s: i32, tw: usize, xr: usize, xi: usize, yr: usize, yi: 
       const o1 = o0 + os, o2 = o1 + os, o3 = o2 + os;
       for (let v: usize = 0; v < RB; v += 16) {
         const a0r = v128.load(xr + i0 + v), a0i = v128.load(xi + i0 + v);
-        const a1r = v128.load(xr + i1 + v), a1i = v128.load(xi + i1 + v);
         const a2r = v128.load(xr + i2 + v), a2i = v128.load(xi + i2 + v);
-        const a3r = v128.load(xr + i3 + v), a3i = v128.load(xi + i3 + v);
         const t0r = f32x4.add(a0r, a2r), t0i = f32x4.add(a0i, a2i);
         const t1r = f32x4.sub(a0r, a2r), t1i = f32x4.sub(a0i, a2i);
+        const a1r = v128.load(xr + i1 + v), a1i = v128.load(xi + i1 + v);
+        const a3r = v128.load(xr + i3 + v), a3i = v128.load(xi + i3 + v);
         const t2r = f32x4.add(a1r, a3r), t2i = f32x4.add(a1i, a3i);
         // t3 = ∓i·(a1 − a3): forward −i, inverse +i
         const dr = f32x4.sub(a1r, a3r), di = f32x4.sub(a1i, a3i);
-        const sgv = f32x4.splat(sg);
         const t3r = f32x4.mul(di, sgv), t3i = f32x4.neg(f32x4.mul(dr, sgv));
         v128.store(yr + o0 + v, f32x4.add(t0r, t2r));
         v128.store(yi + o0 + v, f32x4.add(t0i, t2i));
-        const b1r = f32x4.add(t1r, t3r), b1i = f32x4.add(t1i, t3i);
-        v128.store(yr + o1 + v, cmulRe(b1r, b1i, w1r, w1i));
-        v128.store(yi + o1 + v, cmulIm(b1r, b1i, w1r, w1i));
         const b2r = f32x4.sub(t0r, t2r), b2i = f32x4.sub(t0i, t2i);
-        v128.store(yr + o2 + v, cmulRe(b2r, b2i, w2r, w2i));
-        v128.store(yi + o2 + v, cmulIm(b2r, b2i, w2r, w2i));
+        let wr = v128.load32_splat(tp, 8), wi = f32x4.mul(v128.load32_splat(tp, 12), sgv);
+        v128.store(yr + o2 + v, cmulRe(b2r, b2i, wr, wi));
+        v128.store(yi + o2 + v, cmulIm(b2r, b2i, wr, wi));
+        const b1r = f32x4.add(t1r, t3r), b1i = f32x4.add(t1i, t3i);
+        wr = v128.load32_splat(tp);
+        wi = f32x4.mul(v128.load32_splat(tp, 4), sgv);
+        v128.store(yr + o1 + v, cmulRe(b1r, b1i, wr, wi));
+        v128.store(yi + o1 + v, cmulIm(b1r, b1i, wr, wi));
         const b3r = f32x4.sub(t1r, t3r), b3i = f32x4.sub(t1i, t3i);
-        v128.store(yr + o3 + v, cmulRe(b3r, b3i, w3r, w3i));
-        v128.store(yi + o3 + v, cmulIm(b3r, b3i, w3r, w3i));
+        wr = v128.load32_splat(tp, 16);
+        wi = f32x4.mul(v128.load32_splat(tp, 20), sgv);
+        v128.store(yr + o3 + v, cmulRe(b3r, b3i, wr, wi));
+        v128.store(yi + o3 + v, cmulIm(b3r, b3i, wr, wi));
       }
     }
   }
@@ -267,24 +271,36 @@ function transform(plan: usize, are: usize, aim: usize, bre: usize, bim: usize, 
   return fin;
 }
 
-/** Element offsets of lanes g0..g0+cnt−1 into off[]; returns 1 when they are consecutive. */
-function laneOffsets(off: usize, g0: i32, cnt: i32, l1n: i32, sl1: i32, sl2: i32): i32 {
-  let contiguous: i32 = 1;
+/**
+ * Element offsets of lanes g0..g0+cnt−1 into off[], and the group's contiguous runs into runs[]
+ * (triples: first lane, end lane, offset of the first lane); returns the number of runs.
+ */
+function laneOffsets(off: usize, runs: usize, g0: i32, cnt: i32, l1n: i32, sl1: i32, sl2: i32): i32 {
+  let nr: i32 = 0;
   let l1 = g0 % l1n, l2 = g0 / l1n;
+  let prev: i32 = 0;
   for (let i: i32 = 0; i < cnt; i++) {
     const o = l1 * sl1 + l2 * sl2;
     store<i32>(off + (<usize>i << 2), o);
-    if (i > 0 && o != load<i32>(off + (<usize>(i - 1) << 2)) + 1) contiguous = 0;
+    if (i == 0 || o != prev + 1) {
+      if (nr > 0) store<i32>(runs + <usize>(nr - 1) * 12, i, 4);
+      store<i32>(runs + <usize>nr * 12, i);
+      store<i32>(runs + <usize>nr * 12, o, 8);
+      nr++;
+    }
+    prev = o;
     l1++;
     if (l1 == l1n) { l1 = 0; l2++; }
   }
-  return contiguous;
+  if (nr > 0) store<i32>(runs + <usize>(nr - 1) * 12, cnt, 4);
+  return nr;
 }
 
-// Lane-access modes of a group: 0 scalar (offset table), 1 lanes consecutive, 2 rows consecutive
-// (row stride 1: 4×4 SIMD transposes).
-@inline function accessMode(contiguous: i32, rowStride: i32): i32 {
-  return contiguous ? 1 : rowStride == 1 ? 2 : 0;
+// Lane-access modes of a group: 0 scalar (offset table), 1 a few runs of consecutive lanes (vector
+// loads per run), 2 rows consecutive (row stride 1: 4×4 SIMD transposes).
+@inline function accessMode(nruns: i32, cnt: i32, rowStride: i32): i32 {
+  if (nruns == 1 || (nruns <= 4 && cnt >= 4 * nruns)) return 1;
+  return rowStride == 1 ? 2 : 0;
 }
 
 @inline function mapped(map: usize, i: i32): usize {
@@ -295,20 +311,26 @@ function laneOffsets(off: usize, g0: i32, cnt: i32, l1n: i32, sl1: i32, sl2: i32
  * Loads source rows 0..nrows−1, lanes [from, to), into rows map[s] (or s when map = 0) of a scratch
  * buffer [row][lane − from] of G floats per row; lanes past the count are set to zero.
  */
-function loadRows(src: usize, dt: i32, rs: i32, nrows: i32, off: usize, from: i32, to: i32, mode: i32, buf: usize, map: usize): void {
+function loadRows(src: usize, dt: i32, rs: i32, nrows: i32, off: usize, runs: usize, nruns: i32, from: i32, to: i32, mode: i32, buf: usize, map: usize): void {
   const cnt = to - from;
   if (cnt < G) {
     // lanes past cnt must be zero: in real transforms they share complex lanes with real signals
     for (let s: i32 = 0; s < nrows; s++) memory.fill(buf + mapped(map, s) * RB + (<usize>cnt << 2), 0, <usize>(G - cnt) << 2);
   }
   if (mode == 1) {
-    const base = load<i32>(off + (<usize>from << 2));
-    for (let s: i32 = 0; s < nrows; s++) {
-      const o = base + s * rs;
-      const d = buf + mapped(map, s) * RB;
-      let i: i32 = 0;
-      for (; i + 4 <= cnt; i += 4) v128.store(d + (<usize>i << 2), load4(src, <usize>(o + i), dt));
-      for (; i < cnt; i++) store<f32>(d + (<usize>i << 2), load1(src, <usize>(o + i), dt));
+    for (let q: i32 = 0; q < nruns; q++) {
+      const rf = max(from, load<i32>(runs + <usize>q * 12)), rt = min(to, load<i32>(runs + <usize>q * 12, 4));
+      if (rf >= rt) continue;
+      const base = load<i32>(runs + <usize>q * 12, 8) + rf - load<i32>(runs + <usize>q * 12);
+      const len = rt - rf;
+      const lane0 = <usize>(rf - from) << 2;
+      for (let s: i32 = 0; s < nrows; s++) {
+        const o = base + s * rs;
+        const d = buf + mapped(map, s) * RB + lane0;
+        let i: i32 = 0;
+        for (; i + 4 <= len; i += 4) v128.store(d + (<usize>i << 2), load4(src, <usize>(o + i), dt));
+        for (; i < len; i++) store<f32>(d + (<usize>i << 2), load1(src, <usize>(o + i), dt));
+      }
     }
     return;
   }
@@ -352,17 +374,23 @@ function loadRows(src: usize, dt: i32, rs: i32, nrows: i32, off: usize, from: i3
  * Stores rows map[t] (or t) of a scratch buffer, times scale and rounded to the emulated type, to
  * destination rows t = 0..nrows−1, lanes [from, to).
  */
-function storeRows(buf: usize, map: usize, dst: usize, dt: i32, rs: i32, nrows: i32, off: usize, from: i32, to: i32, mode: i32, scale: v128, emu: i32): void {
+function storeRows(buf: usize, map: usize, dst: usize, dt: i32, rs: i32, nrows: i32, off: usize, runs: usize, nruns: i32, from: i32, to: i32, mode: i32, scale: v128, emu: i32): void {
   const cnt = to - from;
   if (mode == 1) {
-    const base = load<i32>(off + (<usize>from << 2));
-    for (let t: i32 = 0; t < nrows; t++) {
-      const o = base + t * rs;
-      const v = buf + mapped(map, t) * RB;
-      let i: i32 = 0;
-      for (; i + 4 <= cnt; i += 4) store4(dst, <usize>(o + i), dt, rnd(f32x4.mul(v128.load(v + (<usize>i << 2)), scale), emu));
-      for (; i < cnt; i++) {
-        store1(dst, <usize>(o + i), dt, f32x4.extract_lane(rnd(f32x4.mul(v128.load32_splat(v + (<usize>i << 2)), scale), emu), 0));
+    for (let q: i32 = 0; q < nruns; q++) {
+      const rf = max(from, load<i32>(runs + <usize>q * 12)), rt = min(to, load<i32>(runs + <usize>q * 12, 4));
+      if (rf >= rt) continue;
+      const base = load<i32>(runs + <usize>q * 12, 8) + rf - load<i32>(runs + <usize>q * 12);
+      const len = rt - rf;
+      const lane0 = <usize>(rf - from) << 2;
+      for (let t: i32 = 0; t < nrows; t++) {
+        const o = base + t * rs;
+        const v = buf + mapped(map, t) * RB + lane0;
+        let i: i32 = 0;
+        for (; i + 4 <= len; i += 4) store4(dst, <usize>(o + i), dt, rnd(f32x4.mul(v128.load(v + (<usize>i << 2)), scale), emu));
+        for (; i < len; i++) {
+          store1(dst, <usize>(o + i), dt, f32x4.extract_lane(rnd(f32x4.mul(v128.load32_splat(v + (<usize>i << 2)), scale), emu), 0));
+        }
       }
     }
     return;
@@ -407,7 +435,7 @@ function storeRows(buf: usize, map: usize, dst: usize, dt: i32, rs: i32, nrows: 
 
 /** Scratch bytes fftRun needs: two buffers of `rows` rows, four staging sets of `stageRows` rows. */
 export function fftWorkBytes(rows: i32, stageRows: i32): i32 {
-  return 4 * rows * <i32>RB + 4 * stageRows * <i32>RB + 2 * 2 * G * 4;
+  return 4 * rows * <i32>RB + 4 * stageRows * <i32>RB + 2 * 2 * G * 4 + 2 * 2 * G * 12;
 }
 
 @inline function copyRow(src: usize, dst: usize): void {
@@ -438,31 +466,34 @@ export function fftRun(desc: usize, laneStart: i32, laneEnd: i32, work: usize): 
   const are = work, aim = are + bufBytes, bre = aim + bufBytes, bim = bre + bufBytes;
   const s0 = bim + bufBytes, s1 = s0 + stBytes, s2 = s1 + stBytes, s3 = s2 + stBytes;
   const offS = s3 + stBytes, offD = offS + <usize>(2 * G * 4);
+  const runS = offD + <usize>(2 * G * 4), runD = runS + <usize>(2 * G * 12);
   const per: i32 = kind == 0 ? G : 2 * G; // signals per group
 
   const one = f32x4.splat(1);
   for (let g0 = laneStart; g0 < laneEnd; g0 += per) {
     const cnt = min(per, laneEnd - g0);
-    const ms = accessMode(laneOffsets(offS, g0, cnt, l1n, sl1, sl2), ssj);
-    const md = accessMode(laneOffsets(offD, g0, cnt, l1n, dl1, dl2), dsj);
+    const nrs = laneOffsets(offS, runS, g0, cnt, l1n, sl1, sl2);
+    const nrd = laneOffsets(offD, runD, g0, cnt, l1n, dl1, dl2);
+    const ms = accessMode(nrs, cnt, ssj);
+    const md = accessMode(nrd, cnt, dsj);
     const lo = min(cnt, G); // lanes in the first (real-part) half
     // rows that no source row fills must be zero
     if (kind == 2 || nin < rows) memory.fill(are, 0, bufBytes * 2);
     else if ((kind == 1 && cnt <= G) || (kind == 0 && sim == 0)) memory.fill(aim, 0, bufBytes);
     if (kind == 0) {
-      loadRows(sre, sdt, ssj, nin, offS, 0, cnt, ms, are, inMap);
-      if (sim != 0) loadRows(sim, sdt, ssj, nin, offS, 0, cnt, ms, aim, inMap);
+      loadRows(sre, sdt, ssj, nin, offS, runS, nrs, 0, cnt, ms, are, inMap);
+      if (sim != 0) loadRows(sim, sdt, ssj, nin, offS, runS, nrs, 0, cnt, ms, aim, inMap);
     } else if (kind == 1) {
       // two real signals per complex lane: lanes [0, G) → re, [G, 2G) → im
-      loadRows(sre, sdt, ssj, nin, offS, 0, lo, ms, are, inMap);
-      if (cnt > G) loadRows(sre, sdt, ssj, nin, offS, G, cnt, ms, aim, inMap);
+      loadRows(sre, sdt, ssj, nin, offS, runS, nrs, 0, lo, ms, are, inMap);
+      if (cnt > G) loadRows(sre, sdt, ssj, nin, offS, runS, nrs, G, cnt, ms, aim, inMap);
     } else {
       // half spectra X_a (lanes [0, G)) and X_b (lanes [G, 2G)) → Z = X_a + i·X_b on all n rows
-      loadRows(sre, sdt, ssj, nin, offS, 0, lo, ms, s0, 0);
-      loadRows(sim, sdt, ssj, nin, offS, 0, lo, ms, s1, 0);
+      loadRows(sre, sdt, ssj, nin, offS, runS, nrs, 0, lo, ms, s0, 0);
+      loadRows(sim, sdt, ssj, nin, offS, runS, nrs, 0, lo, ms, s1, 0);
       if (cnt > G) {
-        loadRows(sre, sdt, ssj, nin, offS, G, cnt, ms, s2, 0);
-        loadRows(sim, sdt, ssj, nin, offS, G, cnt, ms, s3, 0);
+        loadRows(sre, sdt, ssj, nin, offS, runS, nrs, G, cnt, ms, s2, 0);
+        loadRows(sim, sdt, ssj, nin, offS, runS, nrs, G, cnt, ms, s3, 0);
       } else {
         memory.fill(s2, 0, stBytes * 2);
       }
@@ -490,8 +521,8 @@ export function fftRun(desc: usize, laneStart: i32, laneEnd: i32, work: usize): 
     const r = transform(plan, are, aim, bre, bim, kind == 0 ? inv : kind == 2, emu);
     const xr = r == 0 ? are : bre, xi = r == 0 ? aim : bim;
     if (kind == 0) {
-      storeRows(xr, outMap, dre, ddt, dsj, nout, offD, 0, cnt, md, scale, emu);
-      storeRows(xi, outMap, dim, ddt, dsj, nout, offD, 0, cnt, md, scale, emu);
+      storeRows(xr, outMap, dre, ddt, dsj, nout, offD, runD, nrd, 0, cnt, md, scale, emu);
+      storeRows(xi, outMap, dim, ddt, dsj, nout, offD, runD, nrd, 0, cnt, md, scale, emu);
     } else if (kind == 1) {
       // split Z into the spectra of the two real signals: A = (Z[j] + conj Z[−j])/2, B = (Z[j] − conj Z[−j])/(2i)
       const h = f32x4.mul(f32x4.splat(0.5), scale);
@@ -507,15 +538,15 @@ export function fftRun(desc: usize, laneStart: i32, laneEnd: i32, work: usize): 
           v128.store(s3 + so + v, rnd(f32x4.mul(h, f32x4.sub(wr, zr)), emu));
         }
       }
-      storeRows(s0, 0, dre, ddt, dsj, nout, offD, 0, lo, md, one, 0);
-      storeRows(s1, 0, dim, ddt, dsj, nout, offD, 0, lo, md, one, 0);
+      storeRows(s0, 0, dre, ddt, dsj, nout, offD, runD, nrd, 0, lo, md, one, 0);
+      storeRows(s1, 0, dim, ddt, dsj, nout, offD, runD, nrd, 0, lo, md, one, 0);
       if (cnt > G) {
-        storeRows(s2, 0, dre, ddt, dsj, nout, offD, G, cnt, md, one, 0);
-        storeRows(s3, 0, dim, ddt, dsj, nout, offD, G, cnt, md, one, 0);
+        storeRows(s2, 0, dre, ddt, dsj, nout, offD, runD, nrd, G, cnt, md, one, 0);
+        storeRows(s3, 0, dim, ddt, dsj, nout, offD, runD, nrd, G, cnt, md, one, 0);
       }
     } else {
-      storeRows(xr, outMap, dre, ddt, dsj, nout, offD, 0, lo, md, scale, emu);
-      if (cnt > G) storeRows(xi, outMap, dre, ddt, dsj, nout, offD, G, cnt, md, scale, emu);
+      storeRows(xr, outMap, dre, ddt, dsj, nout, offD, runD, nrd, 0, lo, md, scale, emu);
+      if (cnt > G) storeRows(xi, outMap, dre, ddt, dsj, nout, offD, runD, nrd, G, cnt, md, scale, emu);
     }
   }
 }
