@@ -196,6 +196,13 @@ export class Tensor {
     return new Tensor(s, dims, this.offset);
   }
 
+  /** reshape() that consumes this tensor: returns the view and releases this handle. */
+  reshapeOwned(shape: Shape): Tensor {
+    const v = this.reshape(shape);
+    this.release();
+    return v;
+  }
+
   /** A view of rows [start, end) of the leading axis. */
   slice(start: number, end: number = this.shape[0] ?? 0): Tensor {
     const s = this.live('Tensor.slice');

@@ -325,3 +325,40 @@ export function rfftnModesAdjoint(Y: ComplexTensor, sizes: readonly number[], op
     Yw.release();
   }
 }
+
+/**
+ * The adjoint of irfftnModes (real-linear, ⟨Z, Y⟩ = Σ Re(conj Z·Y)): the backward of a truncated
+ * inverse FFT. It is rfftnModes of g with the last-axis columns that stand for two conjugate terms
+ * doubled, times c_inverse / c_forward of the norm.
+ */
+export function irfftnModesAdjoint(g: Tensor, modes: readonly number[], opts: FftOptions = {}): ComplexTensor {
+  const op = 'irfftnModesAdjoint';
+  const d = modes.length;
+  checkD(d, g.ndim, op, g.shape);
+  const sizes = g.shape.slice(-d);
+  const norm = checkNorm(opts.norm ?? 'backward', op);
+  const N = shapeSize(sizes);
+  const ratio = norm === 'backward' ? 1 / N : norm === 'forward' ? N : 1;
+  const nd = sizes[d - 1]!;
+  const kd = modes[d - 1]!;
+  const be = opts.backend ?? backend();
+  const G = rfftnModes(g, modes, opts);
+  const inner = shapeSize(G.shape.slice(d));
+  const w = Tensor.empty(G.shape, G.dtype === 'float64' ? 'float64' : 'float32', 'workspace');
+  try {
+    const wv = new Float64Array(w.size);
+    for (let i = 0; i < w.size; i++) {
+      const col = Math.floor(i / inner) % kd;
+      wv[i] = (col === 0 || 2 * col === nd ? 1 : 2) * ratio;
+    }
+    w.set(wv);
+    be.binary('mul', G.re, w, G.re);
+    be.binary('mul', G.im, w, G.im);
+    return G;
+  } catch (e) {
+    G.release();
+    throw e;
+  } finally {
+    w.release();
+  }
+}

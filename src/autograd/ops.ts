@@ -1,0 +1,374 @@
+/**
+ * Differentiable ops on Variables. Each computes its forward through the backend, saves what its
+ * backward needs (views counted as activations) and returns a Variable recorded in the graph.
+ */
+import type { DType } from '../core/dtype.js';
+import { ComplexTensor, Tensor, fmtShape, shapeEq, shapeSize } from '../core/tensor.js';
+import type { GeluApproximate } from '../kernels/backend.js';
+import { backend } from '../kernels/cpu.js';
+import { type FftNorm, irfftnModes, irfftnModesAdjoint, rfftnModes, rfftnModesAdjoint } from '../fft/index.js';
+import { Variable, record, save } from './variable.js';
+
+function be() {
+  return backend();
+}
+
+function like(t: Tensor, dtype: DType = t.dtype): Tensor {
+  return Tensor.empty(t.shape, dtype, 'activation');
+}
+
+function gradLike(t: Tensor): Tensor {
+  return Tensor.empty(t.shape, t.dtype, 'gradient');
+}
+
+function checkSame(op: string, a: Variable, b: Variable): void {
+  if (!shapeEq(a.shape, b.shape)) throw new RangeError(`${op}: shapes differ: ${fmtShape(a.shape)} and ${fmtShape(b.shape)}`);
+}
+
+export function add(a: Variable, b: Variable): Variable {
+  checkSame('add', a, b);
+  const out = like(a.value);
+  be().binary('add', a.value, b.value, out);
+  return record('add', [a, b], out, (g, needs) => [needs[0] ? g.clone('gradient') : null, needs[1] ? g.clone('gradient') : null]);
+}
+
+export function sub(a: Variable, b: Variable): Variable {
+  checkSame('sub', a, b);
+  const out = like(a.value);
+  be().binary('sub', a.value, b.value, out);
+  return record('sub', [a, b], out, (g, needs) => {
+    let gb: Tensor | null = null;
+    if (needs[1]) {
+      gb = gradLike(g);
+      be().scale(g, -1, gb);
+    }
+    return [needs[0] ? g.clone('gradient') : null, gb];
+  });
+}
+
+export function mul(a: Variable, b: Variable): Variable {
+  checkSame('mul', a, b);
+  const out = like(a.value);
+  be().binary('mul', a.value, b.value, out);
+  const sa = save(a.value);
+  const sb = save(b.value);
+  return record('mul', [a, b], out, (g, needs) => {
+    let ga: Tensor | null = null;
+    let gb: Tensor | null = null;
+    if (needs[0]) be().binary('mul', g, sb, (ga = gradLike(g)));
+    if (needs[1]) be().binary('mul', g, sa, (gb = gradLike(g)));
+    return [ga, gb];
+  }, [sa, sb]);
+}
+
+export function scale(x: Variable, alpha: number): Variable {
+  const out = like(x.value);
+  be().scale(x.value, alpha, out);
+  return record('scale', [x], out, (g) => {
+    const gx = gradLike(g);
+    be().scale(g, alpha, gx);
+    return [gx];
+  });
+}
+
+export function gelu(x: Variable, approximate: GeluApproximate = 'none'): Variable {
+  const out = like(x.value);
+  be().gelu(x.value, out, approximate);
+  const sx = save(x.value);
+  return record('gelu', [x], out, (g) => {
+    const gx = gradLike(g);
+    be().geluBackward(sx, g, gx, approximate);
+    return [gx];
+  }, [sx]);
+}
+
+export function tanh(x: Variable): Variable {
+  const out = like(x.value);
+  be().tanh(x.value, out);
+  const sy = save(out);
+  return record('tanh', [x], out, (g) => {
+    const gx = gradLike(g);
+    be().tanhBackward(sy, g, gx);
+    return [gx];
+  }, [sy]);
+}
+
+export function clamp(x: Variable, min: number, max: number): Variable {
+  const out = like(x.value);
+  be().clamp(x.value, min, max, out);
+  const sx = save(x.value);
+  return record('clamp', [x], out, (g) => {
+    const gx = gradLike(g);
+    be().clampBackward(sx, min, max, g, gx);
+    return [gx];
+  }, [sx]);
+}
+
+/** A view with another shape (shares memory; the gradient is reshaped back). */
+export function reshape(x: Variable, shape: readonly number[]): Variable {
+  const out = x.value.reshape(shape);
+  const inShape = x.shape;
+  return record('reshape', [x], out, (g) => [g.clone('gradient').reshapeOwned(inShape)]);
+}
+
+/** Ones [1, S] (cached per size and dtype): the K = 1 operand that broadcasts a bias with one GEMM. */
+const onesCache = new Map<string, Tensor>();
+function ones(S: number, dtype: DType): Tensor {
+  const key = `${S}:${dtype}`;
+  let t = onesCache.get(key);
+  if (!t) {
+    t = Tensor.full([1, S], 1, dtype, 'workspace');
+    onesCache.set(key, t);
+  }
+  return t;
+}
+
+function batchView(t: Tensor, op: string): { B: number; C: number; S: number } {
+  if (t.ndim < 2) throw new RangeError(`${op}: expected [batch, channels, ...], got ${fmtShape(t.shape)}`);
+  return { B: t.shape[0]!, C: t.shape[1]!, S: shapeSize(t.shape.slice(2)) };
+}
+
+/** y[b, c, …] += bias[c], as one K = 1 GEMM per batch item. */
+function addChannelBias(y: Tensor, bias: Tensor): void {
+  const { B, C, S } = batchView(y, 'bias');
+  const y3 = y.reshape([B, C, S]);
+  const b2 = bias.reshape([C, 1]);
+  try {
+    be().gemm(b2, ones(S, y.dtype === 'float64' ? 'float64' : 'float32'), y3, { accumulate: true });
+  } finally {
+    y3.release();
+    b2.release();
+  }
+}
+
+/** dbias[c] = Σ_{b,s} g[b, c, s]. */
+function channelBiasGrad(g: Tensor, biasShape: readonly number[], dtype: DType): Tensor {
+  const { B, C, S } = batchView(g, 'bias backward');
+  const db = Tensor.zeros([C, 1], dtype, 'gradient');
+  const g3 = g.reshape([B, C, S]);
+  const o = ones(S, dtype === 'float64' ? 'float64' : 'float32');
+  const oT = o.reshape([S, 1]);
+  try {
+    for (let b = 0; b < B; b++) {
+      const gb = g3.slice(b, b + 1).reshapeOwned([C, S]);
+      be().gemm(gb, oT, db, { accumulate: true });
+      gb.release();
+    }
+  } finally {
+    g3.release();
+    oT.release();
+  }
+  return db.reshapeOwned(biasShape);
+}
+
+/**
+ * Channel mixing (a 1×1 convolution): y[b, o, …] = Σ_i W[o, i]·x[b, i, …] + bias[o].
+ * x: [B, Ci, …], W: [Co, Ci], bias: [Co].
+ */
+export function linear(x: Variable, W: Variable, bias?: Variable): Variable {
+  const op = 'linear';
+  const { B, C: Ci, S } = batchView(x.value, op);
+  if (W.value.ndim !== 2 || W.shape[1] !== Ci) throw new RangeError(`${op}: weight ${fmtShape(W.shape)} does not take ${Ci} input channels (x ${fmtShape(x.shape)})`);
+  const Co = W.shape[0]!;
+  if (bias && (bias.value.ndim !== 1 || bias.shape[0] !== Co)) throw new RangeError(`${op}: bias ${fmtShape(bias.shape)} must be [${Co}]`);
+  const outShape = [B, Co, ...x.shape.slice(2)];
+  const out = Tensor.empty(outShape, x.dtype, 'activation');
+  const x3 = x.value.reshape([B, Ci, S]);
+  const o3 = out.reshape([B, Co, S]);
+  try {
+    be().gemm(W.value, x3, o3, bias ? { bias: bias.value } : {});
+  } finally {
+    o3.release();
+  }
+  const sW = save(W.value);
+  return record(op, [x, W, bias ?? null], out, (g, needs) => {
+    const g3 = g.reshape([B, Co, S]);
+    try {
+      let gx: Tensor | null = null;
+      let gW: Tensor | null = null;
+      let gb: Tensor | null = null;
+      if (needs[0]) {
+        gx = Tensor.empty(x3.shape, g.dtype, 'gradient');
+        be().gemm(sW, g3, gx, { transA: true });
+        gx = gx.reshapeOwned(x.shape);
+      }
+      if (needs[1]) {
+        gW = Tensor.zeros([Co, Ci], W.dtype === 'float64' ? 'float64' : 'float32', 'gradient');
+        for (let b = 0; b < B; b++) {
+          const gb3 = g3.slice(b, b + 1).reshapeOwned([Co, S]);
+          const xb = x3.slice(b, b + 1).reshapeOwned([Ci, S]);
+          be().gemm(gb3, xb, gW, { transB: true, accumulate: true });
+          gb3.release();
+          xb.release();
+        }
+      }
+      if (needs[2] && bias) gb = channelBiasGrad(g, bias.shape, bias.dtype === 'float64' ? 'float64' : 'float32');
+      return [gx, gW, gb];
+    } finally {
+      g3.release();
+    }
+  }, [x3, sW]);
+}
+
+/** y[b, c, …] = x[b, c, …] + bias[c]. */
+export function addBias(x: Variable, bias: Variable): Variable {
+  const { C } = batchView(x.value, 'addBias');
+  if (bias.size !== C) throw new RangeError(`addBias: bias ${fmtShape(bias.shape)} must have ${C} elements (x ${fmtShape(x.shape)})`);
+  const out = x.value.clone('activation');
+  const flat = bias.value.reshape([C]);
+  try {
+    addChannelBias(out, flat);
+  } finally {
+    flat.release();
+  }
+  return record('addBias', [x, bias], out, (g, needs) => [
+    needs[0] ? g.clone('gradient') : null,
+    needs[1] ? channelBiasGrad(g, bias.shape, bias.dtype === 'float64' ? 'float64' : 'float32') : null,
+  ]);
+}
+
+/** y[b, c, …] = w[c]·x[b, c, …] (neuralop's soft-gating skip without bias). */
+export function channelScale(x: Variable, w: Variable): Variable {
+  const op = 'channelScale';
+  const { B, C, S } = batchView(x.value, op);
+  if (w.size !== C) throw new RangeError(`${op}: weight ${fmtShape(w.shape)} must have ${C} elements (x ${fmtShape(x.shape)})`);
+  const out = Tensor.empty(x.shape, x.dtype, 'activation');
+  const wv = w.value.toFloat64();
+  const x2 = x.value.reshape([B * C, S]);
+  const o2 = out.reshape([B * C, S]);
+  try {
+    for (let r = 0; r < B * C; r++) {
+      const xi = x2.slice(r, r + 1);
+      const oi = o2.slice(r, r + 1);
+      be().scale(xi, wv[r % C]!, oi);
+      xi.release();
+      oi.release();
+    }
+  } finally {
+    o2.release();
+  }
+  return record(op, [x, w], out, (g, needs) => {
+    const g2 = g.reshape([B * C, S]);
+    const gx = needs[0] ? Tensor.empty([B * C, S], g.dtype, 'gradient') : null;
+    const gw = new Float64Array(C);
+    const tmp = needs[1] ? Tensor.empty([1, S], 'float32', 'workspace') : null;
+    try {
+      for (let r = 0; r < B * C; r++) {
+        const gi = g2.slice(r, r + 1);
+        if (gx) {
+          const di = gx.slice(r, r + 1);
+          be().scale(gi, wv[r % C]!, di);
+          di.release();
+        }
+        if (tmp) {
+          const xi = x2.slice(r, r + 1);
+          be().binary('mul', gi, xi, tmp);
+          gw[r % C] += be().reduce('sum', tmp);
+          xi.release();
+        }
+        gi.release();
+      }
+    } finally {
+      g2.release();
+      tmp?.release();
+    }
+    const gW = needs[1] ? Tensor.fromArray(gw, w.shape, w.dtype === 'float64' ? 'float64' : 'float32', 'gradient') : null;
+    return [gx ? gx.reshapeOwned(x.shape) : null, gW];
+  }, [x2]);
+}
+
+export interface SpectralOptions {
+  /** Modes kept per axis (last axis: count from 0, as rfftnModes takes them). */
+  modes: readonly number[];
+  norm: FftNorm;
+}
+
+/**
+ * The spectral convolution core: y = irfftn(W · rfftn(x)) over the kept modes, plus bias.
+ * x: [B, Ci, n1…nd]; Wr, Wi: [M, Ci, Co] with M = Π modes (mode-major, centred order as
+ * rfftnModes returns them); bias: [Co] (optional). Output [B, Co, n1…nd].
+ */
+export function spectralConv(x: Variable, Wr: Variable, Wi: Variable, bias: Variable | undefined, o: SpectralOptions): Variable {
+  const op = 'spectralConv';
+  const d = o.modes.length;
+  const { B, C: Ci } = batchView(x.value, op);
+  if (x.value.ndim !== d + 2) throw new RangeError(`${op}: x ${fmtShape(x.shape)} is not [batch, channels] + ${d} spatial axes`);
+  const M = shapeSize(o.modes);
+  if (Wr.value.ndim !== 3 || Wr.shape[0] !== M || Wr.shape[1] !== Ci || !shapeEq(Wr.shape, Wi.shape)) {
+    throw new RangeError(`${op}: weights ${fmtShape(Wr.shape)} / ${fmtShape(Wi.shape)} must both be [${M}, ${Ci}, out] for modes [${o.modes.join(', ')}]`);
+  }
+  const Co = Wr.shape[2]!;
+  const sizes = x.shape.slice(2);
+  const X = rfftnModes(x.value, o.modes, { norm: o.norm });
+  const Xr = X.re.reshape([M, B, Ci]);
+  const Xi = X.im.reshape([M, B, Ci]);
+  X.release();
+  const Y = ComplexTensor.empty([M, B, Co], Xr.dtype === 'float64' ? 'float64' : 'float32', 'workspace');
+  let out: Tensor;
+  try {
+    const b = be();
+    b.gemm(Xr, Wr.value, Y.re);
+    b.gemm(Xi, Wi.value, Y.re, { alpha: -1, accumulate: true });
+    b.gemm(Xr, Wi.value, Y.im);
+    b.gemm(Xi, Wr.value, Y.im, { accumulate: true });
+    const Yk = new ComplexTensor(Y.re.reshape([...o.modes, B, Co]), Y.im.reshape([...o.modes, B, Co]));
+    try {
+      out = irfftnModes(Yk, sizes, { norm: o.norm, dtype: x.dtype });
+    } finally {
+      Yk.release();
+    }
+  } finally {
+    Y.release();
+  }
+  if (bias) {
+    const flat = bias.value.reshape([Co]);
+    addChannelBias(out, flat);
+    flat.release();
+  }
+  const sWr = save(Wr.value);
+  const sWi = save(Wi.value);
+  return record(op, [x, Wr, Wi, bias ?? null], out, (g, needs) => {
+    const b = be();
+    const dYk = irfftnModesAdjoint(g, o.modes, { norm: o.norm, dtype: Xr.dtype === 'float64' ? 'float64' : 'float32' });
+    const dYr = dYk.re.reshape([M, B, Co]);
+    const dYi = dYk.im.reshape([M, B, Co]);
+    dYk.release();
+    const wdt = Wr.dtype === 'float64' ? 'float64' : 'float32';
+    let gx: Tensor | null = null;
+    let gWr: Tensor | null = null;
+    let gWi: Tensor | null = null;
+    try {
+      if (needs[0]) {
+        const dX = ComplexTensor.empty([...o.modes, B, Ci], dYr.dtype, 'gradient');
+        const dXr = dX.re.reshape([M, B, Ci]);
+        const dXi = dX.im.reshape([M, B, Ci]);
+        b.gemm(dYr, sWr, dXr, { transB: true });
+        b.gemm(dYi, sWi, dXr, { transB: true, accumulate: true });
+        b.gemm(dYi, sWr, dXi, { transB: true });
+        b.gemm(dYr, sWi, dXi, { transB: true, alpha: -1, accumulate: true });
+        dXr.release();
+        dXi.release();
+        try {
+          gx = rfftnModesAdjoint(dX, sizes, { norm: o.norm, dtype: x.dtype });
+        } finally {
+          dX.release();
+        }
+      }
+      if (needs[1]) {
+        gWr = Tensor.empty([M, Ci, Co], wdt, 'gradient');
+        b.gemm(Xr, dYr, gWr, { transA: true });
+        b.gemm(Xi, dYi, gWr, { transA: true, accumulate: true });
+      }
+      if (needs[2]) {
+        gWi = Tensor.empty([M, Ci, Co], wdt, 'gradient');
+        b.gemm(Xr, dYi, gWi, { transA: true });
+        b.gemm(Xi, dYr, gWi, { transA: true, alpha: -1, accumulate: true });
+      }
+    } finally {
+      dYr.release();
+      dYi.release();
+    }
+    const gb = needs[3] && bias ? channelBiasGrad(g, bias.shape, bias.dtype === 'float64' ? 'float64' : 'float32') : null;
+    return [gx, gWr, gWi, gb];
+  }, [Xr, Xi, sWr, sWi]);
+}

@@ -1,0 +1,107 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { Rng } from '../../src/core/rng.js';
+import { Tensor } from '../../src/core/tensor.js';
+import { ledger } from '../../src/core/ledger.js';
+import * as ops from '../../src/autograd/ops.js';
+import { gradcheck } from '../../src/autograd/gradcheck.js';
+import { Variable, backward, noGrad, tidy } from '../../src/autograd/variable.js';
+
+const rng = new Rng(77);
+const rand = (shape: number[], scale = 1) => rng.fillNormal(Tensor.empty(shape, 'float64'), 0, scale);
+
+function expectOk(name: string, r: { maxRelErr: number[] }, tol = 1e-6): void {
+  r.maxRelErr.forEach((e, i) => assert.ok(e < tol, `${name}: input ${i} gradient error ${e}`));
+}
+
+describe('gradients match finite differences in float64', () => {
+  it('add, sub, mul, scale', () => {
+    expectOk('add', gradcheck(([a, b]) => ops.add(a!, b!), [rand([3, 4]), rand([3, 4])]));
+    expectOk('sub', gradcheck(([a, b]) => ops.sub(a!, b!), [rand([5]), rand([5])]));
+    expectOk('mul', gradcheck(([a, b]) => ops.mul(a!, b!), [rand([2, 3, 2]), rand([2, 3, 2])]));
+    expectOk('scale', gradcheck(([a]) => ops.scale(a!, -1.7), [rand([7])]));
+  });
+
+  it('gelu (erf and tanh forms), tanh, clamp', () => {
+    expectOk('gelu', gradcheck(([a]) => ops.gelu(a!), [rand([40], 2)]));
+    expectOk('gelu tanh', gradcheck(([a]) => ops.gelu(a!, 'tanh'), [rand([40], 2)]));
+    expectOk('tanh', gradcheck(([a]) => ops.tanh(a!), [rand([40], 2)]));
+    // keep samples away from the clamp kinks
+    const x = Tensor.fromArray(rng.normalArray(30).map((v) => (Math.abs(Math.abs(v) - 1) < 0.05 ? v + 0.2 : v)), [30], 'float64');
+    expectOk('clamp', gradcheck(([a]) => ops.clamp(a!, -1, 1), [x]));
+  });
+
+  it('linear (channel mixing) with and without bias, 1-D and 2-D spatial', () => {
+    expectOk('linear', gradcheck(([x, w, b]) => ops.linear(x!, w!, b!), [rand([3, 4, 7]), rand([5, 4]), rand([5])], { samples: 20 }));
+    expectOk('linear 2d', gradcheck(([x, w]) => ops.linear(x!, w!), [rand([2, 3, 4, 5]), rand([6, 3])], { samples: 20 }));
+  });
+
+  it('addBias, channelScale, reshape', () => {
+    expectOk('addBias', gradcheck(([x, b]) => ops.addBias(x!, b!), [rand([2, 3, 4, 2]), rand([3])]));
+    expectOk('channelScale', gradcheck(([x, w]) => ops.channelScale(x!, w!), [rand([2, 3, 5]), rand([3])]));
+    expectOk('reshape', gradcheck(([x]) => ops.gelu(ops.reshape(x!, [6, 2])), [rand([3, 4])]));
+  });
+
+  for (const norm of ['forward', 'backward', 'ortho'] as const) {
+    it(`spectralConv 1-D, 2-D and 3-D (norm ${norm})`, () => {
+      const cases: [number[], number[]][] = [[[9], [4]], [[6, 8], [3, 4]], [[5, 7], [5, 4]], [[4, 4, 6], [3, 2, 3]]];
+      for (const [sizes, modes] of cases) {
+        const M = modes.reduce((a, b) => a * b, 1);
+        const r = gradcheck(
+          ([x, wr, wi, b]) => ops.spectralConv(x!, wr!, wi!, b!, { modes, norm }),
+          [rand([2, 3, ...sizes]), rand([M, 3, 2]), rand([M, 3, 2]), rand([2])],
+          { samples: 16 },
+        );
+        expectOk(`spectralConv [${sizes}] modes [${modes}]`, r);
+      }
+    });
+  }
+
+  it('a composed graph (shared input used twice) accumulates gradients', () => {
+    expectOk('composed', gradcheck(([x, w]) => {
+      const h = ops.gelu(ops.linear(x!, w!));
+      return ops.add(ops.tanh(h), ops.mul(h, x!));
+    }, [rand([2, 3, 4]), rand([3, 3])], { samples: 20 }));
+  });
+});
+
+describe('autograd mechanics', () => {
+  it('parameters accumulate .grad over two backward passes; saved tensors are freed', () => {
+    const w = new Variable(Tensor.fromArray([1, 2, 3], [3], 'float32'), { requiresGrad: true });
+    const live0 = ledger.snapshot().byRole.activation.live;
+    for (let k = 0; k < 2; k++) {
+      const loss = tidy(() => ops.mul(w, w));
+      backward(loss, Tensor.fromArray([1, 1, 1], [3], 'float32'));
+      loss.release();
+    }
+    assert.deepEqual(w.grad!.toArray(), [4, 8, 12]); // 2·(2w)
+    assert.equal(ledger.snapshot().byRole.activation.live, live0, 'activations saved for backward were not all released');
+    w.release();
+  });
+
+  it('tidy releases intermediates but keeps the result; noGrad records nothing', () => {
+    const x = new Variable(Tensor.fromArray([0.5, -1], [2], 'float32'), { requiresGrad: true });
+    let mid: Variable | undefined;
+    const y = tidy(() => {
+      mid = ops.gelu(x);
+      return ops.tanh(mid);
+    });
+    assert.ok(mid!.isReleased && !y.isReleased && y.gradFn !== null);
+    const z = noGrad(() => ops.tanh(x));
+    assert.equal(z.gradFn, null);
+    assert.equal(z.requiresGrad, false);
+    backward(y, Tensor.fromArray([1, 1], [2], 'float32'));
+    assert.equal(y.gradFn, null, 'the graph is freed after backward');
+    for (const v of [x, y, z]) v.release();
+  });
+
+  it('errors name the problem', () => {
+    const a = Variable.constant(Tensor.zeros([2, 3]));
+    const b = Variable.constant(Tensor.zeros([3, 2]));
+    assert.throws(() => ops.add(a, b), /add: shapes differ: \[2, 3\] and \[3, 2\]/);
+    assert.throws(() => backward(ops.add(a, a)), /backward: the root does not require grad/);
+    const w = new Variable(Tensor.zeros([4]), { requiresGrad: true });
+    assert.throws(() => backward(ops.scale(w, 2)), /non-scalar root \[4\] needs an explicit gradient/);
+    assert.throws(() => ops.linear(Variable.constant(Tensor.zeros([1, 3, 5])), Variable.constant(Tensor.zeros([4, 2]))), /linear: weight \[4, 2\] does not take 3 input channels/);
+  });
+});
