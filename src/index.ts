@@ -5,3 +5,4 @@
 export * from './core/index.js';
 export * from './kernels/index.js';
 export { convert } from './kernels/convert.js';
+export * from './data/formats/index.js';
