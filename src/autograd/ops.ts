@@ -25,6 +25,11 @@ function checkSame(op: string, a: Variable, b: Variable): void {
   if (!shapeEq(a.shape, b.shape)) throw new RangeError(`${op}: shapes differ: ${fmtShape(a.shape)} and ${fmtShape(b.shape)}`);
 }
 
+/** A Variable without gradient around a tensor (owned by the current tidy scope). */
+export function constant(t: Tensor): Variable {
+  return new Variable(t);
+}
+
 export function add(a: Variable, b: Variable): Variable {
   checkSame('add', a, b);
   const out = like(a.value);

@@ -70,6 +70,8 @@ export interface VariableOptions {
   requiresGrad?: boolean;
   gradFn?: GradFn | null;
   name?: string;
+  /** Not owned by the enclosing tidy() scope (parameters, buffers). */
+  untracked?: boolean;
 }
 
 /**
@@ -89,7 +91,7 @@ export class Variable {
     this.gradFn = opts.gradFn ?? null;
     this.requiresGrad = opts.requiresGrad ?? this.gradFn !== null;
     this.name = opts.name;
-    scopes[scopes.length - 1]?.push(this);
+    if (!opts.untracked) scopes[scopes.length - 1]?.push(this);
   }
 
   /** A constant (no gradient) wrapping a tensor. */

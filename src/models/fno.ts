@@ -1,0 +1,133 @@
+import type { DType } from '../core/dtype.js';
+import { Rng } from '../core/rng.js';
+import type { Variable } from '../autograd/variable.js';
+import { FFT_NORMS, type FftNorm } from '../fft/index.js';
+import { FNOBlocks } from '../nn/fno-blocks.js';
+import { ChannelMLP, SKIP_TYPES, type SkipType, gridEmbedding } from '../nn/layers.js';
+import { Module } from '../nn/module.js';
+
+export type FnoBlockPrecision = 'full' | 'mixed' | 'half';
+export const FNO_BLOCK_PRECISIONS: readonly FnoBlockPrecision[] = ['full', 'mixed', 'half'];
+export type Stabilizer = 'tanh' | 'clip_hard' | 'clip_sigma' | null;
+export const STABILIZERS: readonly (Stabilizer & string)[] = ['tanh', 'clip_hard', 'clip_sigma'];
+
+/** FNO constructor options, with neuralop's names (snake_case) and defaults. */
+export interface FNOOptions {
+  n_modes: number[];
+  in_channels: number;
+  out_channels: number;
+  hidden_channels: number;
+  n_layers?: number;
+  lifting_channel_ratio?: number;
+  projection_channel_ratio?: number;
+  positional_embedding?: 'grid' | null;
+  fno_skip?: SkipType;
+  channel_mlp_skip?: SkipType;
+  use_channel_mlp?: boolean;
+  channel_mlp_expansion?: number;
+  domain_padding?: number | null;
+  fft_norm?: FftNorm;
+  fno_block_precision?: FnoBlockPrecision;
+  stabilizer?: Stabilizer;
+  /** Seed of the initialisation. */
+  seed?: number;
+  dtype?: DType;
+}
+
+const KNOWN = new Set([
+  'n_modes', 'in_channels', 'out_channels', 'hidden_channels', 'n_layers', 'lifting_channel_ratio', 'projection_channel_ratio',
+  'positional_embedding', 'fno_skip', 'channel_mlp_skip', 'use_channel_mlp', 'channel_mlp_expansion', 'domain_padding', 'fft_norm',
+  'fno_block_precision', 'stabilizer', 'seed', 'dtype',
+]);
+
+function posInt(v: unknown, name: string): number {
+  if (typeof v !== 'number' || !Number.isInteger(v) || v < 1) throw new RangeError(`FNO: ${name} must be a positive integer, got ${JSON.stringify(v)}`);
+  return v;
+}
+
+/** Validates FNO options (unknown keys, types, ranges) and fills neuralop's defaults. */
+export function resolveFnoOptions(o: FNOOptions): Required<Omit<FNOOptions, 'domain_padding' | 'positional_embedding' | 'stabilizer' | 'dtype'>> & {
+  domain_padding: number | null; positional_embedding: 'grid' | null; stabilizer: Stabilizer; dtype: DType;
+} {
+  for (const k of Object.keys(o)) if (!KNOWN.has(k)) throw new RangeError(`FNO: unknown option '${k}'`);
+  if (!Array.isArray(o.n_modes) || o.n_modes.length < 1 || o.n_modes.length > 3) throw new RangeError(`FNO: n_modes must list 1 to 3 mode counts, got ${JSON.stringify(o.n_modes)}`);
+  o.n_modes.forEach((m, i) => posInt(m, `n_modes[${i}]`));
+  const r = {
+    n_modes: [...o.n_modes],
+    in_channels: posInt(o.in_channels, 'in_channels'),
+    out_channels: posInt(o.out_channels, 'out_channels'),
+    hidden_channels: posInt(o.hidden_channels, 'hidden_channels'),
+    n_layers: posInt(o.n_layers ?? 4, 'n_layers'),
+    lifting_channel_ratio: o.lifting_channel_ratio ?? 2,
+    projection_channel_ratio: o.projection_channel_ratio ?? 2,
+    positional_embedding: o.positional_embedding === undefined ? ('grid' as const) : o.positional_embedding,
+    fno_skip: o.fno_skip ?? 'linear',
+    channel_mlp_skip: o.channel_mlp_skip ?? 'soft-gating',
+    use_channel_mlp: o.use_channel_mlp ?? true,
+    channel_mlp_expansion: o.channel_mlp_expansion ?? 0.5,
+    domain_padding: o.domain_padding ?? null,
+    fft_norm: o.fft_norm ?? 'forward',
+    fno_block_precision: o.fno_block_precision ?? 'full',
+    stabilizer: o.stabilizer ?? null,
+    seed: o.seed ?? 0,
+    dtype: o.dtype ?? 'float32',
+  };
+  for (const [k, v] of [['lifting_channel_ratio', r.lifting_channel_ratio], ['projection_channel_ratio', r.projection_channel_ratio], ['channel_mlp_expansion', r.channel_mlp_expansion]] as const) {
+    if (typeof v !== 'number' || !(v > 0)) throw new RangeError(`FNO: ${k} must be a positive number, got ${JSON.stringify(v)}`);
+  }
+  if (r.positional_embedding !== null && r.positional_embedding !== 'grid') throw new RangeError(`FNO: positional_embedding must be 'grid' or null, got ${JSON.stringify(r.positional_embedding)}`);
+  for (const k of ['fno_skip', 'channel_mlp_skip'] as const) {
+    if (!SKIP_TYPES.includes(r[k])) throw new RangeError(`FNO: ${k} must be one of ${SKIP_TYPES.join(', ')}, got ${JSON.stringify(r[k])}`);
+  }
+  if (!FFT_NORMS.includes(r.fft_norm)) throw new RangeError(`FNO: fft_norm must be one of ${FFT_NORMS.join(', ')}, got ${JSON.stringify(r.fft_norm)}`);
+  if (!FNO_BLOCK_PRECISIONS.includes(r.fno_block_precision)) {
+    throw new RangeError(`FNO: fno_block_precision must be one of ${FNO_BLOCK_PRECISIONS.join(', ')}, got ${JSON.stringify(r.fno_block_precision)}`);
+  }
+  if (r.fno_block_precision !== 'full') {
+    throw new RangeError(`FNO: fno_block_precision '${r.fno_block_precision}' is not implemented yet (only 'full'; mixed precision comes with the mixed-precision work)`);
+  }
+  if (r.stabilizer !== null && !STABILIZERS.includes(r.stabilizer)) {
+    throw new RangeError(`FNO: stabilizer must be one of ${STABILIZERS.join(', ')} or null, got ${JSON.stringify(r.stabilizer)}`);
+  }
+  if (r.stabilizer !== null && r.stabilizer !== 'tanh') throw new RangeError(`FNO: stabilizer '${r.stabilizer}' is not implemented yet (only 'tanh')`);
+  if (r.domain_padding !== null) throw new RangeError('FNO: domain_padding is not implemented yet (use null)');
+  return r;
+}
+
+/**
+ * The Fourier Neural Operator (neuralop's FNO): grid embedding → lifting ChannelMLP → FNO blocks →
+ * projection ChannelMLP. Input [batch, in_channels, n1…nd], output [batch, out_channels, n1…nd].
+ */
+export class FNO extends Module {
+  readonly config: ReturnType<typeof resolveFnoOptions>;
+  readonly lifting: ChannelMLP;
+  readonly fnoBlocks: FNOBlocks;
+  readonly projection: ChannelMLP;
+
+  constructor(options: FNOOptions) {
+    super();
+    const c = resolveFnoOptions(options);
+    this.config = c;
+    const rng = new Rng(c.seed);
+    const d = c.n_modes.length;
+    const inCh = c.in_channels + (c.positional_embedding === 'grid' ? d : 0);
+    const hidden = c.hidden_channels;
+    const dt = { dtype: c.dtype };
+    this.lifting = this.registerModule('lifting', new ChannelMLP(inCh, hidden, Math.round(c.lifting_channel_ratio * hidden), { nLayers: 2, rng, ...dt }));
+    this.fnoBlocks = this.registerModule('fno_blocks', new FNOBlocks(hidden, {
+      nModes: c.n_modes, nLayers: c.n_layers, fnoSkip: c.fno_skip, channelMlpSkip: c.channel_mlp_skip,
+      useChannelMlp: c.use_channel_mlp, channelMlpExpansion: c.channel_mlp_expansion,
+      stabilizer: c.stabilizer === 'tanh' ? 'tanh' : null, fftNorm: c.fft_norm, rng, ...dt,
+    }));
+    this.projection = this.registerModule('projection', new ChannelMLP(hidden, c.out_channels, Math.round(c.projection_channel_ratio * hidden), { nLayers: 2, rng, ...dt }));
+  }
+
+  forward(x: Variable): Variable {
+    const d = this.config.n_modes.length;
+    if (x.value.ndim !== d + 2 || x.shape[1] !== this.config.in_channels) {
+      throw new RangeError(`FNO: input [${x.shape.join(', ')}] must be [batch, ${this.config.in_channels}, ${d} spatial axes]`);
+    }
+    const h0 = this.config.positional_embedding === 'grid' ? gridEmbedding(x) : x;
+    return this.projection.forward(this.fnoBlocks.forward(this.lifting.forward(h0)));
+  }
+}

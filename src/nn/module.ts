@@ -1,0 +1,164 @@
+import type { DType } from '../core/dtype.js';
+import { Tensor, fmtShape, shapeEq } from '../core/tensor.js';
+import { Variable } from '../autograd/variable.js';
+import { backend } from '../kernels/cpu.js';
+
+/** A trainable leaf: its value is counted as 'parameter' memory and it is never released by tidy(). */
+export class Parameter extends Variable {
+  /**
+   * For complex weights stored as a real and an imaginary Parameter: the other half. Optimizers use
+   * it to treat the pair as one complex number (neuralop's AdamW keeps one |g|² per complex weight).
+   */
+  complexPartner: Parameter | undefined;
+  complexPart: 're' | 'im' | undefined;
+
+  constructor(value: Tensor, name?: string) {
+    if (value.role !== 'parameter') value.setRole('parameter');
+    super(value, { requiresGrad: true, untracked: true, ...(name !== undefined ? { name } : {}) });
+  }
+
+  /** Links two Parameters as the real and imaginary parts of one complex weight. */
+  static complexPair(re: Parameter, im: Parameter): void {
+    if (!shapeEq(re.shape, im.shape)) throw new RangeError(`complexPair: parts ${fmtShape(re.shape)} and ${fmtShape(im.shape)} differ`);
+    re.complexPartner = im;
+    re.complexPart = 're';
+    im.complexPartner = re;
+    im.complexPart = 'im';
+  }
+}
+
+export interface StateDictEntry {
+  /** Exported value (a copy, or the parameter itself where no layout change is needed). */
+  tensor: Tensor;
+}
+
+/**
+ * Base class of layers and models (PyTorch-style): named parameters and child modules registered in
+ * order, train/eval mode, a state dict, and explicit release of every parameter's memory.
+ */
+export abstract class Module {
+  training = true;
+  private readonly params = new Map<string, Parameter>();
+  private readonly children = new Map<string, Module>();
+
+  protected registerParameter(name: string, p: Parameter): Parameter {
+    if (this.params.has(name) || this.children.has(name)) throw new Error(`${this.constructor.name}: '${name}' is registered twice`);
+    this.params.set(name, p);
+    p.name ??= name;
+    return p;
+  }
+
+  protected registerModule<M extends Module>(name: string, m: M): M {
+    if (this.params.has(name) || this.children.has(name)) throw new Error(`${this.constructor.name}: '${name}' is registered twice`);
+    this.children.set(name, m);
+    return m;
+  }
+
+  /** (qualified name, parameter) pairs, depth first in registration order. */
+  namedParameters(prefix = ''): [string, Parameter][] {
+    const out: [string, Parameter][] = [];
+    for (const [n, p] of this.params) out.push([prefix + n, p]);
+    for (const [n, m] of this.children) out.push(...m.namedParameters(`${prefix}${n}.`));
+    return out;
+  }
+
+  parameters(): Parameter[] {
+    return this.namedParameters().map(([, p]) => p);
+  }
+
+  namedModules(prefix = ''): [string, Module][] {
+    const out: [string, Module][] = [[prefix.replace(/\.$/, ''), this]];
+    for (const [n, m] of this.children) out.push(...m.namedModules(`${prefix}${n}.`));
+    return out;
+  }
+
+  /** Number of real parameters (a complex weight counts as 2: its real and imaginary parts). */
+  numParameters(): number {
+    return this.parameters().reduce((a, p) => a + p.size, 0);
+  }
+
+  train(mode = true): this {
+    for (const [, m] of this.namedModules()) m.training = mode;
+    return this;
+  }
+
+  eval(): this {
+    return this.train(false);
+  }
+
+  zeroGrad(): void {
+    for (const p of this.parameters()) p.zeroGrad();
+  }
+
+  /**
+   * Copies of the parameters by qualified name, in neuralop's layout (modules whose stored layout
+   * differs, e.g. complex spectral weights, convert). The caller owns and releases the copies.
+   */
+  stateDict(): Map<string, Tensor> {
+    const out = new Map<string, Tensor>();
+    for (const [name, m] of this.namedModules()) {
+      const prefix = name === '' ? '' : `${name}.`;
+      for (const [k, t] of m.exportOwnState()) out.set(prefix + k, t);
+    }
+    return out;
+  }
+
+  /** Copies of this module's own (not its children's) tensors, by local name. */
+  protected exportOwnState(): [string, Tensor][] {
+    return [...this.params].map(([n, p]) => [n, p.value.clone('data')] as [string, Tensor]);
+  }
+
+  /** Loads this module's own tensors from `state` (names without prefix); returns the names used. */
+  protected importOwnState(state: Map<string, Tensor>): string[] {
+    const used: string[] = [];
+    for (const [n, p] of this.params) {
+      const t = state.get(n);
+      if (!t) continue;
+      copyInto(p.value, t, n);
+      used.push(n);
+    }
+    return used;
+  }
+
+  /** Copies tensors into the parameters (converting dtype); strict: every name must match. */
+  loadStateDict(state: Map<string, Tensor> | Record<string, Tensor>, strict = true): void {
+    const all = state instanceof Map ? state : new Map(Object.entries(state));
+    const used = new Set<string>();
+    for (const [name, m] of this.namedModules()) {
+      const prefix = name === '' ? '' : `${name}.`;
+      const own = new Map<string, Tensor>();
+      for (const [k, t] of all) {
+        if (!k.startsWith(prefix)) continue;
+        const rest = k.slice(prefix.length);
+        if (!rest.includes('.')) own.set(rest, t);
+      }
+      for (const k of m.importOwnState(own)) used.add(prefix + k);
+    }
+    if (strict) {
+      const sd = this.stateDict();
+      const expected = new Set(sd.keys());
+      for (const t of sd.values()) t.release();
+      const missing = [...expected].filter((k) => !used.has(k));
+      const unexpected = [...all.keys()].filter((k) => !expected.has(k));
+      if (missing.length || unexpected.length) {
+        throw new Error(`loadStateDict: ${missing.length ? `missing ${missing.join(', ')}` : ''}${missing.length && unexpected.length ? '; ' : ''}${unexpected.length ? `unexpected ${unexpected.join(', ')}` : ''}`);
+      }
+    }
+  }
+
+  /** Releases every parameter (the module cannot be used afterwards). */
+  release(): void {
+    for (const p of this.parameters()) p.release();
+  }
+}
+
+/** Copies src into dst (same shape; dtype converted), naming `what` in errors. */
+export function copyInto(dst: Tensor, src: Tensor, what: string): void {
+  if (!shapeEq(dst.shape, src.shape)) throw new RangeError(`loadStateDict: '${what}' has shape ${fmtShape(src.shape)}, expected ${fmtShape(dst.shape)}`);
+  if (src.dtype === dst.dtype) (dst.data as Float32Array).set(src.data as Float32Array);
+  else backend().convert(src, dst);
+}
+
+export function paramDType(dtype: DType | undefined): DType {
+  return dtype ?? 'float32';
+}
