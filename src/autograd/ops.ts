@@ -9,6 +9,8 @@ import { backend } from '../kernels/cpu.js';
 import { type FftNorm, irfftnModes, irfftnModesAdjoint, rfftnModes, rfftnModesAdjoint } from '../fft/index.js';
 import { Variable, record, save } from './variable.js';
 
+export { record as recordOp };
+
 function be() {
   return backend();
 }
@@ -376,4 +378,66 @@ export function spectralConv(x: Variable, Wr: Variable, Wi: Variable, bias: Vari
     const gb = needs[3] && bias ? channelBiasGrad(g, bias.shape, bias.dtype === 'float64' ? 'float64' : 'float32') : null;
     return [gx, gWr, gWi, gb];
   }, [Xr, Xi, sWr, sWi]);
+}
+
+/** Copies a [R, …sizes] block into (or out of) a zero-padded [R, …padded] block at `offsets`. */
+function copyBlock(src: Float64Array, srcSizes: number[], dst: Float64Array, dstSizes: number[], R: number, offsets: number[], intoPadded: boolean): void {
+  const d = srcSizes.length;
+  const inner = intoPadded ? srcSizes : dstSizes; // the unpadded sizes
+  const outer = intoPadded ? dstSizes : srcSizes; // the padded sizes
+  const Sin = shapeSize(inner);
+  const Sout = shapeSize(outer);
+  const idx = new Array<number>(d).fill(0);
+  for (let s = 0; s < Sin; s++) {
+    let rem = s;
+    for (let a = d - 1; a >= 0; a--) {
+      idx[a] = rem % inner[a]!;
+      rem = Math.floor(rem / inner[a]!);
+    }
+    let o = 0;
+    for (let a = 0; a < d; a++) o = o * outer[a]! + idx[a]! + offsets[a]!;
+    for (let r = 0; r < R; r++) {
+      if (intoPadded) dst[r * Sout + o] = src[r * Sin + s]!;
+      else dst[r * Sin + s] = src[r * Sout + o]!;
+    }
+  }
+}
+
+/**
+ * Zero-pads the trailing spatial axes of x [B, C, n1…nd] by before[a] points in front and after[a]
+ * behind (neuralop's domain padding); the backward crops the gradient.
+ */
+export function pad(x: Variable, before: readonly number[], after: readonly number[]): Variable {
+  const d = before.length;
+  const sizes = x.shape.slice(2);
+  if (x.value.ndim !== d + 2 || after.length !== d) throw new RangeError(`pad: x ${fmtShape(x.shape)} needs ${d} spatial axes and ${d} before/after amounts`);
+  for (const v of [...before, ...after]) if (!Number.isInteger(v) || v < 0) throw new RangeError(`pad: amounts must be non-negative integers, got [${before}] / [${after}]`);
+  const padded = sizes.map((n, a) => n + before[a]! + after[a]!);
+  const R = x.shape[0]! * x.shape[1]!;
+  const out = new Float64Array(R * shapeSize(padded));
+  copyBlock(x.value.toFloat64(), sizes, out, padded, R, [...before], true);
+  const value = Tensor.fromArray(out, [x.shape[0]!, x.shape[1]!, ...padded], x.dtype, 'activation');
+  return record('pad', [x], value, (g) => {
+    const gx = new Float64Array(R * shapeSize(sizes));
+    copyBlock(g.toFloat64(), padded, gx, sizes, R, [...before], false);
+    return [Tensor.fromArray(gx, x.shape, g.dtype, 'gradient')];
+  });
+}
+
+/** The inverse of pad: keeps sizes[a] points starting at before[a] on each spatial axis. */
+export function crop(x: Variable, before: readonly number[], sizes: readonly number[]): Variable {
+  const d = before.length;
+  const padded = x.shape.slice(2);
+  if (x.value.ndim !== d + 2 || sizes.length !== d || sizes.some((n, a) => before[a]! + n > padded[a]!)) {
+    throw new RangeError(`crop: cannot take [${sizes}] at [${before}] from ${fmtShape(x.shape)}`);
+  }
+  const R = x.shape[0]! * x.shape[1]!;
+  const out = new Float64Array(R * shapeSize(sizes));
+  copyBlock(x.value.toFloat64(), padded, out, [...sizes], R, [...before], false);
+  const value = Tensor.fromArray(out, [x.shape[0]!, x.shape[1]!, ...sizes], x.dtype, 'activation');
+  return record('crop', [x], value, (g) => {
+    const gx = new Float64Array(R * shapeSize(padded));
+    copyBlock(g.toFloat64(), [...sizes], gx, padded, R, [...before], true);
+    return [Tensor.fromArray(gx, x.shape, g.dtype, 'gradient')];
+  });
 }

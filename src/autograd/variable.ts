@@ -94,9 +94,12 @@ export class Variable {
     if (!opts.untracked) scopes[scopes.length - 1]?.push(this);
   }
 
-  /** A constant (no gradient) wrapping a tensor. */
+  /**
+   * A constant (no gradient) over a tensor the caller keeps owning: the Variable holds a view, so
+   * releasing it (or its tidy scope ending) leaves the caller's tensor alive.
+   */
   static constant(value: Tensor): Variable {
-    return new Variable(value, { requiresGrad: false });
+    return new Variable(value.reshape(value.shape), { requiresGrad: false });
   }
 
   get shape(): Shape {

@@ -3,6 +3,8 @@ import { Command, InvalidArgumentError } from 'commander';
 import { KERNEL_DTYPES } from '../core/dtype.js';
 import { pool } from '../kernels/pool.js';
 import { runBench } from './bench.js';
+import { predictCommand } from './predict.js';
+import { evalCommand, trainCommand } from './train.js';
 import { VERSION } from './version.js';
 
 function positiveInt(name: string) {
@@ -57,7 +59,58 @@ export function buildProgram(): Command {
         quick: o.quick === true,
       });
     });
+  program
+    .command('train')
+    .description('train a model from a JSON config (see examples/darcy16.json); prints the test errors')
+    .requiredOption('--config <file>', 'run configuration (JSON); data paths are relative to it')
+    .option('--set <key=value>', 'override a config key, e.g. --set training.n_epochs=3 (repeatable)', (v: string, prev: string[]) => [...prev, v], [] as string[])
+    .option('--epochs <n>', 'shortcut for --set training.n_epochs=<n>', positiveIntOrZero('--epochs'))
+    .option('--out <dir>', 'shortcut for --set output.dir=<dir>')
+    .option('--resume', "continue from the run directory's latest checkpoint, if any")
+    .option('--quiet', 'print only errors')
+    .action((o: { config: string; set: string[]; epochs?: number; out?: string; resume?: boolean; quiet?: boolean }) => {
+      const sets = [...o.set];
+      if (o.epochs !== undefined) sets.push(`training.n_epochs=${o.epochs}`);
+      if (o.out !== undefined) sets.push(`output.dir=${JSON.stringify(o.out)}`);
+      trainCommand({ config: o.config, set: sets, resume: o.resume === true, quiet: o.quiet === true });
+    });
+
+  program
+    .command('eval')
+    .description('evaluate a checkpoint on a .pt data file with the losses it was evaluated with')
+    .requiredOption('--checkpoint <dir>', 'a run directory (its latest checkpoint) or an epoch-NNNN directory')
+    .requiredOption('--data <file>', 'a .pt file with x and y')
+    .option('--batch-size <n>', 'evaluation batch size', positiveInt('--batch-size'), 32)
+    .option('--json', 'print the errors as one JSON object')
+    .action((o: { checkpoint: string; data: string; batchSize: number; json?: boolean }) => {
+      const r = evalCommand(o);
+      console.log(o.json ? JSON.stringify(r) : Object.entries(r).map(([k, v]) => `${k}: ${v.toFixed(6)}`).join('\n'));
+    });
+  program
+    .command('predict')
+    .description('write PNG images (input, truth, prediction, error) for samples of a .pt file')
+    .requiredOption('--checkpoint <dir>', 'a run directory (its latest checkpoint) or an epoch-NNNN directory')
+    .requiredOption('--data <file>', 'a .pt file with x and y')
+    .option('--out <dir>', 'output directory', 'predictions')
+    .option('--index <list>', 'comma-separated sample indices', '0')
+    .option('--scale <n>', 'pixels per grid point', positiveInt('--scale'), 16)
+    .action((o: { checkpoint: string; data: string; out: string; index: string; scale: number }) => {
+      const indices = o.index.split(',').map((s) => {
+        const n = Number(s);
+        if (!Number.isInteger(n) || n < 0) throw new InvalidArgumentError(`--index takes non-negative integers, got '${s}'`);
+        return n;
+      });
+      for (const f of predictCommand({ checkpoint: o.checkpoint, data: o.data, out: o.out, indices, scale: o.scale })) console.log(f);
+    });
   return program;
+}
+
+function positiveIntOrZero(name: string) {
+  return (v: string): number => {
+    const n = Number(v);
+    if (!Number.isInteger(n) || n < 0) throw new InvalidArgumentError(`${name} must be a non-negative integer, got '${v}'`);
+    return n;
+  };
 }
 
 export async function main(argv: string[] = process.argv): Promise<void> {

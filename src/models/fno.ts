@@ -1,5 +1,6 @@
 import type { DType } from '../core/dtype.js';
 import { Rng } from '../core/rng.js';
+import * as ops from '../autograd/ops.js';
 import type { Variable } from '../autograd/variable.js';
 import { FFT_NORMS, type FftNorm } from '../fft/index.js';
 import { FNOBlocks } from '../nn/fno-blocks.js';
@@ -90,7 +91,9 @@ export function resolveFnoOptions(o: FNOOptions): Required<Omit<FNOOptions, 'dom
     throw new RangeError(`FNO: stabilizer must be one of ${STABILIZERS.join(', ')} or null, got ${JSON.stringify(r.stabilizer)}`);
   }
   if (r.stabilizer !== null && r.stabilizer !== 'tanh') throw new RangeError(`FNO: stabilizer '${r.stabilizer}' is not implemented yet (only 'tanh')`);
-  if (r.domain_padding !== null) throw new RangeError('FNO: domain_padding is not implemented yet (use null)');
+  if (r.domain_padding !== null && (typeof r.domain_padding !== 'number' || !(r.domain_padding > 0) || r.domain_padding >= 1)) {
+    throw new RangeError(`FNO: domain_padding must be null or a fraction in (0, 1), got ${JSON.stringify(r.domain_padding)}`);
+  }
   return r;
 }
 
@@ -128,6 +131,13 @@ export class FNO extends Module {
       throw new RangeError(`FNO: input [${x.shape.join(', ')}] must be [batch, ${this.config.in_channels}, ${d} spatial axes]`);
     }
     const h0 = this.config.positional_embedding === 'grid' ? gridEmbedding(x) : x;
-    return this.projection.forward(this.fnoBlocks.forward(this.lifting.forward(h0)));
+    let h = this.lifting.forward(h0);
+    const p = this.config.domain_padding;
+    if (p === null) return this.projection.forward(this.fnoBlocks.forward(h));
+    // neuralop's symmetric domain padding: round(n·p) zeros on both sides of every spatial axis
+    const sizes = x.shape.slice(2);
+    const amount = sizes.map((n) => Math.round(n * p));
+    h = this.fnoBlocks.forward(ops.pad(h, amount, amount));
+    return this.projection.forward(ops.crop(h, amount, sizes));
   }
 }

@@ -227,7 +227,7 @@ export class SpectralConv extends Module {
 /**
  * neuralop's GridEmbeddingND: appends d channels holding the coordinates of a regular grid on
  * [0, 1)^d (left endpoints, as torch.linspace(0, 1, n + 1)[:-1]) after the input channels.
- * The input is data (no gradient flows into the grid).
+ * The gradient with respect to the input is the data channels' part of the output gradient.
  */
 export function gridEmbedding(x: Variable): Variable {
   const [B, C, ...sizes] = x.shape;
@@ -245,5 +245,11 @@ export function gridEmbedding(x: Variable): Variable {
     }
   }
   out.set(v);
-  return ops.constant(out);
+  return ops.recordOp('gridEmbedding', [x], out, (g) => {
+    // the gradient of the data channels; the grid channels are constants
+    const gv = g.toFloat64();
+    const gx = new Float64Array(x.size);
+    for (let b = 0; b < B!; b++) gx.set(gv.subarray(b * (C! + d) * S, (b * (C! + d) + C!) * S), b * C! * S);
+    return [Tensor.fromArray(gx, x.shape, g.dtype, 'gradient')];
+  });
 }

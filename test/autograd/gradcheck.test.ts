@@ -57,6 +57,12 @@ describe('gradients match finite differences in float64', () => {
     });
   }
 
+  it('pad and crop (domain padding)', () => {
+    expectOk('pad', gradcheck(([x]) => ops.pad(x!, [1, 0], [2, 3]), [rand([2, 1, 3, 4])]));
+    expectOk('crop', gradcheck(([x]) => ops.crop(x!, [1, 2], [3, 2]), [rand([1, 2, 5, 6])]));
+    expectOk('pad 1-D', gradcheck(([x]) => ops.gelu(ops.crop(ops.pad(x!, [2], [2]), [1], [5])), [rand([2, 2, 6])]));
+  });
+
   it('a composed graph (shared input used twice) accumulates gradients', () => {
     expectOk('composed', gradcheck(([x, w]) => {
       const h = ops.gelu(ops.linear(x!, w!));

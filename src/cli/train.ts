@@ -1,0 +1,180 @@
+import { existsSync, readFileSync, writeFileSync, renameSync } from 'node:fs';
+import path from 'node:path';
+import cliProgress from 'cli-progress';
+import { DataLoader, type NormalizerState, type TensorDataset, UnitGaussianNormalizer, loadDarcyPt } from '../data/dataset.js';
+import { H1Loss, LpLoss } from '../losses/index.js';
+import { FNO } from '../models/fno.js';
+import { Adam, AdamW, CosineAnnealingLR, StepLR } from '../optim/index.js';
+import { loadCheckpoint } from '../train/checkpoint.js';
+import { type RunConfig, loadConfig } from '../train/config.js';
+import { type EpochRecord, type Loss, type ProgressReporter, type SchedulerLike, Trainer } from '../train/trainer.js';
+
+export interface TrainCommandOptions {
+  config: string;
+  set: string[];
+  resume: boolean;
+  quiet: boolean;
+}
+
+function lossOf(name: 'h1' | 'l2', d: number): Loss {
+  return name === 'h1' ? new H1Loss({ d }) : new LpLoss({ d, p: 2 });
+}
+
+function progressReporter(): ProgressReporter | undefined {
+  if (!process.stdout.isTTY) return undefined;
+  let bar: cliProgress.SingleBar | undefined;
+  return {
+    start: (epoch, batches) => {
+      bar = new cliProgress.SingleBar({ format: `epoch ${epoch} [{bar}] {value}/{total} batches  loss {loss}`, hideCursor: true, clearOnComplete: true }, cliProgress.Presets.shades_classic);
+      bar.start(batches, 0, { loss: '-' });
+    },
+    update: (b, loss) => bar?.update(b, { loss: loss.toFixed(4) }),
+    stop: () => bar?.stop(),
+  };
+}
+
+function fmtEval(e: Record<string, number>): string {
+  return Object.entries(e).map(([k, v]) => `${k}=${v.toFixed(4)}`).join(' ');
+}
+
+export interface BuiltRun {
+  config: RunConfig;
+  model: FNO;
+  train: TensorDataset;
+  tests: Record<string, TensorDataset>;
+  normalizer: UnitGaussianNormalizer | undefined;
+  release(): void;
+}
+
+/** Loads the data and builds the model described by a config. */
+export function buildRun(config: RunConfig, normalizerState?: NormalizerState): BuiltRun {
+  const train = loadDarcyPt(config.data.train, config.data.n_train != null ? { n: config.data.n_train } : {});
+  const tests: Record<string, TensorDataset> = {};
+  try {
+    for (const [name, p] of Object.entries(config.data.test)) {
+      const n = config.data.n_test?.[name];
+      tests[name] = loadDarcyPt(p, n !== undefined ? { n } : {});
+    }
+    const { name: _name, ...fnoOpts } = config.model;
+    void _name;
+    const model = new FNO({ seed: config.training.seed, ...fnoOpts });
+    const cin = train.x.shape[1]!;
+    const cout = train.y.shape[1]!;
+    if (model.config.in_channels !== cin || model.config.out_channels !== cout) {
+      model.release();
+      throw new RangeError(`model.in_channels/out_channels (${model.config.in_channels}/${model.config.out_channels}) do not match the data (${cin} in, ${cout} out channels in ${config.data.train})`);
+    }
+    const normalizer = config.data.encode_output
+      ? normalizerState ? UnitGaussianNormalizer.fromState(normalizerState) : UnitGaussianNormalizer.fit(train.y)
+      : undefined;
+    return {
+      config, model, train, tests, normalizer,
+      release: () => {
+        model.release();
+        train.release();
+        for (const t of Object.values(tests)) t.release();
+      },
+    };
+  } catch (e) {
+    train.release();
+    for (const t of Object.values(tests)) t.release();
+    throw e;
+  }
+}
+
+/** mpno train: trains from a config (optionally resuming from the run directory's latest checkpoint). */
+export function trainCommand(o: TrainCommandOptions): Record<string, number> {
+  const config = loadConfig(o.config, o.set);
+  const runDir = path.resolve(config.output.dir);
+  const resume = o.resume && existsSync(path.join(runDir, 'latest'));
+  const ck = resume ? loadCheckpoint(runDir) : undefined;
+  const run = buildRun(config, ck ? (ck.state.normalizer as NormalizerState) : undefined);
+  const d = config.model.n_modes.length;
+  try {
+    const params = run.model.parameters();
+    const oc = config.optimizer;
+    const optimizer = oc.name === 'AdamW'
+      ? new AdamW(params, { lr: oc.lr, weight_decay: oc.weight_decay, ...(oc.betas ? { betas: oc.betas } : {}), ...(oc.eps !== undefined ? { eps: oc.eps } : {}) })
+      : new Adam(params, { lr: oc.lr, weight_decay: oc.weight_decay, ...(oc.betas ? { betas: oc.betas } : {}), ...(oc.eps !== undefined ? { eps: oc.eps } : {}) });
+    const sc = config.scheduler;
+    const scheduler: SchedulerLike | undefined = sc === null ? undefined
+      : sc.name === 'CosineAnnealingLR' ? new CosineAnnealingLR(optimizer, { T_max: sc.T_max, ...(sc.eta_min !== undefined ? { eta_min: sc.eta_min } : {}) })
+      : new StepLR(optimizer, { step_size: sc.step_size, ...(sc.gamma !== undefined ? { gamma: sc.gamma } : {}) });
+    const trainLoader = new DataLoader(run.train, { batchSize: config.data.batch_size, shuffle: config.data.shuffle, seed: config.training.seed });
+    const testLoaders = Object.fromEntries(Object.entries(run.tests).map(([k, t]) => [k, new DataLoader(t, { batchSize: config.data.test_batch_size })]));
+    const crash = process.env['MPNO_TEST_CRASH_AT'];
+    const crashAt = crash ? { epoch: Number(crash.split(':')[0]), batch: Number(crash.split(':')[1]) } : undefined;
+    const trainer = new Trainer({
+      model: run.model, optimizer, scheduler, trainLoss: lossOf(config.training.train_loss, d),
+      evalLosses: Object.fromEntries(config.training.eval_losses.map((l) => [l, lossOf(l, d)])),
+      outputNormalizer: run.normalizer, nEpochs: config.training.n_epochs, evalInterval: config.training.eval_interval,
+      runDir, checkpointEvery: config.output.checkpoint_every, config, progress: o.quiet ? undefined : progressReporter(), crashAt,
+      onEpoch: (r: EpochRecord) => {
+        if (o.quiet) return;
+        console.log(`epoch ${r.epoch}: train_err ${r.train_err.toFixed(4)}  lr ${r.lr.toPrecision(3)}  ${r.time_s.toFixed(2)}s (${r.samples_per_s.toFixed(0)} samples/s)${r.eval ? `  ${fmtEval(r.eval)}` : ''}`);
+      },
+    });
+    if (ck) {
+      run.model.loadStateDict(ck.weights);
+      for (const t of Object.values(ck.weights)) t.release();
+      optimizer.loadStateDict(ck.state.optimizer as never);
+      if (scheduler && ck.state.scheduler) scheduler.loadStateDict(ck.state.scheduler as never);
+      trainLoader.setState(ck.state.loaderRng as never);
+      trainer.epoch = ck.state.epoch;
+      trainer.history = ck.state.history as EpochRecord[];
+      // the metrics log holds exactly the epochs of the checkpoint
+      const log = path.join(runDir, 'metrics.jsonl');
+      writeFileSync(`${log}.tmp`, trainer.history.map((r) => `${JSON.stringify(r)}\n`).join(''));
+      renameSync(`${log}.tmp`, log);
+      if (!o.quiet) console.log(`resuming from ${ck.dir} (epoch ${ck.state.epoch} of ${config.training.n_epochs})`);
+    } else if (existsSync(path.join(runDir, 'metrics.jsonl'))) {
+      writeFileSync(path.join(runDir, 'metrics.jsonl'), '');
+    }
+    if (!o.quiet) console.log(`model: FNO, ${run.model.numParameters()} parameters; ${run.train.length} training samples; run directory ${runDir}`);
+    const t0 = performance.now();
+    const final = trainer.train(trainLoader, testLoaders, () => ({ normalizer: run.normalizer?.getState() ?? null }));
+    const secs = (performance.now() - t0) / 1000;
+    const trained = trainer.history.filter((r) => r.epoch >= (ck?.state.epoch ?? 0));
+    const samples = trained.reduce((a, r) => a + r.samples_per_s * r.time_s, 0);
+    const result = Object.keys(final).length ? final : trainer.evaluate(testLoaders);
+    if (!o.quiet) {
+      console.log(`done in ${secs.toFixed(1)} s (${(samples / Math.max(secs, 1e-9)).toFixed(0)} training samples/s overall)`);
+      console.log(`test errors: ${fmtEval(result)}`);
+    }
+    optimizer.release();
+    return result;
+  } finally {
+    run.release();
+  }
+}
+
+/** mpno eval: loads a checkpoint (run directory or epoch directory) and evaluates it on a .pt file. */
+export function evalCommand(o: { checkpoint: string; data: string; batchSize: number }): Record<string, number> {
+  const ck = loadCheckpoint(o.checkpoint);
+  const config = ck.state.config as RunConfig;
+  const d = config.model.n_modes.length;
+  const { name: _n, ...fnoOpts } = config.model;
+  void _n;
+  const model = new FNO(fnoOpts);
+  const data = loadDarcyPt(o.data);
+  try {
+    model.loadStateDict(ck.weights);
+    const normalizer = ck.state.normalizer ? UnitGaussianNormalizer.fromState(ck.state.normalizer as NormalizerState) : undefined;
+    if (data.x.shape[1] !== model.config.in_channels) throw new RangeError(`${o.data}: ${data.x.shape[1]} input channel(s), the model takes ${model.config.in_channels}`);
+    const trainer = new Trainer({
+      model, optimizer: { step() {}, zeroGrad() {}, lr: 0, stateDict: () => null, loadStateDict() {} },
+      trainLoss: lossOf('l2', d), evalLosses: Object.fromEntries(config.training.eval_losses.map((l) => [l, lossOf(l, d)])),
+      outputNormalizer: normalizer, nEpochs: 0, evalInterval: 1,
+    });
+    const name = path.basename(o.data).replace(/\.pt$/, '');
+    return trainer.evaluate({ [name]: new DataLoader(data, { batchSize: o.batchSize }) });
+  } finally {
+    for (const t of Object.values(ck.weights)) t.release();
+    model.release();
+    data.release();
+  }
+}
+
+export function readJson(p: string): unknown {
+  return JSON.parse(readFileSync(p, 'utf8'));
+}

@@ -1,0 +1,208 @@
+import type { DType } from '../core/dtype.js';
+import { Rng, type RngState } from '../core/rng.js';
+import { Tensor, fmtShape, shapeSize } from '../core/tensor.js';
+import { isPtTensor, ptToTensor, readPt } from './formats/pt.js';
+
+/** Input/output pairs stored as two tensors [N, C_in, …] and [N, C_out, …]. */
+export class TensorDataset {
+  constructor(readonly x: Tensor, readonly y: Tensor, readonly name = 'dataset') {
+    if (x.ndim < 2 || y.ndim < 2 || x.shape[0] !== y.shape[0]) {
+      throw new RangeError(`${name}: x ${fmtShape(x.shape)} and y ${fmtShape(y.shape)} must be [N, channels, …] with the same N`);
+    }
+  }
+
+  get length(): number {
+    return this.x.shape[0]!;
+  }
+
+  /** Copies the samples at `indices` into new tensors [B, …]. */
+  gather(indices: readonly number[]): { x: Tensor; y: Tensor } {
+    const pick = (t: Tensor): Tensor => {
+      const per = shapeSize(t.shape.slice(1));
+      const out = Tensor.empty([indices.length, ...t.shape.slice(1)], t.dtype, 'data');
+      const src = t.data;
+      const dst = out.data;
+      indices.forEach((i, k) => {
+        if (!Number.isInteger(i) || i < 0 || i >= this.length) throw new RangeError(`${this.name}: sample index ${i} is outside 0…${this.length - 1}`);
+        (dst as Float32Array).set((src as Float32Array).subarray(i * per, (i + 1) * per), k * per);
+      });
+      return out;
+    };
+    return { x: pick(this.x), y: pick(this.y) };
+  }
+
+  release(): void {
+    this.x.release();
+    this.y.release();
+  }
+}
+
+export interface DataLoaderOptions {
+  batchSize: number;
+  shuffle?: boolean;
+  dropLast?: boolean;
+  /** Seed of the shuffling generator. */
+  seed?: number;
+}
+
+/** Batches of a TensorDataset, in order or shuffled by a seeded generator whose state can be saved. */
+export class DataLoader {
+  readonly batchSize: number;
+  readonly shuffle: boolean;
+  readonly dropLast: boolean;
+  readonly rng: Rng;
+
+  constructor(readonly dataset: TensorDataset, opts: DataLoaderOptions) {
+    if (!Number.isInteger(opts.batchSize) || opts.batchSize < 1) throw new RangeError(`DataLoader: batch size must be a positive integer, got ${opts.batchSize}`);
+    this.batchSize = opts.batchSize;
+    this.shuffle = opts.shuffle ?? false;
+    this.dropLast = opts.dropLast ?? false;
+    this.rng = new Rng(opts.seed ?? 0);
+  }
+
+  /** Number of batches per epoch. */
+  get length(): number {
+    const n = this.dataset.length;
+    return this.dropLast ? Math.floor(n / this.batchSize) : Math.ceil(n / this.batchSize);
+  }
+
+  /** The sample indices of each batch of the next epoch (advances the shuffling generator). */
+  epochBatches(): number[][] {
+    const n = this.dataset.length;
+    const order = this.shuffle ? this.rng.permutation(n) : Array.from({ length: n }, (_, i) => i);
+    const out: number[][] = [];
+    for (let s = 0; s < n; s += this.batchSize) {
+      const b = order.slice(s, s + this.batchSize);
+      if (b.length < this.batchSize && this.dropLast) break;
+      out.push(b);
+    }
+    return out;
+  }
+
+  getState(): RngState {
+    return this.rng.getState();
+  }
+
+  setState(s: RngState): void {
+    this.rng.setState(s);
+  }
+}
+
+export interface NormalizerState {
+  mean: number[];
+  std: number[];
+  eps: number;
+}
+
+/**
+ * neuralop's UnitGaussianNormalizer, channel-wise: one mean and one unbiased std per channel
+ * (over samples and all spatial points); encode (x − mean)/(std + eps), decode x·(std + eps) + mean.
+ */
+export class UnitGaussianNormalizer {
+  constructor(readonly mean: number[], readonly std: number[], readonly eps = 1e-7) {}
+
+  static fit(t: Tensor, eps = 1e-7): UnitGaussianNormalizer {
+    if (t.ndim < 2) throw new RangeError(`UnitGaussianNormalizer.fit: expected [N, channels, …], got ${fmtShape(t.shape)}`);
+    const [N, C] = t.shape as [number, number];
+    const S = shapeSize(t.shape.slice(2));
+    const v = t.toFloat64();
+    const mean: number[] = [];
+    const std: number[] = [];
+    for (let c = 0; c < C; c++) {
+      let s = 0;
+      for (let n = 0; n < N; n++) for (let i = 0; i < S; i++) s += v[(n * C + c) * S + i]!;
+      const m = s / (N * S);
+      let q = 0;
+      for (let n = 0; n < N; n++) for (let i = 0; i < S; i++) q += (v[(n * C + c) * S + i]! - m) ** 2;
+      mean.push(m);
+      std.push(Math.sqrt(q / Math.max(1, N * S - 1)));
+    }
+    return new UnitGaussianNormalizer(mean, std, eps);
+  }
+
+  static fromState(s: NormalizerState): UnitGaussianNormalizer {
+    if (!Array.isArray(s.mean) || !Array.isArray(s.std) || s.mean.length !== s.std.length || typeof s.eps !== 'number') {
+      throw new TypeError('UnitGaussianNormalizer: invalid state (mean, std arrays of one length and eps)');
+    }
+    return new UnitGaussianNormalizer(s.mean, s.std, s.eps);
+  }
+
+  getState(): NormalizerState {
+    return { mean: [...this.mean], std: [...this.std], eps: this.eps };
+  }
+
+  private apply(t: Tensor, decode: boolean, dtype: DType): Tensor {
+    if (t.ndim < 2 || t.shape[1] !== this.mean.length) {
+      throw new RangeError(`UnitGaussianNormalizer: tensor ${fmtShape(t.shape)} does not have ${this.mean.length} channel(s) on axis 1`);
+    }
+    const [N, C] = t.shape as [number, number];
+    const S = shapeSize(t.shape.slice(2));
+    const v = t.toFloat64();
+    for (let n = 0; n < N; n++) for (let c = 0; c < C; c++) {
+      const a = this.std[c]! + this.eps;
+      const m = this.mean[c]!;
+      for (let i = 0; i < S; i++) {
+        const k = (n * C + c) * S + i;
+        v[k] = decode ? v[k]! * a + m : (v[k]! - m) / a;
+      }
+    }
+    return Tensor.fromArray(v, t.shape, dtype, 'data');
+  }
+
+  encode(t: Tensor): Tensor {
+    return this.apply(t, false, t.dtype);
+  }
+
+  decode(t: Tensor): Tensor {
+    return this.apply(t, true, t.dtype);
+  }
+}
+
+/**
+ * Loads a neuralop Darcy .pt file ({x: permeability, y: pressure}, each [N, H, W]) as neuralop's
+ * load_darcy_flow_small does: a channel axis is added, x becomes float32 (0/1), y float32.
+ */
+export function loadDarcyPt(path: string, opts: { n?: number; dtype?: DType } = {}): TensorDataset {
+  const v = readPt(path);
+  if (v === null || typeof v !== 'object' || Array.isArray(v) || v instanceof Uint8Array || isPtTensor(v)) {
+    throw new TypeError(`${path}: expected a dict with tensors 'x' and 'y'`);
+  }
+  const dict = v as Record<string, unknown>;
+  const grab = (key: string) => {
+    const t = dict[key];
+    if (!isPtTensor(t)) throw new TypeError(`${path}: key '${key}' is missing or is not a tensor (keys: ${Object.keys(dict).join(', ')})`);
+    if (t.shape.length < 2) throw new RangeError(`${path}: tensor '${key}' has shape [${t.shape.join(', ')}]; expected [N, spatial…]`);
+    return t;
+  };
+  const px = grab('x');
+  const py = grab('y');
+  if (px.shape[0] !== py.shape[0]) throw new RangeError(`${path}: x has ${px.shape[0]} samples but y has ${py.shape[0]}`);
+  const total = px.shape[0]!;
+  const n = opts.n ?? total;
+  if (!Number.isInteger(n) || n < 1 || n > total) throw new RangeError(`${path}: asked for ${n} samples, the file has ${total}`);
+  const dtype = opts.dtype ?? 'float32';
+  const load = (t: typeof px, key: string): Tensor => {
+    const full = ptToTensor(t, dtype, 'data');
+    const per = shapeSize(t.shape.slice(1));
+    const vals = full.toFloat64();
+    for (let i = 0; i < n * per; i++) {
+      if (!Number.isFinite(vals[i]!)) {
+        full.release();
+        throw new RangeError(`${path}: tensor '${key}' has a non-finite value at sample ${Math.floor(i / per)}`);
+      }
+    }
+    const out = Tensor.empty([n, 1, ...t.shape.slice(1)], dtype, 'data');
+    (out.data as Float32Array).set((full.data as Float32Array).subarray(0, n * per));
+    full.release();
+    return out;
+  };
+  const x = load(px, 'x');
+  let y: Tensor;
+  try {
+    y = load(py, 'y');
+  } catch (e) {
+    x.release();
+    throw e;
+  }
+  return new TensorDataset(x, y, path);
+}

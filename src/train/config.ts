@@ -1,0 +1,134 @@
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
+import type { FNOOptions } from '../models/fno.js';
+
+/** A training run's configuration (JSON file; paths relative to the file). */
+export interface RunConfig {
+  data: {
+    train: string;
+    n_train?: number | null;
+    /** Named test sets: name → .pt path. */
+    test: Record<string, string>;
+    n_test?: Record<string, number> | null;
+    batch_size: number;
+    test_batch_size: number;
+    shuffle: boolean;
+    encode_output: boolean;
+  };
+  model: { name: 'FNO' } & FNOOptions;
+  optimizer: { name: 'AdamW' | 'Adam'; lr: number; weight_decay: number; betas?: [number, number]; eps?: number };
+  scheduler: { name: 'CosineAnnealingLR'; T_max: number; eta_min?: number } | { name: 'StepLR'; step_size: number; gamma?: number } | null;
+  training: {
+    n_epochs: number;
+    eval_interval: number;
+    train_loss: 'h1' | 'l2';
+    eval_losses: ('h1' | 'l2')[];
+    seed: number;
+  };
+  output: { dir: string; checkpoint_every: number };
+}
+
+type Shape = { [k: string]: Shape | 'any' };
+const SCHEMA: Shape = {
+  data: { train: 'any', n_train: 'any', test: 'any', n_test: 'any', batch_size: 'any', test_batch_size: 'any', shuffle: 'any', encode_output: 'any' },
+  model: 'any',
+  optimizer: { name: 'any', lr: 'any', weight_decay: 'any', betas: 'any', eps: 'any' },
+  scheduler: 'any',
+  training: { n_epochs: 'any', eval_interval: 'any', train_loss: 'any', eval_losses: 'any', seed: 'any' },
+  output: { dir: 'any', checkpoint_every: 'any' },
+};
+
+function checkKeys(v: unknown, s: Shape, at: string, file: string): void {
+  if (v === null || typeof v !== 'object' || Array.isArray(v)) throw new TypeError(`${file}: '${at || '(root)'}' must be an object`);
+  for (const k of Object.keys(v)) {
+    const sub = s[k];
+    const p = at ? `${at}.${k}` : k;
+    if (sub === undefined) throw new RangeError(`${file}: unknown config key '${p}'`);
+    if (sub !== 'any') checkKeys((v as Record<string, unknown>)[k], sub, p, file);
+  }
+}
+
+/** Applies `key.path=value` overrides (value parsed as JSON when it parses, else a string). */
+export function applyOverrides(cfg: Record<string, unknown>, sets: readonly string[], file: string): void {
+  for (const s of sets) {
+    const eq = s.indexOf('=');
+    if (eq <= 0) throw new RangeError(`--set takes key.path=value, got '${s}'`);
+    const keys = s.slice(0, eq).split('.');
+    const raw = s.slice(eq + 1);
+    let value: unknown;
+    try {
+      value = JSON.parse(raw);
+    } catch {
+      value = raw;
+    }
+    let obj = cfg;
+    keys.slice(0, -1).forEach((k, i) => {
+      const next = obj[k];
+      if (next === null || typeof next !== 'object' || Array.isArray(next)) {
+        throw new RangeError(`${file}: --set ${s}: '${keys.slice(0, i + 1).join('.')}' is not an object in the config`);
+      }
+      obj = next as Record<string, unknown>;
+    });
+    obj[keys[keys.length - 1]!] = value;
+  }
+}
+
+function num(v: unknown, at: string, file: string, opts: { int?: boolean; min?: number; gt?: number } = {}): number {
+  if (typeof v !== 'number' || !Number.isFinite(v) || (opts.int && !Number.isInteger(v)) || (opts.min !== undefined && v < opts.min) || (opts.gt !== undefined && !(v > opts.gt))) {
+    throw new RangeError(`${file}: '${at}' must be ${opts.int ? 'an integer' : 'a number'}${opts.min !== undefined ? ` ≥ ${opts.min}` : ''}${opts.gt !== undefined ? ` > ${opts.gt}` : ''}, got ${JSON.stringify(v)}`);
+  }
+  return v;
+}
+
+/** Reads, overrides and validates a run config; data paths become absolute (relative to the file). */
+export function loadConfig(file: string, sets: readonly string[] = []): RunConfig {
+  let raw: unknown;
+  try {
+    raw = JSON.parse(readFileSync(file, 'utf8'));
+  } catch (e) {
+    throw new Error(`${file}: cannot read the config (${e instanceof Error ? e.message : String(e)})`);
+  }
+  applyOverrides(raw as Record<string, unknown>, sets, file);
+  checkKeys(raw, SCHEMA, '', file);
+  const c = raw as RunConfig;
+  for (const k of ['data', 'model', 'optimizer', 'training', 'output'] as const) if (c[k] === undefined) throw new RangeError(`${file}: missing section '${k}'`);
+  const dir = path.dirname(path.resolve(file));
+  const abs = (p: unknown, at: string): string => {
+    if (typeof p !== 'string' || p === '') throw new TypeError(`${file}: '${at}' must be a file path`);
+    return path.resolve(dir, p);
+  };
+  c.data.train = abs(c.data.train, 'data.train');
+  if (c.data.test === null || typeof c.data.test !== 'object') throw new TypeError(`${file}: 'data.test' must map test-set names to .pt paths`);
+  for (const [k, p] of Object.entries(c.data.test)) c.data.test[k] = abs(p, `data.test.${k}`);
+  num(c.data.batch_size, 'data.batch_size', file, { int: true, min: 1 });
+  num(c.data.test_batch_size, 'data.test_batch_size', file, { int: true, min: 1 });
+  if (typeof c.data.shuffle !== 'boolean') throw new TypeError(`${file}: 'data.shuffle' must be true or false`);
+  if (typeof c.data.encode_output !== 'boolean') throw new TypeError(`${file}: 'data.encode_output' must be true or false`);
+  if (c.data.n_train != null) num(c.data.n_train, 'data.n_train', file, { int: true, min: 1 });
+  if (c.model.name !== 'FNO') throw new RangeError(`${file}: 'model.name' must be 'FNO', got ${JSON.stringify(c.model.name)}`);
+  if (c.optimizer.name !== 'AdamW' && c.optimizer.name !== 'Adam') throw new RangeError(`${file}: 'optimizer.name' must be 'AdamW' or 'Adam', got ${JSON.stringify(c.optimizer.name)}`);
+  num(c.optimizer.lr, 'optimizer.lr', file, { gt: 0 });
+  num(c.optimizer.weight_decay, 'optimizer.weight_decay', file, { min: 0 });
+  if (c.scheduler !== null && c.scheduler !== undefined) {
+    const s = c.scheduler as Record<string, unknown>;
+    if (s['name'] === 'CosineAnnealingLR') {
+      for (const k of Object.keys(s)) if (!['name', 'T_max', 'eta_min'].includes(k)) throw new RangeError(`${file}: unknown config key 'scheduler.${k}'`);
+      num(s['T_max'], 'scheduler.T_max', file, { int: true, min: 1 });
+    } else if (s['name'] === 'StepLR') {
+      for (const k of Object.keys(s)) if (!['name', 'step_size', 'gamma'].includes(k)) throw new RangeError(`${file}: unknown config key 'scheduler.${k}'`);
+      num(s['step_size'], 'scheduler.step_size', file, { int: true, min: 1 });
+    } else throw new RangeError(`${file}: 'scheduler.name' must be 'CosineAnnealingLR' or 'StepLR', got ${JSON.stringify(s['name'])}`);
+  } else c.scheduler = null;
+  num(c.training.n_epochs, 'training.n_epochs', file, { int: true, min: 0 });
+  num(c.training.eval_interval, 'training.eval_interval', file, { int: true, min: 1 });
+  num(c.training.seed, 'training.seed', file, { int: true, min: 0 });
+  const lossName = (v: unknown, at: string) => {
+    if (v !== 'h1' && v !== 'l2') throw new RangeError(`${file}: '${at}' must be 'h1' or 'l2', got ${JSON.stringify(v)}`);
+  };
+  lossName(c.training.train_loss, 'training.train_loss');
+  if (!Array.isArray(c.training.eval_losses) || c.training.eval_losses.length === 0) throw new TypeError(`${file}: 'training.eval_losses' must be a non-empty list`);
+  c.training.eval_losses.forEach((l, i) => lossName(l, `training.eval_losses[${i}]`));
+  if (typeof c.output.dir !== 'string' || c.output.dir === '') throw new TypeError(`${file}: 'output.dir' must be a directory path`);
+  num(c.output.checkpoint_every, 'output.checkpoint_every', file, { int: true, min: 1 });
+  return c;
+}

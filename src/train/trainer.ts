@@ -1,0 +1,194 @@
+import { appendFileSync, mkdirSync } from 'node:fs';
+import path from 'node:path';
+import type { Tensor } from '../core/tensor.js';
+import { Variable, backward, noGrad, tidy } from '../autograd/variable.js';
+import type { DataLoader, UnitGaussianNormalizer } from '../data/dataset.js';
+import type { Module } from '../nn/module.js';
+import { type TrainingState, saveCheckpoint } from './checkpoint.js';
+
+export interface Loss {
+  forward(x: Variable, y: Tensor): Variable;
+}
+
+export interface OptimizerLike {
+  step(): void;
+  zeroGrad(): void;
+  lr: number;
+  stateDict(): unknown;
+  loadStateDict(state: never): void;
+}
+
+export interface SchedulerLike {
+  step(): void;
+  stateDict(): unknown;
+  loadStateDict(state: never): void;
+}
+
+export interface ModelLike extends Module {
+  forward(x: Variable): Variable;
+}
+
+/** One line of the metrics log (JSON lines). */
+export interface EpochRecord {
+  epoch: number;
+  /** Σ batch losses / number of batches (neuralop's train_err). */
+  train_err: number;
+  /** Σ batch losses / number of samples. */
+  avg_loss: number;
+  lr: number;
+  time_s: number;
+  samples_per_s: number;
+  /** `<test set>_<loss>`: Σ per-sample losses / samples, when evaluated this epoch. */
+  eval?: Record<string, number>;
+}
+
+export interface ProgressReporter {
+  start(epoch: number, batches: number): void;
+  update(batch: number, loss: number): void;
+  stop(): void;
+}
+
+export interface TrainerOptions {
+  model: ModelLike;
+  optimizer: OptimizerLike;
+  scheduler?: SchedulerLike | undefined;
+  trainLoss: Loss;
+  evalLosses: Record<string, Loss>;
+  /** Encodes y for training and decodes predictions for evaluation (neuralop's data processor). */
+  outputNormalizer?: UnitGaussianNormalizer | undefined;
+  nEpochs: number;
+  evalInterval: number;
+  /** Directory for metrics.jsonl and checkpoints (none when undefined). */
+  runDir?: string | undefined;
+  /** Checkpoint every this many epochs (and after the last). */
+  checkpointEvery?: number;
+  /** The configuration stored in checkpoints. */
+  config?: unknown;
+  progress?: ProgressReporter | undefined;
+  onEpoch?: (r: EpochRecord) => void;
+  /** Fault injection for the resume test: SIGKILL self at this (epoch, batch). */
+  crashAt?: { epoch: number; batch: number } | undefined;
+}
+
+/**
+ * neuralop's Trainer loop: per epoch, the training loss summed over each batch is backpropagated
+ * and the optimizer steps; the scheduler steps once per epoch; evaluation runs every eval_interval
+ * epochs (epoch 0 included) and after the last one. A non-finite training loss stops training
+ * before any update with an error naming the epoch and batch.
+ */
+export class Trainer {
+  history: EpochRecord[] = [];
+  epoch = 0;
+
+  constructor(readonly o: TrainerOptions) {
+    if (!Number.isInteger(o.nEpochs) || o.nEpochs < 0) throw new RangeError(`Trainer: n_epochs must be a non-negative integer, got ${o.nEpochs}`);
+    if (!Number.isInteger(o.evalInterval) || o.evalInterval < 1) throw new RangeError(`Trainer: eval_interval must be a positive integer, got ${o.evalInterval}`);
+  }
+
+  private trainEpoch(loader: DataLoader): { sum: number; batches: number; samples: number; secs: number } {
+    const { model, optimizer, trainLoss, outputNormalizer } = this.o;
+    model.train();
+    const batches = loader.epochBatches();
+    this.o.progress?.start(this.epoch, batches.length);
+    const t0 = performance.now();
+    let sum = 0;
+    let samples = 0;
+    batches.forEach((idx, b) => {
+      if (this.o.crashAt && this.o.crashAt.epoch === this.epoch && this.o.crashAt.batch === b) process.kill(process.pid, 'SIGKILL');
+      const { x, y } = loader.dataset.gather(idx);
+      const yt = outputNormalizer ? outputNormalizer.encode(y) : y;
+      try {
+        const loss = tidy(() => trainLoss.forward(model.forward(Variable.constant(x)), yt));
+        const v = loss.item();
+        if (!Number.isFinite(v)) {
+          loss.release();
+          throw new Error(`training loss is not finite (${v}) at epoch ${this.epoch}, batch ${b}; no update was made`);
+        }
+        optimizer.zeroGrad();
+        backward(loss);
+        loss.release();
+        optimizer.step();
+        sum += v;
+        samples += idx.length;
+        this.o.progress?.update(b + 1, v);
+      } finally {
+        x.release();
+        if (yt !== y) yt.release();
+        y.release();
+      }
+    });
+    this.o.progress?.stop();
+    return { sum, batches: batches.length, samples, secs: (performance.now() - t0) / 1000 };
+  }
+
+  /** Σ per-sample losses / samples for each (test set, loss), predictions decoded first. */
+  evaluate(loaders: Record<string, DataLoader>): Record<string, number> {
+    const { model, evalLosses, outputNormalizer } = this.o;
+    model.eval();
+    const out: Record<string, number> = {};
+    noGrad(() => {
+      for (const [set, loader] of Object.entries(loaders)) {
+        const sums: Record<string, number> = {};
+        let n = 0;
+        for (const idx of loader.epochBatches()) {
+          const { x, y } = loader.dataset.gather(idx);
+          tidy(() => {
+            const pred = model.forward(Variable.constant(x));
+            const dec = outputNormalizer ? new Variable(outputNormalizer.decode(pred.value)) : pred;
+            for (const [name, loss] of Object.entries(evalLosses)) sums[name] = (sums[name] ?? 0) + loss.forward(dec, y).item();
+          });
+          x.release();
+          y.release();
+          n += idx.length;
+        }
+        for (const [name, s] of Object.entries(sums)) out[`${set}_${name}`] = s / n;
+      }
+    });
+    model.train();
+    return out;
+  }
+
+  /** Trains from this.epoch to nEpochs; returns the last evaluation. */
+  train(trainLoader: DataLoader, testLoaders: Record<string, DataLoader>, extraState: () => Pick<TrainingState, 'normalizer'>): Record<string, number> {
+    const { runDir } = this.o;
+    if (runDir) mkdirSync(runDir, { recursive: true });
+    let last: Record<string, number> = {};
+    while (this.epoch < this.o.nEpochs) {
+      const lr = this.o.optimizer.lr;
+      const r = this.trainEpoch(trainLoader);
+      this.o.scheduler?.step();
+      const rec: EpochRecord = {
+        epoch: this.epoch,
+        train_err: r.sum / Math.max(1, r.batches),
+        avg_loss: r.sum / Math.max(1, r.samples),
+        lr,
+        time_s: r.secs,
+        samples_per_s: r.samples / Math.max(r.secs, 1e-9),
+      };
+      if (this.epoch % this.o.evalInterval === 0 || this.epoch === this.o.nEpochs - 1) {
+        last = this.evaluate(testLoaders);
+        rec.eval = last;
+      }
+      this.history.push(rec);
+      if (runDir) appendFileSync(path.join(runDir, 'metrics.jsonl'), `${JSON.stringify(rec)}\n`);
+      this.o.onEpoch?.(rec);
+      this.epoch++;
+      const every = this.o.checkpointEvery ?? 1;
+      if (runDir && (this.epoch % every === 0 || this.epoch === this.o.nEpochs)) this.checkpoint(trainLoader, extraState());
+    }
+    return last;
+  }
+
+  checkpoint(trainLoader: DataLoader, extra: Pick<TrainingState, 'normalizer'>): void {
+    const weights = this.o.model.stateDict();
+    try {
+      saveCheckpoint(this.o.runDir!, weights, {
+        format: 'mpno-checkpoint', version: 1, epoch: this.epoch, config: this.o.config ?? null,
+        optimizer: this.o.optimizer.stateDict(), scheduler: this.o.scheduler?.stateDict() ?? null,
+        loaderRng: trainLoader.getState(), normalizer: extra.normalizer, history: this.history,
+      });
+    } finally {
+      for (const t of weights.values()) t.release();
+    }
+  }
+}

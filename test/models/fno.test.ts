@@ -1,0 +1,114 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { Rng } from '../../src/core/rng.js';
+import { Tensor } from '../../src/core/tensor.js';
+import { gradcheck } from '../../src/autograd/gradcheck.js';
+import { Variable, backward, noGrad, tidy } from '../../src/autograd/variable.js';
+import { FNO, type FNOOptions } from '../../src/models/fno.js';
+
+const rng = new Rng(12);
+
+describe('FNO', () => {
+  it("neuralop's small-Darcy configuration has 191,881 parameters and neuralop's state-dict names", () => {
+    const m = new FNO({ n_modes: [8, 8], in_channels: 1, out_channels: 1, hidden_channels: 24, projection_channel_ratio: 2 });
+    assert.equal(m.numParameters(), 191881);
+    const sd = m.stateDict();
+    assert.deepEqual(sd.get('fno_blocks.convs.0.weight')!.shape, [24, 24, 8, 5, 2]);
+    assert.deepEqual(sd.get('fno_blocks.convs.3.bias')!.shape, [24, 1, 1]);
+    assert.deepEqual(sd.get('fno_blocks.fno_skips.2.conv.weight')!.shape, [24, 24, 1]);
+    assert.deepEqual(sd.get('fno_blocks.channel_mlp_skips.1.weight')!.shape, [1, 24, 1, 1]);
+    assert.deepEqual(sd.get('lifting.fcs.0.weight')!.shape, [48, 3, 1]);
+    assert.deepEqual(sd.get('projection.fcs.1.bias')!.shape, [1]);
+    assert.equal(sd.size, 40);
+    // init statistics: spectral weights complex N(0, 2/(in+out)) → each part std √(1/48)
+    const w = sd.get('fno_blocks.convs.0.weight')!.toFloat64();
+    const sd2 = Math.sqrt(w.reduce((a, v) => a + v * v, 0) / w.length);
+    assert.ok(Math.abs(sd2 - Math.sqrt(1 / 48)) < 0.01, `${sd2}`);
+    for (const t of sd.values()) t.release();
+    m.release();
+  });
+
+  it('the state dict round-trips into a fresh model (same outputs)', () => {
+    const opts: FNOOptions = { n_modes: [6, 4], in_channels: 2, out_channels: 3, hidden_channels: 8, n_layers: 2, seed: 1 };
+    const a = new FNO(opts);
+    const b = new FNO({ ...opts, seed: 2 });
+    const x = rng.fillNormal(Tensor.empty([2, 2, 12, 10]));
+    const ya = noGrad(() => tidy(() => a.forward(Variable.constant(x)).value.clone()));
+    const sd = a.stateDict();
+    b.loadStateDict(sd);
+    const yb = noGrad(() => tidy(() => b.forward(Variable.constant(x)).value.clone()));
+    assert.deepEqual(yb.toArray(), ya.toArray());
+    sd.delete('projection.fcs.1.bias');
+    assert.throws(() => b.loadStateDict(sd), /loadStateDict: missing projection.fcs.1.bias/);
+    for (const t of sd.values()) t.release();
+    for (const t of [x, ya, yb]) t.release();
+    a.release();
+    b.release();
+  });
+
+  for (const [name, extra] of [
+    ['1-D, linear skip', { n_modes: [4] }],
+    ['2-D, domain padding, identity and soft-gating skips, tanh stabilizer', { n_modes: [4, 4], domain_padding: 0.25, fno_skip: 'identity', stabilizer: 'tanh' }],
+    ['2-D, soft-gating fno skip, no channel MLP, no grid', { n_modes: [3, 4], fno_skip: 'soft-gating', use_channel_mlp: false, positional_embedding: null }],
+    ['3-D', { n_modes: [2, 2, 2], n_layers: 1 }],
+  ] as const) {
+    it(`gradients of the whole model match finite differences in float64 (${name})`, () => {
+      const opts = { in_channels: 2, out_channels: 1, hidden_channels: 4, n_layers: 2, dtype: 'float64', seed: 3, ...extra } as unknown as FNOOptions;
+      const m = new FNO(opts);
+      const d = opts.n_modes.length;
+      const sizes = d === 1 ? [9] : d === 2 ? [6, 8] : [4, 4, 4];
+      const x = rng.fillNormal(Tensor.empty([2, 2, ...sizes], 'float64'));
+      // the input, through gradcheck
+      const r = gradcheck(([v]) => m.forward(v!), [x], { samples: 6 });
+      assert.ok(r.maxRelErr[0]! < 1e-5, `${name}: input gradient error ${r.maxRelErr[0]}`);
+      // every parameter tensor: analytic .grad of L = Σ y·R against central differences
+      const y0 = noGrad(() => tidy(() => m.forward(Variable.constant(x)).value.clone()));
+      const R = Tensor.fromArray(rng.normalArray(y0.size), y0.shape, 'float64');
+      const Rv = R.toFloat64();
+      const L = () => noGrad(() => tidy(() => {
+        const y = m.forward(Variable.constant(x)).value.toFloat64();
+        return y.reduce((a, v, i) => a + v * Rv[i]!, 0);
+      }));
+      m.zeroGrad();
+      const y = tidy(() => m.forward(Variable.constant(x)));
+      backward(y, R);
+      y.release();
+      for (const [pname, p] of m.namedParameters()) {
+        const g = p.grad!.toFloat64();
+        const gmax = g.reduce((a, v) => Math.max(a, Math.abs(v)), 0);
+        const vals = p.value.toFloat64();
+        for (let k = 0; k < 2; k++) {
+          const i = rng.int(p.size);
+          const keep = vals[i]!;
+          vals[i] = keep + 1e-5;
+          p.value.set(vals);
+          const lp = L();
+          vals[i] = keep - 1e-5;
+          p.value.set(vals);
+          const lm = L();
+          vals[i] = keep;
+          p.value.set(vals);
+          const num = (lp - lm) / 2e-5;
+          const err = Math.abs(num - g[i]!) / Math.max(Math.abs(num), 1e-3 * gmax, 1e-10);
+          assert.ok(err < 1e-5, `${name}: ${pname}[${i}] analytic ${g[i]} numeric ${num}`);
+        }
+      }
+      for (const t of [x, y0, R]) t.release();
+      m.release();
+    });
+  }
+
+  it('bad options are named errors', () => {
+    const base: FNOOptions = { n_modes: [4, 4], in_channels: 1, out_channels: 1, hidden_channels: 4 };
+    assert.throws(() => new FNO({ ...base, fno_skip: 'dense' as 'linear' }), /FNO: fno_skip must be one of linear, identity, soft-gating/);
+    assert.throws(() => new FNO({ ...base, n_modes: [] }), /FNO: n_modes must list 1 to 3 mode counts/);
+    assert.throws(() => new FNO({ ...base, hidden_channels: 0 }), /FNO: hidden_channels must be a positive integer/);
+    assert.throws(() => new FNO({ ...base, ...({ hiden_channels: 3 } as object) }), /FNO: unknown option 'hiden_channels'/);
+    assert.throws(() => new FNO({ ...base, stabilizer: 'sigmoid' as 'tanh' }), /FNO: stabilizer must be one of tanh, clip_hard, clip_sigma or null/);
+    assert.throws(() => new FNO({ ...base, domain_padding: 1.5 }), /FNO: domain_padding must be null or a fraction in \(0, 1\)/);
+    const m = new FNO(base);
+    assert.throws(() => m.forward(Variable.constant(Tensor.zeros([1, 2, 8, 8]))), /FNO: input \[1, 2, 8, 8\] must be \[batch, 1, 2 spatial axes\]/);
+    assert.throws(() => m.forward(Variable.constant(Tensor.zeros([1, 1, 3, 4]))), /SpectralConv: 4 modes on axis 0 do not fit a grid of 3 points/);
+    m.release();
+  });
+});

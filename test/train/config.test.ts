@@ -1,0 +1,47 @@
+import assert from 'node:assert/strict';
+import { mkdtempSync, writeFileSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { describe, it } from 'node:test';
+import { fileURLToPath } from 'node:url';
+import { loadConfig } from '../../src/train/config.js';
+
+const example = fileURLToPath(new URL('../../../examples/darcy16.json', import.meta.url));
+
+function variant(edit: (c: Record<string, any>) => void): string {
+  const c = JSON.parse(readFileSync(example, 'utf8'));
+  edit(c);
+  const dir = mkdtempSync(path.join(tmpdir(), 'mpno-cfg-'));
+  const f = path.join(dir, 'c.json');
+  writeFileSync(f, JSON.stringify(c));
+  return f;
+}
+
+describe('run configs', () => {
+  it('the darcy16 example loads, with data paths resolved relative to the file', () => {
+    const c = loadConfig(example);
+    assert.ok(path.isAbsolute(c.data.train) && c.data.train.endsWith('darcy_train_16.pt'));
+    assert.equal(c.training.n_epochs, 15);
+    assert.deepEqual(c.model.n_modes, [8, 8]);
+  });
+
+  it('--set overrides parse JSON values and reach nested keys', () => {
+    const c = loadConfig(example, ['training.n_epochs=2', 'model.hidden_channels=8', 'output.dir=/tmp/x', 'scheduler.T_max=5']);
+    assert.equal(c.training.n_epochs, 2);
+    assert.equal(c.model.hidden_channels, 8);
+    assert.equal(c.output.dir, '/tmp/x');
+    assert.throws(() => loadConfig(example, ['nosuch.key=1']), /'nosuch' is not an object/);
+    assert.throws(() => loadConfig(example, ['training']), /--set takes key.path=value/);
+  });
+
+  it('unknown keys and bad values are named errors', () => {
+    assert.throws(() => loadConfig(variant((c) => (c.training.epochz = 3))), /unknown config key 'training.epochz'/);
+    assert.throws(() => loadConfig(variant((c) => (c.extra = 1))), /unknown config key 'extra'/);
+    assert.throws(() => loadConfig(variant((c) => (c.data.batch_size = 0))), /'data.batch_size' must be an integer ≥ 1, got 0/);
+    assert.throws(() => loadConfig(variant((c) => (c.optimizer.lr = -1))), /'optimizer.lr' must be a number > 0/);
+    assert.throws(() => loadConfig(variant((c) => (c.training.train_loss = 'l3'))), /'training.train_loss' must be 'h1' or 'l2'/);
+    assert.throws(() => loadConfig(variant((c) => (c.scheduler = { name: 'Cyclic' }))), /'scheduler.name' must be 'CosineAnnealingLR' or 'StepLR'/);
+    assert.throws(() => loadConfig(variant((c) => (c.scheduler.gamma = 1))), /unknown config key 'scheduler.gamma'/);
+    assert.throws(() => loadConfig('/nonexistent/c.json'), /\/nonexistent\/c.json: cannot read the config/);
+  });
+});

@@ -1,0 +1,83 @@
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { describe, it } from 'node:test';
+import { fileURLToPath } from 'node:url';
+
+const bin = fileURLToPath(new URL('../../../bin/mpno.js', import.meta.url));
+const example = fileURLToPath(new URL('../../../examples/darcy16.json', import.meta.url));
+
+function tinyConfig(dir: string): string {
+  const c = JSON.parse(readFileSync(example, 'utf8'));
+  const ex = path.dirname(example);
+  c.data.train = path.resolve(ex, c.data.train);
+  c.data.test = { '16': path.resolve(ex, c.data.test['16']) };
+  c.data.n_train = 48;
+  c.data.n_test = { '16': 10 };
+  c.data.batch_size = 16;
+  c.data.shuffle = true; // exercises the loader's RNG state across the resume
+  c.model = { ...c.model, n_modes: [4, 4], hidden_channels: 6, n_layers: 2 };
+  c.training = { ...c.training, n_epochs: 3, eval_interval: 1 };
+  const f = path.join(dir, 'tiny.json');
+  writeFileSync(f, JSON.stringify(c));
+  return f;
+}
+
+function mpno(args: string[], env: Record<string, string> = {}) {
+  return spawnSync(process.execPath, [bin, ...args], { encoding: 'utf8', env: { ...process.env, MPNO_THREADS: '1', ...env } });
+}
+
+function metrics(dir: string): Record<string, unknown>[] {
+  return readFileSync(path.join(dir, 'metrics.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l) as Record<string, unknown>);
+}
+
+const strip = (r: Record<string, unknown>) => {
+  const { time_s: _t, samples_per_s: _s, ...rest } = r;
+  return rest;
+};
+
+describe('training checkpoints and resume', () => {
+  it('a run killed mid-epoch and resumed ends with exactly the metrics of an uninterrupted run', () => {
+    const tmp = mkdtempSync(path.join(tmpdir(), 'mpno-resume-'));
+    const cfg = tinyConfig(tmp);
+    const a = path.join(tmp, 'a');
+    const b = path.join(tmp, 'b');
+    const ra = mpno(['train', '--config', cfg, '--out', a, '--quiet']);
+    assert.equal(ra.status, 0, ra.stderr);
+    // killed (SIGKILL) at epoch 1, batch 1: epoch 0 is checkpointed, epoch 1 is half done
+    const rb1 = mpno(['train', '--config', cfg, '--out', b, '--quiet'], { MPNO_TEST_CRASH_AT: '1:1' });
+    assert.equal(rb1.signal, 'SIGKILL');
+    assert.equal(readFileSync(path.join(b, 'latest'), 'utf8'), 'epoch-0001');
+    assert.equal(metrics(b).length, 1);
+    const rb2 = mpno(['train', '--config', cfg, '--out', b, '--quiet', '--resume']);
+    assert.equal(rb2.status, 0, rb2.stderr);
+    const ma = metrics(a).map(strip);
+    const mb = metrics(b).map(strip);
+    assert.equal(ma.length, 3);
+    assert.deepEqual(mb, ma);
+    // no temporary files or directories left behind
+    for (const d of [a, b]) assert.deepEqual(readdirSync(d).filter((n) => n.includes('.tmp')), []);
+    // eval of the final checkpoint reproduces the final test errors
+    const re = mpno(['eval', '--checkpoint', b, '--data', JSON.parse(readFileSync(cfg, 'utf8')).data.test['16'], '--json']);
+    assert.equal(re.status, 0, re.stderr);
+    const ev = JSON.parse(re.stdout) as Record<string, number>;
+    assert.ok(Object.keys(ev).length === 2);
+    assert.ok(existsSync(path.join(b, 'epoch-0003', 'model.safetensors')));
+  });
+
+  it('bad configs fail before training with a named error and leave no checkpoint', () => {
+    const tmp = mkdtempSync(path.join(tmpdir(), 'mpno-bad-'));
+    const cfg = tinyConfig(tmp);
+    const out = path.join(tmp, 'run');
+    let r = mpno(['train', '--config', cfg, '--out', out, '--set', 'model.in_channels=3']);
+    assert.notEqual(r.status, 0);
+    assert.match(r.stderr, /do not match the data \(1 in, 1 out channels/);
+    r = mpno(['train', '--config', cfg, '--out', out, '--set', 'training.bogus=1']);
+    assert.match(r.stderr, /unknown config key 'training.bogus'/);
+    r = mpno(['train', '--config', cfg, '--out', out, '--set', 'model.fno_block_precision="quarter"']);
+    assert.match(r.stderr, /fno_block_precision must be one of full, mixed, half/);
+    assert.ok(!existsSync(path.join(out, 'latest')));
+  });
+});
