@@ -32,6 +32,18 @@ export function constant(t: Tensor): Variable {
   return new Variable(t);
 }
 
+/** x converted to another dtype (round to nearest even); the gradient is converted back. */
+export function cast(x: Variable, dtype: DType): Variable {
+  if (x.dtype === dtype) return x;
+  const out = Tensor.empty(x.shape, dtype, 'activation');
+  be().convert(x.value, out);
+  return record('cast', [x], out, (g) => {
+    const gx = Tensor.empty(g.shape, x.dtype, 'gradient');
+    be().convert(g, gx);
+    return [gx];
+  });
+}
+
 export function add(a: Variable, b: Variable): Variable {
   checkSame('add', a, b);
   const out = like(a.value);
@@ -288,6 +300,14 @@ export interface SpectralOptions {
   /** Modes kept per axis (last axis: count from 0, as rfftnModes takes them). */
   modes: readonly number[];
   norm: FftNorm;
+  /**
+   * 'full': FFTs and contraction in f32. 'mixed': forward FFT in f32 (its output stored in the half
+   * type), contraction and inverse FFT in half. 'half': forward FFT, contraction and inverse FFT in
+   * half. A half-precision FFT is emulated (input, twiddles and every stage rounded to the half type);
+   * a half contraction multiplies half copies of the weights, accumulating in f32.
+   */
+  precision?: 'full' | 'mixed' | 'half';
+  halfType?: 'float16' | 'bfloat16';
 }
 
 /**
@@ -306,21 +326,41 @@ export function spectralConv(x: Variable, Wr: Variable, Wi: Variable, bias: Vari
   }
   const Co = Wr.shape[2]!;
   const sizes = x.shape.slice(2);
-  const X = rfftnModes(x.value, o.modes, { norm: o.norm });
+  const f64 = x.dtype === 'float64';
+  const prec = f64 ? 'full' : o.precision ?? 'full';
+  const half = o.halfType ?? 'float16';
+  // dtypes of the spectrum, the contraction and the emulation of each FFT
+  const specDt: DType = f64 ? 'float64' : prec === 'full' ? 'float32' : half;
+  const fwdEmu = prec === 'half' ? half : undefined;
+  const invEmu = prec === 'full' ? undefined : half;
+  const X = rfftnModes(x.value, o.modes, { norm: o.norm, dtype: specDt, ...(fwdEmu ? { emulate: fwdEmu } : {}) });
   const Xr = X.re.reshape([M, B, Ci]);
   const Xi = X.im.reshape([M, B, Ci]);
   X.release();
-  const Y = ComplexTensor.empty([M, B, Co], Xr.dtype === 'float64' ? 'float64' : 'float32', 'workspace');
+  // weights in the contraction's dtype (half copies for 'mixed' and 'half')
+  let wr = save(Wr.value);
+  let wi = save(Wi.value);
+  if (specDt !== Wr.dtype) {
+    const hr = Tensor.empty(Wr.shape, specDt, 'activation');
+    const hi = Tensor.empty(Wi.shape, specDt, 'activation');
+    be().convert(Wr.value, hr);
+    be().convert(Wi.value, hi);
+    wr.release();
+    wi.release();
+    wr = hr;
+    wi = hi;
+  }
+  const Y = ComplexTensor.empty([M, B, Co], specDt, 'workspace');
   let out: Tensor;
   try {
     const b = be();
-    b.gemm(Xr, Wr.value, Y.re);
-    b.gemm(Xi, Wi.value, Y.re, { alpha: -1, accumulate: true });
-    b.gemm(Xr, Wi.value, Y.im);
-    b.gemm(Xi, Wr.value, Y.im, { accumulate: true });
+    b.gemm(Xr, wr, Y.re);
+    b.gemm(Xi, wi, Y.re, { alpha: -1, accumulate: true });
+    b.gemm(Xr, wi, Y.im);
+    b.gemm(Xi, wr, Y.im, { accumulate: true });
     const Yk = new ComplexTensor(Y.re.reshape([...o.modes, B, Co]), Y.im.reshape([...o.modes, B, Co]));
     try {
-      out = irfftnModes(Yk, sizes, { norm: o.norm, dtype: x.dtype });
+      out = irfftnModes(Yk, sizes, { norm: o.norm, dtype: x.dtype, ...(invEmu ? { emulate: invEmu } : {}) });
     } finally {
       Yk.release();
     }
@@ -332,11 +372,12 @@ export function spectralConv(x: Variable, Wr: Variable, Wi: Variable, bias: Vari
     addChannelBias(out, flat);
     flat.release();
   }
-  const sWr = save(Wr.value);
-  const sWi = save(Wi.value);
+  const sWr = wr;
+  const sWi = wi;
   return record(op, [x, Wr, Wi, bias ?? null], out, (g, needs) => {
     const b = be();
-    const dYk = irfftnModesAdjoint(g, o.modes, { norm: o.norm, dtype: Xr.dtype === 'float64' ? 'float64' : 'float32' });
+    // backward in the precision of the forward: the adjoint of a half inverse FFT is a half FFT
+    const dYk = irfftnModesAdjoint(g, o.modes, { norm: o.norm, dtype: specDt, ...(invEmu ? { emulate: invEmu } : {}) });
     const dYr = dYk.re.reshape([M, B, Co]);
     const dYi = dYk.im.reshape([M, B, Co]);
     dYk.release();
@@ -346,7 +387,7 @@ export function spectralConv(x: Variable, Wr: Variable, Wi: Variable, bias: Vari
     let gWi: Tensor | null = null;
     try {
       if (needs[0]) {
-        const dX = ComplexTensor.empty([...o.modes, B, Ci], dYr.dtype, 'gradient');
+        const dX = ComplexTensor.empty([...o.modes, B, Ci], specDt, 'gradient');
         const dXr = dX.re.reshape([M, B, Ci]);
         const dXi = dX.im.reshape([M, B, Ci]);
         b.gemm(dYr, sWr, dXr, { transB: true });
@@ -356,7 +397,7 @@ export function spectralConv(x: Variable, Wr: Variable, Wi: Variable, bias: Vari
         dXr.release();
         dXi.release();
         try {
-          gx = rfftnModesAdjoint(dX, sizes, { norm: o.norm, dtype: x.dtype });
+          gx = rfftnModesAdjoint(dX, sizes, { norm: o.norm, dtype: x.dtype, ...(fwdEmu ? { emulate: fwdEmu } : {}) });
         } finally {
           dX.release();
         }
@@ -378,6 +419,19 @@ export function spectralConv(x: Variable, Wr: Variable, Wi: Variable, bias: Vari
     const gb = needs[3] && bias ? channelBiasGrad(g, bias.shape, bias.dtype === 'float64' ? 'float64' : 'float32') : null;
     return [gx, gWr, gWi, gb];
   }, [Xr, Xi, sWr, sWi]);
+}
+
+/**
+ * Clamps x to mean ± k·σ of its own values (the research code's 'clip_sigma' stabiliser); the bounds
+ * are treated as constants in the backward.
+ */
+export function clampSigma(x: Variable, k = 2): Variable {
+  const n = x.size;
+  const s1 = be().reduce('sum', x.value);
+  const s2 = be().reduce('sumSquares', x.value);
+  const mean = s1 / n;
+  const std = Math.sqrt(Math.max(0, s2 / n - mean * mean));
+  return clamp(x, mean - k * std, mean + k * std);
 }
 
 /** Copies a [R, …sizes] block into (or out of) a zero-padded [R, …padded] block at `offsets`. */

@@ -66,10 +66,12 @@ export function buildProgram(): Command {
     .option('--set <key=value>', 'override a config key, e.g. --set training.n_epochs=3 (repeatable)', (v: string, prev: string[]) => [...prev, v], [] as string[])
     .option('--epochs <n>', 'shortcut for --set training.n_epochs=<n>', positiveIntOrZero('--epochs'))
     .option('--out <dir>', 'shortcut for --set output.dir=<dir>')
+    .option('--precision-schedule <spec>', "Fourier-block precision by fraction of the epochs, e.g. half:0.25,mixed:0.5,full:0.25")
     .option('--resume', "continue from the run directory's latest checkpoint, if any")
     .option('--quiet', 'print only errors')
-    .action((o: { config: string; set: string[]; epochs?: number; out?: string; resume?: boolean; quiet?: boolean }) => {
+    .action((o: { config: string; set: string[]; epochs?: number; out?: string; resume?: boolean; quiet?: boolean; precisionSchedule?: string }) => {
       const sets = [...o.set];
+      if (o.precisionSchedule !== undefined) sets.push(`precision.schedule=${JSON.stringify(o.precisionSchedule)}`);
       if (o.epochs !== undefined) sets.push(`training.n_epochs=${o.epochs}`);
       if (o.out !== undefined) sets.push(`output.dir=${JSON.stringify(o.out)}`);
       trainCommand({ config: o.config, set: sets, resume: o.resume === true, quiet: o.quiet === true });

@@ -7,7 +7,9 @@ import { FNO } from '../models/fno.js';
 import { Adam, AdamW, CosineAnnealingLR, StepLR } from '../optim/index.js';
 import { loadCheckpoint } from '../train/checkpoint.js';
 import { type RunConfig, loadConfig } from '../train/config.js';
-import { type EpochRecord, type Loss, type ProgressReporter, type SchedulerLike, Trainer } from '../train/trainer.js';
+import { type EpochRecord, type Loss, type PrecisionControl, type ProgressReporter, type SchedulerLike, Trainer } from '../train/trainer.js';
+import { GradScaler } from '../precision/scaler.js';
+import { parsePrecisionSchedule, scheduleEpochs } from '../precision/schedule.js';
 
 export interface TrainCommandOptions {
   config: string;
@@ -102,16 +104,27 @@ export function trainCommand(o: TrainCommandOptions): Record<string, number> {
       : new StepLR(optimizer, { step_size: sc.step_size, ...(sc.gamma !== undefined ? { gamma: sc.gamma } : {}) });
     const trainLoader = new DataLoader(run.train, { batchSize: config.data.batch_size, shuffle: config.data.shuffle, seed: config.training.seed });
     const testLoaders = Object.fromEntries(Object.entries(run.tests).map(([k, t]) => [k, new DataLoader(t, { batchSize: config.data.test_batch_size })]));
+    // mixed precision: loss scaling when any part computes in fp16, the schedule, layer fallback
+    const m = run.model.config;
+    const pcfg = config.precision ?? {};
+    const schedule = pcfg.schedule ? scheduleEpochs(parsePrecisionSchedule(pcfg.schedule), config.training.n_epochs) : undefined;
+    const usesFp16 = m.half_type === 'float16' && (m.amp || m.fno_block_precision !== 'full' || (schedule?.entries.some((e) => e.precision !== 'full') ?? false));
+    const scaler = (pcfg.loss_scale ?? (usesFp16 ? 'dynamic' : 'none')) === 'dynamic' ? new GradScaler() : undefined;
+    const precision: PrecisionControl | undefined = usesFp16 || schedule || m.fno_block_precision !== 'full' || m.amp
+      ? { model: run.model, scaler, schedule, fallbackAfter: pcfg.fallback_after ?? undefined }
+      : undefined;
     const crash = process.env['MPNO_TEST_CRASH_AT'];
     const crashAt = crash ? { epoch: Number(crash.split(':')[0]), batch: Number(crash.split(':')[1]) } : undefined;
     const trainer = new Trainer({
       model: run.model, optimizer, scheduler, trainLoss: lossOf(config.training.train_loss, d),
       evalLosses: Object.fromEntries(config.training.eval_losses.map((l) => [l, lossOf(l, d)])),
       outputNormalizer: run.normalizer, nEpochs: config.training.n_epochs, evalInterval: config.training.eval_interval,
-      runDir, checkpointEvery: config.output.checkpoint_every, config, progress: o.quiet ? undefined : progressReporter(), crashAt,
+      runDir, checkpointEvery: config.output.checkpoint_every, config, progress: o.quiet ? undefined : progressReporter(), crashAt, precision,
       onEpoch: (r: EpochRecord) => {
         if (o.quiet) return;
-        console.log(`epoch ${r.epoch}: train_err ${r.train_err.toFixed(4)}  lr ${r.lr.toPrecision(3)}  ${r.time_s.toFixed(2)}s (${r.samples_per_s.toFixed(0)} samples/s)${r.eval ? `  ${fmtEval(r.eval)}` : ''}`);
+        for (const e of r.events ?? []) console.log(`  ${e}`);
+        const prec = r.precision ? `  [${[...new Set(r.precision)].join('/')}${r.loss_scale !== undefined ? `, scale ${r.loss_scale}, skipped ${r.skipped_steps}` : ''}]` : '';
+        console.log(`epoch ${r.epoch}: train_err ${r.train_err.toFixed(4)}  lr ${r.lr.toPrecision(3)}  ${r.time_s.toFixed(2)}s (${r.samples_per_s.toFixed(0)} samples/s)${prec}${r.eval ? `  ${fmtEval(r.eval)}` : ''}`);
       },
     });
     if (ck) {
@@ -122,6 +135,7 @@ export function trainCommand(o: TrainCommandOptions): Record<string, number> {
       trainLoader.setState(ck.state.loaderRng as never);
       trainer.epoch = ck.state.epoch;
       trainer.history = ck.state.history as EpochRecord[];
+      trainer.restorePrecision(ck.state.precision ?? null);
       // the metrics log holds exactly the epochs of the checkpoint
       const log = path.join(runDir, 'metrics.jsonl');
       writeFileSync(`${log}.tmp`, trainer.history.map((r) => `${JSON.stringify(r)}\n`).join(''));

@@ -10,6 +10,8 @@ import { Module } from '../nn/module.js';
 export type FnoBlockPrecision = 'full' | 'mixed' | 'half';
 export const FNO_BLOCK_PRECISIONS: readonly FnoBlockPrecision[] = ['full', 'mixed', 'half'];
 export type Stabilizer = 'tanh' | 'clip_hard' | 'clip_sigma' | null;
+export type HalfType = 'float16' | 'bfloat16';
+export const HALF_TYPES: readonly HalfType[] = ['float16', 'bfloat16'];
 export const STABILIZERS: readonly (Stabilizer & string)[] = ['tanh', 'clip_hard', 'clip_sigma'];
 
 /** FNO constructor options, with neuralop's names (snake_case) and defaults. */
@@ -30,6 +32,10 @@ export interface FNOOptions {
   fft_norm?: FftNorm;
   fno_block_precision?: FnoBlockPrecision;
   stabilizer?: Stabilizer;
+  /** The 16-bit type of 'mixed'/'half' blocks and of AMP activations. */
+  half_type?: HalfType;
+  /** Automatic mixed precision outside the spectral convolutions: 16-bit activations, f32 accumulation. */
+  amp?: boolean;
   /** Seed of the initialisation. */
   seed?: number;
   dtype?: DType;
@@ -38,7 +44,7 @@ export interface FNOOptions {
 const KNOWN = new Set([
   'n_modes', 'in_channels', 'out_channels', 'hidden_channels', 'n_layers', 'lifting_channel_ratio', 'projection_channel_ratio',
   'positional_embedding', 'fno_skip', 'channel_mlp_skip', 'use_channel_mlp', 'channel_mlp_expansion', 'domain_padding', 'fft_norm',
-  'fno_block_precision', 'stabilizer', 'seed', 'dtype',
+  'fno_block_precision', 'stabilizer', 'half_type', 'amp', 'seed', 'dtype',
 ]);
 
 function posInt(v: unknown, name: string): number {
@@ -70,6 +76,8 @@ export function resolveFnoOptions(o: FNOOptions): Required<Omit<FNOOptions, 'dom
     fft_norm: o.fft_norm ?? 'forward',
     fno_block_precision: o.fno_block_precision ?? 'full',
     stabilizer: o.stabilizer ?? null,
+    half_type: o.half_type ?? 'float16',
+    amp: o.amp ?? false,
     seed: o.seed ?? 0,
     dtype: o.dtype ?? 'float32',
   };
@@ -84,13 +92,14 @@ export function resolveFnoOptions(o: FNOOptions): Required<Omit<FNOOptions, 'dom
   if (!FNO_BLOCK_PRECISIONS.includes(r.fno_block_precision)) {
     throw new RangeError(`FNO: fno_block_precision must be one of ${FNO_BLOCK_PRECISIONS.join(', ')}, got ${JSON.stringify(r.fno_block_precision)}`);
   }
-  if (r.fno_block_precision !== 'full') {
-    throw new RangeError(`FNO: fno_block_precision '${r.fno_block_precision}' is not implemented yet (only 'full'; mixed precision comes with the mixed-precision work)`);
+  if (!HALF_TYPES.includes(r.half_type)) throw new RangeError(`FNO: half_type must be one of ${HALF_TYPES.join(', ')}, got ${JSON.stringify(r.half_type)}`);
+  if (typeof r.amp !== 'boolean') throw new RangeError(`FNO: amp must be true or false, got ${JSON.stringify(r.amp)}`);
+  if (r.dtype === 'float64' && (r.fno_block_precision !== 'full' || r.amp)) {
+    throw new RangeError(`FNO: a float64 model runs in full precision (fno_block_precision '${r.fno_block_precision}', amp ${r.amp} requested)`);
   }
   if (r.stabilizer !== null && !STABILIZERS.includes(r.stabilizer)) {
     throw new RangeError(`FNO: stabilizer must be one of ${STABILIZERS.join(', ')} or null, got ${JSON.stringify(r.stabilizer)}`);
   }
-  if (r.stabilizer !== null && r.stabilizer !== 'tanh') throw new RangeError(`FNO: stabilizer '${r.stabilizer}' is not implemented yet (only 'tanh')`);
   if (r.domain_padding !== null && (typeof r.domain_padding !== 'number' || !(r.domain_padding > 0) || r.domain_padding >= 1)) {
     throw new RangeError(`FNO: domain_padding must be null or a fraction in (0, 1), got ${JSON.stringify(r.domain_padding)}`);
   }
@@ -120,9 +129,42 @@ export class FNO extends Module {
     this.fnoBlocks = this.registerModule('fno_blocks', new FNOBlocks(hidden, {
       nModes: c.n_modes, nLayers: c.n_layers, fnoSkip: c.fno_skip, channelMlpSkip: c.channel_mlp_skip,
       useChannelMlp: c.use_channel_mlp, channelMlpExpansion: c.channel_mlp_expansion,
-      stabilizer: c.stabilizer === 'tanh' ? 'tanh' : null, fftNorm: c.fft_norm, rng, ...dt,
+      stabilizer: c.stabilizer, fftNorm: c.fft_norm, rng, ...dt,
     }));
     this.projection = this.registerModule('projection', new ChannelMLP(hidden, c.out_channels, Math.round(c.projection_channel_ratio * hidden), { nLayers: 2, rng, ...dt }));
+    this.setPrecision({});
+  }
+
+  /**
+   * Sets the precision of the Fourier blocks and AMP (all layers, or one spectral convolution when
+   * `layer` is given). Parameters stay float32 masters either way.
+   */
+  setPrecision(p: { fno_block_precision?: FnoBlockPrecision; half_type?: HalfType; amp?: boolean; layer?: number }): void {
+    const block = p.fno_block_precision ?? this.config.fno_block_precision;
+    const half = p.half_type ?? this.config.half_type;
+    if (!FNO_BLOCK_PRECISIONS.includes(block)) throw new RangeError(`FNO: fno_block_precision must be one of ${FNO_BLOCK_PRECISIONS.join(', ')}, got ${JSON.stringify(block)}`);
+    if (!HALF_TYPES.includes(half)) throw new RangeError(`FNO: half_type must be one of ${HALF_TYPES.join(', ')}, got ${JSON.stringify(half)}`);
+    if (this.config.dtype === 'float64' && (block !== 'full' || p.amp)) throw new RangeError('FNO: a float64 model runs in full precision');
+    const convs = this.fnoBlocks.spectralConvs;
+    if (p.layer !== undefined) {
+      const c = convs[p.layer];
+      if (!c) throw new RangeError(`FNO: there is no Fourier layer ${p.layer} (0…${convs.length - 1})`);
+      c.precision = block;
+      c.halfType = half;
+      return;
+    }
+    for (const c of convs) {
+      c.precision = block;
+      c.halfType = half;
+    }
+    this.config.fno_block_precision = block;
+    this.config.half_type = half;
+    if (p.amp !== undefined) this.config.amp = p.amp;
+  }
+
+  /** Per Fourier layer: its precision and how many forward passes overflowed. */
+  precisionReport(): { layer: number; precision: FnoBlockPrecision; overflows: number }[] {
+    return this.fnoBlocks.spectralConvs.map((c, layer) => ({ layer, precision: c.precision, overflows: c.overflows }));
   }
 
   forward(x: Variable): Variable {
@@ -130,14 +172,21 @@ export class FNO extends Module {
     if (x.value.ndim !== d + 2 || x.shape[1] !== this.config.in_channels) {
       throw new RangeError(`FNO: input [${x.shape.join(', ')}] must be [batch, ${this.config.in_channels}, ${d} spatial axes]`);
     }
-    const h0 = this.config.positional_embedding === 'grid' ? gridEmbedding(x) : x;
+    const amp = this.config.amp && x.dtype !== 'float64';
+    // AMP: every layer takes 16-bit inputs and writes 16-bit activations (f32 accumulation inside the
+    // kernels); the prediction is returned in f32 for the loss and the decoded evaluation
+    const x0 = amp ? ops.cast(x, this.config.half_type) : x;
+    const h0 = this.config.positional_embedding === 'grid' ? gridEmbedding(x0) : x0;
     let h = this.lifting.forward(h0);
     const p = this.config.domain_padding;
-    if (p === null) return this.projection.forward(this.fnoBlocks.forward(h));
-    // neuralop's symmetric domain padding: round(n·p) zeros on both sides of every spatial axis
-    const sizes = x.shape.slice(2);
-    const amount = sizes.map((n) => Math.round(n * p));
-    h = this.fnoBlocks.forward(ops.pad(h, amount, amount));
-    return this.projection.forward(ops.crop(h, amount, sizes));
+    if (p === null) h = this.fnoBlocks.forward(h);
+    else {
+      // neuralop's symmetric domain padding: round(n·p) zeros on both sides of every spatial axis
+      const sizes = x.shape.slice(2);
+      const amount = sizes.map((n) => Math.round(n * p));
+      h = ops.crop(this.fnoBlocks.forward(ops.pad(h, amount, amount)), amount, sizes);
+    }
+    const y = this.projection.forward(h);
+    return amp ? ops.cast(y, x.dtype) : y;
   }
 }

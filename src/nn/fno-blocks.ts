@@ -14,7 +14,7 @@ export interface FNOBlocksOptions {
   useChannelMlp: boolean;
   /** Hidden width of each block's channel MLP as a fraction of the channels (neuralop: 0.5). */
   channelMlpExpansion: number;
-  stabilizer: 'tanh' | null;
+  stabilizer: 'tanh' | 'clip_hard' | 'clip_sigma' | null;
   fftNorm: FftNorm;
   rng: Rng;
   dtype?: DType;
@@ -53,6 +53,11 @@ export class FNOBlocks extends Module {
     }
   }
 
+  /** The spectral convolutions, in layer order. */
+  get spectralConvs(): readonly SpectralConv[] {
+    return this.convList;
+  }
+
   forward(x: Variable): Variable {
     let h = x;
     const n = this.opts.nLayers;
@@ -60,7 +65,9 @@ export class FNOBlocks extends Module {
       const last = i === n - 1;
       const skipFno = this.fnoSkipList[i]!.forward(h);
       const skipMlp = this.opts.useChannelMlp ? this.mlpSkipList[i]!.forward(h) : undefined;
-      const inConv = this.opts.stabilizer === 'tanh' ? ops.tanh(h) : h;
+      const st = this.opts.stabilizer;
+      // the stabiliser acts on the spectral branch only; the skips take the raw input
+      const inConv = st === 'tanh' ? ops.tanh(h) : st === 'clip_hard' ? ops.clamp(h, -1, 1) : st === 'clip_sigma' ? ops.clampSigma(h, 2) : h;
       let y = ops.add(this.convList[i]!.forward(inConv), skipFno);
       if (!last || this.opts.useChannelMlp) y = last && !this.opts.useChannelMlp ? y : ops.gelu(y);
       if (this.opts.useChannelMlp) {

@@ -5,6 +5,7 @@ import * as ops from '../autograd/ops.js';
 import { Variable } from '../autograd/variable.js';
 import type { FftNorm } from '../fft/index.js';
 import { centredModes } from '../fft/index.js';
+import { backend } from '../kernels/cpu.js';
 import { Module, Parameter, copyInto } from './module.js';
 import { normal, torchDefaultBound, uniform } from './init.js';
 
@@ -128,6 +129,11 @@ export class SpectralConv extends Module {
   /** Kept modes per axis as rfftnModes takes them. */
   readonly modes: number[];
   readonly fftNorm: FftNorm;
+  /** Precision of the FFTs and the contraction (see ops.spectralConv); changed by FNO.setPrecision. */
+  precision: 'full' | 'mixed' | 'half' = 'full';
+  halfType: 'float16' | 'bfloat16' = 'float16';
+  /** Forward passes whose output had a non-finite value (an fp16 overflow, usually). */
+  overflows = 0;
 
   constructor(readonly inChannels: number, readonly outChannels: number, opts: SpectralConvOptions) {
     super();
@@ -158,7 +164,9 @@ export class SpectralConv extends Module {
       const limit = a === d - 1 ? Math.floor(sizes[a]! / 2) + 1 : sizes[a]!;
       if (k > limit) throw new RangeError(`SpectralConv: ${k} modes on axis ${a} do not fit a grid of ${sizes[a]} points (input ${fmtShape(x.shape)})`);
     });
-    return ops.spectralConv(x, this.weightRe, this.weightIm, this.bias, { modes: this.modes, norm: this.fftNorm });
+    const y = ops.spectralConv(x, this.weightRe, this.weightIm, this.bias, { modes: this.modes, norm: this.fftNorm, precision: this.precision, halfType: this.halfType });
+    if (this.precision !== 'full' && backend().reduce('countNonFinite', y.value) > 0) this.overflows++;
+    return y;
   }
 
   /** neuralop layout: weight [in, out, k1…kd, 2] (re, im last), bias [out, 1…]. */

@@ -15,6 +15,8 @@ export interface TrainingState {
   loaderRng: unknown;
   normalizer: unknown;
   history: unknown[];
+  /** Per-layer precision and the loss scaler's state (mixed-precision runs). */
+  precision?: unknown;
 }
 
 const LATEST = 'latest';

@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import type { FNOOptions } from '../models/fno.js';
+import { parsePrecisionSchedule } from '../precision/schedule.js';
 
 /** A training run's configuration (JSON file; paths relative to the file). */
 export interface RunConfig {
@@ -26,6 +27,15 @@ export interface RunConfig {
     seed: number;
   };
   output: { dir: string; checkpoint_every: number };
+  /** Mixed-precision training controls (the block precision itself is model.fno_block_precision). */
+  precision?: {
+    /** 'dynamic' loss scaling (default when the model computes in fp16) or 'none'. */
+    loss_scale?: 'dynamic' | 'none';
+    /** e.g. 'half:0.25,mixed:0.5,full:0.25' (fractions of the epochs). */
+    schedule?: string | null;
+    /** Demote a Fourier layer after this many overflowing forward passes. */
+    fallback_after?: number | null;
+  };
 }
 
 type Shape = { [k: string]: Shape | 'any' };
@@ -36,6 +46,7 @@ const SCHEMA: Shape = {
   scheduler: 'any',
   training: { n_epochs: 'any', eval_interval: 'any', train_loss: 'any', eval_losses: 'any', seed: 'any' },
   output: { dir: 'any', checkpoint_every: 'any' },
+  precision: { loss_scale: 'any', schedule: 'any', fallback_after: 'any' },
 };
 
 function checkKeys(v: unknown, s: Shape, at: string, file: string): void {
@@ -63,6 +74,7 @@ export function applyOverrides(cfg: Record<string, unknown>, sets: readonly stri
     }
     let obj = cfg;
     keys.slice(0, -1).forEach((k, i) => {
+      if (obj[k] === undefined) obj[k] = {}; // a missing section is created; its keys are validated later
       const next = obj[k];
       if (next === null || typeof next !== 'object' || Array.isArray(next)) {
         throw new RangeError(`${file}: --set ${s}: '${keys.slice(0, i + 1).join('.')}' is not an object in the config`);
@@ -130,5 +142,19 @@ export function loadConfig(file: string, sets: readonly string[] = []): RunConfi
   c.training.eval_losses.forEach((l, i) => lossName(l, `training.eval_losses[${i}]`));
   if (typeof c.output.dir !== 'string' || c.output.dir === '') throw new TypeError(`${file}: 'output.dir' must be a directory path`);
   num(c.output.checkpoint_every, 'output.checkpoint_every', file, { int: true, min: 1 });
+  if (c.precision !== undefined) {
+    const p = c.precision;
+    if (p.loss_scale !== undefined && p.loss_scale !== 'dynamic' && p.loss_scale !== 'none') {
+      throw new RangeError(`${file}: 'precision.loss_scale' must be 'dynamic' or 'none', got ${JSON.stringify(p.loss_scale)}`);
+    }
+    if (p.schedule != null) {
+      try {
+        parsePrecisionSchedule(p.schedule);
+      } catch (e) {
+        throw new RangeError(`${file}: 'precision.schedule': ${e instanceof Error ? e.message : String(e)}`);
+      }
+    }
+    if (p.fallback_after != null) num(p.fallback_after, 'precision.fallback_after', file, { int: true, min: 1 });
+  }
   return c;
 }

@@ -1,7 +1,10 @@
 import { appendFileSync, mkdirSync } from 'node:fs';
 import path from 'node:path';
-import type { Tensor } from '../core/tensor.js';
-import { Variable, backward, noGrad, tidy } from '../autograd/variable.js';
+import { Tensor } from '../core/tensor.js';
+import type { FNO, FnoBlockPrecision } from '../models/fno.js';
+import type { GradScaler, GradScalerState } from '../precision/scaler.js';
+import { type EpochSchedule, precisionAt } from '../precision/schedule.js';
+import { Variable, backward, disposeGraph, noGrad, tidy } from '../autograd/variable.js';
 import type { DataLoader, UnitGaussianNormalizer } from '../data/dataset.js';
 import type { Module } from '../nn/module.js';
 import { type TrainingState, saveCheckpoint } from './checkpoint.js';
@@ -40,6 +43,24 @@ export interface EpochRecord {
   samples_per_s: number;
   /** `<test set>_<loss>`: Σ per-sample losses / samples, when evaluated this epoch. */
   eval?: Record<string, number>;
+  /** Precision of each Fourier layer during the epoch (when the model is an FNO). */
+  precision?: FnoBlockPrecision[];
+  /** Loss scale at the end of the epoch and steps skipped for non-finite gradients (fp16). */
+  loss_scale?: number;
+  skipped_steps?: number;
+  /** Forward passes with an overflow, per Fourier layer, during the epoch. */
+  overflows?: number[];
+  /** What changed: precision switches of the schedule, layers that fell back. */
+  events?: string[];
+}
+
+/** Mixed-precision controls of a run. */
+export interface PrecisionControl {
+  model: FNO;
+  scaler?: GradScaler | undefined;
+  schedule?: EpochSchedule | undefined;
+  /** Demote a Fourier layer (half → mixed → full) after this many overflowing forward passes. */
+  fallbackAfter?: number | undefined;
 }
 
 export interface ProgressReporter {
@@ -68,7 +89,10 @@ export interface TrainerOptions {
   onEpoch?: (r: EpochRecord) => void;
   /** Fault injection for the resume test: SIGKILL self at this (epoch, batch). */
   crashAt?: { epoch: number; batch: number } | undefined;
+  precision?: PrecisionControl | undefined;
 }
+
+const DEMOTE: Record<FnoBlockPrecision, FnoBlockPrecision> = { half: 'mixed', mixed: 'full', full: 'full' };
 
 /**
  * neuralop's Trainer loop: per epoch, the training loss summed over each batch is backpropagated
@@ -85,8 +109,38 @@ export class Trainer {
     if (!Number.isInteger(o.evalInterval) || o.evalInterval < 1) throw new RangeError(`Trainer: eval_interval must be a positive integer, got ${o.evalInterval}`);
   }
 
+  /** Events of the current epoch (schedule switches, fallbacks). */
+  private events: string[] = [];
+  private epochOverflows: number[] = [];
+
+  /** Applies the precision schedule for this.epoch; returns a description of a switch, if any. */
+  private applySchedule(): void {
+    const pc = this.o.precision;
+    if (!pc?.schedule) return;
+    const want = precisionAt(pc.schedule, this.epoch);
+    if (pc.model.config.fno_block_precision !== want) {
+      pc.model.setPrecision({ fno_block_precision: want });
+      this.events.push(`precision ${want} from epoch ${this.epoch}`);
+    }
+  }
+
+  private checkFallback(): void {
+    const pc = this.o.precision;
+    if (!pc?.fallbackAfter) return;
+    for (const c of pc.model.precisionReport()) {
+      this.epochOverflows[c.layer] = c.overflows;
+      if (c.overflows >= pc.fallbackAfter && c.precision !== 'full') {
+        const next = DEMOTE[c.precision];
+        pc.model.setPrecision({ fno_block_precision: next, layer: c.layer });
+        pc.model.fnoBlocks.spectralConvs[c.layer]!.overflows = 0;
+        this.events.push(`layer ${c.layer} fell back from ${c.precision} to ${next} after ${c.overflows} overflows (epoch ${this.epoch})`);
+      }
+    }
+  }
+
   private trainEpoch(loader: DataLoader): { sum: number; batches: number; samples: number; secs: number } {
     const { model, optimizer, trainLoss, outputNormalizer } = this.o;
+    const scaler = this.o.precision?.scaler;
     model.train();
     const batches = loader.epochBatches();
     this.o.progress?.start(this.epoch, batches.length);
@@ -100,14 +154,24 @@ export class Trainer {
       try {
         const loss = tidy(() => trainLoss.forward(model.forward(Variable.constant(x)), yt));
         const v = loss.item();
+        this.checkFallback();
         if (!Number.isFinite(v)) {
+          if (!scaler) {
+            disposeGraph(loss);
+            loss.release();
+            throw new Error(`training loss is not finite (${v}) at epoch ${this.epoch}, batch ${b}; no update was made`);
+          }
+          // a 16-bit forward overflowed: skip this step (nothing reaches the weights)
+          disposeGraph(loss);
           loss.release();
-          throw new Error(`training loss is not finite (${v}) at epoch ${this.epoch}, batch ${b}; no update was made`);
+          scaler.update(false);
+          if (scaler.skipped > 1000) throw new Error(`training: more than 1000 steps skipped for non-finite values (epoch ${this.epoch}); the run diverged`);
+          return;
         }
         optimizer.zeroGrad();
-        backward(loss);
+        backward(loss, scaler ? Tensor.full(loss.shape, scaler.scale, loss.dtype, 'gradient') : undefined);
         loss.release();
-        optimizer.step();
+        if (!scaler || scaler.unscaleAndCheck(model.parameters())) optimizer.step();
         sum += v;
         samples += idx.length;
         this.o.progress?.update(b + 1, v);
@@ -148,12 +212,30 @@ export class Trainer {
     return out;
   }
 
+  /** Restores the mixed-precision state saved in a checkpoint (per-layer precision, loss scale). */
+  restorePrecision(saved: unknown): void {
+    const pc = this.o.precision;
+    if (!pc || saved === null || typeof saved !== 'object') return;
+    const s = saved as { layers?: { layer: number; precision: FnoBlockPrecision; overflows: number }[]; scaler?: GradScalerState | null };
+    for (const l of s.layers ?? []) {
+      pc.model.setPrecision({ fno_block_precision: l.precision, layer: l.layer });
+      pc.model.fnoBlocks.spectralConvs[l.layer]!.overflows = l.overflows;
+    }
+    if (s.scaler && pc.scaler) pc.scaler.setState(s.scaler);
+    // the schedule's current mode, so that only a real switch at the next epoch resets the layers
+    if (pc.schedule && this.epoch > 0) pc.model.config.fno_block_precision = precisionAt(pc.schedule, this.epoch - 1);
+  }
+
   /** Trains from this.epoch to nEpochs; returns the last evaluation. */
   train(trainLoader: DataLoader, testLoaders: Record<string, DataLoader>, extraState: () => Pick<TrainingState, 'normalizer'>): Record<string, number> {
     const { runDir } = this.o;
     if (runDir) mkdirSync(runDir, { recursive: true });
     let last: Record<string, number> = {};
     while (this.epoch < this.o.nEpochs) {
+      this.events = [];
+      this.applySchedule();
+      const pc = this.o.precision;
+      const layerPrecision = pc?.model.precisionReport().map((l) => l.precision);
       const lr = this.o.optimizer.lr;
       const r = this.trainEpoch(trainLoader);
       this.o.scheduler?.step();
@@ -165,6 +247,15 @@ export class Trainer {
         time_s: r.secs,
         samples_per_s: r.samples / Math.max(r.secs, 1e-9),
       };
+      if (pc) {
+        rec.precision = layerPrecision!;
+        rec.overflows = pc.model.precisionReport().map((l) => l.overflows);
+        if (pc.scaler) {
+          rec.loss_scale = pc.scaler.scale;
+          rec.skipped_steps = pc.scaler.skipped;
+        }
+      }
+      if (this.events.length) rec.events = [...this.events];
       if (this.epoch % this.o.evalInterval === 0 || this.epoch === this.o.nEpochs - 1) {
         last = this.evaluate(testLoaders);
         rec.eval = last;
@@ -186,6 +277,10 @@ export class Trainer {
         format: 'mpno-checkpoint', version: 1, epoch: this.epoch, config: this.o.config ?? null,
         optimizer: this.o.optimizer.stateDict(), scheduler: this.o.scheduler?.stateDict() ?? null,
         loaderRng: trainLoader.getState(), normalizer: extra.normalizer, history: this.history,
+        precision: this.o.precision ? {
+          layers: this.o.precision.model.precisionReport(),
+          scaler: this.o.precision.scaler?.getState() ?? null,
+        } : null,
       });
     } finally {
       for (const t of weights.values()) t.release();

@@ -30,7 +30,11 @@ describe('run configs', () => {
     assert.equal(c.training.n_epochs, 2);
     assert.equal(c.model.hidden_channels, 8);
     assert.equal(c.output.dir, '/tmp/x');
-    assert.throws(() => loadConfig(example, ['nosuch.key=1']), /'nosuch' is not an object/);
+    assert.throws(() => loadConfig(example, ['nosuch.key=1']), /unknown config key 'nosuch'/);
+    assert.throws(() => loadConfig(example, ['training.n_epochs.x=1']), /'training.n_epochs' is not an object/);
+    assert.equal(loadConfig(example, ['precision.schedule="half:0.25,mixed:0.5,full:0.25"']).precision!.schedule, 'half:0.25,mixed:0.5,full:0.25');
+    assert.throws(() => loadConfig(example, ['precision.schedule="half:0.5,full:0.25"']), /'precision.schedule': precision schedule: fractions sum to 0.75, not 1/);
+    assert.throws(() => loadConfig(example, ['precision.schedule="quarter:1"']), /unknown precision 'quarter'/);
     assert.throws(() => loadConfig(example, ['training']), /--set takes key.path=value/);
   });
 

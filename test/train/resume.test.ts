@@ -9,7 +9,7 @@ import { fileURLToPath } from 'node:url';
 const bin = fileURLToPath(new URL('../../../bin/mpno.js', import.meta.url));
 const example = fileURLToPath(new URL('../../../examples/darcy16.json', import.meta.url));
 
-function tinyConfig(dir: string): string {
+function tinyConfig(dir: string, mixed = false): string {
   const c = JSON.parse(readFileSync(example, 'utf8'));
   const ex = path.dirname(example);
   c.data.train = path.resolve(ex, c.data.train);
@@ -20,6 +20,11 @@ function tinyConfig(dir: string): string {
   c.data.shuffle = true; // exercises the loader's RNG state across the resume
   c.model = { ...c.model, n_modes: [4, 4], hidden_channels: 6, n_layers: 2 };
   c.training = { ...c.training, n_epochs: 3, eval_interval: 1 };
+  if (mixed) {
+    // AMP fp16, tanh stabiliser, dynamic loss scaling and a half → mixed → full schedule over 3 epochs
+    c.model = { ...c.model, stabilizer: 'tanh', amp: true, half_type: 'float16' };
+    c.precision = { schedule: 'half:0.34,mixed:0.33,full:0.33', loss_scale: 'dynamic' };
+  }
   const f = path.join(dir, 'tiny.json');
   writeFileSync(f, JSON.stringify(c));
   return f;
@@ -39,9 +44,9 @@ const strip = (r: Record<string, unknown>) => {
 };
 
 describe('training checkpoints and resume', () => {
-  it('a run killed mid-epoch and resumed ends with exactly the metrics of an uninterrupted run', () => {
+  for (const mixed of [false, true]) it(`a run killed mid-epoch and resumed ends with exactly the metrics of an uninterrupted run${mixed ? ' (mixed precision with a schedule)' : ''}`, () => {
     const tmp = mkdtempSync(path.join(tmpdir(), 'mpno-resume-'));
-    const cfg = tinyConfig(tmp);
+    const cfg = tinyConfig(tmp, mixed);
     const a = path.join(tmp, 'a');
     const b = path.join(tmp, 'b');
     const ra = mpno(['train', '--config', cfg, '--out', a, '--quiet']);
@@ -57,6 +62,10 @@ describe('training checkpoints and resume', () => {
     const mb = metrics(b).map(strip);
     assert.equal(ma.length, 3);
     assert.deepEqual(mb, ma);
+    if (mixed) {
+      assert.deepEqual(ma.map((r) => (r['precision'] as string[])[0]), ['half', 'mixed', 'full']);
+      assert.ok(ma.every((r) => typeof r['loss_scale'] === 'number'));
+    }
     // no temporary files or directories left behind
     for (const d of [a, b]) assert.deepEqual(readdirSync(d).filter((n) => n.includes('.tmp')), []);
     // eval of the final checkpoint reproduces the final test errors

@@ -1,0 +1,2 @@
+export * from './scaler.js';
+export * from './schedule.js';

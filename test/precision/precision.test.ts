@@ -1,0 +1,145 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { unitRoundoff } from '../../src/core/dtype.js';
+import { ledger } from '../../src/core/ledger.js';
+import { Rng } from '../../src/core/rng.js';
+import { Tensor } from '../../src/core/tensor.js';
+import * as ops from '../../src/autograd/ops.js';
+import { Variable, backward, tidy } from '../../src/autograd/variable.js';
+import { FNO, type FnoBlockPrecision, type HalfType } from '../../src/models/fno.js';
+import { Parameter } from '../../src/nn/module.js';
+import { GradScaler } from '../../src/precision/scaler.js';
+import { parsePrecisionSchedule, precisionAt, scheduleEpochs } from '../../src/precision/schedule.js';
+
+const rng = new Rng(21);
+
+function relL2(a: Float64Array, b: Float64Array): number {
+  let e = 0;
+  let s = 0;
+  for (let i = 0; i < a.length; i++) {
+    e += (a[i]! - b[i]!) ** 2;
+    s += b[i]! ** 2;
+  }
+  return Math.sqrt(e / s);
+}
+
+describe('precision schedule', () => {
+  it('parses, resolves to epochs and names bad input', () => {
+    const s = parsePrecisionSchedule('half:0.25, mixed:0.5, full:0.25');
+    assert.deepEqual(s.map((e) => e.precision), ['half', 'mixed', 'full']);
+    const ep = scheduleEpochs(s, 15);
+    assert.deepEqual(ep.entries.map((e) => [e.start, e.end]), [[0, 4], [4, 11], [11, 15]]);
+    assert.deepEqual(Array.from({ length: 15 }, (_, e) => precisionAt(ep, e)).join(','), 'half,half,half,half,mixed,mixed,mixed,mixed,mixed,mixed,mixed,full,full,full,full');
+    assert.throws(() => parsePrecisionSchedule('half:0.5,full:0.4'), /fractions sum to 0.9, not 1/);
+    assert.throws(() => parsePrecisionSchedule('quarter:1'), /unknown precision 'quarter'/);
+    assert.throws(() => parsePrecisionSchedule('half'), /'half' is not mode:fraction/);
+    assert.throws(() => parsePrecisionSchedule('half:-1,full:2'), /fraction '-1' of 'half' must be in \(0, 1\]/);
+  });
+});
+
+describe('GradScaler', () => {
+  it('skips on a non-finite gradient (dropping it), backs off, grows after clean steps, round-trips its state', () => {
+    const p = new Parameter(Tensor.fromArray([1, 2], [2]));
+    const s = new GradScaler({ initScale: 8, growthInterval: 2 });
+    p.grad = Tensor.fromArray([16, Number.POSITIVE_INFINITY], [2], 'float32', 'gradient');
+    assert.equal(s.unscaleAndCheck([p]), false);
+    assert.equal(p.grad, null, 'a non-finite gradient never reaches the optimizer');
+    assert.equal(s.scale, 4);
+    assert.equal(s.skipped, 1);
+    p.grad = Tensor.fromArray([8, -4], [2], 'float32', 'gradient');
+    assert.equal(s.unscaleAndCheck([p]), true);
+    assert.deepEqual(p.grad.toArray(), [2, -1]);
+    p.zeroGrad();
+    p.grad = Tensor.fromArray([4, 4], [2], 'float32', 'gradient');
+    s.unscaleAndCheck([p]);
+    assert.equal(s.scale, 8, 'doubles after growthInterval clean steps');
+    const t = new GradScaler();
+    t.setState(JSON.parse(JSON.stringify(s.getState())));
+    assert.deepEqual(t.getState(), s.getState());
+    assert.throws(() => new GradScaler({ backoffFactor: 2 }), /backoffFactor must be in \(0, 1\)/);
+    p.release();
+  });
+});
+
+describe('mixed-precision FNO', () => {
+  const build = () => new FNO({ n_modes: [8, 8], in_channels: 1, out_channels: 1, hidden_channels: 12, n_layers: 2, stabilizer: 'tanh', seed: 4 });
+  const x = rng.fillNormal(Tensor.empty([4, 1, 32, 32]));
+
+  function runOnce(m: FNO, block: FnoBlockPrecision, half: HalfType, amp: boolean) {
+    m.setPrecision({ fno_block_precision: block, half_type: half, amp });
+    m.zeroGrad();
+    const live0 = ledger.snapshot().live;
+    ledger.resetPeak();
+    const y = tidy(() => m.forward(Variable.constant(x)));
+    const peak = ledger.snapshot().peak - live0;
+    const out = y.value.toFloat64();
+    backward(y, Tensor.full(y.shape, 1, y.dtype, 'gradient'));
+    y.release();
+    const grads = m.parameters().map((p) => p.grad!.toFloat64());
+    return { out, grads, peak };
+  }
+
+  it('every precision and half type stays within a few dozen unit roundoffs of full f32; gradients stay f32 and finite', () => {
+    const m = build();
+    const full = runOnce(m, 'full', 'float16', false);
+    for (const half of ['float16', 'bfloat16'] as const) {
+      const u = unitRoundoff(half);
+      for (const [block, amp] of [['mixed', false], ['half', false], ['full', true], ['mixed', true], ['half', true]] as const) {
+        const r = runOnce(m, block, half, amp);
+        const e = relL2(r.out, full.out);
+        assert.ok(e < 40 * u && e > 0, `${half} ${block} amp=${amp}: output error ${e}`);
+        r.grads.forEach((g, i) => {
+          assert.ok(g.every(Number.isFinite), `${half} ${block}: gradient ${i} not finite`);
+          const eg = relL2(g, full.grads[i]!);
+          assert.ok(eg < 100 * u, `${half} ${block} amp=${amp}: gradient ${i} error ${eg}`);
+        });
+        assert.ok(m.parameters().every((p) => p.grad!.dtype === 'float32' && p.value.dtype === 'float32'), 'master weights and their gradients stay f32');
+      }
+    }
+    m.release();
+  });
+
+  it('AMP stores activations in 16 bits: the forward peak of the ledger drops to about half', () => {
+    const m = build();
+    const full = runOnce(m, 'full', 'float16', false);
+    const mixed = runOnce(m, 'mixed', 'float16', true);
+    assert.ok(mixed.peak < 0.6 * full.peak, `peak ${mixed.peak} vs ${full.peak}`);
+    m.release();
+  });
+
+  it('stabilisers: tanh / clip_hard / clip_sigma bound the spectral branch input; clip_sigma clamps to mean ± 2σ', () => {
+    const v = new Variable(Tensor.fromArray([0, 0, 0, 0, 0, 0, 0, 10], [1, 1, 8]), { requiresGrad: true });
+    const y = tidy(() => ops.clampSigma(v, 2));
+    const mean = 10 / 8;
+    const std = Math.sqrt(100 / 8 - mean * mean);
+    assert.ok(Math.abs(y.value.toFloat64()[7]! - (mean + 2 * std)) < 1e-4);
+    backward(y, Tensor.full([1, 1, 8], 1, 'float32', 'gradient'));
+    assert.deepEqual(v.grad!.toArray(), [1, 1, 1, 1, 1, 1, 1, 0]);
+    y.release();
+    v.release();
+    for (const st of ['clip_hard', 'clip_sigma'] as const) {
+      const m = new FNO({ n_modes: [4, 4], in_channels: 1, out_channels: 1, hidden_channels: 4, n_layers: 1, stabilizer: st });
+      const out = tidy(() => m.forward(Variable.constant(x)));
+      assert.ok(out.value.toFloat64().every(Number.isFinite));
+      out.release();
+      m.release();
+    }
+  });
+
+  it('a layer that keeps overflowing in fp16 is counted (and FNO.setPrecision can demote one layer)', () => {
+    const m = new FNO({ n_modes: [8, 8], in_channels: 1, out_channels: 1, hidden_channels: 8, n_layers: 2, fft_norm: 'backward', seed: 1 });
+    m.setPrecision({ fno_block_precision: 'half', half_type: 'float16' });
+    // no stabiliser, backward norm, large input: the unnormalised fp16 FFT overflows
+    const big = Tensor.fromArray(x.toFloat64().map((v) => 3000 * v), x.shape);
+    const y = tidy(() => m.forward(Variable.constant(big)));
+    y.release();
+    const rep = m.precisionReport();
+    assert.ok(rep.some((l) => l.overflows > 0), JSON.stringify(rep));
+    m.setPrecision({ fno_block_precision: 'full', layer: 0 });
+    assert.deepEqual(m.precisionReport().map((l) => l.precision), ['full', 'half']);
+    assert.throws(() => m.setPrecision({ layer: 5 }), /there is no Fourier layer 5/);
+    assert.throws(() => m.setPrecision({ half_type: 'float8' as HalfType }), /half_type must be one of float16, bfloat16/);
+    big.release();
+    m.release();
+  });
+});
