@@ -42,15 +42,17 @@ export function buildProgram(): Command {
   program
     .command('bench')
     .description('run a benchmark suite and print a table (or JSON lines with --json)')
-    .argument('<suite>', 'suite name: gemm, fft, or fft-accuracy (FFT errors vs float64 in f32 and emulated fp16/bf16)')
+    .argument('<suite>', 'suite name: gemm, fft, fft-accuracy (FFT errors vs float64 in f32 and emulated fp16/bf16), precision (FNO training/inference speed and memory in full/mixed/half)')
     .option('--json', 'print one JSON object per line instead of a table')
     .option('--runs <n>', 'timed runs per row (median reported; at least 5 unless --quick)', positiveInt('--runs'), 7)
-    .option('--warmup <n>', 'untimed runs before timing', positiveInt('--warmup'), 1)
+    .option('--warmup <n>', 'untimed runs before timing', positiveIntOrZero('--warmup'), 1)
     .option('--threads <list>', "comma-separated thread counts, 'max' = all (default: 1,max)", threadList)
     .option('--dtypes <list>', 'comma-separated dtypes', 'float32,float16,bfloat16')
     .option('--quick', 'tiny shapes and one run: checks that the suite works, not how fast it is')
-    .action((suite: string, o: { json?: boolean; runs: number; warmup: number; threads?: number[]; dtypes: string; quick?: boolean }) => {
+    .option('--case <i>', 'bench precision: run one case in this process (used internally)', positiveIntOrZero('--case'))
+    .action((suite: string, o: { json?: boolean; runs: number; warmup: number; threads?: number[]; dtypes: string; quick?: boolean; case?: number }) => {
       runBench(suite, {
+        caseIndex: o.case,
         json: o.json === true,
         runs: o.quick ? 1 : o.runs,
         warmup: o.quick ? 0 : o.warmup,

@@ -111,7 +111,7 @@ export function trainCommand(o: TrainCommandOptions): Record<string, number> {
     const usesFp16 = m.half_type === 'float16' && (m.amp || m.fno_block_precision !== 'full' || (schedule?.entries.some((e) => e.precision !== 'full') ?? false));
     const scaler = (pcfg.loss_scale ?? (usesFp16 ? 'dynamic' : 'none')) === 'dynamic' ? new GradScaler() : undefined;
     const precision: PrecisionControl | undefined = usesFp16 || schedule || m.fno_block_precision !== 'full' || m.amp
-      ? { model: run.model, scaler, schedule, fallbackAfter: pcfg.fallback_after ?? undefined }
+      ? { model: run.model, scaler, schedule, fallbackAfter: pcfg.fallback_after ?? undefined, ampInHalfPhases: m.amp }
       : undefined;
     const crash = process.env['MPNO_TEST_CRASH_AT'];
     const crashAt = crash ? { epoch: Number(crash.split(':')[0]), batch: Number(crash.split(':')[1]) } : undefined;

@@ -61,6 +61,8 @@ export interface PrecisionControl {
   schedule?: EpochSchedule | undefined;
   /** Demote a Fourier layer (half → mixed → full) after this many overflowing forward passes. */
   fallbackAfter?: number | undefined;
+  /** AMP during the schedule's half/mixed phases (its 'full' phase turns AMP off, as the paper's code). */
+  ampInHalfPhases?: boolean;
 }
 
 export interface ProgressReporter {
@@ -119,8 +121,9 @@ export class Trainer {
     if (!pc?.schedule) return;
     const want = precisionAt(pc.schedule, this.epoch);
     if (pc.model.config.fno_block_precision !== want) {
-      pc.model.setPrecision({ fno_block_precision: want });
-      this.events.push(`precision ${want} from epoch ${this.epoch}`);
+      const amp = want === 'full' ? false : pc.ampInHalfPhases ?? pc.model.config.amp;
+      pc.model.setPrecision({ fno_block_precision: want, amp });
+      this.events.push(`precision ${want}${amp ? ' with AMP' : ''} from epoch ${this.epoch}`);
     }
   }
 
@@ -223,7 +226,11 @@ export class Trainer {
     }
     if (s.scaler && pc.scaler) pc.scaler.setState(s.scaler);
     // the schedule's current mode, so that only a real switch at the next epoch resets the layers
-    if (pc.schedule && this.epoch > 0) pc.model.config.fno_block_precision = precisionAt(pc.schedule, this.epoch - 1);
+    if (pc.schedule && this.epoch > 0) {
+      const cur = precisionAt(pc.schedule, this.epoch - 1);
+      pc.model.config.fno_block_precision = cur;
+      pc.model.config.amp = cur === 'full' ? false : pc.ampInHalfPhases ?? pc.model.config.amp;
+    }
   }
 
   /** Trains from this.epoch to nEpochs; returns the last evaluation. */
