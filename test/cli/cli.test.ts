@@ -44,6 +44,15 @@ describe('mpno CLI', () => {
     }
   });
 
+  it('bench precision runs one configuration and reports speed and memory fields', () => {
+    const r = mpno('bench', 'precision', '--quick', '--case', '1', '--runs', '1', '--warmup', '0');
+    assert.equal(r.status, 0, r.stderr);
+    const row = JSON.parse(r.stdout.trim()) as Record<string, unknown>;
+    assert.equal(row['suite'], 'precision');
+    assert.match(String(row['name']), /mixed fp16 amp/);
+    for (const k of ['train_samples_per_s', 'infer_samples_per_s', 'peak_ledger_bytes', 'peak_rss_bytes', 'median_ms']) assert.ok((row[k] as number) > 0, k);
+  });
+
   it('bench prints a table by default', () => {
     const r = mpno('bench', 'gemm', '--quick', '--dtypes', 'f16', '--threads', '1');
     assert.equal(r.status, 0, r.stderr);

@@ -5,6 +5,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
+import { readPng, titleBandHeight } from '../../src/data/formats/png.js';
 
 const bin = fileURLToPath(new URL('../../../bin/mpno.js', import.meta.url));
 const example = fileURLToPath(new URL('../../../examples/darcy16.json', import.meta.url));
@@ -74,6 +75,17 @@ describe('training checkpoints and resume', () => {
     const ev = JSON.parse(re.stdout) as Record<string, number>;
     assert.ok(Object.keys(ev).length === 2);
     assert.ok(existsSync(path.join(b, 'epoch-0003', 'model.safetensors')));
+    if (!mixed) {
+      // predict writes one titled 4-panel PNG per sample
+      const out = path.join(tmp, 'pred');
+      const rp = mpno(['predict', '--checkpoint', b, '--data', JSON.parse(readFileSync(cfg, 'utf8')).data.test['16'], '--index', '0,2', '--out', out, '--scale', '4']);
+      assert.equal(rp.status, 0, rp.stderr);
+      const img = readPng(path.join(out, 'sample-0002.png'));
+      assert.equal(img.height, 64 + titleBandHeight());
+      assert.equal(img.width, 4 * 64 + 3 * 4);
+      const bad = mpno(['predict', '--checkpoint', b, '--data', JSON.parse(readFileSync(cfg, 'utf8')).data.test['16'], '--index', '99', '--out', out]);
+      assert.match(bad.stderr, /--index 99 is outside 0…49/);
+    }
   });
 
   it('bad configs fail before training with a named error and leave no checkpoint', () => {
