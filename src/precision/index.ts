@@ -1,2 +1,4 @@
 export * from './scaler.js';
 export * from './schedule.js';
+export * from './contract.js';
+export * from './bounds.js';
