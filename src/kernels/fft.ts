@@ -86,7 +86,7 @@ export function fftPass(p: FftPass): void {
       p.lanes1, p.lanes2, p.emulate === 'float16' ? 1 : p.emulate === 'bfloat16' ? 2 : 0, 0, u.rows,
     ]);
     f32[23] = p.scale;
-    const per = p.kind === 'c2c' ? GROUP : 2 * GROUP;
+    const per = p.kind === 'c2c' || p.emulate ? GROUP : 2 * GROUP; // as the kernel's group size
     const work = lanes * (p.n + u.rows);
     const parts = Math.max(1, Math.min(pool.threads, Math.floor(work / PARALLEL_WORK)));
     const ranges = splitRange(lanes, parts, per);

@@ -467,7 +467,10 @@ export function fftRun(desc: usize, laneStart: i32, laneEnd: i32, work: usize): 
   const s0 = bim + bufBytes, s1 = s0 + stBytes, s2 = s1 + stBytes, s3 = s2 + stBytes;
   const offS = s3 + stBytes, offD = offS + <usize>(2 * G * 4);
   const runS = offD + <usize>(2 * G * 4), runD = runS + <usize>(2 * G * 12);
-  const per: i32 = kind == 0 ? G : 2 * G; // signals per group
+  // signals per group: real transforms pack two real signals per complex lane, except when emulating
+  // half precision, where the packing would mix the two signals' rounding errors (a small signal
+  // paired with a large one would inherit the large one's absolute error)
+  const per: i32 = kind == 0 || emu > 0 ? G : 2 * G;
 
   const one = f32x4.splat(1);
   for (let g0 = laneStart; g0 < laneEnd; g0 += per) {
