@@ -80,16 +80,15 @@ function splitN(p: GemmPlan, x: Ptrs, threads: number): void {
 }
 
 function splitBatch(p: GemmPlan, x: Ptrs, threads: number): void {
+  // each thread takes a contiguous range of batch items in one hand-off (gemmBatch loops inside wasm)
+  const ranges = splitRange(p.batch, threads);
   const per = Math.ceil(wasm.gemmWorkBytes(p.m, p.n, p.k, x.cDt) / 64) * 64;
-  const ws = workspace(per * threads);
+  const ws = workspace(per * ranges.length);
   try {
-    for (let b0 = 0; b0 < p.batch; b0 += threads) {
-      const tasks: number[][] = [];
-      for (let bi = b0; bi < Math.min(p.batch, b0 + threads); bi++) {
-        tasks.push(args(p, x, bi, 0, p.n, 0, p.k, cPtr(p, x, bi, 0), x.cDt, p.ldc, p.beta, x.bias, ws.ptr + (bi - b0) * per));
-      }
-      pool.run('gemm', tasks);
-    }
+    pool.run('gemmBatch', ranges.map(([b0, b1], t) => [
+      ...args(p, x, b0, 0, p.n, 0, p.k, cPtr(p, x, b0, 0), x.cDt, p.ldc, p.beta, x.bias, ws.ptr + t * per),
+      b1 - b0, p.strideA * x.sa, p.strideB * x.sb, p.strideC * x.sc,
+    ]));
   } finally {
     ws.release();
   }

@@ -13,6 +13,14 @@ export interface KernelExports {
     alpha: number, beta: number, bias: number, biasDt: number, work: number,
   ): void;
   gemmWorkBytes(m: number, n: number, k: number, cDt: number): number;
+  gemmBatch(
+    a: number, aDt: number, rsA: number, csA: number,
+    b: number, bDt: number, rsB: number, csB: number,
+    c: number, cDt: number, ldc: number,
+    m: number, n: number, k: number,
+    alpha: number, beta: number, bias: number, biasDt: number, work: number,
+    count: number, sa: number, sb: number, sc: number,
+  ): void;
   gemmReduce(
     parts: number, count: number, partStride: number,
     c: number, cDt: number, ldc: number, m: number, n: number,
@@ -41,7 +49,7 @@ export type KernelName = keyof KernelExports;
 
 /** Every exported kernel, in a fixed order (workers call them by index). */
 export const KERNEL_NAMES: readonly KernelName[] = [
-  'convert', 'gemm', 'gemmWorkBytes', 'gemmReduce', 'binary', 'unary', 'unaryBackward', 'axpy', 'reduce',
+  'convert', 'gemm', 'gemmWorkBytes', 'gemmBatch', 'gemmReduce', 'binary', 'unary', 'unaryBackward', 'axpy', 'reduce',
   'fftWorkBytes', 'fftRun',
 ];
 

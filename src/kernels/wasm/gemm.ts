@@ -251,3 +251,23 @@ export function gemmReduce(
     }
   }
 }
+
+/**
+ * `count` GEMMs of one shape whose operands lie sa / sb / sc bytes apart (sa or sb may be 0 for an
+ * operand shared by all items): one call per thread instead of one per item.
+ */
+export function gemmBatch(
+  a: usize, aDt: i32, rsA: i32, csA: i32,
+  b: usize, bDt: i32, rsB: i32, csB: i32,
+  c: usize, cDt: i32, ldc: i32,
+  m: i32, n: i32, k: i32,
+  alpha: f32, beta: f32, bias: usize, biasDt: i32, work: usize,
+  count: i32, sa: i32, sb: i32, sc: i32,
+): void {
+  for (let i: i32 = 0; i < count; i++) {
+    gemm(
+      a + <usize>(i * sa), aDt, rsA, csA, b + <usize>(i * sb), bDt, rsB, csB, c + <usize>(i * sc), cDt, ldc,
+      m, n, k, alpha, beta, bias, biasDt, work,
+    );
+  }
+}
