@@ -3,6 +3,7 @@ import { Command, InvalidArgumentError } from 'commander';
 import { KERNEL_DTYPES } from '../core/dtype.js';
 import { pool } from '../kernels/pool.js';
 import { runBench } from './bench.js';
+import { boundCommand, boundTable } from './bound.js';
 import { predictCommand } from './predict.js';
 import { evalCommand, trainCommand } from './train.js';
 import { VERSION } from './version.js';
@@ -90,6 +91,19 @@ export function buildProgram(): Command {
       const r = evalCommand(o);
       console.log(o.json ? JSON.stringify(r) : Object.entries(r).map(([k, v]) => `${k}: ${v.toFixed(6)}`).join('\n'));
     });
+  program
+    .command('bound')
+    .description('per Fourier layer: discretisation bound, half-precision DFT bound and measured errors (docs/bounds.md)')
+    .option('--config <file>', 'run configuration (JSON)')
+    .option('--checkpoint <dir>', 'trained weights (a run directory or an epoch-NNNN directory); its config is used if --config is absent')
+    .option('--data <file>', 'a .pt file for the batch (default: the config\'s training data)')
+    .option('--batch <n>', 'samples in the batch', positiveInt('--batch'), 8)
+    .option('--json', 'print one JSON object per row')
+    .action((o: { config?: string; checkpoint?: string; data?: string; batch: number; json?: boolean }) => {
+      const rows = boundCommand(o);
+      console.log(o.json ? rows.map((r) => JSON.stringify(r)).join('\n') : boundTable(rows));
+    });
+
   program
     .command('predict')
     .description('write PNG images (input, truth, prediction, error) for samples of a .pt file')

@@ -134,6 +134,8 @@ export class SpectralConv extends Module {
   halfType: 'float16' | 'bfloat16' = 'float16';
   /** Forward passes whose output had a non-finite value (an fp16 overflow, usually). */
   overflows = 0;
+  /** Instrumentation: called with the layer's input on every forward (error-bound reports). */
+  capture: ((x: Tensor) => void) | undefined;
 
   constructor(readonly inChannels: number, readonly outChannels: number, opts: SpectralConvOptions) {
     super();
@@ -164,6 +166,7 @@ export class SpectralConv extends Module {
       const limit = a === d - 1 ? Math.floor(sizes[a]! / 2) + 1 : sizes[a]!;
       if (k > limit) throw new RangeError(`SpectralConv: ${k} modes on axis ${a} do not fit a grid of ${sizes[a]} points (input ${fmtShape(x.shape)})`);
     });
+    this.capture?.(x.value);
     const y = ops.spectralConv(x, this.weightRe, this.weightIm, this.bias, { modes: this.modes, norm: this.fftNorm, precision: this.precision, halfType: this.halfType });
     if (this.precision !== 'full' && backend().reduce('countNonFinite', y.value) > 0) this.overflows++;
     return y;

@@ -88,6 +88,23 @@ describe('training checkpoints and resume', () => {
     }
   });
 
+  it('mpno bound reports, per Fourier layer and half type, measured errors below the worst-case bound', () => {
+    const tmp = mkdtempSync(path.join(tmpdir(), 'mpno-bound-'));
+    const cfg = tinyConfig(tmp);
+    const r = mpno(['bound', '--config', cfg, '--batch', '4', '--json']);
+    assert.equal(r.status, 0, r.stderr);
+    const rows = r.stdout.trim().split('\n').map((l) => JSON.parse(l) as Record<string, number | string>);
+    assert.equal(rows.length, 2 * 2); // 2 layers × fp16/bf16
+    for (const row of rows) {
+      assert.ok((row['measured_fft'] as number) <= (row['precision_worst'] as number), JSON.stringify(row));
+      assert.ok((row['measured_spectral_conv'] as number) > 0 && (row['discretization'] as number) > 0);
+    }
+    const fp16 = rows.filter((x) => x['half'] === 'float16').map((x) => x['measured_fft'] as number);
+    const bf16 = rows.filter((x) => x['half'] === 'bfloat16').map((x) => x['measured_fft'] as number);
+    fp16.forEach((e, i) => assert.ok(e < bf16[i]!, 'bf16 has the larger unit roundoff'));
+    assert.match(mpno(['bound']).stderr, /bound: give --config or --checkpoint/);
+  });
+
   it('bad configs fail before training with a named error and leave no checkpoint', () => {
     const tmp = mkdtempSync(path.join(tmpdir(), 'mpno-bad-'));
     const cfg = tinyConfig(tmp);
