@@ -291,6 +291,23 @@ export function irfftnModes(X: ComplexTensor, sizes: readonly number[], opts: Ff
 }
 
 /**
+ * Weights over a mode-major spectrum [k1…kd, batch…] by its last-axis column: `ratio` for the DC
+ * column and (even n) the Nyquist column, `interior·ratio` for the others, which stand for two
+ * conjugate terms of the full spectrum.
+ */
+function columnWeights(X: ComplexTensor, d: number, nd: number, interior: number, ratio: number): Tensor {
+  const kd = X.shape[d - 1]!;
+  const inner = shapeSize(X.shape.slice(d));
+  const w = Tensor.empty(X.shape, X.dtype === 'float64' ? 'float64' : 'float32', 'workspace');
+  const wv = new Float64Array(w.size);
+  for (let i = 0; i < w.size; i++) {
+    const col = Math.floor(i / inner) % kd;
+    wv[i] = (col === 0 || 2 * col === nd ? 1 : interior) * ratio;
+  }
+  return w.set(wv);
+}
+
+/**
  * The adjoint of rfftnModes (as a real-linear map, with ⟨Z, Y⟩ = Σ Re(conj Z·Y)): what the backward
  * pass of a truncated forward FFT computes. It is irfftnModes of Y with the last-axis columns that
  * stand for two conjugate terms (all but DC and Nyquist) halved, times c_forward / c_inverse of the norm.
@@ -301,22 +318,13 @@ export function rfftnModesAdjoint(Y: ComplexTensor, sizes: readonly number[], op
   checkSizes(sizes, op);
   checkD(d, Y.re.ndim, op, Y.shape);
   const norm = checkNorm(opts.norm ?? 'backward', op);
-  const kd = Y.shape[d - 1]!;
-  const nd = sizes[d - 1]!;
   const N = shapeSize(sizes);
   const ratio = norm === 'backward' ? N : norm === 'forward' ? 1 / N : 1;
   const be = opts.backend ?? backend();
-  // weights: 1 for column 0 and (even n) column n/2, 1/2 otherwise; applied per last-axis column
-  const inner = shapeSize(Y.shape.slice(d));
-  const w = Tensor.empty(Y.shape, Y.dtype === 'float64' ? 'float64' : 'float32', 'workspace');
+  // columns standing for two conjugate terms count once in ⟨Z, Y⟩ but twice in the inverse
+  const w = columnWeights(Y, d, sizes[d - 1]!, 0.5, ratio);
   const Yw = ComplexTensor.empty(Y.shape, w.dtype, 'workspace');
   try {
-    const wv = new Float64Array(w.size);
-    for (let i = 0; i < w.size; i++) {
-      const col = Math.floor(i / inner) % kd;
-      wv[i] = (col === 0 || 2 * col === nd ? 1 : 0.5) * ratio;
-    }
-    w.set(wv);
     be.binary('mul', Y.re, w, Yw.re);
     be.binary('mul', Y.im, w, Yw.im);
     return irfftnModes(Yw, sizes, { ...opts, dtype: opts.dtype ?? Y.dtype });
@@ -339,26 +347,19 @@ export function irfftnModesAdjoint(g: Tensor, modes: readonly number[], opts: Ff
   const norm = checkNorm(opts.norm ?? 'backward', op);
   const N = shapeSize(sizes);
   const ratio = norm === 'backward' ? 1 / N : norm === 'forward' ? N : 1;
-  const nd = sizes[d - 1]!;
-  const kd = modes[d - 1]!;
   const be = opts.backend ?? backend();
   const G = rfftnModes(g, modes, opts);
-  const inner = shapeSize(G.shape.slice(d));
-  const w = Tensor.empty(G.shape, G.dtype === 'float64' ? 'float64' : 'float32', 'workspace');
+  let w: Tensor | undefined;
   try {
-    const wv = new Float64Array(w.size);
-    for (let i = 0; i < w.size; i++) {
-      const col = Math.floor(i / inner) % kd;
-      wv[i] = (col === 0 || 2 * col === nd ? 1 : 2) * ratio;
-    }
-    w.set(wv);
-    be.binary('mul', G.re, w, G.re);
-    be.binary('mul', G.im, w, G.im);
+    const wt = columnWeights(G, d, sizes[d - 1]!, 2, ratio);
+    w = wt;
+    be.binary('mul', G.re, wt, G.re);
+    be.binary('mul', G.im, wt, G.im);
     return G;
   } catch (e) {
     G.release();
     throw e;
   } finally {
-    w.release();
+    w?.release();
   }
 }

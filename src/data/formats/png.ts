@@ -14,9 +14,8 @@
  *    the blue and red halves are matched in luminance, so equal |v| reads as equal strength. Its
  *    table has an odd number of entries (257) so that the centre of the range lands exactly on white.
  */
-import { randomBytes } from 'node:crypto';
-import { closeSync, fsyncSync, openSync, readFileSync, renameSync, unlinkSync, writeSync } from 'node:fs';
-import { basename, dirname, join } from 'node:path';
+import { writeFileAtomic } from './atomic.js';
+import { readFileSync } from 'node:fs';
 import pngjs from 'pngjs';
 
 const { PNG } = pngjs;
@@ -457,25 +456,9 @@ export function writePng(path: string, rgba: Uint8Array, width: number, height: 
     if (e instanceof ImageError) throw new ImageError(`${path}: ${e.message}`, { cause: e });
     throw e;
   }
-  const tmp = join(dirname(path), `.${basename(path)}.${process.pid}.${randomBytes(6).toString('hex')}.tmp`);
-  let fd: number | undefined;
-  let created = false;
   try {
-    fd = openSync(tmp, 'wx');
-    created = true;
-    let off = 0;
-    while (off < bytes.length) off += writeSync(fd, bytes, off, bytes.length - off);
-    fsyncSync(fd);
-    closeSync(fd);
-    fd = undefined;
-    renameSync(tmp, path);
+    writeFileAtomic(path, bytes);
   } catch (e) {
-    if (fd !== undefined) {
-      try { closeSync(fd); } catch { /* already failing */ }
-    }
-    if (created) {
-      try { unlinkSync(tmp); } catch { /* already gone */ }
-    }
     throw new ImageError(`${path}: could not write the file (${(e as Error).message})`, { cause: e });
   }
 }

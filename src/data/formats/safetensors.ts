@@ -11,9 +11,8 @@
  * the same order (`__metadata__` first). The reader accepts any header order but insists that the
  * tensors tile the data section exactly: in range, no overlap, no gap, nothing left over.
  */
-import { randomBytes } from 'node:crypto';
-import { closeSync, fsyncSync, openSync, readFileSync, renameSync, unlinkSync, writeSync } from 'node:fs';
-import { basename, dirname, join } from 'node:path';
+import { writeFileAtomic } from './atomic.js';
+import { readFileSync } from 'node:fs';
 import { type DType, itemSize } from '../../core/dtype.js';
 import type { Role } from '../../core/ledger.js';
 import { fmtShape, Tensor } from '../../core/tensor.js';
@@ -223,25 +222,9 @@ export function writeSafetensors(path: string, tensors: Record<string, Tensor>, 
     if (e instanceof SafetensorsError) throw new SafetensorsError(`${path}: ${e.message.replace(/^safetensors: /, '')}`);
     throw e;
   }
-  const tmp = join(dirname(path), `.${basename(path)}.${process.pid}.${randomBytes(6).toString('hex')}.tmp`);
-  let fd: number | undefined;
-  let created = false;
   try {
-    fd = openSync(tmp, 'wx');
-    created = true;
-    let off = 0;
-    while (off < bytes.length) off += writeSync(fd, bytes, off, bytes.length - off);
-    fsyncSync(fd);
-    closeSync(fd);
-    fd = undefined;
-    renameSync(tmp, path);
+    writeFileAtomic(path, bytes);
   } catch (e) {
-    if (fd !== undefined) {
-      try { closeSync(fd); } catch { /* already failing */ }
-    }
-    if (created) {
-      try { unlinkSync(tmp); } catch { /* already gone */ }
-    }
     throw new SafetensorsError(`${path}: could not write the file (${(e as Error).message})`, { cause: e });
   }
 }
