@@ -303,11 +303,18 @@ export interface SpectralOptions {
   /**
    * 'full': FFTs and contraction in f32. 'mixed': forward FFT in f32 (its output stored in the half
    * type), contraction and inverse FFT in half. 'half': forward FFT, contraction and inverse FFT in
-   * half. A half-precision FFT is emulated (input, twiddles and every stage rounded to the half type);
-   * a half contraction multiplies half copies of the weights, accumulating in f32.
+   * half. "In half" means 16-bit inputs and outputs with f32 arithmetic inside the kernel (or emulated
+   * half arithmetic, see emulateFft); a half contraction multiplies half copies of the weights,
+   * accumulating in f32.
    */
   precision?: 'full' | 'mixed' | 'half';
   halfType?: 'float16' | 'bfloat16';
+  /**
+   * Emulate half-precision arithmetic inside the FFTs that run in half (input, twiddles and every
+   * stage rounded), as a GPU half FFT computes; otherwise they compute in f32 between 16-bit
+   * inputs and outputs, like every other kernel (default).
+   */
+  emulateFft?: boolean;
 }
 
 /**
@@ -331,9 +338,17 @@ export function spectralConv(x: Variable, Wr: Variable, Wi: Variable, bias: Vari
   const half = o.halfType ?? 'float16';
   // dtypes of the spectrum, the contraction and the emulation of each FFT
   const specDt: DType = f64 ? 'float64' : prec === 'full' ? 'float32' : half;
-  const fwdEmu = prec === 'half' ? half : undefined;
-  const invEmu = prec === 'full' ? undefined : half;
-  const X = rfftnModes(x.value, o.modes, { norm: o.norm, dtype: specDt, ...(fwdEmu ? { emulate: fwdEmu } : {}) });
+  const emu = o.emulateFft === true;
+  const fwdEmu = emu && prec === 'half' ? half : undefined;
+  const invEmu = emu && prec !== 'full' ? half : undefined;
+  // 'half' without emulation: the forward FFT reads its input rounded to the half type
+  const xin = prec === 'half' && !emu && x.dtype !== half ? (() => {
+    const t = Tensor.empty(x.shape, half, 'workspace');
+    be().convert(x.value, t);
+    return t;
+  })() : undefined;
+  const X = rfftnModes(xin ?? x.value, o.modes, { norm: o.norm, dtype: specDt, ...(fwdEmu ? { emulate: fwdEmu } : {}) });
+  xin?.release();
   const Xr = X.re.reshape([M, B, Ci]);
   const Xi = X.im.reshape([M, B, Ci]);
   X.release();

@@ -87,7 +87,7 @@ export function boundCommand(o: { config?: string; checkpoint?: string; batch: n
           disc2 += b.discretization ** 2;
         }
         const rep = fftErrorReport(x64, conv.modes, half, { norm: conv.fftNorm });
-        const got = noGrad(() => tidy(() => ops.spectralConv(Variable.constant(x32), conv.weightRe, conv.weightIm, conv.bias, { modes: conv.modes, norm: conv.fftNorm, precision: 'half', halfType: half }).value.toFloat64()));
+        const got = noGrad(() => tidy(() => ops.spectralConv(Variable.constant(x32), conv.weightRe, conv.weightIm, conv.bias, { modes: conv.modes, norm: conv.fftNorm, precision: 'half', halfType: half, emulateFft: true }).value.toFloat64()));
         const discretization = Math.sqrt(disc2) / Math.max(rep.keptNorm, 1e-300);
         rows.push({
           layer, n, modes: conv.modes, half, discretization,

@@ -36,6 +36,12 @@ export interface FNOOptions {
   half_type?: HalfType;
   /** Automatic mixed precision outside the spectral convolutions: 16-bit activations, f32 accumulation. */
   amp?: boolean;
+  /**
+   * Emulate half-precision arithmetic inside the half FFTs (every butterfly stage rounded), as a GPU
+   * computes them; slower, for studying the method's numerics. Default: f32 arithmetic between
+   * 16-bit inputs and outputs, like every mpno kernel.
+   */
+  emulate_half_fft?: boolean;
   /** Seed of the initialisation. */
   seed?: number;
   dtype?: DType;
@@ -44,7 +50,7 @@ export interface FNOOptions {
 const KNOWN = new Set([
   'n_modes', 'in_channels', 'out_channels', 'hidden_channels', 'n_layers', 'lifting_channel_ratio', 'projection_channel_ratio',
   'positional_embedding', 'fno_skip', 'channel_mlp_skip', 'use_channel_mlp', 'channel_mlp_expansion', 'domain_padding', 'fft_norm',
-  'fno_block_precision', 'stabilizer', 'half_type', 'amp', 'seed', 'dtype',
+  'fno_block_precision', 'stabilizer', 'half_type', 'amp', 'emulate_half_fft', 'seed', 'dtype',
 ]);
 
 function posInt(v: unknown, name: string): number {
@@ -78,6 +84,7 @@ export function resolveFnoOptions(o: FNOOptions): Required<Omit<FNOOptions, 'dom
     stabilizer: o.stabilizer ?? null,
     half_type: o.half_type ?? 'float16',
     amp: o.amp ?? false,
+    emulate_half_fft: o.emulate_half_fft ?? false,
     seed: o.seed ?? 0,
     dtype: o.dtype ?? 'float32',
   };
@@ -94,6 +101,7 @@ export function resolveFnoOptions(o: FNOOptions): Required<Omit<FNOOptions, 'dom
   }
   if (!HALF_TYPES.includes(r.half_type)) throw new RangeError(`FNO: half_type must be one of ${HALF_TYPES.join(', ')}, got ${JSON.stringify(r.half_type)}`);
   if (typeof r.amp !== 'boolean') throw new RangeError(`FNO: amp must be true or false, got ${JSON.stringify(r.amp)}`);
+  if (typeof r.emulate_half_fft !== 'boolean') throw new RangeError(`FNO: emulate_half_fft must be true or false, got ${JSON.stringify(r.emulate_half_fft)}`);
   if (r.dtype === 'float64' && (r.fno_block_precision !== 'full' || r.amp)) {
     throw new RangeError(`FNO: a float64 model runs in full precision (fno_block_precision '${r.fno_block_precision}', amp ${r.amp} requested)`);
   }
@@ -156,6 +164,7 @@ export class FNO extends Module {
     for (const c of convs) {
       c.precision = block;
       c.halfType = half;
+      c.emulateFft = this.config.emulate_half_fft;
     }
     this.config.fno_block_precision = block;
     this.config.half_type = half;

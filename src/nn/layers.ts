@@ -132,6 +132,8 @@ export class SpectralConv extends Module {
   /** Precision of the FFTs and the contraction (see ops.spectralConv); changed by FNO.setPrecision. */
   precision: 'full' | 'mixed' | 'half' = 'full';
   halfType: 'float16' | 'bfloat16' = 'float16';
+  /** Emulate half-precision FFT arithmetic (every stage rounded) where the FFTs run in half. */
+  emulateFft = false;
   /** Forward passes whose output had a non-finite value (an fp16 overflow, usually). */
   overflows = 0;
   /** Instrumentation: called with the layer's input on every forward (error-bound reports). */
@@ -167,7 +169,7 @@ export class SpectralConv extends Module {
       if (k > limit) throw new RangeError(`SpectralConv: ${k} modes on axis ${a} do not fit a grid of ${sizes[a]} points (input ${fmtShape(x.shape)})`);
     });
     this.capture?.(x.value);
-    const y = ops.spectralConv(x, this.weightRe, this.weightIm, this.bias, { modes: this.modes, norm: this.fftNorm, precision: this.precision, halfType: this.halfType });
+    const y = ops.spectralConv(x, this.weightRe, this.weightIm, this.bias, { modes: this.modes, norm: this.fftNorm, precision: this.precision, halfType: this.halfType, emulateFft: this.emulateFft });
     if (this.precision !== 'full' && backend().reduce('countNonFinite', y.value) > 0) this.overflows++;
     return y;
   }
@@ -235,32 +237,50 @@ export class SpectralConv extends Module {
   }
 }
 
+/** Grid channels [d, …sizes] per (sizes, dtype), encoded once: coordinate i/n along each axis. */
+const gridCache = new Map<string, Tensor>();
+
+function gridChannels(sizes: readonly number[], dtype: Tensor['dtype']): Tensor {
+  const key = `${sizes.join('x')}:${dtype}`;
+  let g = gridCache.get(key);
+  if (!g) {
+    const d = sizes.length;
+    const S = shapeSize(sizes);
+    const v = new Float64Array(d * S);
+    for (let a = 0; a < d; a++) {
+      const inner = shapeSize(sizes.slice(a + 1));
+      for (let s = 0; s < S; s++) v[a * S + s] = (Math.floor(s / inner) % sizes[a]!) / sizes[a]!;
+    }
+    g = Tensor.fromArray(v, [d, ...sizes], dtype, 'workspace');
+    gridCache.set(key, g);
+  }
+  return g;
+}
+
 /**
  * neuralop's GridEmbeddingND: appends d channels holding the coordinates of a regular grid on
  * [0, 1)^d (left endpoints, as torch.linspace(0, 1, n + 1)[:-1]) after the input channels.
  * The gradient with respect to the input is the data channels' part of the output gradient.
  */
 export function gridEmbedding(x: Variable): Variable {
-  const [B, C, ...sizes] = x.shape;
+  const [B, C, ...sizes] = x.shape as number[];
   const d = sizes.length;
   const S = shapeSize(sizes);
   const out = Tensor.empty([B!, C! + d, ...sizes], x.dtype, 'activation');
-  const src = x.value.toFloat64();
-  const v = new Float64Array(out.size);
+  // block copies of the raw storage (16-bit codes stay codes): no per-element arithmetic
+  const src = x.value.data as Float32Array;
+  const dst = out.data as Float32Array;
+  const grid = gridChannels(sizes, x.dtype).data as Float32Array;
   for (let b = 0; b < B!; b++) {
-    v.set(src.subarray(b * C! * S, (b + 1) * C! * S), b * (C! + d) * S);
-    for (let a = 0; a < d; a++) {
-      const base = (b * (C! + d) + C! + a) * S;
-      const inner = shapeSize(sizes.slice(a + 1));
-      for (let s = 0; s < S; s++) v[base + s] = Math.floor(s / inner) % sizes[a]! / sizes[a]!;
-    }
+    dst.set(src.subarray(b * C! * S, (b + 1) * C! * S), b * (C! + d) * S);
+    dst.set(grid, (b * (C! + d) + C!) * S);
   }
-  out.set(v);
   return ops.recordOp('gridEmbedding', [x], out, (g) => {
     // the gradient of the data channels; the grid channels are constants
-    const gv = g.toFloat64();
-    const gx = new Float64Array(x.size);
-    for (let b = 0; b < B!; b++) gx.set(gv.subarray(b * (C! + d) * S, (b * (C! + d) + C!) * S), b * C! * S);
-    return [Tensor.fromArray(gx, x.shape, g.dtype, 'gradient')];
+    const gx = Tensor.empty(x.shape, g.dtype, 'gradient');
+    const gs = g.data as Float32Array;
+    const gd = gx.data as Float32Array;
+    for (let b = 0; b < B!; b++) gd.set(gs.subarray(b * (C! + d) * S, (b * (C! + d) + C!) * S), b * C! * S);
+    return [gx];
   });
 }
