@@ -1,7 +1,7 @@
 import { Tensor, shapeSize } from '../core/tensor.js';
 import * as ops from '../autograd/ops.js';
 import { Variable, noGrad, tidy } from '../autograd/variable.js';
-import { loadDarcyPt } from '../data/dataset.js';
+import { loadDataset } from '../data/dataset-file.js';
 import { FNO } from '../models/fno.js';
 import { errorBudget, estimateLipschitzPerAxis, estimateSupNorm, fftErrorReport } from '../precision/bounds.js';
 import { unitRoundoff } from '../core/dtype.js';
@@ -49,7 +49,7 @@ export function boundCommand(o: { config?: string; checkpoint?: string; batch: n
   const { name: _n, ...fnoOpts } = config.model;
   void _n;
   const model = new FNO({ ...fnoOpts, seed: config.training.seed });
-  const data = loadDarcyPt(o.data ?? config.data.train, { n: o.batch });
+  const data = loadDataset(o.data ?? config.data.train, { n: o.batch });
   const rows: BoundRow[] = [];
   const inputs: Tensor[] = [];
   try {

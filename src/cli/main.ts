@@ -4,6 +4,7 @@ import { KERNEL_DTYPES } from '../core/dtype.js';
 import { pool } from '../kernels/pool.js';
 import { runBench } from './bench.js';
 import { boundCommand, boundTable } from './bound.js';
+import { generateCommand } from './generate.js';
 import { predictCommand } from './predict.js';
 import { evalCommand, trainCommand } from './train.js';
 import { VERSION } from './version.js';
@@ -72,12 +73,12 @@ export function buildProgram(): Command {
     .option('--precision-schedule <spec>', "Fourier-block precision by fraction of the epochs, e.g. half:0.25,mixed:0.5,full:0.25")
     .option('--resume', "continue from the run directory's latest checkpoint, if any")
     .option('--quiet', 'print only errors')
-    .action((o: { config: string; set: string[]; epochs?: number; out?: string; resume?: boolean; quiet?: boolean; precisionSchedule?: string }) => {
+    .action(async (o: { config: string; set: string[]; epochs?: number; out?: string; resume?: boolean; quiet?: boolean; precisionSchedule?: string }) => {
       const sets = [...o.set];
       if (o.precisionSchedule !== undefined) sets.push(`precision.schedule=${JSON.stringify(o.precisionSchedule)}`);
       if (o.epochs !== undefined) sets.push(`training.n_epochs=${o.epochs}`);
       if (o.out !== undefined) sets.push(`output.dir=${JSON.stringify(o.out)}`);
-      trainCommand({ config: o.config, set: sets, resume: o.resume === true, quiet: o.quiet === true });
+      await trainCommand({ config: o.config, set: sets, resume: o.resume === true, quiet: o.quiet === true });
     });
 
   program
@@ -91,6 +92,40 @@ export function buildProgram(): Command {
       const r = evalCommand(o);
       console.log(o.json ? JSON.stringify(r) : Object.entries(r).map(([k, v]) => `${k}: ${v.toFixed(6)}`).join('\n'));
     });
+  program
+    .command('generate')
+    .description('generate PDE data (darcy, navier-stokes) at a resolution and its subsamplings, on all cores')
+    .argument('<pde>', 'darcy or navier-stokes')
+    .requiredOption('--n <samples>', 'number of samples', positiveInt('--n'))
+    .requiredOption('--resolution <s>', 'generation grid (darcy: vertex-centred s, s−1 divisible by the subsample factors; navier-stokes: periodic s)', positiveInt('--resolution'))
+    .option('--subsample <list>', 'comma-separated factors of the stored resolutions (1 = the generation grid)', '1')
+    .option('--seed <k>', 'seed (sample i is generated from (seed, i))', positiveIntOrZero('--seed'), 0)
+    .requiredOption('--out <file>', 'output .safetensors (one file per stored resolution: <stem>_<res>.safetensors)')
+    .option('--set <key=value>', 'a PDE parameter, e.g. --set nu=1e-4 (repeatable)', (v: string, prev: string[]) => [...prev, v], [] as string[])
+    .option('--workers <n>', 'worker threads (default: all cores)', positiveInt('--workers'))
+    .option('--force', 'overwrite existing output files')
+    .action(async (pde: string, o: { n: number; resolution: number; subsample: string; seed: number; out: string; set: string[]; workers?: number; force?: boolean }) => {
+      const subsample = o.subsample.split(',').map((v) => {
+        const r = Number(v);
+        if (!Number.isInteger(r) || r < 1) throw new InvalidArgumentError(`--subsample takes positive integers, got '${v}'`);
+        return r;
+      });
+      const params: Record<string, unknown> = {};
+      for (const kv of o.set) {
+        const eq = kv.indexOf('=');
+        if (eq <= 0) throw new InvalidArgumentError(`--set takes key=value, got '${kv}'`);
+        const raw = kv.slice(eq + 1);
+        let v: unknown;
+        try {
+          v = JSON.parse(raw);
+        } catch {
+          v = raw;
+        }
+        params[kv.slice(0, eq)] = v;
+      }
+      await generateCommand({ pde, n: o.n, resolution: o.resolution, subsample, seed: o.seed, out: o.out, force: o.force === true, params, ...(o.workers ? { workers: o.workers } : {}) });
+    });
+
   program
     .command('bound')
     .description('per Fourier layer: discretisation bound, half-precision DFT bound and measured errors (docs/bounds.md)')

@@ -1,7 +1,8 @@
 import { mkdirSync } from 'node:fs';
 import path from 'node:path';
 import { Variable, noGrad, tidy } from '../autograd/variable.js';
-import { type NormalizerState, UnitGaussianNormalizer, loadDarcyPt } from '../data/dataset.js';
+import { type NormalizerState, UnitGaussianNormalizer } from '../data/dataset.js';
+import { loadDataset } from '../data/dataset-file.js';
 import { colorize, panel, upscale, writePng } from '../data/formats/png.js';
 import { FNO } from '../models/fno.js';
 import { loadCheckpoint } from '../train/checkpoint.js';
@@ -25,7 +26,7 @@ export function predictCommand(o: PredictOptions): string[] {
   const { name: _n, ...fnoOpts } = config.model;
   void _n;
   const model = new FNO(fnoOpts);
-  const data = loadDarcyPt(o.data);
+  const data = loadDataset(o.data);
   const written: string[] = [];
   try {
     model.loadStateDict(ck.weights);

@@ -1,7 +1,9 @@
 import { existsSync, readFileSync, writeFileSync, renameSync } from 'node:fs';
 import path from 'node:path';
 import cliProgress from 'cli-progress';
-import { DataLoader, type NormalizerState, type TensorDataset, UnitGaussianNormalizer, loadDarcyPt } from '../data/dataset.js';
+import { DataLoader, type NormalizerState, type TensorDataset, UnitGaussianNormalizer } from '../data/dataset.js';
+import { loadDataset } from '../data/dataset-file.js';
+import { generateCommand } from './generate.js';
 import { H1Loss, LpLoss } from '../losses/index.js';
 import { FNO } from '../models/fno.js';
 import { Adam, AdamW, CosineAnnealingLR, StepLR } from '../optim/index.js';
@@ -50,12 +52,12 @@ export interface BuiltRun {
 
 /** Loads the data and builds the model described by a config. */
 export function buildRun(config: RunConfig, normalizerState?: NormalizerState): BuiltRun {
-  const train = loadDarcyPt(config.data.train, config.data.n_train != null ? { n: config.data.n_train } : {});
+  const train = loadDataset(config.data.train, config.data.n_train != null ? { n: config.data.n_train } : {});
   const tests: Record<string, TensorDataset> = {};
   try {
     for (const [name, p] of Object.entries(config.data.test)) {
       const n = config.data.n_test?.[name];
-      tests[name] = loadDarcyPt(p, n !== undefined ? { n } : {});
+      tests[name] = loadDataset(p, n !== undefined ? { n } : {});
     }
     const { name: _name, ...fnoOpts } = config.model;
     void _name;
@@ -84,9 +86,25 @@ export function buildRun(config: RunConfig, normalizerState?: NormalizerState): 
   }
 }
 
+/** Generates the config's data files that are missing (data.generate). */
+export async function ensureData(config: RunConfig, quiet: boolean): Promise<void> {
+  const g = config.data.generate;
+  if (!g) return;
+  const testNames = Object.keys(config.data.test);
+  if (!existsSync(config.data.train)) {
+    if (!quiet) console.log(`generating training data: ${g.train.n} ${g.pde} samples → ${config.data.train}`);
+    await generateCommand({ pde: g.pde, n: g.train.n, resolution: g.resolution, subsample: [g.train.subsample], seed: g.train.seed, out: config.data.train, force: false, params: g.params ?? {}, quiet, paths: [config.data.train] });
+  }
+  if (testNames.some((k) => !existsSync(config.data.test[k]!))) {
+    if (!quiet) console.log(`generating test data: ${g.test.n} ${g.pde} samples → ${testNames.map((k) => config.data.test[k]).join(', ')}`);
+    await generateCommand({ pde: g.pde, n: g.test.n, resolution: g.resolution, subsample: g.test.subsample, seed: g.test.seed, out: config.data.test[testNames[0]!]!, force: true, params: g.params ?? {}, quiet, paths: testNames.map((k) => config.data.test[k]!) });
+  }
+}
+
 /** mpno train: trains from a config (optionally resuming from the run directory's latest checkpoint). */
-export function trainCommand(o: TrainCommandOptions): Record<string, number> {
+export async function trainCommand(o: TrainCommandOptions): Promise<Record<string, number>> {
   const config = loadConfig(o.config, o.set);
+  await ensureData(config, o.quiet);
   const runDir = path.resolve(config.output.dir);
   const resume = o.resume && existsSync(path.join(runDir, 'latest'));
   const ck = resume ? loadCheckpoint(runDir) : undefined;
@@ -170,7 +188,7 @@ export function evalCommand(o: { checkpoint: string; data: string; batchSize: nu
   const { name: _n, ...fnoOpts } = config.model;
   void _n;
   const model = new FNO(fnoOpts);
-  const data = loadDarcyPt(o.data);
+  const data = loadDataset(o.data);
   try {
     model.loadStateDict(ck.weights);
     const normalizer = ck.state.normalizer ? UnitGaussianNormalizer.fromState(ck.state.normalizer as NormalizerState) : undefined;

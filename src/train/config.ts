@@ -15,6 +15,18 @@ export interface RunConfig {
     test_batch_size: number;
     shuffle: boolean;
     encode_output: boolean;
+    /**
+     * How to produce the data files when they are missing: training samples (seed `train.seed`) at the
+     * training file's resolution, test samples (another seed) at each test set's resolution (the test
+     * sets' names are their resolutions).
+     */
+    generate?: {
+      pde: 'darcy' | 'navier-stokes';
+      resolution: number;
+      train: { n: number; seed: number; subsample: number };
+      test: { n: number; seed: number; subsample: number[] };
+      params?: Record<string, unknown>;
+    } | null;
   };
   model: { name: 'FNO' } & FNOOptions;
   optimizer: { name: 'AdamW' | 'Adam'; lr: number; weight_decay: number; betas?: [number, number]; eps?: number };
@@ -40,7 +52,10 @@ export interface RunConfig {
 
 type Shape = { [k: string]: Shape | 'any' };
 const SCHEMA: Shape = {
-  data: { train: 'any', n_train: 'any', test: 'any', n_test: 'any', batch_size: 'any', test_batch_size: 'any', shuffle: 'any', encode_output: 'any' },
+  data: {
+    train: 'any', n_train: 'any', test: 'any', n_test: 'any', batch_size: 'any', test_batch_size: 'any', shuffle: 'any', encode_output: 'any',
+    generate: { pde: 'any', resolution: 'any', train: { n: 'any', seed: 'any', subsample: 'any' }, test: { n: 'any', seed: 'any', subsample: 'any' }, params: 'any' },
+  },
   model: 'any',
   optimizer: { name: 'any', lr: 'any', weight_decay: 'any', betas: 'any', eps: 'any' },
   scheduler: 'any',
@@ -117,6 +132,20 @@ export function loadConfig(file: string, sets: readonly string[] = []): RunConfi
   if (typeof c.data.shuffle !== 'boolean') throw new TypeError(`${file}: 'data.shuffle' must be true or false`);
   if (typeof c.data.encode_output !== 'boolean') throw new TypeError(`${file}: 'data.encode_output' must be true or false`);
   if (c.data.n_train != null) num(c.data.n_train, 'data.n_train', file, { int: true, min: 1 });
+  const g = c.data.generate;
+  if (g != null) {
+    if (g.pde !== 'darcy' && g.pde !== 'navier-stokes') throw new RangeError(`${file}: 'data.generate.pde' must be 'darcy' or 'navier-stokes', got ${JSON.stringify(g.pde)}`);
+    num(g.resolution, 'data.generate.resolution', file, { int: true, min: 3 });
+    num(g.train?.n, 'data.generate.train.n', file, { int: true, min: 1 });
+    num(g.train?.seed, 'data.generate.train.seed', file, { int: true, min: 0 });
+    num(g.train?.subsample, 'data.generate.train.subsample', file, { int: true, min: 1 });
+    num(g.test?.n, 'data.generate.test.n', file, { int: true, min: 1 });
+    num(g.test?.seed, 'data.generate.test.seed', file, { int: true, min: 0 });
+    if (g.test.seed === g.train.seed) throw new RangeError(`${file}: 'data.generate.test.seed' must differ from the training seed (the test samples would repeat training samples)`);
+    if (!Array.isArray(g.test?.subsample) || g.test.subsample.length !== Object.keys(c.data.test).length) {
+      throw new RangeError(`${file}: 'data.generate.test.subsample' must list one factor per test set (${Object.keys(c.data.test).join(', ')})`);
+    }
+  }
   if (c.model.name !== 'FNO') throw new RangeError(`${file}: 'model.name' must be 'FNO', got ${JSON.stringify(c.model.name)}`);
   if (c.optimizer.name !== 'AdamW' && c.optimizer.name !== 'Adam') throw new RangeError(`${file}: 'optimizer.name' must be 'AdamW' or 'Adam', got ${JSON.stringify(c.optimizer.name)}`);
   num(c.optimizer.lr, 'optimizer.lr', file, { gt: 0 });

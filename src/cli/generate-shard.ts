@@ -1,0 +1,47 @@
+import { generateDarcy, subsampledResolution } from '../data/generators/darcy.js';
+
+export type PdeName = 'darcy' | 'navier-stokes';
+export const PDES: readonly PdeName[] = ['darcy', 'navier-stokes'];
+
+/** One shard of a generation job: samples [start, start + n). */
+export interface ShardJob {
+  pde: PdeName;
+  n: number;
+  start: number;
+  resolution: number;
+  seed: number;
+  subsample: number[];
+  /** PDE-specific parameters (validated by the generator). */
+  params: Record<string, unknown>;
+}
+
+export interface ShardResult {
+  /** Stored resolutions (one per subsample factor). */
+  resolutions: number[];
+  /** Per resolution: x [n, C_in, r, r] and y [n, C_out, r, r], flat float32. */
+  x: Float32Array[];
+  y: Float32Array[];
+  inChannels: number;
+  outChannels: number;
+  meta: Record<string, unknown>;
+}
+
+/** Runs one shard in this thread. */
+export function runGeneratorShard(job: ShardJob, onSample: (i: number) => void): ShardResult {
+  if (job.pde === 'darcy') {
+    const d = generateDarcy({
+      ...(job.params as object), n: job.n, start: job.start, resolution: job.resolution, seed: job.seed, subsample: job.subsample, onSample,
+    });
+    return { resolutions: d.resolutions, x: d.x, y: d.y, inChannels: 1, outChannels: 1, meta: { ...d.meta } };
+  }
+  throw new Error(`generate: no generator for '${job.pde}' yet`);
+}
+
+/** The resolutions a job will store (validates the subsample factors before any work). */
+export function storedResolutions(pde: PdeName, s: number, subsample: readonly number[]): number[] {
+  if (pde === 'darcy') return subsample.map((r) => subsampledResolution(s, r));
+  return subsample.map((r) => {
+    if (!Number.isInteger(s) || s < 4 || s % r !== 0) throw new RangeError(`generate: resolution ${s} cannot be subsampled by ${r} (a periodic grid needs s divisible by r)`);
+    return s / r;
+  });
+}

@@ -1,0 +1,2 @@
+/** PDE data generators. */
+export * from './darcy.js';
