@@ -1,4 +1,5 @@
 import { generateDarcy, subsampledResolution } from '../data/generators/darcy.js';
+import { type GenerateNSOptions, generateNS } from '../data/generators/navier-stokes.js';
 
 export type PdeName = 'darcy' | 'navier-stokes';
 export const PDES: readonly PdeName[] = ['darcy', 'navier-stokes'];
@@ -34,7 +35,21 @@ export function runGeneratorShard(job: ShardJob, onSample: (i: number) => void):
     });
     return { resolutions: d.resolutions, x: d.x, y: d.y, inChannels: 1, outChannels: 1, meta: { ...d.meta } };
   }
-  throw new Error(`generate: no generator for '${job.pde}' yet`);
+  // navier-stokes: simulate at `resolution`, store at resolution / factor for each factor
+  const res = job.subsample.map((r) => job.resolution / r);
+  const p = job.params as Partial<GenerateNSOptions>;
+  const d = generateNS({
+    layout: 'map', ...p, n: job.n, start: job.start, seed: job.seed, resolution: res[0]!, simResolution: job.resolution,
+    alsoResolutions: res.slice(1), onSample,
+  });
+  return {
+    resolutions: res,
+    x: [d.x, ...d.also.map((a) => a.x)],
+    y: [d.y, ...d.also.map((a) => a.y)],
+    inChannels: d.xShape[1]!,
+    outChannels: d.yShape[1]!,
+    meta: { ...d.meta },
+  };
 }
 
 /** The resolutions a job will store (validates the subsample factors before any work). */

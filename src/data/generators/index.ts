@@ -1,2 +1,3 @@
 /** PDE data generators. */
 export * from './darcy.js';
+export * from './navier-stokes.js';

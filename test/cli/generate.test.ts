@@ -1,0 +1,88 @@
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { describe, it } from 'node:test';
+import { fileURLToPath } from 'node:url';
+import { loadDataset, readDatasetMeta } from '../../src/data/dataset-file.js';
+
+const bin = fileURLToPath(new URL('../../../bin/mpno.js', import.meta.url));
+const example = fileURLToPath(new URL('../../../examples/darcy64.json', import.meta.url));
+
+function mpno(...args: string[]) {
+  return spawnSync(process.execPath, [bin, ...args], { encoding: 'utf8', env: { ...process.env, MPNO_THREADS: '1' } });
+}
+
+describe('mpno generate', () => {
+  it('darcy: files at each resolution load into the Trainer, carry their metadata, and do not depend on the worker count', () => {
+    const tmp = mkdtempSync(path.join(tmpdir(), 'mpno-gen-'));
+    let r = mpno('generate', 'darcy', '--n', '5', '--resolution', '17', '--subsample', '1,2', '--seed', '3', '--out', path.join(tmp, 'a.safetensors'), '--workers', '2');
+    assert.equal(r.status, 0, r.stderr);
+    r = mpno('generate', 'darcy', '--n', '5', '--resolution', '17', '--subsample', '1,2', '--seed', '3', '--out', path.join(tmp, 'b.safetensors'), '--workers', '1');
+    assert.equal(r.status, 0, r.stderr);
+    for (const res of [17, 9]) {
+      const a = loadDataset(path.join(tmp, `a_${res}.safetensors`));
+      const b = loadDataset(path.join(tmp, `b_${res}.safetensors`));
+      assert.deepEqual(a.x.shape, [5, 1, res, res]);
+      assert.deepEqual(a.x.toArray(), b.x.toArray());
+      assert.deepEqual(a.y.toArray(), b.y.toArray());
+      assert.ok(a.x.toArray().every((v) => v === 3 || v === 12));
+      a.release();
+      b.release();
+    }
+    const meta = readDatasetMeta(path.join(tmp, 'a_9.safetensors'))!;
+    assert.equal(meta.pde, 'darcy');
+    assert.equal(meta.resolution, 9);
+    assert.equal(meta.seed, 3);
+    // the coarse file is the fine one subsampled
+    const fine = loadDataset(path.join(tmp, 'a_17.safetensors')).y.toFloat64();
+    const coarse = loadDataset(path.join(tmp, 'a_9.safetensors')).y.toFloat64();
+    assert.equal(coarse[9 * 2 + 3], fine[17 * 4 + 6]);
+    // existing output: refused unless --force
+    r = mpno('generate', 'darcy', '--n', '2', '--resolution', '17', '--subsample', '1,2', '--out', path.join(tmp, 'a.safetensors'));
+    assert.notEqual(r.status, 0);
+    assert.match(r.stderr, /a_17\.safetensors exists; refusing to overwrite it \(use --force\)/);
+    r = mpno('generate', 'darcy', '--n', '2', '--resolution', '17', '--subsample', '1,2', '--out', path.join(tmp, 'a.safetensors'), '--force');
+    assert.equal(r.status, 0, r.stderr);
+  });
+
+  it('navier-stokes: the one-step map at two resolutions from one simulation', () => {
+    const tmp = mkdtempSync(path.join(tmpdir(), 'mpno-gen-'));
+    const r = mpno('generate', 'navier-stokes', '--n', '2', '--resolution', '32', '--subsample', '1,2', '--set', 'T=0.05', '--set', 'dt=0.001', '--set', 'recordInterval=0.05', '--out', path.join(tmp, 'ns.safetensors'));
+    assert.equal(r.status, 0, r.stderr);
+    const f = loadDataset(path.join(tmp, 'ns_32.safetensors'));
+    const c = loadDataset(path.join(tmp, 'ns_16.safetensors'));
+    assert.deepEqual(f.y.shape, [2, 1, 32, 32]);
+    assert.deepEqual(c.y.shape, [2, 1, 16, 16]);
+    assert.equal(c.y.toFloat64()[16 * 3 + 5], f.y.toFloat64()[32 * 6 + 10]);
+    assert.equal(readDatasetMeta(path.join(tmp, 'ns_32.safetensors'))!.params['layout'], 'map');
+  });
+
+  it('bad input is named before any work', () => {
+    const tmp = mkdtempSync(path.join(tmpdir(), 'mpno-gen-'));
+    assert.match(mpno('generate', 'heat', '--n', '2', '--resolution', '17', '--out', path.join(tmp, 'x')).stderr, /unknown PDE 'heat'/);
+    assert.match(mpno('generate', 'darcy', '--n', '2', '--resolution', '17', '--subsample', '3', '--out', path.join(tmp, 'x')).stderr, /subsample factor 3 does not divide s − 1 = 16/);
+    assert.match(mpno('generate', 'navier-stokes', '--n', '2', '--resolution', '30', '--subsample', '4', '--out', path.join(tmp, 'x')).stderr, /resolution 30 cannot be subsampled by 4/);
+    assert.match(mpno('generate', 'navier-stokes', '--n', '1', '--resolution', '16', '--set', 'T=10', '--set', 'dt=2', '--set', 'recordInterval=10', '--out', path.join(tmp, 'y')).stderr, /simulateNS: dt = 2 is unstable for s = 16: estimated CFL/);
+    assert.ok(!existsSync(path.join(tmp, 'y.safetensors')));
+  });
+
+  it('a config with data.generate produces its data, trains, and evaluates at two resolutions', () => {
+    const tmp = mkdtempSync(path.join(tmpdir(), 'mpno-gencfg-'));
+    const c = JSON.parse(readFileSync(example, 'utf8'));
+    c.data.train = path.join(tmp, 'train_9.safetensors');
+    c.data.test = { '9': path.join(tmp, 'test_9.safetensors'), '17': path.join(tmp, 'test_17.safetensors') };
+    c.data.generate = { pde: 'darcy', resolution: 17, train: { n: 8, seed: 0, subsample: 2 }, test: { n: 4, seed: 1, subsample: [2, 1] } };
+    c.data.batch_size = 4;
+    c.model = { ...c.model, n_modes: [4, 4], hidden_channels: 6, n_layers: 2 };
+    c.training = { ...c.training, n_epochs: 1, eval_interval: 1 };
+    c.output.dir = path.join(tmp, 'run');
+    writeFileSync(path.join(tmp, 'c.json'), JSON.stringify(c));
+    const r = mpno('train', '--config', path.join(tmp, 'c.json'), '--quiet');
+    assert.equal(r.status, 0, r.stderr);
+    const last = JSON.parse(readFileSync(path.join(tmp, 'run', 'metrics.jsonl'), 'utf8').trim().split('\n').pop()!) as { eval: Record<string, number> };
+    assert.deepEqual(Object.keys(last.eval).sort(), ['17_h1', '17_l2', '9_h1', '9_l2']);
+    assert.ok(existsSync(c.data.train) && existsSync(c.data.test['17']));
+  });
+});
