@@ -12,7 +12,7 @@
 // i.e. Hermitian symmetry is enforced). Output is multiplied by `scale`. With emu = 1 (f16) or
 // 2 (bf16), every stage's output (and the twiddles) is rounded to that type: an emulated
 // half-precision FFT.
-import { decBf16x4, decF16x4, encBf16x4, encF16x4, load1, load4, store1, store4, storeT4 } from "./common";
+import { DT_F32, decBf16x4, decF16x4, encBf16x4, encF16x4, load1, load4, store1, store4, storeT4 } from "./common";
 
 const G: i32 = 16;
 const RB: usize = 64; // bytes per scratch row (G f32)
@@ -324,6 +324,18 @@ function loadRows(src: usize, dt: i32, rs: i32, nrows: i32, off: usize, runs: us
       const base = load<i32>(runs + <usize>q * 12, 8) + rf - load<i32>(runs + <usize>q * 12);
       const len = rt - rf;
       const lane0 = <usize>(rf - from) << 2;
+      if (dt == DT_F32 && len == G) {
+        // the common case: a whole group of f32 lanes, four plain vector copies per row
+        for (let s: i32 = 0; s < nrows; s++) {
+          const sp = src + (<usize>(base + s * rs) << 2);
+          const d = buf + mapped(map, s) * RB + lane0;
+          v128.store(d, v128.load(sp));
+          v128.store(d, v128.load(sp, 16), 16);
+          v128.store(d, v128.load(sp, 32), 32);
+          v128.store(d, v128.load(sp, 48), 48);
+        }
+        continue;
+      }
       for (let s: i32 = 0; s < nrows; s++) {
         const o = base + s * rs;
         const d = buf + mapped(map, s) * RB + lane0;
@@ -342,8 +354,18 @@ function loadRows(src: usize, dt: i32, rs: i32, nrows: i32, off: usize, runs: us
       const d2 = buf + mapped(map, s0 + 2) * RB, d3 = buf + mapped(map, s0 + 3) * RB;
       for (let i: i32 = 0; i < q4; i += 4) {
         const p = off + (<usize>(from + i) << 2);
-        const r0 = load4(src, <usize>(load<i32>(p) + s0), dt), r1 = load4(src, <usize>(load<i32>(p, 4) + s0), dt);
-        const r2 = load4(src, <usize>(load<i32>(p, 8) + s0), dt), r3 = load4(src, <usize>(load<i32>(p, 12) + s0), dt);
+        let r0: v128, r1: v128, r2: v128, r3: v128;
+        if (dt == DT_F32) {
+          r0 = v128.load(src + (<usize>(load<i32>(p) + s0) << 2));
+          r1 = v128.load(src + (<usize>(load<i32>(p, 4) + s0) << 2));
+          r2 = v128.load(src + (<usize>(load<i32>(p, 8) + s0) << 2));
+          r3 = v128.load(src + (<usize>(load<i32>(p, 12) + s0) << 2));
+        } else {
+          r0 = load4(src, <usize>(load<i32>(p) + s0), dt);
+          r1 = load4(src, <usize>(load<i32>(p, 4) + s0), dt);
+          r2 = load4(src, <usize>(load<i32>(p, 8) + s0), dt);
+          r3 = load4(src, <usize>(load<i32>(p, 12) + s0), dt);
+        }
         const a = i32x4.shuffle(r0, r1, 0, 4, 1, 5), b = i32x4.shuffle(r2, r3, 0, 4, 1, 5);
         const c = i32x4.shuffle(r0, r1, 2, 6, 3, 7), e = i32x4.shuffle(r2, r3, 2, 6, 3, 7);
         const li = <usize>i << 2;
@@ -383,6 +405,18 @@ function storeRows(buf: usize, map: usize, dst: usize, dt: i32, rs: i32, nrows: 
       const base = load<i32>(runs + <usize>q * 12, 8) + rf - load<i32>(runs + <usize>q * 12);
       const len = rt - rf;
       const lane0 = <usize>(rf - from) << 2;
+      if (dt == DT_F32 && emu == 0 && len == G) {
+        // the common case: a whole group of f32 lanes, four scaled vector copies per row
+        for (let t: i32 = 0; t < nrows; t++) {
+          const dp = dst + (<usize>(base + t * rs) << 2);
+          const v = buf + mapped(map, t) * RB + lane0;
+          v128.store(dp, f32x4.mul(v128.load(v), scale));
+          v128.store(dp, f32x4.mul(v128.load(v, 16), scale), 16);
+          v128.store(dp, f32x4.mul(v128.load(v, 32), scale), 32);
+          v128.store(dp, f32x4.mul(v128.load(v, 48), scale), 48);
+        }
+        continue;
+      }
       for (let t: i32 = 0; t < nrows; t++) {
         const o = base + t * rs;
         const v = buf + mapped(map, t) * RB + lane0;
@@ -408,10 +442,17 @@ function storeRows(buf: usize, map: usize, dst: usize, dt: i32, rs: i32, nrows: 
         const a = i32x4.shuffle(r0, r1, 0, 4, 1, 5), b = i32x4.shuffle(r2, r3, 0, 4, 1, 5);
         const c = i32x4.shuffle(r0, r1, 2, 6, 3, 7), d = i32x4.shuffle(r2, r3, 2, 6, 3, 7);
         const p = off + (<usize>(from + i) << 2);
-        store4(dst, <usize>(load<i32>(p) + t0), dt, i32x4.shuffle(a, b, 0, 1, 4, 5));
-        store4(dst, <usize>(load<i32>(p, 4) + t0), dt, i32x4.shuffle(a, b, 2, 3, 6, 7));
-        store4(dst, <usize>(load<i32>(p, 8) + t0), dt, i32x4.shuffle(c, d, 0, 1, 4, 5));
-        store4(dst, <usize>(load<i32>(p, 12) + t0), dt, i32x4.shuffle(c, d, 2, 3, 6, 7));
+        if (dt == DT_F32) {
+          v128.store(dst + (<usize>(load<i32>(p) + t0) << 2), i32x4.shuffle(a, b, 0, 1, 4, 5));
+          v128.store(dst + (<usize>(load<i32>(p, 4) + t0) << 2), i32x4.shuffle(a, b, 2, 3, 6, 7));
+          v128.store(dst + (<usize>(load<i32>(p, 8) + t0) << 2), i32x4.shuffle(c, d, 0, 1, 4, 5));
+          v128.store(dst + (<usize>(load<i32>(p, 12) + t0) << 2), i32x4.shuffle(c, d, 2, 3, 6, 7));
+        } else {
+          store4(dst, <usize>(load<i32>(p) + t0), dt, i32x4.shuffle(a, b, 0, 1, 4, 5));
+          store4(dst, <usize>(load<i32>(p, 4) + t0), dt, i32x4.shuffle(a, b, 2, 3, 6, 7));
+          store4(dst, <usize>(load<i32>(p, 8) + t0), dt, i32x4.shuffle(c, d, 0, 1, 4, 5));
+          store4(dst, <usize>(load<i32>(p, 12) + t0), dt, i32x4.shuffle(c, d, 2, 3, 6, 7));
+        }
       }
       for (let i = q4; i < cnt; i++) {
         const o = load<i32>(off + (<usize>(from + i) << 2)) + t0;
