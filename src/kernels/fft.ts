@@ -73,8 +73,12 @@ export function fftPass(p: FftPass): void {
   try {
     const i32 = new Int32Array(maps.data.buffer, maps.ptr, maps.size);
     const f32 = new Float32Array(maps.data.buffer, maps.ptr, maps.size);
-    const inMap = maps.ptr + 26 * 4;
-    const outMap = inMap + p.src.rows.length * 4;
+    // identity row maps are passed as 0: the kernel then uses row i for position i without a lookup
+    const identity = (r: Int32Array) => r.every((v, i) => v === i);
+    const inMap0 = maps.ptr + 26 * 4;
+    const outMap0 = inMap0 + p.src.rows.length * 4;
+    const inMap = identity(p.src.rows) ? 0 : inMap0;
+    const outMap = identity(p.dst.rows) ? 0 : outMap0;
     i32.set(p.src.rows, 26);
     i32.set(p.dst.rows, 26 + p.src.rows.length);
     i32.set([

@@ -542,7 +542,7 @@ export function fftRun(desc: usize, laneStart: i32, laneEnd: i32, work: usize): 
         memory.fill(s2, 0, stBytes * 2);
       }
       for (let s: i32 = 0; s < nin; s++) {
-        const k = load<i32>(inMap + (<usize>s << 2));
+        const k = <i32>mapped(inMap, s);
         const so = <usize>s * RB;
         const zk = <usize>k * RB;
         if (k == 0 || 2 * k == n) {
@@ -571,7 +571,7 @@ export function fftRun(desc: usize, laneStart: i32, laneEnd: i32, work: usize): 
       // split Z into the spectra of the two real signals: A = (Z[j] + conj Z[−j])/2, B = (Z[j] − conj Z[−j])/(2i)
       const h = f32x4.mul(f32x4.splat(0.5), scale);
       for (let t: i32 = 0; t < nout; t++) {
-        const j = load<i32>(outMap + (<usize>t << 2));
+        const j = <i32>mapped(outMap, t);
         const zj = <usize>j * RB, zn = <usize>((n - j) % n) * RB, so = <usize>t * RB;
         for (let v: usize = 0; v < RB; v += 16) {
           const zr = v128.load(xr + zj + v), zi = v128.load(xi + zj + v);
