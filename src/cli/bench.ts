@@ -1,4 +1,5 @@
 import { tableHeader, tableRow, type BenchRow, type SuiteOptions } from '../../bench/harness.js';
+import { benchContract } from '../../bench/contract.js';
 import { benchFft } from '../../bench/fft.js';
 import { accuracyHeader, accuracyRow, fftAccuracy } from '../../bench/fft-accuracy.js';
 import { benchPrecision, precisionCases, precisionHeader, precisionRowText, runPrecisionCase } from '../../bench/precision.js';
@@ -20,6 +21,7 @@ type Suite = (opts: SuiteOptions) => BenchRow[];
 export const SUITES: Record<string, Suite> = {
   gemm: benchGemm,
   fft: benchFft,
+  contract: benchContract,
 };
 
 /** Runs one suite, printing each row as it is measured (table, or JSON lines with --json). */

@@ -44,7 +44,7 @@ export function buildProgram(): Command {
   program
     .command('bench')
     .description('run a benchmark suite and print a table (or JSON lines with --json)')
-    .argument('<suite>', 'suite name: gemm, fft, fft-accuracy (FFT errors vs float64 in f32 and emulated fp16/bf16), precision (FNO training/inference speed and memory in full/mixed/half)')
+    .argument('<suite>', 'suite name: gemm, fft, contract (complex contraction, 4- vs 3-product, dense and CP), fft-accuracy (FFT errors vs float64 in f32 and emulated fp16/bf16), precision (FNO training/inference speed and memory in full/mixed/half)')
     .option('--json', 'print one JSON object per line instead of a table')
     .option('--runs <n>', 'timed runs per row (median reported; at least 5 unless --quick)', positiveInt('--runs'), 7)
     .option('--warmup <n>', 'untimed runs before timing', positiveIntOrZero('--warmup'), 1)

@@ -53,6 +53,13 @@ describe('mpno CLI', () => {
     for (const k of ['train_samples_per_s', 'infer_samples_per_s', 'peak_ledger_bytes', 'peak_rss_bytes', 'median_ms']) assert.ok((row[k] as number) > 0, k);
   });
 
+  it('bench contract --quick runs the complex contraction in both product forms', () => {
+    const r = mpno('bench', 'contract', '--quick', '--json', '--threads', '1', '--dtypes', 'f32,f16');
+    assert.equal(r.status, 0, r.stderr);
+    const rows = r.stdout.trim().split('\n').map((l) => JSON.parse(l) as Record<string, unknown>);
+    assert.ok(rows.length >= 4 && rows.every((x) => x['suite'] === 'contract' && (x['median_ms'] as number) > 0));
+  });
+
   it('bench prints a table by default', () => {
     const r = mpno('bench', 'gemm', '--quick', '--dtypes', 'f16', '--threads', '1');
     assert.equal(r.status, 0, r.stderr);
