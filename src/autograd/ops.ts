@@ -368,11 +368,8 @@ export function spectralConv(x: Variable, Wr: Variable, Wi: Variable, bias: Vari
   const Y = ComplexTensor.empty([M, B, Co], specDt, 'workspace');
   let out: Tensor;
   try {
-    const b = be();
-    b.gemm(Xr, wr, Y.re);
-    b.gemm(Xi, wi, Y.re, { alpha: -1, accumulate: true });
-    b.gemm(Xr, wi, Y.im);
-    b.gemm(Xi, wr, Y.im, { accumulate: true });
+    // Y[m] = X[m]·W[m] for every kept mode m: one fused complex GEMM
+    be().complexGemm({ re: Xr, im: Xi }, { re: wr, im: wi }, Y);
     const Yk = new ComplexTensor(Y.re.reshape([...o.modes, B, Co]), Y.im.reshape([...o.modes, B, Co]));
     try {
       out = irfftnModes(Yk, sizes, { norm: o.norm, dtype: x.dtype, ...(invEmu ? { emulate: invEmu } : {}) });
@@ -405,10 +402,7 @@ export function spectralConv(x: Variable, Wr: Variable, Wi: Variable, bias: Vari
         const dX = ComplexTensor.empty([...o.modes, B, Ci], specDt, 'gradient');
         const dXr = dX.re.reshape([M, B, Ci]);
         const dXi = dX.im.reshape([M, B, Ci]);
-        b.gemm(dYr, sWr, dXr, { transB: true });
-        b.gemm(dYi, sWi, dXr, { transB: true, accumulate: true });
-        b.gemm(dYi, sWr, dXi, { transB: true });
-        b.gemm(dYr, sWi, dXi, { transB: true, alpha: -1, accumulate: true });
+        b.complexGemm({ re: dYr, im: dYi }, { re: sWr, im: sWi }, { re: dXr, im: dXi }, { transB: true, conjB: true }); // dY·W^H
         dXr.release();
         dXi.release();
         try {
@@ -417,15 +411,19 @@ export function spectralConv(x: Variable, Wr: Variable, Wi: Variable, bias: Vari
           dX.release();
         }
       }
-      if (needs[1]) {
+      if (needs[1] || needs[2]) {
+        // dW = X^H·dY (both parts: the pair is one complex weight)
         gWr = Tensor.empty([M, Ci, Co], wdt, 'gradient');
-        b.gemm(Xr, dYr, gWr, { transA: true });
-        b.gemm(Xi, dYi, gWr, { transA: true, accumulate: true });
-      }
-      if (needs[2]) {
         gWi = Tensor.empty([M, Ci, Co], wdt, 'gradient');
-        b.gemm(Xr, dYi, gWi, { transA: true });
-        b.gemm(Xi, dYr, gWi, { transA: true, alpha: -1, accumulate: true });
+        b.complexGemm({ re: Xr, im: Xi }, { re: dYr, im: dYi }, { re: gWr, im: gWi }, { transA: true, conjA: true });
+        if (!needs[1]) {
+          gWr.release();
+          gWr = null;
+        }
+        if (!needs[2]) {
+          gWi.release();
+          gWi = null;
+        }
       }
     } finally {
       dYr.release();

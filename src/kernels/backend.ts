@@ -18,6 +18,22 @@ export interface GemmOptions {
   bias?: Tensor;
 }
 
+/** Planar complex operand of complexGemm. */
+export interface ComplexPair {
+  re: Tensor;
+  im: Tensor;
+}
+
+export interface ComplexGemmOptions {
+  transA?: boolean;
+  transB?: boolean;
+  /** Use conj(A) / conj(B). */
+  conjA?: boolean;
+  conjB?: boolean;
+  /** C += op(A)·op(B). */
+  accumulate?: boolean;
+}
+
 /**
  * The one interface through which ops reach kernels. Every tensor may have its own dtype; a backend
  * computes in at least f32 and rounds once into the output's dtype. Outputs are written in place and
@@ -49,6 +65,11 @@ export interface Backend {
   reduce(op: ReduceOp, x: Tensor): number;
   /** out = x converted to out's dtype (round to nearest even). */
   convert(x: Tensor, out: Tensor): void;
+  /**
+   * Complex C = op(A)·op(B) (+ C), planar re/im, batched like gemm (A, B, C each [.., rows, cols]);
+   * one fused kernel computes both output parts.
+   */
+  complexGemm(a: ComplexPair, b: ComplexPair, c: ComplexPair, opts?: ComplexGemmOptions): void;
   /** One batched 1-D FFT pass along an axis (see FftPass); n-D transforms are sequences of passes. */
   fft(pass: FftPass): void;
 }

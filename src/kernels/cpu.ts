@@ -4,6 +4,7 @@ import { convert } from './convert.js';
 import * as ew from './elementwise.js';
 import { fftPass } from './fft.js';
 import { gemm } from './gemm.js';
+import { complexGemm } from './cgemm.js';
 import { refBackend } from './ref/index.js';
 
 function anyF64(...ts: (Tensor | undefined)[]): boolean {
@@ -17,6 +18,8 @@ function anyF64(...ts: (Tensor | undefined)[]): boolean {
 export const cpuBackend: Backend = {
   name: 'cpu-wasm',
   gemm: (a, b, c, opts = {}) => (anyF64(a, b, c, opts.bias) ? refBackend.gemm(a, b, c, opts) : gemm(a, b, c, opts)),
+  complexGemm: (a, b, c, opts = {}) =>
+    anyF64(a.re, b.re, c.re) ? refBackend.complexGemm(a, b, c, opts) : complexGemm(a, b, c, opts),
   binary: (op, a, b, out) => (anyF64(a, b, out) ? refBackend.binary(op, a, b, out) : ew.binary(op, a, b, out)),
   scale: (x, alpha, out) => (anyF64(x, out) ? refBackend.scale(x, alpha, out) : ew.scale(x, alpha, out)),
   axpy: (alpha, x, y) => (anyF64(x, y) ? refBackend.axpy(alpha, x, y) : ew.axpy(alpha, x, y)),

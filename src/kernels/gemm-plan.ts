@@ -1,6 +1,6 @@
 import { itemSize } from '../core/dtype.js';
-import type { Tensor } from '../core/tensor.js';
-import type { GemmOptions } from './backend.js';
+import { type Tensor, fmtShape, shapeEq } from '../core/tensor.js';
+import type { ComplexGemmOptions, ComplexPair, GemmOptions } from './backend.js';
 import { checkDisjoint, checkFiniteNumber, checkLive, describe } from './check.js';
 
 /** A validated GEMM call, in element strides: C[bi] = alpha·op(A[bi])·op(B[bi]) + beta·C[bi] + bias. */
@@ -71,3 +71,17 @@ export function planGemm(a: Tensor, b: Tensor, c: Tensor, opts: GemmOptions = {}
     bias,
   };
 }
+
+/** Checks a complex GEMM: re parts as gemm does, im parts of the same shapes and dtypes, no overlaps. */
+export function planComplexGemm(a: ComplexPair, b: ComplexPair, c: ComplexPair, opts: ComplexGemmOptions): GemmPlan {
+  const p = planGemm(a.re, b.re, c.re, { ...(opts.transA ? { transA: true } : {}), ...(opts.transB ? { transB: true } : {}), ...(opts.accumulate ? { accumulate: true } : {}) });
+  for (const [name, x] of [['A', a], ['B', b], ['C', c]] as const) {
+    if (!shapeEq(x.re.shape, x.im.shape) || x.re.dtype !== x.im.dtype) {
+      throw new TypeError(`complexGemm: ${name} real part ${fmtShape(x.re.shape)} ${x.re.dtype} and imaginary part ${fmtShape(x.im.shape)} ${x.im.dtype} differ`);
+    }
+  }
+  checkDisjoint('complexGemm', ['C.im', c.im], ['A.re', a.re], ['A.im', a.im], ['B.re', b.re], ['B.im', b.im], ['C.re', c.re]);
+  checkDisjoint('complexGemm', ['C.re', c.re], ['A.im', a.im], ['B.im', b.im]);
+  return p;
+}
+

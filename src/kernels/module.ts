@@ -39,6 +39,10 @@ export interface KernelExports {
   axpy(alpha: number, x: number, xDt: number, y: number, yDt: number, n: number): void;
   /** op: 0 sum, 1 sum of squares, 2 max |x|, 3 count of non-finite elements. */
   reduce(op: number, x: number, xDt: number, n: number): number;
+  /** Workspace bytes of one cgemmRun task. */
+  cgemmWorkBytes(m: number, k: number): number;
+  /** Fused complex GEMM for batch items [b0, b1) of the descriptor at `desc` (see wasm/cgemm.ts). */
+  cgemmRun(desc: number, b0: number, b1: number, work: number): void;
   /** Scratch bytes of one fftRun task: buffers of `rows` rows, staging of `stageRows` rows. */
   fftWorkBytes(rows: number, stageRows: number): number;
   /** Runs the FFT pass described at `desc` for lanes [laneStart, laneEnd) (see src/kernels/wasm/fft.ts). */
@@ -50,7 +54,7 @@ export type KernelName = keyof KernelExports;
 /** Every exported kernel, in a fixed order (workers call them by index). */
 export const KERNEL_NAMES: readonly KernelName[] = [
   'convert', 'gemm', 'gemmWorkBytes', 'gemmBatch', 'gemmReduce', 'binary', 'unary', 'unaryBackward', 'axpy', 'reduce',
-  'fftWorkBytes', 'fftRun',
+  'fftWorkBytes', 'fftRun', 'cgemmWorkBytes', 'cgemmRun',
 ];
 
 const wasmPath = fileURLToPath(new URL('../../wasm/mpno.wasm', import.meta.url));

@@ -1,6 +1,6 @@
-import type { Tensor } from '../../core/tensor.js';
-import type { GemmOptions } from '../backend.js';
-import { planGemm } from '../gemm-plan.js';
+import { Tensor } from '../../core/tensor.js';
+import type { ComplexGemmOptions, ComplexPair, GemmOptions } from '../backend.js';
+import { planComplexGemm, planGemm } from '../gemm-plan.js';
 
 /** Reference GEMM: decodes every operand to float64, computes in float64, rounds once into C's dtype. */
 export function refGemm(a: Tensor, b: Tensor, c: Tensor, opts: GemmOptions = {}): void {
@@ -23,4 +23,27 @@ export function refGemm(a: Tensor, b: Tensor, c: Tensor, opts: GemmOptions = {})
     }
   }
   c.set(C);
+}
+
+/** Reference complex GEMM: four float64 real products (conjugation by sign), rounded once into C. */
+export function refComplexGemm(a: ComplexPair, b: ComplexPair, c: ComplexPair, opts: ComplexGemmOptions = {}): void {
+  planComplexGemm(a, b, c, opts);
+  const g: GemmOptions = { ...(opts.transA ? { transA: true } : {}), ...(opts.transB ? { transB: true } : {}) };
+  const f64 = (t: Tensor) => Tensor.fromArray(t.toFloat64(), t.shape, 'float64', 'workspace');
+  const [ar, ai, br, bi] = [a.re, a.im, b.re, b.im].map(f64) as [Tensor, Tensor, Tensor, Tensor];
+  const cr = f64(c.re);
+  const ci = f64(c.im);
+  const sA = opts.conjA ? -1 : 1;
+  const sB = opts.conjB ? -1 : 1;
+  const acc = opts.accumulate === true;
+  try {
+    refGemm(ar, br, cr, { ...g, accumulate: acc });
+    refGemm(ai, bi, cr, { ...g, alpha: -sA * sB, accumulate: true });
+    refGemm(ar, bi, ci, { ...g, alpha: sB, accumulate: acc });
+    refGemm(ai, br, ci, { ...g, alpha: sA, accumulate: true });
+    c.re.set(cr.toFloat64());
+    c.im.set(ci.toFloat64());
+  } finally {
+    for (const t of [ar, ai, br, bi, cr, ci]) t.release();
+  }
 }

@@ -1,12 +1,12 @@
 import type { Backend } from '../backend.js';
 import { refFft } from './fft.js';
-import { refGemm } from './gemm.js';
+import { refComplexGemm, refGemm } from './gemm.js';
 import {
   refAxpy, refBinary, refClamp, refClampBackward, refConvert, refGelu, refGeluBackward, refReduce, refScale, refTanh,
   refTanhBackward,
 } from './elementwise.js';
 
-export { refGemm } from './gemm.js';
+export { refComplexGemm, refGemm } from './gemm.js';
 export { refFft } from './fft.js';
 export * from './elementwise.js';
 
@@ -14,6 +14,7 @@ export * from './elementwise.js';
 export const refBackend: Backend = {
   name: 'reference',
   gemm: refGemm,
+  complexGemm: refComplexGemm,
   binary: refBinary,
   scale: refScale,
   axpy: refAxpy,
