@@ -83,9 +83,9 @@ export function buildProgram(): Command {
 
   program
     .command('eval')
-    .description('evaluate a checkpoint on a .pt data file with the losses it was evaluated with')
+    .description('evaluate a checkpoint on a data file (.pt or generated .safetensors) with the losses it was evaluated with')
     .requiredOption('--checkpoint <dir>', 'a run directory (its latest checkpoint) or an epoch-NNNN directory')
-    .requiredOption('--data <file>', 'a .pt file with x and y')
+    .requiredOption('--data <file>', 'a .pt or generated .safetensors file with x and y')
     .option('--batch-size <n>', 'evaluation batch size', positiveInt('--batch-size'), 32)
     .option('--json', 'print the errors as one JSON object')
     .action((o: { checkpoint: string; data: string; batchSize: number; json?: boolean }) => {
@@ -141,9 +141,9 @@ export function buildProgram(): Command {
 
   program
     .command('predict')
-    .description('write PNG images (input, truth, prediction, error) for samples of a .pt file')
+    .description('write PNG images (input, truth, prediction, error) for samples of a data file (.pt or .safetensors)')
     .requiredOption('--checkpoint <dir>', 'a run directory (its latest checkpoint) or an epoch-NNNN directory')
-    .requiredOption('--data <file>', 'a .pt file with x and y')
+    .requiredOption('--data <file>', 'a .pt or generated .safetensors file with x and y')
     .option('--out <dir>', 'output directory', 'predictions')
     .option('--index <list>', 'comma-separated sample indices', '0')
     .option('--scale <n>', 'pixels per grid point', positiveInt('--scale'), 16)
