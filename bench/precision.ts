@@ -1,6 +1,5 @@
 import { spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
-import { ledger } from '../src/core/ledger.js';
 import { Rng } from '../src/core/rng.js';
 import { Tensor } from '../src/core/tensor.js';
 import { Variable, backward, noGrad, tidy } from '../src/autograd/variable.js';
@@ -88,7 +87,6 @@ export function runPrecisionCase(c: PrecisionCase, runs: number, warmup: number,
   for (const t of [x, y]) t.release();
   opt.release();
   m.release();
-  void ledger;
   return row;
 }
 

@@ -246,54 +246,62 @@ export function addBias(x: Variable, bias: Variable): Variable {
   ]);
 }
 
-/** y[b, c, …] = w[c]·x[b, c, …] (neuralop's soft-gating skip without bias). */
+/** w[c] repeated over the S points of each channel: one [C·S] row block (f32, or float64 for a float64 x). */
+function channelRows(w: Variable, C: number, S: number, f64: boolean): Tensor {
+  const wv = w.value.toFloat64();
+  const rows = Tensor.empty([C * S], f64 ? 'float64' : 'float32', 'workspace');
+  const d = rows.data as Float32Array | Float64Array;
+  for (let c = 0; c < C; c++) d.fill(wv[c]!, c * S, (c + 1) * S);
+  return rows;
+}
+
+/** out[b] = a[b] ∘ rows for every batch item b (a: [B, C·S]-shaped, rows: [C·S]). */
+function mulRows(a: Tensor, rows: Tensor, out: Tensor, B: number): void {
+  const per = rows.size;
+  const a2 = a.reshape([B, per]);
+  const o2 = out.reshape([B, per]);
+  try {
+    for (let b = 0; b < B; b++) {
+      const ab = a2.slice(b, b + 1).reshapeOwned([per]);
+      const ob = o2.slice(b, b + 1).reshapeOwned([per]);
+      be().binary('mul', ab, rows, ob);
+      ab.release();
+      ob.release();
+    }
+  } finally {
+    a2.release();
+    o2.release();
+  }
+}
+
+/**
+ * y[b, c, …] = w[c]·x[b, c, …] (neuralop's soft-gating skip without bias): one elementwise product per
+ * batch item against w expanded over each channel's points; dw[c] = Σ_{b,s} dy·x.
+ */
 export function channelScale(x: Variable, w: Variable): Variable {
   const op = 'channelScale';
   const { B, C, S } = batchView(x.value, op);
   if (w.size !== C) throw new RangeError(`${op}: weight ${fmtShape(w.shape)} must have ${C} elements (x ${fmtShape(x.shape)})`);
+  const f64 = x.dtype === 'float64';
+  const rows = channelRows(w, C, S, f64);
   const out = Tensor.empty(x.shape, x.dtype, 'activation');
-  const wv = w.value.toFloat64();
-  const x2 = x.value.reshape([B * C, S]);
-  const o2 = out.reshape([B * C, S]);
-  try {
-    for (let r = 0; r < B * C; r++) {
-      const xi = x2.slice(r, r + 1);
-      const oi = o2.slice(r, r + 1);
-      be().scale(xi, wv[r % C]!, oi);
-      xi.release();
-      oi.release();
-    }
-  } finally {
-    o2.release();
-  }
+  mulRows(x.value, rows, out, B);
+  const sx = save(x.value);
   return record(op, [x, w], out, (g, needs) => {
-    const g2 = g.reshape([B * C, S]);
-    const gx = needs[0] ? Tensor.empty([B * C, S], g.dtype, 'gradient') : null;
-    const gw = new Float64Array(C);
-    const tmp = needs[1] ? Tensor.empty([1, S], 'float32', 'workspace') : null;
-    try {
-      for (let r = 0; r < B * C; r++) {
-        const gi = g2.slice(r, r + 1);
-        if (gx) {
-          const di = gx.slice(r, r + 1);
-          be().scale(gi, wv[r % C]!, di);
-          di.release();
-        }
-        if (tmp) {
-          const xi = x2.slice(r, r + 1);
-          be().binary('mul', gi, xi, tmp);
-          gw[r % C] += be().reduce('sum', tmp);
-          xi.release();
-        }
-        gi.release();
+    let gx: Tensor | null = null;
+    let gW: Tensor | null = null;
+    if (needs[0]) mulRows(g, rows, (gx = Tensor.empty(x.shape, g.dtype, 'gradient')), B);
+    if (needs[1]) {
+      const prod = Tensor.empty(x.shape, f64 ? 'float64' : 'float32', 'workspace');
+      try {
+        be().binary('mul', g, sx, prod);
+        gW = channelBiasGrad(prod, w.shape, w.dtype === 'float64' ? 'float64' : 'float32');
+      } finally {
+        prod.release();
       }
-    } finally {
-      g2.release();
-      tmp?.release();
     }
-    const gW = needs[1] ? Tensor.fromArray(gw, w.shape, w.dtype === 'float64' ? 'float64' : 'float32', 'gradient') : null;
-    return [gx ? gx.reshapeOwned(x.shape) : null, gW];
-  }, [x2]);
+    return [gx, gW];
+  }, [sx, rows]);
 }
 
 export interface SpectralOptions {
@@ -447,25 +455,33 @@ export function clampSigma(x: Variable, k = 2): Variable {
   return clamp(x, mean - k * std, mean + k * std);
 }
 
-/** Copies a [R, …sizes] block into (or out of) a zero-padded [R, …padded] block at `offsets`. */
-function copyBlock(src: Float64Array, srcSizes: number[], dst: Float64Array, dstSizes: number[], R: number, offsets: number[], intoPadded: boolean): void {
+/**
+ * Copies a [R, …sizes] block into (intoPadded) or out of a [R, …padded] block placed at `offsets`,
+ * one contiguous last-axis row at a time on the raw storage (16-bit codes are copied as they are).
+ */
+function copyBlock(src: Tensor, srcSizes: readonly number[], dst: Tensor, dstSizes: readonly number[], R: number, offsets: readonly number[], intoPadded: boolean): void {
   const d = srcSizes.length;
   const inner = intoPadded ? srcSizes : dstSizes; // the unpadded sizes
   const outer = intoPadded ? dstSizes : srcSizes; // the padded sizes
+  const len = inner[d - 1]!;
+  const rowsPer = shapeSize(inner.slice(0, -1));
   const Sin = shapeSize(inner);
   const Sout = shapeSize(outer);
-  const idx = new Array<number>(d).fill(0);
-  for (let s = 0; s < Sin; s++) {
-    let rem = s;
-    for (let a = d - 1; a >= 0; a--) {
+  const sv = src.data as Float32Array;
+  const dv = dst.data as Float32Array;
+  const idx = new Array<number>(Math.max(0, d - 1)).fill(0);
+  for (let q = 0; q < rowsPer; q++) {
+    let rem = q;
+    for (let a = d - 2; a >= 0; a--) {
       idx[a] = rem % inner[a]!;
       rem = Math.floor(rem / inner[a]!);
     }
     let o = 0;
-    for (let a = 0; a < d; a++) o = o * outer[a]! + idx[a]! + offsets[a]!;
+    for (let a = 0; a < d - 1; a++) o = o * outer[a]! + idx[a]! + offsets[a]!;
+    o = o * outer[d - 1]! + offsets[d - 1]!;
     for (let r = 0; r < R; r++) {
-      if (intoPadded) dst[r * Sout + o] = src[r * Sin + s]!;
-      else dst[r * Sin + s] = src[r * Sout + o]!;
+      if (intoPadded) dv.set(sv.subarray(r * Sin + q * len, r * Sin + (q + 1) * len), r * Sout + o);
+      else dv.set(sv.subarray(r * Sout + o, r * Sout + o + len), r * Sin + q * len);
     }
   }
 }
@@ -481,13 +497,12 @@ export function pad(x: Variable, before: readonly number[], after: readonly numb
   for (const v of [...before, ...after]) if (!Number.isInteger(v) || v < 0) throw new RangeError(`pad: amounts must be non-negative integers, got [${before}] / [${after}]`);
   const padded = sizes.map((n, a) => n + before[a]! + after[a]!);
   const R = x.shape[0]! * x.shape[1]!;
-  const out = new Float64Array(R * shapeSize(padded));
-  copyBlock(x.value.toFloat64(), sizes, out, padded, R, [...before], true);
-  const value = Tensor.fromArray(out, [x.shape[0]!, x.shape[1]!, ...padded], x.dtype, 'activation');
+  const value = Tensor.zeros([x.shape[0]!, x.shape[1]!, ...padded], x.dtype, 'activation');
+  copyBlock(x.value, sizes, value, padded, R, before, true);
   return record('pad', [x], value, (g) => {
-    const gx = new Float64Array(R * shapeSize(sizes));
-    copyBlock(g.toFloat64(), padded, gx, sizes, R, [...before], false);
-    return [Tensor.fromArray(gx, x.shape, g.dtype, 'gradient')];
+    const gx = Tensor.empty(x.shape, g.dtype, 'gradient');
+    copyBlock(g, padded, gx, sizes, R, before, false);
+    return [gx];
   });
 }
 
@@ -499,12 +514,11 @@ export function crop(x: Variable, before: readonly number[], sizes: readonly num
     throw new RangeError(`crop: cannot take [${sizes}] at [${before}] from ${fmtShape(x.shape)}`);
   }
   const R = x.shape[0]! * x.shape[1]!;
-  const out = new Float64Array(R * shapeSize(sizes));
-  copyBlock(x.value.toFloat64(), padded, out, [...sizes], R, [...before], false);
-  const value = Tensor.fromArray(out, [x.shape[0]!, x.shape[1]!, ...sizes], x.dtype, 'activation');
+  const value = Tensor.empty([x.shape[0]!, x.shape[1]!, ...sizes], x.dtype, 'activation');
+  copyBlock(x.value, padded, value, sizes, R, before, false);
   return record('crop', [x], value, (g) => {
-    const gx = new Float64Array(R * shapeSize(padded));
-    copyBlock(g.toFloat64(), [...sizes], gx, padded, R, [...before], true);
-    return [Tensor.fromArray(gx, x.shape, g.dtype, 'gradient')];
+    const gx = Tensor.zeros(x.shape, g.dtype, 'gradient');
+    copyBlock(g, sizes, gx, padded, R, before, true);
+    return [gx];
   });
 }

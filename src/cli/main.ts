@@ -8,6 +8,7 @@ import { generateCommand } from './generate.js';
 import { predictCommand } from './predict.js';
 import { evalCommand, trainCommand } from './train.js';
 import { VERSION } from './version.js';
+import { parseOverrideValue } from '../train/config.js';
 
 function positiveInt(name: string) {
   return (v: string): number => {
@@ -114,14 +115,7 @@ export function buildProgram(): Command {
       for (const kv of o.set) {
         const eq = kv.indexOf('=');
         if (eq <= 0) throw new InvalidArgumentError(`--set takes key=value, got '${kv}'`);
-        const raw = kv.slice(eq + 1);
-        let v: unknown;
-        try {
-          v = JSON.parse(raw);
-        } catch {
-          v = raw;
-        }
-        params[kv.slice(0, eq)] = v;
+        params[kv.slice(0, eq)] = parseOverrideValue(kv.slice(eq + 1));
       }
       await generateCommand({ pde, n: o.n, resolution: o.resolution, subsample, seed: o.seed, out: o.out, force: o.force === true, params, ...(o.workers ? { workers: o.workers } : {}) });
     });

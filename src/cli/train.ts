@@ -1,4 +1,4 @@
-import { existsSync, readFileSync, writeFileSync, renameSync } from 'node:fs';
+import { existsSync, writeFileSync, renameSync } from 'node:fs';
 import path from 'node:path';
 import cliProgress from 'cli-progress';
 import { DataLoader, type NormalizerState, type TensorDataset, UnitGaussianNormalizer } from '../data/dataset.js';
@@ -205,8 +205,4 @@ export function evalCommand(o: { checkpoint: string; data: string; batchSize: nu
     model.release();
     data.release();
   }
-}
-
-export function readJson(p: string): unknown {
-  return JSON.parse(readFileSync(p, 'utf8'));
 }

@@ -142,3 +142,25 @@ export class Rng {
 function rotl(x: number, k: number): number {
   return ((x << k) | (x >>> (32 - k))) >>> 0;
 }
+
+/**
+ * The seed of stream `index` of a family with seed `seed` (a 53-bit hash of both): sample i of a
+ * generated data set uses new Rng(streamSeed(seed, i)), so samples can be made in any order or in
+ * parallel and come out the same.
+ */
+export function streamSeed(seed: number, index: number): number {
+  if (!Number.isSafeInteger(seed)) throw new RangeError(`streamSeed: seed must be a safe integer, got ${String(seed)}`);
+  if (!Number.isSafeInteger(index) || index < 0) throw new RangeError(`streamSeed: index must be a non-negative safe integer, got ${String(index)}`);
+  const mix = (x: number): number => {
+    x = Math.imul(x ^ (x >>> 16), 0x7feb352d) >>> 0;
+    x = Math.imul(x ^ (x >>> 15), 0x846ca68b) >>> 0;
+    return (x ^ (x >>> 16)) >>> 0;
+  };
+  const sLo = seed >>> 0;
+  const sHi = Math.floor(seed / 2 ** 32) >>> 0;
+  const iLo = index >>> 0;
+  const iHi = Math.floor(index / 2 ** 32) >>> 0;
+  const h1 = mix(mix(mix(sLo ^ 0x243f6a88) ^ sHi) ^ mix(iLo + 0x9e3779b9) ^ iHi);
+  const h2 = mix(h1 ^ mix(iLo ^ 0x85a308d3) ^ mix(sLo + 0x13198a2e));
+  return (h1 & 0x1fffff) * 2 ** 32 + h2;
+}

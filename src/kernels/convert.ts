@@ -1,7 +1,6 @@
 import type { Tensor } from '../core/tensor.js';
 import { checkSameShape } from './check.js';
 import { dtCode } from './dtcode.js';
-import { wasm } from './module.js';
 import { pool, splitRange } from './pool.js';
 
 /** Elements per thread below which conversion stays on one thread. */

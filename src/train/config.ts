@@ -74,19 +74,22 @@ function checkKeys(v: unknown, s: Shape, at: string, file: string): void {
   }
 }
 
+/** The value of a `key=value` override: JSON when it parses (numbers, booleans, arrays, quoted strings), else the text. */
+export function parseOverrideValue(raw: string): unknown {
+  try {
+    return JSON.parse(raw);
+  } catch {
+    return raw;
+  }
+}
+
 /** Applies `key.path=value` overrides (value parsed as JSON when it parses, else a string). */
 export function applyOverrides(cfg: Record<string, unknown>, sets: readonly string[], file: string): void {
   for (const s of sets) {
     const eq = s.indexOf('=');
     if (eq <= 0) throw new RangeError(`--set takes key.path=value, got '${s}'`);
     const keys = s.slice(0, eq).split('.');
-    const raw = s.slice(eq + 1);
-    let value: unknown;
-    try {
-      value = JSON.parse(raw);
-    } catch {
-      value = raw;
-    }
+    const value = parseOverrideValue(s.slice(eq + 1));
     let obj = cfg;
     keys.slice(0, -1).forEach((k, i) => {
       if (obj[k] === undefined) obj[k] = {}; // a missing section is created; its keys are validated later

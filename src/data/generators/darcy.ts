@@ -27,7 +27,7 @@
  * Determinism. Sample i of a data set with seed `seed` uses its own Rng seeded by darcySampleSeed(seed,
  * i), so samples can be generated in any order or in parallel and give the same data.
  */
-import { Rng } from '../../core/rng.js';
+import { Rng, streamSeed } from '../../core/rng.js';
 
 /** Every problem with Darcy generator input; subclasses name the kind of fault. */
 export class DarcyError extends Error {
@@ -378,20 +378,11 @@ export function subsampleField<T extends Float64Array | Float32Array>(v: T, s: n
 
 /** The Rng seed of sample `index` in a data set with seed `seed` (a 53-bit hash of both). */
 export function darcySampleSeed(seed: number, index: number): number {
-  if (!Number.isSafeInteger(seed)) throw new DarcyError(`seed must be a safe integer, got ${String(seed)}`);
-  if (!Number.isSafeInteger(index) || index < 0) throw new DarcyError(`sample index must be a non-negative safe integer, got ${String(index)}`);
-  const mix = (x: number): number => {
-    x = Math.imul(x ^ (x >>> 16), 0x7feb352d) >>> 0;
-    x = Math.imul(x ^ (x >>> 15), 0x846ca68b) >>> 0;
-    return (x ^ (x >>> 16)) >>> 0;
-  };
-  const sLo = seed >>> 0;
-  const sHi = Math.floor(seed / 2 ** 32) >>> 0;
-  const iLo = index >>> 0;
-  const iHi = Math.floor(index / 2 ** 32) >>> 0;
-  const h1 = mix(mix(mix(sLo ^ 0x243f6a88) ^ sHi) ^ mix(iLo + 0x9e3779b9) ^ iHi);
-  const h2 = mix(h1 ^ mix(iLo ^ 0x85a308d3) ^ mix(sLo + 0x13198a2e));
-  return (h1 & 0x1fffff) * 2 ** 32 + h2;
+  try {
+    return streamSeed(seed, index);
+  } catch (e) {
+    throw new DarcyError(e instanceof Error ? e.message : String(e));
+  }
 }
 
 export interface DarcySampleOptions extends DarcyGrfOptions {

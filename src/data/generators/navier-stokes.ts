@@ -51,7 +51,7 @@
  * Determinism. Sample i of a data set with seed `seed` uses its own Rng seeded by nsSampleSeed(seed,
  * i); all arithmetic is plain float64 JavaScript, so the data are the same on every run and machine.
  */
-import { Rng } from '../../core/rng.js';
+import { Rng, streamSeed } from '../../core/rng.js';
 import { fftInPlace64, makePlan, type Plan } from '../../kernels/fft-plan.js';
 
 // ---------------------------------------------------------------------------------------------
@@ -829,20 +829,11 @@ export function subsampleNS<T extends Float64Array | Float32Array>(w: T, s: numb
 
 /** The Rng seed of sample `index` of a data set with seed `seed` (a 53-bit hash of both). */
 export function nsSampleSeed(seed: number, index: number): number {
-  if (!Number.isSafeInteger(seed)) throw new NSConfigError(`seed must be a safe integer, got ${String(seed)}`);
-  if (!Number.isSafeInteger(index) || index < 0) throw new NSConfigError(`sample index must be a non-negative safe integer, got ${String(index)}`);
-  const mix = (x: number): number => {
-    x = Math.imul(x ^ (x >>> 16), 0x21f0aaad) >>> 0;
-    x = Math.imul(x ^ (x >>> 15), 0x735a2d97) >>> 0;
-    return (x ^ (x >>> 15)) >>> 0;
-  };
-  const sLo = seed >>> 0;
-  const sHi = Math.floor(seed / 2 ** 32) >>> 0;
-  const iLo = index >>> 0;
-  const iHi = Math.floor(index / 2 ** 32) >>> 0;
-  const a = mix(mix(mix(sLo ^ 0x4e535f30) ^ sHi) ^ mix((iLo + 0x6a09e667) >>> 0) ^ iHi);
-  const b = mix(a ^ mix(iLo ^ 0xbb67ae85) ^ mix((sLo + 0x3c6ef372) >>> 0));
-  return (a & 0x1fffff) * 2 ** 32 + b;
+  try {
+    return streamSeed(seed, index);
+  } catch (e) {
+    throw new NSConfigError(e instanceof Error ? e.message : String(e));
+  }
 }
 
 export type NSLayout = 'series' | 'map';
