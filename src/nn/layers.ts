@@ -174,6 +174,14 @@ export class SpectralConv extends Module {
     return y;
   }
 
+  /**
+   * neuralop keeps the weight in a tensorly-torch DenseTensor, so its state dict names it
+   * 'weight.tensor' (complex; as real numbers, view_as_real's [..., 2]); that name loads too.
+   */
+  protected override stateAliases(): Readonly<Record<string, string>> {
+    return { 'weight.tensor': 'weight' };
+  }
+
   /** neuralop layout: weight [in, out, k1…kd, 2] (re, im last), bias [out, 1…]. */
   protected override exportOwnState(): [string, Tensor][] {
     const M = shapeSize(this.modes);

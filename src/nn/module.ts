@@ -120,10 +120,22 @@ export abstract class Module {
     return used;
   }
 
-  /** Copies tensors into the parameters (converting dtype); strict: every name must match. */
+  /**
+   * Other local names this module's own tensors may carry in a state dict (alias → name), e.g. the
+   * names neuralop's PyTorch modules give them. Loading accepts either; the state dict uses the name.
+   */
+  protected stateAliases(): Readonly<Record<string, string>> {
+    return {};
+  }
+
+  /**
+   * Copies tensors into the parameters (converting dtype); strict: every name must match. Names may
+   * be a module's aliases (see stateAliases), so neuralop's own state dicts load as they are.
+   */
   loadStateDict(state: Map<string, Tensor> | Record<string, Tensor>, strict = true): void {
     const all = state instanceof Map ? state : new Map(Object.entries(state));
-    const used = new Set<string>();
+    const loaded = new Set<string>(); // names of this model's state dict that were loaded
+    const consumed = new Set<string>(); // keys of `state` that were used
     for (const [name, m] of this.namedModules()) {
       const prefix = name === '' ? '' : `${name}.`;
       const own = new Map<string, Tensor>();
@@ -132,14 +144,25 @@ export abstract class Module {
         const rest = k.slice(prefix.length);
         if (!rest.includes('.')) own.set(rest, t);
       }
-      for (const k of m.importOwnState(own)) used.add(prefix + k);
+      const keyOf = new Map<string, string>();
+      for (const [alias, local] of Object.entries(m.stateAliases())) {
+        const t = all.get(prefix + alias);
+        if (!t) continue;
+        if (own.has(local)) throw new Error(`loadStateDict: both '${prefix}${local}' and its alias '${prefix}${alias}' are given`);
+        own.set(local, t);
+        keyOf.set(local, prefix + alias);
+      }
+      for (const k of m.importOwnState(own)) {
+        loaded.add(prefix + k);
+        consumed.add(keyOf.get(k) ?? prefix + k);
+      }
     }
     if (strict) {
       const sd = this.stateDict();
       const expected = new Set(sd.keys());
       for (const t of sd.values()) t.release();
-      const missing = [...expected].filter((k) => !used.has(k));
-      const unexpected = [...all.keys()].filter((k) => !expected.has(k));
+      const missing = [...expected].filter((k) => !loaded.has(k));
+      const unexpected = [...all.keys()].filter((k) => !consumed.has(k) && !expected.has(k));
       if (missing.length || unexpected.length) {
         throw new Error(`loadStateDict: ${missing.length ? `missing ${missing.join(', ')}` : ''}${missing.length && unexpected.length ? '; ' : ''}${unexpected.length ? `unexpected ${unexpected.join(', ')}` : ''}`);
       }
