@@ -4,7 +4,7 @@ import * as ops from '../autograd/ops.js';
 import type { Variable } from '../autograd/variable.js';
 import { FFT_NORMS, type FftNorm } from '../fft/index.js';
 import { FNOBlocks } from '../nn/fno-blocks.js';
-import { ChannelMLP, SKIP_TYPES, type SkipType, gridEmbedding } from '../nn/layers.js';
+import { ChannelMLP, SKIP_TYPES, type SkipType, gridEmbedding, roundHalfEven } from '../nn/layers.js';
 import { Module } from '../nn/module.js';
 
 export type FnoBlockPrecision = 'full' | 'mixed' | 'half';
@@ -24,8 +24,10 @@ export interface FNOOptions {
   lifting_channel_ratio?: number;
   projection_channel_ratio?: number;
   positional_embedding?: 'grid' | null;
-  fno_skip?: SkipType;
-  channel_mlp_skip?: SkipType;
+  /** null: no skip connection (neuralop's None). */
+  fno_skip?: SkipType | null;
+  /** null: no skip connection around the channel MLP (neuralop's None). */
+  channel_mlp_skip?: SkipType | null;
   use_channel_mlp?: boolean;
   channel_mlp_expansion?: number;
   domain_padding?: number | null;
@@ -59,8 +61,9 @@ function posInt(v: unknown, name: string): number {
 }
 
 /** Validates FNO options (unknown keys, types, ranges) and fills neuralop's defaults. */
-export function resolveFnoOptions(o: FNOOptions): Required<Omit<FNOOptions, 'domain_padding' | 'positional_embedding' | 'stabilizer' | 'dtype'>> & {
+export function resolveFnoOptions(o: FNOOptions): Required<Omit<FNOOptions, 'domain_padding' | 'positional_embedding' | 'stabilizer' | 'dtype' | 'fno_skip' | 'channel_mlp_skip'>> & {
   domain_padding: number | null; positional_embedding: 'grid' | null; stabilizer: Stabilizer; dtype: DType;
+  fno_skip: SkipType | null; channel_mlp_skip: SkipType | null;
 } {
   for (const k of Object.keys(o)) if (!KNOWN.has(k)) throw new RangeError(`FNO: unknown option '${k}'`);
   if (!Array.isArray(o.n_modes) || o.n_modes.length < 1 || o.n_modes.length > 3) throw new RangeError(`FNO: n_modes must list 1 to 3 mode counts, got ${JSON.stringify(o.n_modes)}`);
@@ -74,8 +77,9 @@ export function resolveFnoOptions(o: FNOOptions): Required<Omit<FNOOptions, 'dom
     lifting_channel_ratio: o.lifting_channel_ratio ?? 2,
     projection_channel_ratio: o.projection_channel_ratio ?? 2,
     positional_embedding: o.positional_embedding === undefined ? ('grid' as const) : o.positional_embedding,
-    fno_skip: o.fno_skip ?? 'linear',
-    channel_mlp_skip: o.channel_mlp_skip ?? 'soft-gating',
+    // null is neuralop's None (no skip), not "the default"
+    fno_skip: o.fno_skip === undefined ? ('linear' as const) : o.fno_skip,
+    channel_mlp_skip: o.channel_mlp_skip === undefined ? ('soft-gating' as const) : o.channel_mlp_skip,
     use_channel_mlp: o.use_channel_mlp ?? true,
     channel_mlp_expansion: o.channel_mlp_expansion ?? 0.5,
     domain_padding: o.domain_padding ?? null,
@@ -93,7 +97,8 @@ export function resolveFnoOptions(o: FNOOptions): Required<Omit<FNOOptions, 'dom
   }
   if (r.positional_embedding !== null && r.positional_embedding !== 'grid') throw new RangeError(`FNO: positional_embedding must be 'grid' or null, got ${JSON.stringify(r.positional_embedding)}`);
   for (const k of ['fno_skip', 'channel_mlp_skip'] as const) {
-    if (!SKIP_TYPES.includes(r[k])) throw new RangeError(`FNO: ${k} must be one of ${SKIP_TYPES.join(', ')}, got ${JSON.stringify(r[k])}`);
+    const v = r[k];
+    if (v !== null && !SKIP_TYPES.includes(v)) throw new RangeError(`FNO: ${k} must be one of ${SKIP_TYPES.join(', ')} or null (no skip), got ${JSON.stringify(v)}`);
   }
   if (!FFT_NORMS.includes(r.fft_norm)) throw new RangeError(`FNO: fft_norm must be one of ${FFT_NORMS.join(', ')}, got ${JSON.stringify(r.fft_norm)}`);
   if (!FNO_BLOCK_PRECISIONS.includes(r.fno_block_precision)) {
@@ -133,13 +138,19 @@ export class FNO extends Module {
     const inCh = c.in_channels + (c.positional_embedding === 'grid' ? d : 0);
     const hidden = c.hidden_channels;
     const dt = { dtype: c.dtype };
-    this.lifting = this.registerModule('lifting', new ChannelMLP(inCh, hidden, Math.round(c.lifting_channel_ratio * hidden), { nLayers: 2, rng, ...dt }));
+    // neuralop: int(ratio · hidden), truncated (hidden 5 × ratio 1.5 → 7)
+    const width = (ratio: number, name: string) => {
+      const w = Math.trunc(ratio * hidden);
+      if (w < 1) throw new RangeError(`FNO: ${name} ${ratio} × hidden_channels ${hidden} gives a width of ${w} (neuralop truncates); it must be at least 1`);
+      return w;
+    };
+    this.lifting = this.registerModule('lifting', new ChannelMLP(inCh, hidden, width(c.lifting_channel_ratio, 'lifting_channel_ratio'), { nLayers: 2, rng, ...dt }));
     this.fnoBlocks = this.registerModule('fno_blocks', new FNOBlocks(hidden, {
       nModes: c.n_modes, nLayers: c.n_layers, fnoSkip: c.fno_skip, channelMlpSkip: c.channel_mlp_skip,
       useChannelMlp: c.use_channel_mlp, channelMlpExpansion: c.channel_mlp_expansion,
       stabilizer: c.stabilizer, fftNorm: c.fft_norm, rng, ...dt,
     }));
-    this.projection = this.registerModule('projection', new ChannelMLP(hidden, c.out_channels, Math.round(c.projection_channel_ratio * hidden), { nLayers: 2, rng, ...dt }));
+    this.projection = this.registerModule('projection', new ChannelMLP(hidden, c.out_channels, width(c.projection_channel_ratio, 'projection_channel_ratio'), { nLayers: 2, rng, ...dt }));
     this.setPrecision({});
   }
 
@@ -190,9 +201,10 @@ export class FNO extends Module {
     const p = this.config.domain_padding;
     if (p === null) h = this.fnoBlocks.forward(h);
     else {
-      // neuralop's symmetric domain padding: round(n·p) zeros on both sides of every spatial axis
+      // neuralop's symmetric domain padding: round(p·n) zeros on both sides of every spatial axis, with
+      // Python's round (p 0.25, n 10 → 2)
       const sizes = x.shape.slice(2);
-      const amount = sizes.map((n) => Math.round(n * p));
+      const amount = sizes.map((n) => roundHalfEven(p * n));
       h = ops.crop(this.fnoBlocks.forward(ops.pad(h, amount, amount)), amount, sizes);
     }
     const y = this.projection.forward(h);

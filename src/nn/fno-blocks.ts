@@ -3,14 +3,15 @@ import type { Rng } from '../core/rng.js';
 import * as ops from '../autograd/ops.js';
 import type { Variable } from '../autograd/variable.js';
 import type { FftNorm } from '../fft/index.js';
-import { ChannelMLP, ModuleList, Skip, type SkipType, SpectralConv } from './layers.js';
+import { ChannelMLP, ModuleList, Skip, type SkipType, SpectralConv, roundHalfEven } from './layers.js';
 import { Module } from './module.js';
 
 export interface FNOBlocksOptions {
   nModes: readonly number[];
   nLayers: number;
-  fnoSkip: SkipType;
-  channelMlpSkip: SkipType;
+  /** null: no skip connection (neuralop's None). */
+  fnoSkip: SkipType | null;
+  channelMlpSkip: SkipType | null;
   useChannelMlp: boolean;
   /** Hidden width of each block's channel MLP as a fraction of the channels (neuralop: 0.5). */
   channelMlpExpansion: number;
@@ -21,14 +22,17 @@ export interface FNOBlocksOptions {
 }
 
 /**
- * neuralop's FNOBlocks (post-activation form). Layer i:
- *   skip_fno = fno_skips[i](x); skip_mlp = channel_mlp_skips[i](x)   (from the block input)
- *   x = convs[i](stabilizer(x)) + skip_fno; GELU unless last
- *   x = channel_mlp[i](x) + skip_mlp; GELU unless last
+ * neuralop's FNOBlocks (FNOBlocks.forward_with_postactivation). Layer i of n, x the block input:
+ *   skip_fno = fno_skips[i](x); skip_mlp = channel_mlp_skips[i](x)   (both from the block input)
+ *   x = convs[i](stabilizer(x)) + skip_fno; GELU if i < n − 1
+ *   x = channel_mlp[i](x) + skip_mlp                                  (when the channel MLP is on)
+ *   GELU if i < n − 1
+ * The last layer has no activation at all; without a channel MLP the two GELUs follow each other
+ * (gelu(gelu(·)) in every other layer), as in neuralop. A null skip drops its term (no module).
  */
 export class FNOBlocks extends Module {
   readonly convs = this.registerModule('convs', new ModuleList());
-  readonly fnoSkips = this.registerModule('fno_skips', new ModuleList());
+  readonly fnoSkips: ModuleList | undefined;
   readonly channelMlp: ModuleList | undefined;
   readonly channelMlpSkips: ModuleList | undefined;
   private readonly convList: SpectralConv[] = [];
@@ -43,13 +47,20 @@ export class FNOBlocks extends Module {
     for (let i = 0; i < opts.nLayers; i++) {
       this.convList.push(this.convs.add(new SpectralConv(channels, channels, { nModes: opts.nModes, fftNorm: opts.fftNorm, rng: opts.rng, ...dt })));
     }
-    for (let i = 0; i < opts.nLayers; i++) this.fnoSkipList.push(this.fnoSkips.add(new Skip(opts.fnoSkip, channels, d, { rng: opts.rng, ...dt })));
+    if (opts.fnoSkip !== null) {
+      this.fnoSkips = this.registerModule('fno_skips', new ModuleList());
+      for (let i = 0; i < opts.nLayers; i++) this.fnoSkipList.push(this.fnoSkips.add(new Skip(opts.fnoSkip, channels, d, { rng: opts.rng, ...dt })));
+    }
     if (opts.useChannelMlp) {
       this.channelMlp = this.registerModule('channel_mlp', new ModuleList());
-      const hidden = Math.round(channels * opts.channelMlpExpansion);
+      // neuralop: round(channels · expansion), Python's round (hidden 5 × 0.5 → 2)
+      const hidden = roundHalfEven(channels * opts.channelMlpExpansion);
+      if (hidden < 1) throw new RangeError(`FNO: channel_mlp_expansion ${opts.channelMlpExpansion} × ${channels} channels rounds to a width of ${hidden}; it must be at least 1`);
       for (let i = 0; i < opts.nLayers; i++) this.mlpList.push(this.channelMlp.add(new ChannelMLP(channels, channels, hidden, { nLayers: 2, rng: opts.rng, ...dt })));
-      this.channelMlpSkips = this.registerModule('channel_mlp_skips', new ModuleList());
-      for (let i = 0; i < opts.nLayers; i++) this.mlpSkipList.push(this.channelMlpSkips.add(new Skip(opts.channelMlpSkip, channels, d, { rng: opts.rng, ...dt })));
+      if (opts.channelMlpSkip !== null) {
+        this.channelMlpSkips = this.registerModule('channel_mlp_skips', new ModuleList());
+        for (let i = 0; i < opts.nLayers; i++) this.mlpSkipList.push(this.channelMlpSkips.add(new Skip(opts.channelMlpSkip, channels, d, { rng: opts.rng, ...dt })));
+      }
     }
   }
 
@@ -61,19 +72,22 @@ export class FNOBlocks extends Module {
   forward(x: Variable): Variable {
     let h = x;
     const n = this.opts.nLayers;
+    const st = this.opts.stabilizer;
     for (let i = 0; i < n; i++) {
       const last = i === n - 1;
-      const skipFno = this.fnoSkipList[i]!.forward(h);
-      const skipMlp = this.opts.useChannelMlp ? this.mlpSkipList[i]!.forward(h) : undefined;
-      const st = this.opts.stabilizer;
+      const skipFno = this.fnoSkipList[i]?.forward(h);
+      const skipMlp = this.mlpSkipList[i]?.forward(h);
       // the stabiliser acts on the spectral branch only; the skips take the raw input
       const inConv = st === 'tanh' ? ops.tanh(h) : st === 'clip_hard' ? ops.clamp(h, -1, 1) : st === 'clip_sigma' ? ops.clampSigma(h, 2) : h;
-      let y = ops.add(this.convList[i]!.forward(inConv), skipFno);
-      if (!last || this.opts.useChannelMlp) y = last && !this.opts.useChannelMlp ? y : ops.gelu(y);
-      if (this.opts.useChannelMlp) {
-        y = ops.add(this.mlpList[i]!.forward(y), skipMlp!);
-        if (!last) y = ops.gelu(y);
+      const conv = this.convList[i]!.forward(inConv);
+      let y = skipFno ? ops.add(conv, skipFno) : conv;
+      if (!last) y = ops.gelu(y);
+      const mlp = this.mlpList[i];
+      if (mlp) {
+        const z = mlp.forward(y);
+        y = skipMlp ? ops.add(z, skipMlp) : z;
       }
+      if (!last) y = ops.gelu(y);
       h = y;
     }
     return h;

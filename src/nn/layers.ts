@@ -11,6 +11,16 @@ import { normal, torchDefaultBound, uniform } from './init.js';
 
 export type Activation = 'gelu';
 
+/**
+ * Python's round() for one number: to the nearest integer, halves to the even neighbour
+ * (round(2.5) = 2, round(3.5) = 4), where Math.round sends halves up. neuralop computes the
+ * channel-MLP width and the domain padding with it.
+ */
+export function roundHalfEven(x: number): number {
+  const r = Math.round(x);
+  return Math.abs(x % 1) === 0.5 && r % 2 !== 0 ? r - 1 : r;
+}
+
 /** A 1×1 convolution over channels: weight [out, in, 1] (PyTorch Conv1d layout), optional bias [out]. */
 export class Conv1x1 extends Module {
   readonly weight: Parameter;
