@@ -22,7 +22,9 @@ import { Variable, backward, noGrad, tidy } from '../../src/autograd/variable.js
 import { readSafetensors } from '../../src/data/formats/safetensors.js';
 import { H1Loss, LpLoss } from '../../src/losses/index.js';
 import { FNO, type FNOOptions } from '../../src/models/fno.js';
+import { loadConfig } from '../../src/train/config.js';
 
+const EXAMPLE = fileURLToPath(new URL('../../../examples/darcy16.json', import.meta.url));
 const DIR = fileURLToPath(new URL('../../../test/fixtures/parity/', import.meta.url));
 const TOL = 1e-5;
 const TOL_GRAD = 5e-5;
@@ -168,5 +170,17 @@ describe("parity with neuralop on PyTorch's weights and values", () => {
     const none = names({ ...base, fno_skip: null, channel_mlp_skip: null });
     assert.deepEqual(none.filter((k) => k.includes('skips')), []);
     assert.ok(names({ ...base, fno_skip: null }).some((k) => k.includes('channel_mlp_skips')));
+  });
+
+  it('a run config takes null skips (JSON null, or --set model.fno_skip=null) and keeps them null', () => {
+    const c = loadConfig(EXAMPLE, ['model.fno_skip=null', 'model.channel_mlp_skip=null']);
+    assert.equal(c.model.fno_skip, null);
+    const { name: _n, ...opts } = c.model;
+    void _n;
+    const m = new FNO(opts);
+    assert.equal(m.config.fno_skip, null);
+    assert.equal(m.config.channel_mlp_skip, null);
+    assert.deepEqual(m.namedParameters().filter(([k]) => k.includes('skips')), []);
+    m.release();
   });
 });
