@@ -8,23 +8,38 @@ import { unitRoundoff } from '../core/dtype.js';
 import { loadCheckpoint } from '../train/checkpoint.js';
 import { type RunConfig, loadConfig } from '../train/config.js';
 
-/** One row of `mpno bound`: one Fourier layer in one half type. */
+/**
+ * One row of `mpno bound`: one Fourier layer in one half type. Every figure is for the batch as a
+ * whole (all its signals together), relative to the kept Fourier coefficients' norm or to the
+ * layer output's norm (docs/bounds.md).
+ */
 export interface BoundRow {
   layer: number;
   n: number[];
   modes: number[];
   half: 'float16' | 'bfloat16';
+  /** max |v| of the layer's spectral input (after the stabiliser): the half type must hold its spectrum. */
+  input_max_abs: number;
   /** (a) discretisation-error bound of the kept coefficients, relative to their norm (an estimate: see docs/bounds.md). */
   discretization: number;
-  /** (b) worst-case bound on the extra relative error of the DFT in the half type, and the typical estimate. */
+  /** (b) emulated half FFT (every stage rounded, `emulate_half_fft: true`): worst-case bound and typical estimate. */
   precision_worst: number;
   precision_typical: number;
-  /** (c) measured relative error of the kept coefficients (half vs float64) on the batch. */
+  /** (c) emulated half FFT: measured relative error of the kept coefficients (half vs float64). */
   measured_fft: number;
-  /** (c) measured relative error of the whole spectral convolution output (half vs float64). */
+  /** (c) emulated half FFTs: measured relative error of the whole spectral convolution output (half vs float64). */
   measured_spectral_conv: number;
   /** precision_worst / discretization. */
   ratio: number;
+  /** (b) the path training runs ('half' layer, `emulate_half_fft: false`): 16-bit input/output, f32 arithmetic. */
+  training_worst: number;
+  training_typical: number;
+  /** (c) training path: measured relative error of the kept coefficients. */
+  training_measured_fft: number;
+  /** (c) training path: measured relative error of the whole spectral convolution output. */
+  training_measured_spectral_conv: number;
+  /** training_worst / discretization. */
+  training_ratio: number;
 }
 
 function relL2(a: Float64Array, b: Float64Array): number {
@@ -38,41 +53,54 @@ function relL2(a: Float64Array, b: Float64Array): number {
 }
 
 /**
- * mpno bound: for each Fourier layer of the model described by a config (weights from a checkpoint
- * when given), on a batch of its training data: (a) discretisation bound, (b) half-precision DFT
- * bound, (c) measured errors. Formulas, assumptions and sources: docs/bounds.md.
+ * The input of each Fourier layer's spectral convolution (after the model's stabiliser, as the
+ * layer's capture hook sees it) in a full-precision forward pass of x, as float64 tensors.
  */
-export function boundCommand(o: { config?: string; checkpoint?: string; batch: number; data?: string }): BoundRow[] {
-  if (!o.config && !o.checkpoint) throw new Error('bound: give --config or --checkpoint');
-  const ck = o.checkpoint ? loadCheckpoint(o.checkpoint) : undefined;
-  const config = o.config ? loadConfig(o.config) : (ck!.state.config as RunConfig);
-  const { name: _n, ...fnoOpts } = config.model;
-  void _n;
-  const model = new FNO({ ...fnoOpts, seed: config.training.seed });
-  const data = loadDataset(o.data ?? config.data.train, { n: o.batch });
-  const rows: BoundRow[] = [];
+export function spectralInputs(model: FNO, x: Tensor): Tensor[] {
   const inputs: Tensor[] = [];
+  const convs = model.fnoBlocks.spectralConvs;
+  const saved = model.precisionReport().map((l) => l.precision);
+  const { fno_block_precision: block, amp } = model.config;
   try {
-    if (ck) model.loadStateDict(ck.weights);
     model.setPrecision({ fno_block_precision: 'full', amp: false });
-    const convs = model.fnoBlocks.spectralConvs;
-    convs.forEach((c) => (c.capture = (x) => inputs.push(Tensor.fromArray(x.toFloat64(), x.shape, 'float64', 'workspace'))));
-    noGrad(() => tidy(() => void model.forward(Variable.constant(data.x))));
+    convs.forEach((c) => (c.capture = (v) => inputs.push(Tensor.fromArray(v.toFloat64(), v.shape, 'float64', 'workspace'))));
+    noGrad(() => tidy(() => void model.forward(Variable.constant(x))));
+  } catch (e) {
+    for (const t of inputs) t.release();
+    throw e;
+  } finally {
     convs.forEach((c) => (c.capture = undefined));
-    convs.forEach((conv, layer) => {
+    model.setPrecision({ fno_block_precision: block, amp });
+    saved.forEach((p, layer) => model.setPrecision({ fno_block_precision: p, layer }));
+  }
+  return inputs;
+}
+
+/**
+ * The rows of `mpno bound` for a model on a batch x: per Fourier layer and half type, (a) the
+ * discretisation bound, (b) the half-precision FFT bounds and (c) measured errors, for the emulated
+ * half FFT and for the path training runs.
+ */
+export function boundRows(model: FNO, x: Tensor): BoundRow[] {
+  const rows: BoundRow[] = [];
+  const inputs = spectralInputs(model, x);
+  try {
+    model.fnoBlocks.spectralConvs.forEach((conv, layer) => {
       const v = inputs[layer]!;
       const [B, C, ...n] = v.shape as number[];
       const S = shapeSize(n);
-      const vals = v.toFloat64();
-      const st = model.config.stabilizer;
-      // the spectral branch sees the stabilised input
-      const vin = st === 'tanh' ? vals.map(Math.tanh) : st === 'clip_hard' ? vals.map((t) => Math.max(-1, Math.min(1, t))) : vals;
-      const x64 = Tensor.fromArray(vin, v.shape, 'float64', 'workspace');
+      // the captured input is already stabilised: it is exactly what the spectral convolution sees
+      const vin = v.toFloat64();
+      let maxAbs = 0;
+      for (const t of vin) maxAbs = Math.max(maxAbs, Math.abs(t));
       const x32 = Tensor.fromArray(vin, v.shape, 'float32', 'workspace');
       // float64 reference spectral convolution (weights converted exactly)
       const w64 = [conv.weightRe, conv.weightIm].map((p) => new Variable(Tensor.fromArray(p.value.toFloat64(), p.shape, 'float64', 'workspace')));
       const b64 = conv.bias ? new Variable(Tensor.fromArray(conv.bias.value.toFloat64(), conv.bias.shape, 'float64', 'workspace')) : undefined;
-      const ref = noGrad(() => tidy(() => ops.spectralConv(Variable.constant(x64), w64[0]!, w64[1]!, b64, { modes: conv.modes, norm: conv.fftNorm }).value.toFloat64()));
+      const ref = noGrad(() => tidy(() => ops.spectralConv(Variable.constant(v), w64[0]!, w64[1]!, b64, { modes: conv.modes, norm: conv.fftNorm }).value.toFloat64()));
+      const convError = (half: 'float16' | 'bfloat16', emulateFft: boolean) => relL2(noGrad(() => tidy(() => ops.spectralConv(Variable.constant(x32), conv.weightRe, conv.weightIm, conv.bias, {
+        modes: conv.modes, norm: conv.fftNorm, precision: 'half', halfType: half, emulateFft,
+      }).value.toFloat64())), ref);
       for (const half of ['float16', 'bfloat16'] as const) {
         const u = unitRoundoff(half);
         // (a) per function: Lipschitz and sup-norm estimates → ℓ2 discretisation bound, aggregated in ℓ2
@@ -86,32 +114,75 @@ export function boundCommand(o: { config?: string; checkpoint?: string; batch: n
           const b = errorBudget({ n, modes: conv.modes, u, lipschitz: lip, supNorm: sup, rms: Math.sqrt(ms / S) });
           disc2 += b.discretization ** 2;
         }
-        const rep = fftErrorReport(x64, conv.modes, half, { norm: conv.fftNorm });
-        const got = noGrad(() => tidy(() => ops.spectralConv(Variable.constant(x32), conv.weightRe, conv.weightIm, conv.bias, { modes: conv.modes, norm: conv.fftNorm, precision: 'half', halfType: half, emulateFft: true }).value.toFloat64()));
-        const discretization = Math.sqrt(disc2) / Math.max(rep.keptNorm, 1e-300);
+        const emu = fftErrorReport(v, conv.modes, half, { norm: conv.fftNorm, path: 'emulated' });
+        const tr = fftErrorReport(v, conv.modes, half, { norm: conv.fftNorm, path: 'training' });
+        const discretization = Math.sqrt(disc2) / Math.max(emu.keptNorm, 1e-300);
         rows.push({
-          layer, n, modes: conv.modes, half, discretization,
-          precision_worst: rep.worst, precision_typical: rep.typical,
-          measured_fft: rep.measured, measured_spectral_conv: relL2(got, ref),
-          ratio: rep.worst / discretization,
+          layer, n, modes: conv.modes, half, input_max_abs: maxAbs, discretization,
+          precision_worst: emu.worst, precision_typical: emu.typical,
+          measured_fft: emu.measured, measured_spectral_conv: convError(half, true),
+          ratio: emu.worst / discretization,
+          training_worst: tr.worst, training_typical: tr.typical,
+          training_measured_fft: tr.measured, training_measured_spectral_conv: convError(half, false),
+          training_ratio: tr.worst / discretization,
         });
       }
       for (const t of [...w64, ...(b64 ? [b64] : [])]) t.release();
-      x64.release();
       x32.release();
     });
     return rows;
   } finally {
     for (const t of inputs) t.release();
+  }
+}
+
+/**
+ * mpno bound: boundRows for the model described by a config (weights from a checkpoint when given)
+ * on a batch of its training data. Formulas, assumptions and sources: docs/bounds.md.
+ */
+export function boundCommand(o: { config?: string; checkpoint?: string; batch: number; data?: string }): BoundRow[] {
+  if (!o.config && !o.checkpoint) throw new Error('bound: give --config or --checkpoint');
+  const ck = o.checkpoint ? loadCheckpoint(o.checkpoint) : undefined;
+  const config = o.config ? loadConfig(o.config) : (ck!.state.config as RunConfig);
+  const { name: _n, ...fnoOpts } = config.model;
+  void _n;
+  const model = new FNO({ ...fnoOpts, seed: config.training.seed });
+  const data = loadDataset(o.data ?? config.data.train, { n: o.batch });
+  try {
+    if (ck) model.loadStateDict(ck.weights);
+    return boundRows(model, data.x);
+  } finally {
     if (ck) for (const t of Object.values(ck.weights)) t.release();
     model.release();
     data.release();
   }
 }
 
+/** What the columns of boundTable mean (printed under it). */
+export const BOUND_LEGEND = [
+  'max|v|     largest |value| of the layer\'s spectral input (after the stabiliser); the bounds assume its spectrum does not overflow the half type',
+  '(a) disc.  discretisation error of the kept Fourier coefficients (grid samples vs the function\'s Fourier coefficients), relative to their norm;',
+  '           an estimate: its Lipschitz constant and sup-norm are estimated from the samples',
+  '(b) worst  guaranteed bound on the relative error of the kept coefficients of the half-precision forward FFT, assuming no overflow',
+  '           (emulated: and no underflow)',
+  '    typ.   its typical size (roundings as independent noise)',
+  '(c) FFT    measured relative error of those coefficients, half vs float64, on this batch',
+  '    conv   measured relative error of the whole spectral convolution output (FFT, weights, inverse FFT), half vs float64',
+  '(b)/(a)    worst-case precision bound over the discretisation estimate: below 1, half precision adds less error than the grid already has',
+  'emulated   every FFT stage rounded to the half type (emulate_half_fft: true, as a GPU half FFT computes)',
+  'training   what a \'half\' Fourier layer runs by default: 16-bit input and output, f32 arithmetic inside the FFT',
+  'All figures are for the whole batch (every signal together); see docs/bounds.md.',
+];
+
 export function boundTable(rows: BoundRow[]): string {
-  const e = (v: number) => v.toExponential(2).padEnd(10);
-  const head = `${'layer'.padEnd(6)} ${'grid'.padEnd(8)} ${'modes'.padEnd(7)} ${'half'.padEnd(9)} ${'(a) disc.'.padEnd(10)} ${'(b) worst'.padEnd(10)} ${'typical'.padEnd(10)} ${'(c) FFT'.padEnd(10)} ${'(c) conv'.padEnd(10)} (b)/(a)`;
-  return [head, '-'.repeat(head.length + 4), ...rows.map((r) =>
-    `${String(r.layer).padEnd(6)} ${r.n.join('x').padEnd(8)} ${r.modes.join('x').padEnd(7)} ${r.half.padEnd(9)} ${e(r.discretization)} ${e(r.precision_worst)} ${e(r.precision_typical)} ${e(r.measured_fft)} ${e(r.measured_spectral_conv)} ${r.ratio.toExponential(2)}`)].join('\n');
+  const e = (v: number) => v.toExponential(2).padEnd(9);
+  const lead = `${'layer'.padEnd(6)}${'grid'.padEnd(8)}${'modes'.padEnd(7)}${'half'.padEnd(9)}${'max|v|'.padEnd(9)}${'(a) disc.'.padEnd(10)}`;
+  const group = (name: string) => `${name} ${'-'.repeat(44 - name.length)} `;
+  const cols = `${'(b) worst'.padEnd(10)}${'typ.'.padEnd(9)}${'(c) FFT'.padEnd(9)}${'conv'.padEnd(9)}${'(b)/(a)'.padEnd(9)}`;
+  const head1 = `${' '.repeat(lead.length)}${group('emulated half FFT')}${group('training path')}`;
+  const head2 = `${lead}${cols} ${cols}`;
+  const row = (r: BoundRow) => `${String(r.layer).padEnd(6)}${r.n.join('x').padEnd(8)}${r.modes.join('x').padEnd(7)}${r.half.padEnd(9)}${e(r.input_max_abs)}${e(r.discretization)} `
+    + `${e(r.precision_worst)} ${e(r.precision_typical)}${e(r.measured_fft)}${e(r.measured_spectral_conv)}${e(r.ratio)} `
+    + `${e(r.training_worst)} ${e(r.training_typical)}${e(r.training_measured_fft)}${e(r.training_measured_spectral_conv)}${e(r.training_ratio)}`;
+  return [head1, head2, '-'.repeat(head2.length), ...rows.map(row), '', ...BOUND_LEGEND].join('\n');
 }

@@ -28,10 +28,10 @@ function prepare(op: string, x: Variable, y: Tensor, d: number) {
   const G = x.size / Math.max(N, 1);
   const xv = x.value.toFloat64();
   const yv = y.toFloat64();
-  for (const [name, v] of [['prediction', xv], ['target', yv]] as const) {
-    for (let i = 0; i < v.length; i++) {
-      if (!Number.isFinite(v[i]!)) throw new RangeError(`${op}: the ${name} ${fmtShape(x.shape)} has a non-finite value at element ${i}`);
-    }
+  // a non-finite target is bad data; a non-finite prediction (a 16-bit overflow, usually) gives a
+  // non-finite loss, which the trainer turns into a skipped step (loss scaling) or a named error
+  for (let i = 0; i < yv.length; i++) {
+    if (!Number.isFinite(yv[i]!)) throw new RangeError(`${op}: the target ${fmtShape(y.shape)} has a non-finite value at element ${i}`);
   }
   return { sizes, N, G, xv, yv };
 }

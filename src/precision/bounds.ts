@@ -6,8 +6,10 @@
  * - precision: the extra relative error of computing the (truncated) real DFT with mpno's own FFT
  *   in an emulated 16-bit type (src/fft, option `emulate`), as a rigorous worst case for that
  *   algorithm and as a typical (root-mean-square) estimate;
- * - measured: the actual relative error of the kept coefficients of `rfftnModes` in emulated half
- *   precision against float64 on a given batch.
+ * - precision of the path training runs (the default, `emulate_half_fft: false`): 16-bit input
+ *   and output with f32 arithmetic inside the FFT (`halfIoFftBound`);
+ * - measured: the actual relative error of the kept coefficients of `rfftnModes` on either path
+ *   against float64 on a given batch.
  *
  * All functions are pure (measuredFftError/fftErrorReport allocate tensors and release them).
  * Bad input throws RangeError/TypeError whose message starts with the function's name.
@@ -15,6 +17,7 @@
 import { unitRoundoff } from '../core/dtype.js';
 import { Tensor, shapeSize } from '../core/tensor.js';
 import { type FftNorm, FFT_NORMS, rfftnModes } from '../fft/index.js';
+import { backend } from '../kernels/cpu.js';
 import { type Plan, isSmooth, makePlan } from '../kernels/fft-plan.js';
 
 /** The 16-bit types the FFT can emulate (same as FftOptions['emulate']). */
@@ -279,6 +282,44 @@ export function fftPrecisionBound(
   };
 }
 
+/** Half the smallest subnormal spacing of a 16-bit type: the absolute error of rounding a tiny value. */
+const TINY: Record<Half, number> = { float16: 2 ** -25, bfloat16: 2 ** -134 };
+
+/** Result of halfIoFftBound. */
+export interface HalfIoFftBound {
+  /** Relative to ‖Y_K‖ (the kept coefficients' own norm): the rounding of each kept coefficient to the half type, u. */
+  output: number;
+  /** Relative to ‖Y‖ (the full exact spectrum's norm): input rounding and the f32 transform, (1 + u)(u + ε₃₂(1 + u)). */
+  full: number;
+  /** ε₃₂: the f32 transform's own worst case, fftPrecisionBound(sizes, 2^-24, {norm}).worst. */
+  f32: number;
+  /** Absolute error of rounding a value below the half type's normal range (half its smallest subnormal spacing). */
+  tiny: number;
+  /** RMS of one rounding relative to u·|value| (the typical estimate's unit: ≈ 0.425). */
+  rho: number;
+}
+
+/**
+ * Worst-case bound for the forward FFT that training runs in 'half' Fourier layers by default
+ * (`emulate_half_fft: false`): the input is rounded to the half type, the transform computes in
+ * f32 (f32 intermediates between passes), and each kept output coefficient is rounded to the half
+ * type once. For a batch x with exact spectrum Y (‖Y‖ = c·√N·‖x‖₂) and kept set K:
+ *
+ *   ‖Ŷ_K − Y_K‖₂ ≤ output·‖Y_K‖₂ + full·‖Y‖₂ + tiny·[(1 + u)(1 + ε₃₂)·c·√N·√L + √(2|K|)]
+ *
+ * with L input values and |K| kept complex values in the batch; no overflow assumed (docs/bounds.md).
+ * 'mixed' layers (f32 input) satisfy the same bound.
+ */
+export function halfIoFftBound(sizes: readonly number[], halfType: 'float16' | 'bfloat16', opts: { norm?: FftNorm } = {}): HalfIoFftBound {
+  const op = 'halfIoFftBound';
+  const ns = checkSizeList(sizes, op);
+  const half = checkHalf(halfType, op);
+  const norm = checkNormOpt(opts.norm ?? 'backward', op);
+  const u = unitRoundoff(half);
+  const f32 = fftPrecisionBound(ns, U32, { norm }).worst;
+  return { output: u, full: (1 + u) * (u + f32 * (1 + u)), f32, tiny: TINY[half], rho: Math.sqrt(ROUNDING_MSE) };
+}
+
 // ---------------------------------------------------------------------------------------------
 // Discretisation
 
@@ -447,19 +488,36 @@ export function estimateSupNorm(
 // ---------------------------------------------------------------------------------------------
 // Measured error
 
+/**
+ * Which half-precision forward FFT fftErrorReport measures and bounds: 'emulated' (every stage
+ * rounded to the half type, `emulate_half_fft: true`) or 'training' (16-bit input and output, f32
+ * arithmetic inside: what 'half' Fourier layers run by default).
+ */
+export type FftPath = 'emulated' | 'training';
+
 /** Result of fftErrorReport: measured error and the bounds scaled to this batch. */
 export interface FftErrorReport {
+  path: FftPath;
   /** ‖Ŷ_K − Y_K‖₂ / ‖Y_K‖₂ over the kept coefficients of the whole batch (half vs float64). */
   measured: number;
-  /** Worst-case bound for this batch: bound.worst · ‖Y‖₂ / ‖Y_K‖₂ (‖Y‖₂ the full spectrum's norm). */
+  /**
+   * Worst-case bound for this batch. Emulated: bound.worst · ‖Y‖₂ / ‖Y_K‖₂ (‖Y‖₂ the full
+   * spectrum's norm). Training: halfIoFftBound's three terms divided by ‖Y_K‖₂.
+   */
   worst: number;
-  /** Typical estimate for this batch: bound.typical · ‖Y‖₂·√(K/N) / ‖Y_K‖₂ (errors spread evenly). */
+  /**
+   * Typical estimate for this batch. Emulated: bound.typical · ‖Y‖₂·√(K/N) / ‖Y_K‖₂ (errors spread
+   * evenly). Training: ρu·√(1 + ‖Y‖₂²·(K/N)/‖Y_K‖₂²) (output rounding plus input rounding spread evenly).
+   */
   typical: number;
   /** ‖Y‖₂ = c·√N·‖x‖₂ (Parseval; c the norm's scale). */
   fullNorm: number;
   /** ‖Y_K‖₂, the exact kept coefficients' norm. */
   keptNorm: number;
+  /** The emulated FFT's bound (path 'emulated'), or the f32 transform's (path 'training', u = 2^-24). */
   bound: FftPrecisionBound;
+  /** Path 'training' only: the terms of the bound. */
+  halfIo?: HalfIoFftBound;
 }
 
 function checkHalf(halfType: unknown, op: string): Half {
@@ -470,10 +528,12 @@ function checkHalf(halfType: unknown, op: string): Half {
 }
 
 /**
- * Runs rfftnModes(x, modes) in emulated `halfType` (on an f32 copy of x) and in float64 and compares
- * the kept coefficients; x is [batch…, n1…nd] with d = modes.length.
+ * Runs rfftnModes(x, modes) in `halfType` on an f32 copy of x and in float64 and compares the kept
+ * coefficients; x is [batch…, n1…nd] with d = modes.length. `path` 'emulated' (default) runs the
+ * emulated half FFT; 'training' rounds the input to the half type and runs the f32 FFT with a
+ * half-type output, as a 'half' Fourier layer does in training.
  */
-export function fftErrorReport(x: Tensor, modes: readonly number[], halfType: 'float16' | 'bfloat16', opts: { norm?: FftNorm } = {}): FftErrorReport {
+export function fftErrorReport(x: Tensor, modes: readonly number[], halfType: 'float16' | 'bfloat16', opts: { norm?: FftNorm; path?: FftPath } = {}): FftErrorReport {
   const op = 'fftErrorReport';
   if (!(x instanceof Tensor)) throw new TypeError(`${op}: x must be a Tensor`);
   const half = checkHalf(halfType, op);
@@ -481,6 +541,8 @@ export function fftErrorReport(x: Tensor, modes: readonly number[], halfType: 'f
     throw new RangeError(`${op}: modes must list 1 to 3 mode counts, at most x's ${x.ndim} axes; got ${String(modes)}`);
   }
   const norm = checkNormOpt(opts.norm ?? 'forward', op);
+  const path = opts.path ?? 'emulated';
+  if (path !== 'emulated' && path !== 'training') throw new RangeError(`${op}: path must be 'emulated' or 'training', got '${String(path)}'`);
   const d = modes.length;
   const sizes = x.shape.slice(-d);
   const vals = x.toFloat64();
@@ -495,7 +557,14 @@ export function fftErrorReport(x: Tensor, modes: readonly number[], halfType: 'f
   try {
     const ref = rfftnModes(x64, modes, { norm });
     made.push(ref);
-    const got = rfftnModes(x32, modes, { norm, emulate: half, dtype: 'float32' });
+    let got: ReturnType<typeof rfftnModes>;
+    if (path === 'emulated') got = rfftnModes(x32, modes, { norm, emulate: half, dtype: 'float32' });
+    else {
+      const xh = Tensor.empty(x.shape, half, 'workspace');
+      made.push(xh);
+      backend().convert(x32, xh);
+      got = rfftnModes(xh, modes, { norm, dtype: half });
+    }
     made.push(got);
     const rr = ref.re.toFloat64();
     const ri = ref.im.toFloat64();
@@ -511,10 +580,22 @@ export function fftErrorReport(x: Tensor, modes: readonly number[], halfType: 'f
     const c = sizes.reduce((p, n) => p * axisScale(n, norm), 1);
     const fullNorm = c * Math.sqrt(N * x2);
     const keptNorm = Math.sqrt(s2);
-    const bound = fftPrecisionBound(sizes, unitRoundoff(half), { norm });
     const K = shapeSize(modes);
     const measured = keptNorm > 0 ? Math.sqrt(e2) / keptNorm : e2 > 0 ? Infinity : 0;
+    if (path === 'training') {
+      const hb = halfIoFftBound(sizes, half, { norm });
+      const u = hb.output;
+      const tinyAbs = hb.tiny * ((1 + u) * (1 + hb.f32) * c * Math.sqrt(N * vals.length) + Math.sqrt(2 * rr.length));
+      return {
+        path, measured,
+        worst: keptNorm > 0 ? hb.output + (hb.full * fullNorm + tinyAbs) / keptNorm : Infinity,
+        typical: keptNorm > 0 ? hb.rho * u * Math.sqrt(1 + ((fullNorm / keptNorm) ** 2 * K) / N) : Infinity,
+        fullNorm, keptNorm, bound: fftPrecisionBound(sizes, U32, { norm }), halfIo: hb,
+      };
+    }
+    const bound = fftPrecisionBound(sizes, unitRoundoff(half), { norm });
     return {
+      path,
       measured,
       worst: keptNorm > 0 ? (bound.worst * fullNorm) / keptNorm : Infinity,
       typical: keptNorm > 0 ? (bound.typical * fullNorm * Math.sqrt(K / N)) / keptNorm : Infinity,
@@ -527,8 +608,8 @@ export function fftErrorReport(x: Tensor, modes: readonly number[], halfType: 'f
   }
 }
 
-/** Relative L2 error of the kept coefficients of rfftnModes in emulated half vs float64 (fftErrorReport().measured). */
-export function measuredFftError(x: Tensor, modes: readonly number[], halfType: 'float16' | 'bfloat16', opts: { norm?: FftNorm } = {}): number {
+/** Relative L2 error of the kept coefficients of rfftnModes in half vs float64 (fftErrorReport().measured; emulated by default). */
+export function measuredFftError(x: Tensor, modes: readonly number[], halfType: 'float16' | 'bfloat16', opts: { norm?: FftNorm; path?: FftPath } = {}): number {
   return fftErrorReport(x, modes, halfType, opts).measured;
 }
 

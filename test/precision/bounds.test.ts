@@ -2,16 +2,21 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { Rng } from '../../src/core/rng.js';
 import { Tensor, shapeSize } from '../../src/core/tensor.js';
+import { Variable, noGrad, tidy } from '../../src/autograd/variable.js';
+import { BOUND_LEGEND, boundRows, boundTable } from '../../src/cli/bound.js';
 import { type FftNorm, rfftn, rfftnModes } from '../../src/fft/index.js';
+import { FNO } from '../../src/models/fno.js';
+import { gridEmbedding } from '../../src/nn/layers.js';
 import {
   discretizationBound, discretizationBoundL2, errorBudget, estimateLipschitz, estimateLipschitzPerAxis,
-  estimateSupNorm, fftErrorReport, fftPrecisionBound, keptFrequencies, measuredFftError, unitRoundoff,
+  estimateSupNorm, fftErrorReport, fftPrecisionBound, halfIoFftBound, keptFrequencies, measuredFftError, unitRoundoff,
 } from '../../src/precision/index.js';
 
 const rng = new Rng(777);
 const HALVES = ['float16', 'bfloat16'] as const;
 const U16 = 2 ** -11;
 const UBF = 2 ** -8;
+const u16 = () => U16;
 
 /** Relative L2 error of rfftn (half spectrum, whole batch) in emulated half vs float64, and the norms. */
 function rfftnError(vals: Float64Array, shape: number[], d: number, half: 'float16' | 'bfloat16', norm: FftNorm) {
@@ -171,6 +176,77 @@ describe('precision bound of the emulated-half FFT vs measured errors', () => {
     const perSignalBound = rep.bound.worst * Math.SQRT2; // worst × ‖Y‖/‖Y_half‖ ≤ worst·√2 for one signal
     assert.ok(Math.sqrt(e2 / s2) <= perSignalBound, `tiny signal error ${Math.sqrt(e2 / s2)} vs ${perSignalBound}`);
     for (const t of [x64, one, ref, got]) t.release();
+  });
+
+  for (const half of HALVES) {
+    it(`the training path (16-bit input and output, f32 FFT): measured ≤ worst every trial, typical within 4/3× on white input (${half})`, () => {
+      let trials = 0;
+      for (const sizes of [...cases1, ...cases2, [97], [13, 16]]) {
+        const N = shapeSize(sizes);
+        const d = sizes.length;
+        const batch = Math.max(2, Math.min(40, Math.floor(2 ** 16 / N)));
+        for (const kind of ['normal', 'uniform', 'smooth'] as const) {
+          const norm: FftNorm = kind === 'uniform' && N <= 4096 ? 'backward' : kind === 'smooth' && d === 1 ? 'ortho' : 'forward';
+          const x = Tensor.fromArray(input(kind, batch, [...sizes]), [batch, ...sizes], 'float64');
+          const truncated = sizes.map((n, a) => (a === d - 1 ? Math.min(12, (n >> 1) + 1) : Math.min(12, n)));
+          const all = sizes.map((n, a) => (a === d - 1 ? (n >> 1) + 1 : n));
+          for (const modes of [truncated, all]) {
+            const rep = fftErrorReport(x, modes, half, { norm, path: 'training' });
+            assert.equal(rep.path, 'training');
+            assert.ok(rep.measured <= rep.worst, `${half} training ${sizes.join('x')} ${kind}: measured ${rep.measured} > bound ${rep.worst}`);
+            // the output rounding alone is u relative to the kept coefficients: the bound is at least that
+            assert.ok(rep.worst >= unitRoundoff(half) && rep.measured > 0);
+            if (kind === 'normal') {
+              // measured 0.97–1.05× the estimate; without the input rounding ('mixed') it would be
+              // ≈ 0.7×, and with emulated stages ≈ 1.3–3×
+              const q = rep.measured / rep.typical;
+              assert.ok(q > 0.75 && q < 4 / 3, `${half} training ${sizes.join('x')} modes ${modes}: measured ${rep.measured} vs typical ${rep.typical} (×${q.toFixed(2)})`);
+            }
+            trials++;
+          }
+          x.release();
+        }
+      }
+      assert.equal(trials, 3 * 2 * (cases1.length + cases2.length + 2));
+    });
+  }
+
+  it('training path per signal: its 16-bit roundings stay with each signal (the f32 transform pairs signals, bounded by the batch)', () => {
+    // the f32 real FFT packs two signals into one complex lane, so its own error (ε₃₂, ~1e-6) is
+    // bounded relative to the batch; the input and output roundings to half are elementwise and
+    // bounded per signal. A signal 10³ smaller than its neighbours keeps a small relative error.
+    const n = 64;
+    const B = 34;
+    const vals = rng.normalArray(B * n);
+    for (let i = n; i < 2 * n; i++) vals[i]! *= 1e-3;
+    const modes = [n / 2 + 1];
+    const x64 = Tensor.fromArray(vals, [B, n], 'float64');
+    const rep = fftErrorReport(x64, modes, 'float16', { norm: 'forward', path: 'training' });
+    const hb = rep.halfIo!;
+    const one = Tensor.fromArray(vals.slice(n, 2 * n), [1, n], 'float64');
+    const ref = rfftnModes(one, modes, { norm: 'forward' });
+    const xh = Tensor.fromArray(vals, [B, n], 'float16');
+    const got = rfftnModes(xh, modes, { norm: 'forward', dtype: 'float16' });
+    const [rr, ri, gr, gi] = [ref.re, ref.im, got.re, got.im].map((t) => t.toFloat64());
+    let e2 = 0;
+    let s2 = 0;
+    for (let k = 0; k < modes[0]!; k++) {
+      e2 += (gr![k * B + 1]! - rr![k]!) ** 2 + (gi![k * B + 1]! - ri![k]!) ** 2;
+      s2 += rr![k]! ** 2 + ri![k]! ** 2;
+    }
+    const own = Math.sqrt(e2 / s2);
+    // the terms: output rounding u, input rounding and f32 transform (1 + u)(u + ε₃₂(1 + u)), ε₃₂ ≪ u
+    assert.equal(hb.f32, fftPrecisionBound([n], 2 ** -24, { norm: 'forward' }).worst);
+    assert.equal(hb.full, (1 + u16()) * (u16() + hb.f32 * (1 + u16())));
+    assert.ok(hb.f32 < u16() / 100, `ε₃₂ = ${hb.f32}`);
+    // per-signal bound: u (output) + [(1 + u)·(u·‖Y_s‖ + ε₃₂(1 + u)·‖Y_batch‖)] / ‖Y_s,K‖ (+ tiny)
+    const u = hb.output;
+    const ys = Math.sqrt(vals.slice(n, 2 * n).reduce((a, v) => a + v * v, 0) / n);
+    const perSignal = u + ((1 + u) * (u * ys + hb.f32 * (1 + u) * rep.fullNorm)) / Math.sqrt(s2) + 1e-6;
+    assert.ok(own <= perSignal, `tiny signal: ${own} > ${perSignal}`);
+    // and it is a half-precision error of its own size, not one of its neighbours' (~10³u)
+    assert.ok(own < 4 * u, `tiny signal: ${own / u} u`);
+    for (const t of [x64, one, ref, got, xh]) t.release();
   });
 
   it('scales like the number of butterfly stages (~log N); typical like its square root', () => {
@@ -413,6 +489,74 @@ describe('bounds: bad input', () => {
     assert.throws(() => measuredFftError(Tensor.fromArray([1, Number.NaN], [2], 'float64'), [1], 'float16'), /fftErrorReport: x holds a non-finite value/);
     assert.throws(() => measuredFftError([1, 2] as unknown as Tensor, [1], 'float16'), /fftErrorReport: x must be a Tensor/);
     assert.throws(() => errorBudget({ n: [16], modes: [3], u: 2, lipschitz: 1, supNorm: 1 }), /fftPrecisionBound: unit roundoff u must be/);
+    assert.throws(() => fftErrorReport(x, [9], 'float16', { path: 'gpu' as 'training' }), /fftErrorReport: path must be 'emulated' or 'training', got 'gpu'/);
+    assert.throws(() => halfIoFftBound([16], 'float32' as 'float16'), /halfIoFftBound: halfType must be 'float16' or 'bfloat16'/);
+    assert.throws(() => halfIoFftBound([0], 'float16'), /halfIoFftBound: sizes must be positive integers/);
     x.release();
+  });
+});
+
+describe('mpno bound rows (boundRows)', () => {
+  const x = Tensor.fromArray(rng.normalArray(3 * 16 * 16).map((v) => 3 * v), [3, 1, 16, 16]);
+
+  for (const st of ['tanh', 'clip_sigma', null] as const) {
+    it(`bounds the spectral input the layer really sees (stabiliser ${st}) on the path training runs`, () => {
+      const m = new FNO({ n_modes: [6, 6], in_channels: 1, out_channels: 1, hidden_channels: 5, n_layers: 2, stabilizer: st, seed: 2 });
+      const rows = boundRows(m, x);
+      assert.deepEqual(rows.map((r) => [r.layer, r.half]), [[0, 'float16'], [0, 'bfloat16'], [1, 'float16'], [1, 'bfloat16']]);
+      // layer 0's spectral input, independently: the stabiliser (in float64) of lifting(grid ⊕ x)
+      const h = noGrad(() => tidy(() => m.lifting.forward(gridEmbedding(Variable.constant(x))).value.toFloat64()));
+      let mean = 0;
+      for (const t of h) mean += t / h.length;
+      let vr = 0;
+      for (const t of h) vr += (t - mean) ** 2 / h.length;
+      const sd = Math.sqrt(vr);
+      const v0 = h.map((t) => (st === 'tanh' ? Math.tanh(t) : st === 'clip_sigma' ? Math.min(mean + 2 * sd, Math.max(mean - 2 * sd, t)) : t));
+      const want = v0.reduce((a, t) => Math.max(a, Math.abs(t)), 0);
+      assert.ok(Math.abs(rows[0]!.input_max_abs - want) <= 1e-5 * want, `${st}: max|v| ${rows[0]!.input_max_abs}, the layer sees ${want}`);
+      if (st !== null) assert.ok(h.some((t) => Math.abs(t) > want * 1.01), 'the stabiliser changes the input');
+      // the training figures are those of the layer itself in 'half' (emulate_half_fft false),
+      // measured here against the same layer in 'full' (f32, whose own error is ~1e-7)
+      const seen: Tensor[] = [];
+      m.fnoBlocks.spectralConvs.forEach((c) => (c.capture = (t) => seen.push(t.clone('workspace'))));
+      noGrad(() => tidy(() => void m.forward(Variable.constant(x))));
+      m.fnoBlocks.spectralConvs.forEach((c) => (c.capture = undefined));
+      for (const r of rows) {
+        const conv = m.fnoBlocks.spectralConvs[r.layer]!;
+        const v = Variable.constant(seen[r.layer]!);
+        m.setPrecision({ fno_block_precision: 'half', half_type: r.half });
+        const got = noGrad(() => tidy(() => conv.forward(v).value.toFloat64()));
+        m.setPrecision({ fno_block_precision: 'full' });
+        const ref = noGrad(() => tidy(() => conv.forward(v).value.toFloat64()));
+        let e2 = 0;
+        let s2 = 0;
+        got.forEach((g, i) => {
+          e2 += (g - ref[i]!) ** 2;
+          s2 += ref[i]! ** 2;
+        });
+        const e = Math.sqrt(e2 / s2);
+        assert.ok(Math.abs(e - r.training_measured_spectral_conv) < 0.02 * e, `layer ${r.layer} ${r.half}: the layer's error ${e}, bound reports ${r.training_measured_spectral_conv}`);
+        assert.ok(r.training_measured_fft <= r.training_worst && r.measured_fft <= r.precision_worst, JSON.stringify(r));
+        assert.ok(r.training_measured_fft !== r.measured_fft, 'two different paths are measured');
+        assert.ok(r.discretization > 0 && r.training_ratio === r.training_worst / r.discretization);
+      }
+      for (const t of seen) t.release();
+      // the model is left as it was
+      assert.deepEqual(m.precisionReport().map((l) => l.precision), ['full', 'full']);
+      m.release();
+    });
+  }
+
+  it('boundTable prints both paths and a legend of its columns', () => {
+    const m = new FNO({ n_modes: [4, 4], in_channels: 1, out_channels: 1, hidden_channels: 4, n_layers: 1, seed: 2 });
+    const text = boundTable(boundRows(m, x));
+    m.release();
+    assert.match(text, /emulated half FFT/);
+    assert.match(text, /training path/);
+    for (const col of ['max|v|', '(a) disc.', '(b) worst', 'typ.', '(c) FFT', 'conv', '(b)/(a)', 'emulated', 'training']) {
+      assert.ok(BOUND_LEGEND.some((l) => l.trimStart().startsWith(col)), `legend explains '${col}'`);
+      assert.ok(text.includes(col));
+    }
+    assert.ok(text.endsWith(BOUND_LEGEND.at(-1)!));
   });
 });

@@ -1,0 +1,80 @@
+import assert from 'node:assert/strict';
+import { existsSync, readdirSync } from 'node:fs';
+import path from 'node:path';
+import { describe, it } from 'node:test';
+import { fileURLToPath } from 'node:url';
+import { Variable, noGrad, tidy } from '../../src/autograd/variable.js';
+import { storedResolutions } from '../../src/cli/generate-shard.js';
+import { Tensor } from '../../src/core/tensor.js';
+import { loadDataset } from '../../src/data/dataset-file.js';
+import { FNO } from '../../src/models/fno.js';
+import { parsePrecisionSchedule, scheduleEpochs } from '../../src/precision/schedule.js';
+import { loadConfig } from '../../src/train/config.js';
+
+const dir = fileURLToPath(new URL('../../../examples/', import.meta.url));
+const files = readdirSync(dir).filter((f) => f.endsWith('.json')).sort();
+
+/** The model a config describes, as `mpno train` builds it. */
+function modelOf(config: ReturnType<typeof loadConfig>): FNO {
+  const { name, ...opts } = config.model;
+  assert.equal(name, 'FNO');
+  return new FNO({ seed: config.training.seed, ...opts });
+}
+
+/** One forward pass of x: the output must be finite and shaped like the targets [b, out, …grid]. */
+function forwardShape(m: FNO, x: Tensor): number[] {
+  return noGrad(() => tidy(() => {
+    const y = m.forward(Variable.constant(x));
+    assert.ok(y.value.toFloat64().every(Number.isFinite), 'the example model gives a finite output');
+    return [...y.shape];
+  }));
+}
+
+describe('examples/*.json', () => {
+  it('lists the examples the README names', () => {
+    assert.deepEqual(files, ['darcy16-mixed.json', 'darcy16-schedule.json', 'darcy16.json', 'darcy64.json', 'ns64.json']);
+  });
+
+  for (const f of files) {
+    it(`${f}: the config validates, its model builds and fits its data (without generating or training)`, () => {
+      const config = loadConfig(path.join(dir, f));
+      const m = modelOf(config);
+      try {
+        if (config.precision?.schedule) {
+          const s = scheduleEpochs(parsePrecisionSchedule(config.precision.schedule), config.training.n_epochs);
+          assert.ok(s.entries.length > 0 && s.entries.at(-1)!.end === config.training.n_epochs);
+        }
+        const g = config.data.generate;
+        if (g) {
+          // data made on first use: the files' grids follow from the generator settings; the test sets
+          // are named by their resolution; darcy and navier-stokes ('map') have 1 input and 1 output channel
+          assert.equal(g.params?.['layout'] ?? 'map', 'map');
+          const [train] = storedResolutions(g.pde, g.resolution, [g.train.subsample]);
+          const tests = storedResolutions(g.pde, g.resolution, g.test.subsample);
+          assert.deepEqual(Object.keys(config.data.test).map(Number), tests, 'test sets are named by their resolution');
+          assert.ok(config.data.train.includes(`_${train}.`), `${config.data.train} holds ${train}² samples`);
+          assert.equal(m.config.in_channels, 1);
+          assert.equal(m.config.out_channels, 1);
+          for (const r of [train!, ...tests]) {
+            const x = Tensor.zeros([1, 1, r, r]);
+            assert.deepEqual(forwardShape(m, x), [1, 1, r, r], `${f}: ${r}×${r}`);
+            x.release();
+          }
+        } else {
+          // data on disk: a few samples of every set go through the model and match the targets
+          for (const p of [config.data.train, ...Object.values(config.data.test)]) {
+            assert.ok(existsSync(p), `${f}: ${p} is missing and the config has no data.generate`);
+            const d = loadDataset(p, { n: 2 });
+            try {
+              assert.deepEqual(forwardShape(m, d.x), [...d.y.shape], `${f}: ${p}`);
+            } finally {
+              d.release();
+            }
+          }
+        }
+      } finally {
+        m.release();
+      }
+    });
+  }
+});
