@@ -14,7 +14,8 @@ import { KERNEL_NAMES, type KernelName, wasm, wasmModule } from './module.js';
  * last holds the return value).
  */
 
-function envThreads(): number {
+/** The thread count MPNO_THREADS asks for (all cores when unset); a named RangeError when it is not an integer in 1…256. */
+export function envThreads(): number {
   const cores = Math.max(1, availableParallelism());
   const raw = process.env['MPNO_THREADS'];
   if (raw === undefined || raw === '') return cores;
@@ -34,11 +35,14 @@ interface PoolWorker {
 }
 
 class ThreadPool {
-  private maxThreads = envThreads();
+  // read on first use, not at module load: an invalid MPNO_THREADS is then an error of the call
+  // (which the CLI reports by name) rather than an exception while importing the library
+  private maxThreads: number | undefined;
   private workers: PoolWorker[] = [];
 
-  /** Threads used for parallel kernels, the main thread included. */
+  /** Threads used for parallel kernels, the main thread included (MPNO_THREADS, default: all cores). */
   get threads(): number {
+    this.maxThreads ??= envThreads();
     return this.maxThreads;
   }
 
