@@ -74,14 +74,15 @@ export function buildProgram(): Command {
     .option('--epochs <n>', 'shortcut for --set training.n_epochs=<n>', positiveIntOrZero('--epochs'))
     .option('--out <dir>', 'shortcut for --set output.dir=<dir>')
     .option('--precision-schedule <spec>', "Fourier-block precision by fraction of the epochs, e.g. half:0.25,mixed:0.5,full:0.25")
-    .option('--resume', "continue from the run directory's latest checkpoint, if any")
+    .option('--resume', "continue from the run directory's latest checkpoint, if any; the config must equal the checkpoint's except training.n_epochs (at least the epochs done; more extends the run, not with a precision schedule), output.dir and output.checkpoint_every; other differences are listed and refused")
+    .option('--overwrite', 'replace the run already in the run directory (its checkpoints and metrics are removed once the new run has been validated); without it a fresh run refuses a directory that holds one')
     .option('--quiet', 'print only errors')
-    .action(async (o: { config: string; set: string[]; epochs?: number; out?: string; resume?: boolean; quiet?: boolean; precisionSchedule?: string }) => {
+    .action(async (o: { config: string; set: string[]; epochs?: number; out?: string; resume?: boolean; overwrite?: boolean; quiet?: boolean; precisionSchedule?: string }) => {
       const sets = [...o.set];
       if (o.precisionSchedule !== undefined) sets.push(`precision.schedule=${JSON.stringify(o.precisionSchedule)}`);
       if (o.epochs !== undefined) sets.push(`training.n_epochs=${o.epochs}`);
       if (o.out !== undefined) sets.push(`output.dir=${JSON.stringify(o.out)}`);
-      await trainCommand({ config: o.config, set: sets, resume: o.resume === true, quiet: o.quiet === true });
+      await trainCommand({ config: o.config, set: sets, resume: o.resume === true, overwrite: o.overwrite === true, quiet: o.quiet === true });
     });
 
   program
