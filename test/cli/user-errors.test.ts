@@ -7,6 +7,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { before, describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
+import { writeDataset } from '../../src/data/dataset-file.js';
 
 const bin = fileURLToPath(new URL('../../../bin/mpno.js', import.meta.url));
 const example = fileURLToPath(new URL('../../../examples/darcy16.json', import.meta.url));
@@ -117,6 +118,14 @@ describe('CLI user errors and output safety', () => {
     fails(mpno(['train', '--config', cfg, '--out', '/proc/mpno-run']), /\/proc\/mpno-run: cannot create the run directory \(\/proc does not accept new directories: ENOENT/);
     fails(mpno(['predict', '--checkpoint', run, '--data', testData, '--out', path.join(file, 'p')]), /a-file\/p: cannot create the output directory \(.*a-file is a file, not a directory\)/);
     fails(mpno(['generate', 'darcy', '--n', '1', '--resolution', '9', '--out', path.join(file, 'g.safetensors')]), /cannot create the output directory \(.*a-file is a file, not a directory\)/);
+  });
+
+  it('non-finite values in data are named with the file, tensor and element', () => {
+    const f = path.join(tmp, 'nan.safetensors');
+    const y = new Float32Array(2 * 256).fill(1);
+    y[300] = Number.NaN;
+    writeDataset(f, new Float32Array(2 * 256), [2, 1, 16, 16], y, [2, 1, 16, 16], { format: 'mpno-dataset', pde: 'darcy', resolution: 16, seed: 0, samples: 2, params: {} });
+    fails(mpno(['eval', '--checkpoint', run, '--data', f]), /nan\.safetensors: tensor 'y' has a non-finite value at element 300/);
   });
 
   it('a checkpoint that does not fit its config names the tensor and says that they differ', () => {
