@@ -1,7 +1,7 @@
 import { availableParallelism } from 'node:os';
 import { Command, InvalidArgumentError } from 'commander';
 import { KERNEL_DTYPES } from '../core/dtype.js';
-import { envThreads, pool } from '../kernels/pool.js';
+import { pool } from '../kernels/pool.js';
 import { runBench } from './bench.js';
 import { boundCommand, boundTable } from './bound.js';
 import { generateCommand } from './generate.js';
@@ -31,9 +31,7 @@ export function buildProgram(): Command {
   program
     .name('mpno')
     .description('Mixed-precision neural operators: train and run FNOs with fp16/bf16 storage and wasm SIMD kernels')
-    .version(VERSION)
-    // an invalid MPNO_THREADS is a named error of every command, before it does anything
-    .hook('preAction', () => void envThreads());
+    .version(VERSION);
 
   program
     .command('info')

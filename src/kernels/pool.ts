@@ -14,8 +14,7 @@ import { KERNEL_NAMES, type KernelName, wasm, wasmModule } from './module.js';
  * last holds the return value).
  */
 
-/** The thread count MPNO_THREADS asks for (all cores when unset); a named RangeError when it is not an integer in 1…256. */
-export function envThreads(): number {
+function envThreads(): number {
   const cores = Math.max(1, availableParallelism());
   const raw = process.env['MPNO_THREADS'];
   if (raw === undefined || raw === '') return cores;
@@ -35,14 +34,11 @@ interface PoolWorker {
 }
 
 class ThreadPool {
-  // read on first use, not at module load: an invalid MPNO_THREADS is then an error of the call
-  // (which the CLI reports by name) rather than an exception while importing the library
-  private maxThreads: number | undefined;
+  private maxThreads = envThreads();
   private workers: PoolWorker[] = [];
 
-  /** Threads used for parallel kernels, the main thread included (MPNO_THREADS, default: all cores). */
+  /** Threads used for parallel kernels, the main thread included. */
   get threads(): number {
-    this.maxThreads ??= envThreads();
     return this.maxThreads;
   }
 
