@@ -382,8 +382,9 @@ export function tickLabel(v: number): string {
 
 /**
  * A vertical colour bar `height` pixels tall for values vmin…vmax of a colour map: a strip with vmax
- * at the top and vmin at the bottom (the colours {@link colorize} gives those values), tick marks and
- * labels (max, mid, min; the mid label only when there is room) in the built-in font, black on white.
+ * at the top and vmin at the bottom (the colours {@link colorize} gives those values) and labels
+ * beside it (max at the top, mid, min at the bottom; mid only when there is room) in the built-in
+ * font, black on white.
  * A constant field (vmin = vmax) gets the map's centre colour and one label.
  */
 export function colorbar(cmap: Colormap, vmin: number, vmax: number, height: number, fontScale = 1): RgbaImage {
@@ -396,8 +397,7 @@ export function colorbar(cmap: Colormap, vmin: number, vmax: number, height: num
   if (!flat && height >= 3 * textH + 4 * fontScale) ticks.splice(1, 0, [(vmin + vmax) / 2, Math.floor((height - textH) / 2)]);
   const labels = ticks.map(([v]) => glyphsOf(tickLabel(v)));
   const strip = 6 * fontScale;
-  const tick = 2 * fontScale;
-  const textX = strip + tick + fontScale;
+  const textX = strip + 2 * fontScale; // no tick marks: beside a label a tick would read as a minus sign
   const width = textX + Math.max(...labels.map((g) => g.length * ADVANCE - 1)) * fontScale;
   const out = new Uint8Array(width * height * 4).fill(255);
   const column = new Float64Array(height);
@@ -406,13 +406,7 @@ export function colorbar(cmap: Colormap, vmin: number, vmax: number, height: num
   for (let y = 0; y < height; y++) {
     for (let x = 0; x < strip; x++) out.set(colours.subarray(y * 4, y * 4 + 4), (y * width + x) * 4);
   }
-  ticks.forEach(([, ty], k) => {
-    const row = Math.min(height - 1, ty + Math.floor((GLYPH_H * fontScale) / 2));
-    for (let dy = 0; dy < fontScale; dy++) {
-      for (let x = strip; x < strip + tick; x++) out.fill(0, ((row + dy) * width + x) * 4, ((row + dy) * width + x) * 4 + 3);
-    }
-    drawGlyphs(out, width, labels[k]!, textX, ty, fontScale, 0, width);
-  });
+  ticks.forEach(([, ty], k) => drawGlyphs(out, width, labels[k]!, textX, ty, fontScale, 0, width));
   return { rgba: out, width, height };
 }
 
