@@ -70,8 +70,8 @@ export async function generateCommand(o: GenerateOptions): Promise<string[]> {
     const b = Math.floor((o.n * (w + 1)) / workers);
     if (b > a) shards.push({ ...base, n: b - a, start: a });
   }
-  const bar = !o.quiet && process.stdout.isTTY ? new cliProgress.SingleBar({ format: `${pde} [{bar}] {value}/{total} samples{inner}  {eta}s left`, hideCursor: true }, cliProgress.Presets.shades_classic) : undefined;
-  bar?.start(o.n, 0, { inner: '' });
+  const bar = !o.quiet && process.stdout.isTTY ? new cliProgress.SingleBar({ format: `${pde} [{bar}] {samples}/{total} samples{inner}  {eta_formatted} left`, hideCursor: true }, cliProgress.Presets.shades_classic) : undefined;
+  bar?.start(o.n, 0, { inner: '', samples: 0 });
   let done = 0;
   const t0 = performance.now();
   // progress inside the samples being generated (navier-stokes time steps), per shard
@@ -83,13 +83,15 @@ export async function generateCommand(o: GenerateOptions): Promise<string[]> {
     const frac = busy.reduce((a, p) => a + p.done / p.total, 0) / busy.length;
     return `; samples in progress at ${(100 * frac).toFixed(0)}% of ${busy[0]!.total} time steps`;
   };
+  // the bar (and its ETA) moves with the finished samples plus the finished fractions of the others
+  const showBar = () => bar?.update(done + inner.reduce((a, p) => a + (p.total > 0 && p.done < p.total ? p.done / p.total : 0), 0), { inner: innerText(), samples: done });
   const results = await Promise.all(shards.map((s, k) => runShard(s, () => {
     done++;
-    bar?.update(done, { inner: innerText() });
+    showBar();
     if (!bar && !o.quiet && (done % Math.max(1, Math.floor(o.n / 10)) === 0 || done === o.n)) console.log(`${pde}: ${done}/${o.n} samples`);
   }, (d, total) => {
     inner[k] = { done: d, total };
-    if (bar) bar.update(done, { inner: innerText() });
+    if (bar) showBar();
     else if (!o.quiet && performance.now() - lastLog > 30_000) {
       lastLog = performance.now();
       console.log(`${pde}: ${done}/${o.n} samples${innerText()}`);
