@@ -162,6 +162,10 @@ export async function trainCommand(o: TrainCommandOptions): Promise<Record<strin
     throw new Error(`${runDir} already holds a run (${entries.map((e) => (e === 'latest' && latest ? `latest → ${latest}` : e)).join(', ')}); ` +
       'use --resume to continue it, --overwrite to replace it, or another --out');
   }
+  if (o.resume && !resume && entries.some((e) => e.startsWith('epoch-'))) {
+    throw new Error(`${runDir}: --resume finds checkpoints (${entries.filter((e) => e.startsWith('epoch-')).join(', ')}) but no 'latest' pointer; ` +
+      "write the name of the checkpoint to continue from into 'latest', or use --overwrite to start again");
+  }
   const ck = resume ? loadCheckpoint(runDir) : undefined;
   const changes = ck ? checkResume(ck.state, config, ck.dir) : [];
   await ensureData(config, o.quiet);

@@ -2,7 +2,7 @@
 // non-zero exit, no stack trace, and nothing written (docs/reliability.md).
 import assert from 'node:assert/strict';
 import { type SpawnSyncReturns, spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { before, describe, it } from 'node:test';
@@ -70,6 +70,10 @@ describe('CLI user errors and output safety', () => {
     r = mpno(['train', '--config', cfg, '--out', out, '--quiet', '--epochs', '2', '--resume']);
     assert.equal(r.status, 0, r.stderr);
     assert.deepEqual(readdirSync(out).sort(), ['epoch-0001', 'epoch-0002', 'latest', 'metrics.jsonl']);
+    // --resume never discards checkpoints it cannot continue from
+    rmSync(path.join(out, 'latest'));
+    fails(mpno(['train', '--config', cfg, '--out', out, '--epochs', '3', '--resume']), /--resume finds checkpoints \(epoch-0001, epoch-0002\) but no 'latest' pointer/);
+    assert.deepEqual(readdirSync(out).sort(), ['epoch-0001', 'epoch-0002', 'metrics.jsonl']);
   });
 
   it('--resume lists what differs from the checkpoint and refuses it; n_epochs may only grow', () => {
