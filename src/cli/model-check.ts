@@ -12,7 +12,7 @@ import { applySavedPrecision } from '../train/trainer.js';
  * [N, C, …spatial]: channels, the rank of n_modes, and that every axis's modes fit its grid (padded by
  * domain_padding), as the Fourier layers would require at their first forward pass.
  */
-export function checkModelFitsData(model: RunConfig['model'], xShape: readonly number[], yShape: readonly number[] | undefined, file: string): void {
+export function checkModelFitsData(model: RunConfig['model'], xShape: readonly number[], yShape: readonly number[], file: string): void {
   const spatial = xShape.slice(2);
   const modes = model.n_modes;
   if (!Array.isArray(modes)) return; // the FNO constructor names this error
@@ -31,8 +31,8 @@ export function checkModelFitsData(model: RunConfig['model'], xShape: readonly n
   const cin = model.in_channels;
   const cout = model.out_channels;
   if (typeof cin !== 'number' || typeof cout !== 'number') return; // the FNO constructor names this error
-  if (cin !== xShape[1] || (yShape !== undefined && cout !== yShape[1])) {
-    throw new RangeError(`model.in_channels/out_channels (${cin}/${cout}) do not match the data (${xShape[1]} in, ${yShape?.[1] ?? '?'} out channels in ${file})`);
+  if (cin !== xShape[1] || cout !== yShape[1]) {
+    throw new RangeError(`model.in_channels/out_channels (${cin}/${cout}) do not match the data (${xShape[1]} in, ${yShape[1]} out channels in ${file})`);
   }
 }
 
@@ -63,9 +63,9 @@ export function checkWeightsFit(model: FNO, weights: Record<string, Tensor>, che
  * it fits the data, its weights checked and loaded, and in the precision state the checkpoint
  * recorded (per-layer precision, the schedule's last mode), not the config's starting precision.
  */
-export function modelFromCheckpoint(ck: { dir: string; state: TrainingState; weights: Record<string, Tensor> }, x: readonly number[], dataFile: string): { model: FNO; config: RunConfig; normalizer: UnitGaussianNormalizer | undefined } {
+export function modelFromCheckpoint(ck: { dir: string; state: TrainingState; weights: Record<string, Tensor> }, x: readonly number[], y: readonly number[], dataFile: string): { model: FNO; config: RunConfig; normalizer: UnitGaussianNormalizer | undefined } {
   const config = ck.state.config as RunConfig;
-  checkModelFitsData(config.model, x, undefined, dataFile);
+  checkModelFitsData(config.model, x, y, dataFile);
   const { name: _n, ...fnoOpts } = config.model;
   void _n;
   const model = new FNO(fnoOpts);

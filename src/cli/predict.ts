@@ -43,7 +43,7 @@ export function predictCommand(o: PredictOptions): string[] {
     if (Math.max(H, W) * o.scale > MAX_PANEL_SIDE) {
       throw new RangeError(`--scale ${o.scale} makes ${W * o.scale} × ${H * o.scale}-pixel panels; at most ${MAX_PANEL_SIDE} pixels a side (--scale ≤ ${Math.floor(MAX_PANEL_SIDE / Math.max(H, W))} for ${W} × ${H} data)`);
     }
-    built = modelFromCheckpoint(ck, data.x.shape, o.data);
+    built = modelFromCheckpoint(ck, data.x.shape, data.y.shape, o.data);
     const { model, normalizer } = built;
     model.eval();
     const fontScale = H * o.scale >= 128 ? 2 : 1;

@@ -261,7 +261,7 @@ export function evalCommand(o: { checkpoint: string; data: string; batchSize: nu
   let built: ReturnType<typeof modelFromCheckpoint> | undefined;
   try {
     data = loadDataset(o.data);
-    built = modelFromCheckpoint(ck, data.x.shape, o.data);
+    built = modelFromCheckpoint(ck, data.x.shape, data.y.shape, o.data);
     const { model, config, normalizer } = built;
     const d = config.model.n_modes.length;
     const trainer = new Trainer({
