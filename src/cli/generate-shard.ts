@@ -4,6 +4,19 @@ import { type GenerateNSOptions, generateNS } from '../data/generators/navier-st
 export type PdeName = 'darcy' | 'navier-stokes';
 export const PDES: readonly PdeName[] = ['darcy', 'navier-stokes'];
 
+/** The parameters `--set` (and a config's data.generate.params) may give each PDE's generator. */
+export const PDE_PARAMS: Readonly<Record<PdeName, readonly string[]>> = {
+  darcy: ['alpha', 'tau', 'f', 'tol', 'maxIter', 'preconditioner'],
+  'navier-stokes': ['alpha', 'tau', 'nu', 'dt', 'T', 'recordInterval', 'layout', 'inSteps', 'forcing', 'checkStability'],
+};
+
+/** Refuses parameters the PDE's generator does not take (they would otherwise be silently ignored). */
+export function checkPdeParams(pde: PdeName, params: Record<string, unknown>): void {
+  for (const k of Object.keys(params)) {
+    if (!PDE_PARAMS[pde].includes(k)) throw new RangeError(`generate: unknown ${pde} parameter '${k}' (--set takes ${PDE_PARAMS[pde].join(', ')})`);
+  }
+}
+
 /** One shard of a generation job: samples [start, start + n). */
 export interface ShardJob {
   pde: PdeName;
@@ -28,7 +41,7 @@ export interface ShardResult {
 }
 
 /** Runs one shard in this thread. */
-export function runGeneratorShard(job: ShardJob, onSample: (i: number) => void): ShardResult {
+export function runGeneratorShard(job: ShardJob, onSample: (i: number) => void, onStep?: (done: number, total: number) => void): ShardResult {
   if (job.pde === 'darcy') {
     const d = generateDarcy({
       ...(job.params as object), n: job.n, start: job.start, resolution: job.resolution, seed: job.seed, subsample: job.subsample, onSample,
@@ -40,7 +53,7 @@ export function runGeneratorShard(job: ShardJob, onSample: (i: number) => void):
   const p = job.params as Partial<GenerateNSOptions>;
   const d = generateNS({
     layout: 'map', ...p, n: job.n, start: job.start, seed: job.seed, resolution: res[0]!, simResolution: job.resolution,
-    alsoResolutions: res.slice(1), onSample,
+    alsoResolutions: res.slice(1), onSample, ...(onStep ? { onStep } : {}),
   });
   return {
     resolutions: res,

@@ -1,10 +1,12 @@
-import { existsSync, mkdirSync } from 'node:fs';
-import { availableParallelism } from 'node:os';
+import { constants as bufferConstants } from 'node:buffer';
+import { existsSync } from 'node:fs';
+import { availableParallelism, totalmem } from 'node:os';
 import path from 'node:path';
 import { Worker } from 'node:worker_threads';
 import cliProgress from 'cli-progress';
 import { writeDataset } from '../data/dataset-file.js';
-import { PDES, type PdeName, type ShardJob, type ShardResult, storedResolutions } from './generate-shard.js';
+import { makeDirectory } from '../data/formats/atomic.js';
+import { PDES, type PdeName, type ShardJob, type ShardResult, checkPdeParams, storedResolutions } from './generate-shard.js';
 
 export interface GenerateOptions {
   pde: string;
@@ -28,11 +30,12 @@ export function datasetPaths(out: string, resolutions: number[]): string[] {
   return resolutions.length === 1 ? [`${stem}.safetensors`] : resolutions.map((r) => `${stem}_${r}.safetensors`);
 }
 
-function runShard(job: ShardJob, onProgress: () => void): Promise<ShardResult> {
+function runShard(job: ShardJob, onProgress: () => void, onStep: (done: number, total: number) => void): Promise<ShardResult> {
   return new Promise((resolve, reject) => {
     const w = new Worker(new URL('./generate-worker.js', import.meta.url), { workerData: job, env: { ...process.env, MPNO_THREADS: '1' } });
-    w.on('message', (m: { type: string; result?: ShardResult }) => {
+    w.on('message', (m: { type: string; result?: ShardResult; done?: number; total?: number }) => {
       if (m.type === 'progress') onProgress();
+      else if (m.type === 'step') onStep(m.done!, m.total!);
       else if (m.type === 'done') resolve(m.result!);
     });
     w.on('error', reject);
@@ -52,12 +55,14 @@ export async function generateCommand(o: GenerateOptions): Promise<string[]> {
   const pde = o.pde as PdeName;
   if (!Number.isInteger(o.n) || o.n < 1) throw new RangeError(`generate: --n must be a positive integer, got ${o.n}`);
   const workers = Math.max(1, Math.min(o.workers ?? availableParallelism(), o.n));
-  // validate resolutions and output paths before any work
+  // validate parameters, resolutions, memory and output paths before any work
+  checkPdeParams(pde, o.params);
   const stored = storedResolutions(pde, o.resolution, o.subsample);
+  checkMemory(pde, o, stored, workers);
   if (o.paths && o.paths.length !== stored.length) throw new RangeError(`generate: ${o.paths.length} output paths for ${stored.length} resolutions`);
   const planned = o.paths ?? datasetPaths(o.out, stored);
   for (const p of planned) if (existsSync(p) && !o.force) throw new Error(`${p} exists; refusing to overwrite it (use --force)`);
-  mkdirSync(path.dirname(path.resolve(planned[0]!)), { recursive: true });
+  makeDirectory(path.dirname(path.resolve(planned[0]!)), 'output directory');
   const base: Omit<ShardJob, 'n' | 'start'> = { pde, resolution: o.resolution, seed: o.seed, subsample: o.subsample, params: o.params };
   const shards: ShardJob[] = [];
   for (let w = 0; w < workers; w++) {
@@ -65,14 +70,32 @@ export async function generateCommand(o: GenerateOptions): Promise<string[]> {
     const b = Math.floor((o.n * (w + 1)) / workers);
     if (b > a) shards.push({ ...base, n: b - a, start: a });
   }
-  const bar = !o.quiet && process.stdout.isTTY ? new cliProgress.SingleBar({ format: `${pde} [{bar}] {value}/{total} samples  {eta}s left`, hideCursor: true }, cliProgress.Presets.shades_classic) : undefined;
-  bar?.start(o.n, 0);
+  const bar = !o.quiet && process.stdout.isTTY ? new cliProgress.SingleBar({ format: `${pde} [{bar}] {samples}/{total} samples{inner}  {eta_formatted} left`, hideCursor: true }, cliProgress.Presets.shades_classic) : undefined;
+  bar?.start(o.n, 0, { inner: '', samples: 0 });
   let done = 0;
   const t0 = performance.now();
-  const results = await Promise.all(shards.map((s) => runShard(s, () => {
+  // progress inside the samples being generated (navier-stokes time steps), per shard
+  const inner = shards.map(() => ({ done: 0, total: 0 }));
+  let lastLog = performance.now();
+  const innerText = () => {
+    const busy = inner.filter((p) => p.total > 0 && p.done < p.total);
+    if (busy.length === 0) return '';
+    const frac = busy.reduce((a, p) => a + p.done / p.total, 0) / busy.length;
+    return `; samples in progress at ${(100 * frac).toFixed(0)}% of ${busy[0]!.total} time steps`;
+  };
+  // the bar (and its ETA) moves with the finished samples plus the finished fractions of the others
+  const showBar = () => bar?.update(done + inner.reduce((a, p) => a + (p.total > 0 && p.done < p.total ? p.done / p.total : 0), 0), { inner: innerText(), samples: done });
+  const results = await Promise.all(shards.map((s, k) => runShard(s, () => {
     done++;
-    bar?.update(done);
+    showBar();
     if (!bar && !o.quiet && (done % Math.max(1, Math.floor(o.n / 10)) === 0 || done === o.n)) console.log(`${pde}: ${done}/${o.n} samples`);
+  }, (d, total) => {
+    inner[k] = { done: d, total };
+    if (bar) showBar();
+    else if (!o.quiet && performance.now() - lastLog > 30_000) {
+      lastLog = performance.now();
+      console.log(`${pde}: ${done}/${o.n} samples${innerText()}`);
+    }
   })));
   bar?.stop();
   const secs = (performance.now() - t0) / 1000;
@@ -99,4 +122,25 @@ export async function generateCommand(o: GenerateOptions): Promise<string[]> {
     for (const p of paths) console.log(`wrote ${p}`);
   }
   return paths;
+}
+
+/**
+ * Refuses a job whose stored arrays cannot be allocated (more values than a typed array holds) or
+ * clearly do not fit in memory: x and y at every stored resolution as float32, plus one float64
+ * field of the generation grid per worker (a lower bound on the solvers' working set).
+ */
+function checkMemory(pde: PdeName, o: GenerateOptions, stored: number[], workers: number): void {
+  const p = o.params;
+  const num = (k: string, d: number) => (typeof p[k] === 'number' ? (p[k] as number) : d);
+  // channels of x plus y: one each, except navier-stokes' 'series' layout (every recorded step)
+  const channels = pde === 'navier-stokes' && p['layout'] === 'series' ? Math.max(2, Math.round(num('T', 50) / num('recordInterval', 1))) : 2;
+  const biggest = o.n * (channels - 1) * Math.max(...stored) ** 2;
+  if (biggest > bufferConstants.MAX_LENGTH) {
+    throw new RangeError(`generate: --n ${o.n} at --resolution ${o.resolution} makes an array of ${biggest.toExponential(2)} values; at most ${bufferConstants.MAX_LENGTH.toExponential(2)} fit in one array (use fewer samples or a lower resolution)`);
+  }
+  const bytes = o.n * channels * stored.reduce((a, r) => a + r * r, 0) * 4 + workers * o.resolution ** 2 * 8;
+  const mem = totalmem();
+  if (bytes > mem) {
+    throw new RangeError(`generate: --n ${o.n} at --resolution ${o.resolution} needs at least ${(bytes / 2 ** 30).toFixed(1)} GiB (the samples as float32 plus a float64 field per worker); this machine has ${(mem / 2 ** 30).toFixed(1)} GiB`);
+  }
 }

@@ -8,7 +8,7 @@ import { generateCommand } from './generate.js';
 import { predictCommand } from './predict.js';
 import { evalCommand, trainCommand } from './train.js';
 import { VERSION } from './version.js';
-import { parseOverrideValue } from '../train/config.js';
+import { parseOverrideValue, setOwn } from '../train/config.js';
 
 function positiveInt(name: string) {
   return (v: string): number => {
@@ -72,14 +72,15 @@ export function buildProgram(): Command {
     .option('--epochs <n>', 'shortcut for --set training.n_epochs=<n>', positiveIntOrZero('--epochs'))
     .option('--out <dir>', 'shortcut for --set output.dir=<dir>')
     .option('--precision-schedule <spec>', "Fourier-block precision by fraction of the epochs, e.g. half:0.25,mixed:0.5,full:0.25")
-    .option('--resume', "continue from the run directory's latest checkpoint, if any")
+    .option('--resume', "continue from the run directory's latest checkpoint, if any; the config must equal the checkpoint's except training.n_epochs (at least the epochs done; more extends the run, not with a precision schedule), output.dir and output.checkpoint_every; other differences are listed and refused")
+    .option('--overwrite', 'replace the run already in the run directory (its checkpoints and metrics are removed once the new run has been validated); without it a fresh run refuses a directory that holds one')
     .option('--quiet', 'print only errors')
-    .action(async (o: { config: string; set: string[]; epochs?: number; out?: string; resume?: boolean; quiet?: boolean; precisionSchedule?: string }) => {
+    .action(async (o: { config: string; set: string[]; epochs?: number; out?: string; resume?: boolean; overwrite?: boolean; quiet?: boolean; precisionSchedule?: string }) => {
       const sets = [...o.set];
       if (o.precisionSchedule !== undefined) sets.push(`precision.schedule=${JSON.stringify(o.precisionSchedule)}`);
       if (o.epochs !== undefined) sets.push(`training.n_epochs=${o.epochs}`);
       if (o.out !== undefined) sets.push(`output.dir=${JSON.stringify(o.out)}`);
-      await trainCommand({ config: o.config, set: sets, resume: o.resume === true, quiet: o.quiet === true });
+      await trainCommand({ config: o.config, set: sets, resume: o.resume === true, overwrite: o.overwrite === true, quiet: o.quiet === true });
     });
 
   program
@@ -96,13 +97,22 @@ export function buildProgram(): Command {
   program
     .command('generate')
     .description('generate PDE data (darcy, navier-stokes) at a resolution and its subsamplings, on all cores')
+    .addHelpText('after', `
+Output: with one stored resolution --out is the file; with several (--subsample 2,1) each goes to
+<stem>_<res>.safetensors: --resolution 129 --subsample 2,1 --out data/x.safetensors writes
+data/x_65.safetensors and data/x_129.safetensors.
+
+Cost: navier-stokes defaults are the original recipe, T = 50 at dt = 1e-4 (500 000 time steps per
+sample): minutes per sample, growing with the resolution as s² log s. For quick data shorten the
+run, e.g. --set T=1 --set dt=1e-3 --set recordInterval=1 (dt must divide recordInterval, which
+must divide T). On a terminal the progress bar shows the time steps inside the current samples.`)
     .argument('<pde>', 'darcy or navier-stokes')
     .requiredOption('--n <samples>', 'number of samples', positiveInt('--n'))
     .requiredOption('--resolution <s>', 'generation grid (darcy: vertex-centred s, s−1 divisible by the subsample factors; navier-stokes: periodic s)', positiveInt('--resolution'))
     .option('--subsample <list>', 'comma-separated factors of the stored resolutions (1 = the generation grid)', '1')
     .option('--seed <k>', 'seed (sample i is generated from (seed, i))', positiveIntOrZero('--seed'), 0)
     .requiredOption('--out <file>', 'output .safetensors (one file per stored resolution: <stem>_<res>.safetensors)')
-    .option('--set <key=value>', 'a PDE parameter, e.g. --set nu=1e-4 (repeatable)', (v: string, prev: string[]) => [...prev, v], [] as string[])
+    .option('--set <key=value>', 'a PDE parameter, e.g. --set nu=1e-4 (repeatable; darcy: alpha, tau, f, tol, maxIter, preconditioner; navier-stokes: alpha, tau, nu, dt, T, recordInterval, layout, inSteps, forcing, checkStability)', (v: string, prev: string[]) => [...prev, v], [] as string[])
     .option('--workers <n>', 'worker threads (default: all cores)', positiveInt('--workers'))
     .option('--force', 'overwrite existing output files')
     .action(async (pde: string, o: { n: number; resolution: number; subsample: string; seed: number; out: string; set: string[]; workers?: number; force?: boolean }) => {
@@ -115,7 +125,7 @@ export function buildProgram(): Command {
       for (const kv of o.set) {
         const eq = kv.indexOf('=');
         if (eq <= 0) throw new InvalidArgumentError(`--set takes key=value, got '${kv}'`);
-        params[kv.slice(0, eq)] = parseOverrideValue(kv.slice(eq + 1));
+        setOwn(params, kv.slice(0, eq), parseOverrideValue(kv.slice(eq + 1)));
       }
       await generateCommand({ pde, n: o.n, resolution: o.resolution, subsample, seed: o.seed, out: o.out, force: o.force === true, params, ...(o.workers ? { workers: o.workers } : {}) });
     });

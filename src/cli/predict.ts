@@ -1,12 +1,13 @@
-import { mkdirSync } from 'node:fs';
+import { randomBytes } from 'node:crypto';
+import { existsSync, renameSync, rmdirSync, unlinkSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { Variable, noGrad, tidy } from '../autograd/variable.js';
-import { type NormalizerState, UnitGaussianNormalizer } from '../data/dataset.js';
+import type { TensorDataset } from '../data/dataset.js';
 import { loadDataset } from '../data/dataset-file.js';
-import { colorize, panel, upscale, writePng } from '../data/formats/png.js';
-import { FNO } from '../models/fno.js';
+import { fsStep, makeDirectory } from '../data/formats/atomic.js';
+import { type Colormap, colorbar, colorize, encodePng, panel, upscale } from '../data/formats/png.js';
 import { loadCheckpoint } from '../train/checkpoint.js';
-import type { RunConfig } from '../train/config.js';
+import { modelFromCheckpoint } from './model-check.js';
 
 export interface PredictOptions {
   checkpoint: string;
@@ -16,59 +17,106 @@ export interface PredictOptions {
   scale: number;
 }
 
+/** The largest side of one field's image, in pixels (--scale is refused above it). */
+export const MAX_PANEL_SIDE = 8192;
+
 /**
- * mpno predict: runs a checkpoint on samples of a .pt file and writes one PNG per sample with four
- * panels (input, truth, prediction, error = prediction − truth). 2-D data only.
+ * mpno predict: runs a checkpoint on samples of a data file and writes one PNG per sample with four
+ * panels (input, truth, prediction, error = prediction − truth), each with a labelled colour bar
+ * (truth and prediction share one range). 2-D data only. Everything is validated (indices, scale,
+ * data against the model) and every image rendered before anything is written; the files are then
+ * written as temporaries and renamed into place, so a failure leaves no partial output.
  */
 export function predictCommand(o: PredictOptions): string[] {
+  if (o.indices.length === 0) throw new RangeError('predict: --index lists no samples');
+  if (!Number.isInteger(o.scale) || o.scale < 1) throw new RangeError(`predict: --scale must be a positive integer, got ${o.scale}`);
   const ck = loadCheckpoint(o.checkpoint);
-  const config = ck.state.config as RunConfig;
-  const { name: _n, ...fnoOpts } = config.model;
-  void _n;
-  const model = new FNO(fnoOpts);
-  const data = loadDataset(o.data);
-  const written: string[] = [];
+  let data: TensorDataset | undefined;
+  let built: ReturnType<typeof modelFromCheckpoint> | undefined;
+  const images: { file: string; bytes: Uint8Array }[] = [];
   try {
-    model.loadStateDict(ck.weights);
-    model.eval();
+    data = loadDataset(o.data);
     if (data.x.ndim !== 4) throw new RangeError(`${o.data}: predict draws 2-D fields; the data is [${data.x.shape.join(', ')}]`);
-    const normalizer = ck.state.normalizer ? UnitGaussianNormalizer.fromState(ck.state.normalizer as NormalizerState) : undefined;
     const [H, W] = data.x.shape.slice(2) as [number, number];
-    mkdirSync(o.out, { recursive: true });
-    for (const i of o.indices) {
-      if (!Number.isInteger(i) || i < 0 || i >= data.length) throw new RangeError(`--index ${i} is outside 0…${data.length - 1} (${o.data})`);
+    const bad = o.indices.filter((i) => !Number.isInteger(i) || i < 0 || i >= data!.length);
+    if (bad.length) throw new RangeError(`--index ${bad.join(',')} ${bad.length === 1 ? 'is' : 'are'} outside 0…${data.length - 1} (${o.data})`);
+    if (Math.max(H, W) * o.scale > MAX_PANEL_SIDE) {
+      throw new RangeError(`--scale ${o.scale} makes ${W * o.scale} × ${H * o.scale}-pixel panels; at most ${MAX_PANEL_SIDE} pixels a side (--scale ≤ ${Math.floor(MAX_PANEL_SIDE / Math.max(H, W))} for ${W} × ${H} data)`);
+    }
+    built = modelFromCheckpoint(ck, data.x.shape, data.y.shape, o.data);
+    const { model, normalizer } = built;
+    model.eval();
+    const fontScale = H * o.scale >= 128 ? 2 : 1;
+    for (const i of new Set(o.indices)) {
       const { x, y } = data.gather([i]);
       const pred = noGrad(() => tidy(() => {
         const p = model.forward(Variable.constant(x));
-        const dec = normalizer ? normalizer.decode(p.value) : p.value.clone('data');
-        return dec;
+        return normalizer ? normalizer.decode(p.value) : p.value.clone('data');
       }));
-      const xs = x.toFloat64();
-      const ys = y.toFloat64();
-      const ps = pred.toFloat64();
+      const xs = x.toFloat64().subarray(0, H * W);
+      const ys = y.toFloat64().subarray(0, H * W);
+      const ps = pred.toFloat64().subarray(0, H * W);
+      for (const t of [x, y, pred]) t.release();
       const err = ps.map((v, k) => v - ys[k]!);
-      const lo = Math.min(...ys, ...ps);
-      const hi = Math.max(...ys, ...ps);
-      const img = (v: Float64Array, cmap: 'viridis' | 'diverging', title: string, range?: [number, number]) => ({
-        ...upscale(colorize(v.subarray(0, H * W), W, H, { cmap, ...(range ? { vmin: range[0], vmax: range[1] } : {}) }), W, H, o.scale),
-        title,
-      });
+      const range = (...vs: Float64Array[]): [number, number] => {
+        let a = Infinity;
+        let b = -Infinity;
+        for (const v of vs) for (const u of v) if (Number.isFinite(u)) [a, b] = [Math.min(a, u), Math.max(b, u)];
+        return a <= b ? [a, b] : [0, 0];
+      };
+      const [lo, hi] = range(ys, ps);
+      const [elo, ehi] = range(err);
+      const emax = Math.max(Math.abs(elo), Math.abs(ehi));
+      const img = (v: Float64Array, cmap: Colormap, title: string, [vmin, vmax]: [number, number]) => {
+        const field = upscale(colorize(v, W, H, { cmap, ...(vmin < vmax ? { vmin, vmax } : {}) }), W, H, o.scale);
+        const bar = colorbar(cmap, vmin, vmax, Math.max(field.height, 16 * fontScale), fontScale);
+        return { ...panel([field, bar], { gap: 2 * fontScale }), title };
+      };
       const rel = Math.sqrt(err.reduce((a, v) => a + v * v, 0) / ys.reduce((a, v) => a + v * v, 0));
       const p = panel([
-        img(xs, 'viridis', 'input'),
+        img(xs, 'viridis', 'input', range(xs)),
         img(ys, 'viridis', 'truth', [lo, hi]),
         img(ps, 'viridis', 'prediction', [lo, hi]),
-        img(err, 'diverging', `error, rel ${rel.toFixed(3)}`),
-      ]);
-      const file = path.join(o.out, `sample-${String(i).padStart(4, '0')}.png`);
-      writePng(file, p.rgba, p.width, p.height);
-      written.push(file);
-      for (const t of [x, y, pred]) t.release();
+        img(err, 'diverging', `error, rel ${rel.toFixed(3)}`, [-emax, emax]),
+      ], { gap: 4 * fontScale });
+      images.push({ file: path.join(o.out, `sample-${String(i).padStart(4, '0')}.png`), bytes: encodePng(p.rgba, p.width, p.height) });
     }
-    return written;
   } finally {
     for (const t of Object.values(ck.weights)) t.release();
-    model.release();
-    data.release();
+    built?.model.release();
+    data?.release();
   }
+  return writeAllOrNothing(o.out, images);
+}
+
+/** Writes files into `dir` as temporaries, then renames them all into place; on an error removes what it wrote (and `dir`, if it made it). */
+function writeAllOrNothing(dir: string, files: { file: string; bytes: Uint8Array }[]): string[] {
+  const made = !existsSync(dir);
+  makeDirectory(dir, 'output directory');
+  const tmps: string[] = [];
+  try {
+    for (const f of files) {
+      const tmp = path.join(dir, `.${path.basename(f.file)}.${process.pid}.${randomBytes(6).toString('hex')}.tmp`);
+      tmps.push(tmp);
+      fsStep('write the image', f.file, () => writeFileSync(tmp, f.bytes));
+    }
+    files.forEach((f, k) => fsStep('write the image', f.file, () => renameSync(tmps[k]!, f.file)));
+  } catch (e) {
+    for (const t of tmps) {
+      try {
+        unlinkSync(t);
+      } catch {
+        /* not written, or already renamed */
+      }
+    }
+    if (made) {
+      try {
+        rmdirSync(dir);
+      } catch {
+        /* not empty */
+      }
+    }
+    throw e;
+  }
+  return files.map((f) => f.file);
 }

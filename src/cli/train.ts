@@ -1,15 +1,17 @@
-import { existsSync, writeFileSync, renameSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import path from 'node:path';
 import cliProgress from 'cli-progress';
 import { DataLoader, type NormalizerState, type TensorDataset, UnitGaussianNormalizer } from '../data/dataset.js';
 import { loadDataset } from '../data/dataset-file.js';
 import { generateCommand } from './generate.js';
+import { checkModelFitsData, checkWeightsFit, modelFromCheckpoint } from './model-check.js';
 import { H1Loss, LpLoss } from '../losses/index.js';
 import { FNO } from '../models/fno.js';
 import { Adam, AdamW, CosineAnnealingLR, StepLR } from '../optim/index.js';
-import { loadCheckpoint } from '../train/checkpoint.js';
+import { fsStep, makeDirectory, writeFileAtomic } from '../data/formats/atomic.js';
+import { type TrainingState, clearRun, latestName, loadCheckpoint, removeStaleTemporaries, runEntries } from '../train/checkpoint.js';
 import { type RunConfig, loadConfig } from '../train/config.js';
-import { type EpochRecord, type Loss, type PrecisionControl, type ProgressReporter, type SchedulerLike, Trainer } from '../train/trainer.js';
+import { type EpochRecord, type Loss, type PrecisionControl, type ProgressReporter, type SchedulerLike, Trainer, applySavedPrecision } from '../train/trainer.js';
 import { GradScaler } from '../precision/scaler.js';
 import { parsePrecisionSchedule, scheduleEpochs } from '../precision/schedule.js';
 
@@ -17,6 +19,8 @@ export interface TrainCommandOptions {
   config: string;
   set: string[];
   resume: boolean;
+  /** Replace a run already in the run directory (its checkpoints and metrics are removed). */
+  overwrite?: boolean;
   quiet: boolean;
 }
 
@@ -50,24 +54,23 @@ export interface BuiltRun {
   release(): void;
 }
 
-/** Loads the data and builds the model described by a config. */
+/**
+ * Loads the data and builds the model described by a config; checks that the model fits the data
+ * (channels, n_modes against the grids) before the model is built.
+ */
 export function buildRun(config: RunConfig, normalizerState?: NormalizerState): BuiltRun {
   const train = loadDataset(config.data.train, config.data.n_train != null ? { n: config.data.n_train } : {});
   const tests: Record<string, TensorDataset> = {};
   try {
+    checkModelFitsData(config.model, train.x.shape, train.y.shape, config.data.train);
     for (const [name, p] of Object.entries(config.data.test)) {
       const n = config.data.n_test?.[name];
       tests[name] = loadDataset(p, n !== undefined ? { n } : {});
+      checkModelFitsData(config.model, tests[name].x.shape, tests[name].y.shape, p);
     }
     const { name: _name, ...fnoOpts } = config.model;
     void _name;
     const model = new FNO({ seed: config.training.seed, ...fnoOpts });
-    const cin = train.x.shape[1]!;
-    const cout = train.y.shape[1]!;
-    if (model.config.in_channels !== cin || model.config.out_channels !== cout) {
-      model.release();
-      throw new RangeError(`model.in_channels/out_channels (${model.config.in_channels}/${model.config.out_channels}) do not match the data (${cin} in, ${cout} out channels in ${config.data.train})`);
-    }
     const normalizer = config.data.encode_output
       ? normalizerState ? UnitGaussianNormalizer.fromState(normalizerState) : UnitGaussianNormalizer.fit(train.y)
       : undefined;
@@ -86,6 +89,47 @@ export function buildRun(config: RunConfig, normalizerState?: NormalizerState): 
   }
 }
 
+/** Config keys a resumed run may change: the epoch count (to extend the run) and where/how often it checkpoints. */
+export const RESUME_MAY_CHANGE: readonly string[] = ['training.n_epochs', 'output.dir', 'output.checkpoint_every'];
+
+function leaves(v: unknown, at: string, out: Map<string, string>): Map<string, string> {
+  if (v !== null && typeof v === 'object' && !Array.isArray(v)) {
+    for (const [k, x] of Object.entries(v)) leaves(x, at ? `${at}.${k}` : k, out);
+  } else if (v !== undefined) out.set(at, JSON.stringify(v));
+  return out;
+}
+
+/** `key: old → new` for every config value that differs between a checkpoint and the requested config. */
+export function configDiff(saved: unknown, wanted: unknown): { key: string; from: string; to: string }[] {
+  const a = leaves(JSON.parse(JSON.stringify(saved ?? {})), '', new Map());
+  const b = leaves(JSON.parse(JSON.stringify(wanted ?? {})), '', new Map());
+  return [...new Set([...a.keys(), ...b.keys()])].sort()
+    .filter((k) => a.get(k) !== b.get(k))
+    .map((key) => ({ key, from: a.get(key) ?? '(unset)', to: b.get(key) ?? '(unset)' }));
+}
+
+/**
+ * The checks of --resume: the requested config must equal the checkpoint's except RESUME_MAY_CHANGE;
+ * training.n_epochs may not be fewer than the epochs done, and may not change at all under a precision
+ * schedule (its phases are fractions of n_epochs). Returns the changes that apply.
+ */
+export function checkResume(state: TrainingState, config: RunConfig, dir: string): string[] {
+  const diff = configDiff(state.config, config);
+  const refused = diff.filter((d) => !RESUME_MAY_CHANGE.includes(d.key));
+  if (refused.length) {
+    throw new RangeError(`--resume: the config differs from the checkpoint's (${dir}/state.json): ${refused.map((d) => `${d.key}: ${d.from} → ${d.to}`).join('; ')}. ` +
+      `A resumed run may change only ${RESUME_MAY_CHANGE.join(', ')}; start a new run (another --out, or --overwrite) to change the rest`);
+  }
+  if (config.training.n_epochs < state.epoch) {
+    throw new RangeError(`--resume: training.n_epochs = ${config.training.n_epochs}, but the checkpoint (${dir}) has completed ${state.epoch} epochs; ask for at least ${state.epoch}`);
+  }
+  const epochs = diff.find((d) => d.key === 'training.n_epochs');
+  if (epochs && config.precision?.schedule) {
+    throw new RangeError(`--resume: training.n_epochs: ${epochs.from} → ${epochs.to} would move the phases of precision.schedule '${config.precision.schedule}' (fractions of n_epochs); keep ${epochs.from}`);
+  }
+  return diff.map((d) => `${d.key}: ${d.from} → ${d.to}`);
+}
+
 /** Generates the config's data files that are missing (data.generate). */
 export async function ensureData(config: RunConfig, quiet: boolean): Promise<void> {
   const g = config.data.generate;
@@ -101,16 +145,42 @@ export async function ensureData(config: RunConfig, quiet: boolean): Promise<voi
   }
 }
 
-/** mpno train: trains from a config (optionally resuming from the run directory's latest checkpoint). */
+/**
+ * mpno train: trains from a config. A fresh run needs a run directory without a run in it (unless
+ * `overwrite`); `resume` continues from its latest checkpoint (see checkResume). Everything is
+ * validated (config, resume compatibility, data, model against data, checkpoint shapes) before
+ * anything is written.
+ */
 export async function trainCommand(o: TrainCommandOptions): Promise<Record<string, number>> {
   const config = loadConfig(o.config, o.set);
-  await ensureData(config, o.quiet);
   const runDir = path.resolve(config.output.dir);
-  const resume = o.resume && existsSync(path.join(runDir, 'latest'));
+  if (o.resume && o.overwrite) throw new RangeError('train: --resume continues the run in the run directory and --overwrite replaces it; give one of them');
+  const entries = runEntries(runDir);
+  const latest = latestName(runDir);
+  const resume = o.resume && latest !== undefined;
+  if (!o.resume && !o.overwrite && entries.length > 0) {
+    throw new Error(`${runDir} already holds a run (${entries.map((e) => (e === 'latest' && latest ? `latest → ${latest}` : e)).join(', ')}); ` +
+      'use --resume to continue it, --overwrite to replace it, or another --out');
+  }
+  if (o.resume && !resume && entries.some((e) => e.startsWith('epoch-'))) {
+    throw new Error(`${runDir}: --resume finds checkpoints (${entries.filter((e) => e.startsWith('epoch-')).join(', ')}) but no 'latest' pointer; ` +
+      "write the name of the checkpoint to continue from into 'latest', or use --overwrite to start again");
+  }
   const ck = resume ? loadCheckpoint(runDir) : undefined;
+  const changes = ck ? checkResume(ck.state, config, ck.dir) : [];
+  await ensureData(config, o.quiet);
   const run = buildRun(config, ck ? (ck.state.normalizer as NormalizerState) : undefined);
   const d = config.model.n_modes.length;
   try {
+    if (ck) checkWeightsFit(run.model, ck.weights, ck.dir, `the config ${o.config}`);
+    // everything is checked: now the run directory is created (or cleared) and written
+    makeDirectory(runDir, 'run directory');
+    const stale = removeStaleTemporaries(runDir);
+    if (!o.quiet && stale.length) console.log(`removed ${stale.length} temporar${stale.length === 1 ? 'y' : 'ies'} of killed runs: ${stale.join(', ')}`);
+    if (!resume && entries.length > 0) {
+      clearRun(runDir);
+      if (!o.quiet) console.log(`${o.overwrite ? '--overwrite' : '--resume without a checkpoint'}: removed the previous run's ${entries.join(', ')}`);
+    }
     const params = run.model.parameters();
     const oc = config.optimizer;
     const optimizer = oc.name === 'AdamW'
@@ -131,8 +201,9 @@ export async function trainCommand(o: TrainCommandOptions): Promise<Record<strin
     const precision: PrecisionControl | undefined = usesFp16 || schedule || m.fno_block_precision !== 'full' || m.amp
       ? { model: run.model, scaler, schedule, fallbackAfter: pcfg.fallback_after ?? undefined, ampInHalfPhases: m.amp }
       : undefined;
-    const crash = process.env['MPNO_TEST_CRASH_AT'];
-    const crashAt = crash ? { epoch: Number(crash.split(':')[0]), batch: Number(crash.split(':')[1]) } : undefined;
+    // fault injection for the kill/restart tests: 'E:B' kills at epoch E, batch B; 'E:checkpoint' while writing epoch E's checkpoint
+    const crash = process.env['MPNO_TEST_CRASH_AT']?.split(':');
+    const crashAt = crash ? { epoch: Number(crash[0]), batch: crash[1] === 'checkpoint' ? 'checkpoint' as const : Number(crash[1]) } : undefined;
     const trainer = new Trainer({
       model: run.model, optimizer, scheduler, trainLoss: lossOf(config.training.train_loss, d),
       evalLosses: Object.fromEntries(config.training.eval_losses.map((l) => [l, lossOf(l, d)])),
@@ -156,11 +227,11 @@ export async function trainCommand(o: TrainCommandOptions): Promise<Record<strin
       trainer.restorePrecision(ck.state.precision ?? null);
       // the metrics log holds exactly the epochs of the checkpoint
       const log = path.join(runDir, 'metrics.jsonl');
-      writeFileSync(`${log}.tmp`, trainer.history.map((r) => `${JSON.stringify(r)}\n`).join(''));
-      renameSync(`${log}.tmp`, log);
-      if (!o.quiet) console.log(`resuming from ${ck.dir} (epoch ${ck.state.epoch} of ${config.training.n_epochs})`);
-    } else if (existsSync(path.join(runDir, 'metrics.jsonl'))) {
-      writeFileSync(path.join(runDir, 'metrics.jsonl'), '');
+      fsStep('write the metrics log', log, () => writeFileAtomic(log, new TextEncoder().encode(trainer.history.map((r) => `${JSON.stringify(r)}\n`).join(''))));
+      if (!o.quiet) {
+        console.log(`resuming from ${ck.dir} (${ck.state.epoch} of ${config.training.n_epochs} epochs done)`);
+        for (const c of changes) console.log(`  changed on resume: ${c}`);
+      }
     }
     if (!o.quiet) console.log(`model: FNO, ${run.model.numParameters()} parameters; ${run.train.length} training samples; run directory ${runDir}`);
     const t0 = performance.now();
@@ -180,19 +251,19 @@ export async function trainCommand(o: TrainCommandOptions): Promise<Record<strin
   }
 }
 
-/** mpno eval: loads a checkpoint (run directory or epoch directory) and evaluates it on a .pt file. */
+/**
+ * mpno eval: loads a checkpoint (run directory or epoch directory) and evaluates it on a data file,
+ * with the losses and in the precision state of the checkpoint's last epoch.
+ */
 export function evalCommand(o: { checkpoint: string; data: string; batchSize: number }): Record<string, number> {
   const ck = loadCheckpoint(o.checkpoint);
-  const config = ck.state.config as RunConfig;
-  const d = config.model.n_modes.length;
-  const { name: _n, ...fnoOpts } = config.model;
-  void _n;
-  const model = new FNO(fnoOpts);
-  const data = loadDataset(o.data);
+  let data: TensorDataset | undefined;
+  let built: ReturnType<typeof modelFromCheckpoint> | undefined;
   try {
-    model.loadStateDict(ck.weights);
-    const normalizer = ck.state.normalizer ? UnitGaussianNormalizer.fromState(ck.state.normalizer as NormalizerState) : undefined;
-    if (data.x.shape[1] !== model.config.in_channels) throw new RangeError(`${o.data}: ${data.x.shape[1]} input channel(s), the model takes ${model.config.in_channels}`);
+    data = loadDataset(o.data);
+    built = modelFromCheckpoint(ck, data.x.shape, data.y.shape, o.data);
+    const { model, config, normalizer } = built;
+    const d = config.model.n_modes.length;
     const trainer = new Trainer({
       model, optimizer: { step() {}, zeroGrad() {}, lr: 0, stateDict: () => null, loadStateDict() {} },
       trainLoss: lossOf('l2', d), evalLosses: Object.fromEntries(config.training.eval_losses.map((l) => [l, lossOf(l, d)])),
@@ -202,7 +273,7 @@ export function evalCommand(o: { checkpoint: string; data: string; batchSize: nu
     return trainer.evaluate({ [name]: new DataLoader(data, { batchSize: o.batchSize }) });
   } finally {
     for (const t of Object.values(ck.weights)) t.release();
-    model.release();
-    data.release();
+    built?.model.release();
+    data?.release();
   }
 }

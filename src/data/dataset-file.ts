@@ -1,5 +1,6 @@
-import { existsSync } from 'node:fs';
+import { existsSync, statSync } from 'node:fs';
 import { Tensor, fmtShape, shapeSize } from '../core/tensor.js';
+import { describeFsError } from './formats/atomic.js';
 import { readSafetensors, writeSafetensors } from './formats/safetensors.js';
 import { TensorDataset, loadDarcyPt } from './dataset.js';
 
@@ -47,7 +48,16 @@ export function readDatasetMeta(path: string): DatasetMeta | null {
  */
 export function loadDataset(path: string, opts: { n?: number } = {}): TensorDataset {
   if (!existsSync(path)) throw new Error(`${path}: no such data file`);
-  if (!path.endsWith('.safetensors')) return loadDarcyPt(path, opts);
+  if (!statSync(path).isFile()) throw new Error(`${path}: is a directory, not a data file (give a .pt or .safetensors file)`);
+  if (!path.endsWith('.safetensors')) {
+    try {
+      return loadDarcyPt(path, opts);
+    } catch (e) {
+      // a read error (permissions, I/O) carries no path; data errors already name the file
+      if (typeof (e as { code?: unknown } | null)?.code === 'string') throw new Error(`${path}: cannot read the data file (${describeFsError(e)})`, { cause: e });
+      throw e;
+    }
+  }
   const { tensors, metadata } = readSafetensors(path, { role: 'data' });
   const x = tensors['x'];
   const y = tensors['y'];

@@ -1,6 +1,7 @@
-import { existsSync, mkdirSync, readFileSync, readdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, readdirSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import type { Tensor } from '../core/tensor.js';
+import { fsStep, makeDirectory } from '../data/formats/atomic.js';
 import { readSafetensors, writeSafetensors } from '../data/formats/safetensors.js';
 
 /** What a checkpoint holds besides the weights (JSON). */
@@ -28,29 +29,86 @@ function ckptName(epoch: number): string {
 /**
  * Writes checkpoint `epoch` into runDir/epoch-NNNN: weights as model.safetensors (neuralop names)
  * and state.json, first into a temporary directory that is renamed into place, then the `latest`
- * pointer file (also renamed into place). Keeps the newest `keep` checkpoints.
+ * pointer file (also renamed into place). Keeps the newest `keep` checkpoints of this run: only
+ * epochs up to this one are candidates, and the one just written is never removed, so `latest`
+ * always names an existing checkpoint. `beforeRename` is a fault-injection hook (tests).
  */
-export function saveCheckpoint(runDir: string, weights: Map<string, Tensor>, state: TrainingState, keep = 2): string {
-  mkdirSync(runDir, { recursive: true });
+export function saveCheckpoint(runDir: string, weights: Map<string, Tensor>, state: TrainingState, keep = 2, beforeRename?: () => void): string {
+  makeDirectory(runDir, 'run directory');
   const final = path.join(runDir, ckptName(state.epoch));
   const tmp = `${final}.tmp-${process.pid}`;
   rmSync(tmp, { recursive: true, force: true });
-  mkdirSync(tmp);
+  fsStep('create the checkpoint directory', tmp, () => mkdirSync(tmp));
   try {
     writeSafetensors(path.join(tmp, 'model.safetensors'), Object.fromEntries(weights), { format: 'mpno', epoch: String(state.epoch) });
-    writeFileSync(path.join(tmp, 'state.json'), JSON.stringify(state));
+    const statePath = path.join(tmp, 'state.json');
+    fsStep('write the training state', statePath, () => writeFileSync(statePath, JSON.stringify(state)));
+    beforeRename?.();
     rmSync(final, { recursive: true, force: true });
-    renameSync(tmp, final);
+    fsStep('rename the checkpoint into place', final, () => renameSync(tmp, final));
   } catch (e) {
     rmSync(tmp, { recursive: true, force: true });
     throw e;
   }
   const ptr = path.join(runDir, `${LATEST}.tmp-${process.pid}`);
-  writeFileSync(ptr, ckptName(state.epoch));
-  renameSync(ptr, path.join(runDir, LATEST));
-  const all = readdirSync(runDir).filter((n) => /^epoch-\d{4}$/.test(n)).sort();
-  for (const old of all.slice(0, Math.max(0, all.length - keep))) rmSync(path.join(runDir, old), { recursive: true, force: true });
+  fsStep(`write the '${LATEST}' pointer`, ptr, () => {
+    writeFileSync(ptr, ckptName(state.epoch));
+    renameSync(ptr, path.join(runDir, LATEST));
+  });
+  const mine = readdirSync(runDir).filter((n) => /^epoch-\d{4}$/.test(n) && Number(n.slice(6)) <= state.epoch).sort();
+  for (const old of mine.slice(0, Math.max(0, mine.length - Math.max(1, keep)))) rmSync(path.join(runDir, old), { recursive: true, force: true });
   return final;
+}
+
+/** What in a directory belongs to an mpno run: the `latest` pointer, epoch-NNNN checkpoints, metrics.jsonl. */
+export function runEntries(runDir: string): string[] {
+  if (!existsSync(runDir)) return [];
+  if (!statSync(runDir).isDirectory()) throw new Error(`${runDir}: the run directory is a file`);
+  return readdirSync(runDir).filter((n) => n === LATEST || n === 'metrics.jsonl' || /^epoch-\d{4}$/.test(n)).sort();
+}
+
+/** Removes a run's entries (the `latest` pointer first, so that it never names a removed checkpoint); other files stay. */
+export function clearRun(runDir: string): void {
+  const entries = runEntries(runDir);
+  for (const n of [...entries.filter((e) => e === LATEST), ...entries.filter((e) => e !== LATEST)]) {
+    const p = path.join(runDir, n);
+    fsStep('remove the old run\'s file', p, () => rmSync(p, { recursive: true, force: true }));
+  }
+}
+
+function processAlive(pid: number): boolean {
+  if (pid === process.pid) return true;
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (e) {
+    return (e as { code?: string }).code === 'EPERM'; // exists, owned by someone else
+  }
+}
+
+/**
+ * Removes the temporaries that killed processes left in a run directory: `epoch-NNNN.tmp-<pid>`
+ * checkpoint directories, `latest.tmp-<pid>` pointers and atomic-write temporaries
+ * (`.<name>.<pid>.<hex>.tmp`) whose process no longer runs. A live process's temporaries are left
+ * alone. Returns the names removed.
+ */
+export function removeStaleTemporaries(runDir: string): string[] {
+  if (!existsSync(runDir)) return [];
+  const removed: string[] = [];
+  for (const n of readdirSync(runDir)) {
+    const m = /^(?:epoch-\d{4}|latest)\.tmp-(\d+)$/.exec(n) ?? /^\..+\.(\d+)\.[0-9a-f]{12}\.tmp$/.exec(n);
+    if (!m || processAlive(Number(m[1]))) continue;
+    const p = path.join(runDir, n);
+    fsStep('remove a stale temporary', p, () => rmSync(p, { recursive: true, force: true }));
+    removed.push(n);
+  }
+  return removed;
+}
+
+/** The checkpoint `latest` names in a run directory (undefined when there is none). */
+export function latestName(runDir: string): string | undefined {
+  const ptr = path.join(runDir, LATEST);
+  return existsSync(ptr) ? readFileSync(ptr, 'utf8').trim() : undefined;
 }
 
 /** Resolves a run directory (through `latest`) or a checkpoint directory to the checkpoint directory. */

@@ -64,13 +64,30 @@ const SCHEMA: Shape = {
   precision: { loss_scale: 'any', schedule: 'any', fallback_after: 'any' },
 };
 
-function checkKeys(v: unknown, s: Shape, at: string, file: string): void {
-  if (v === null || typeof v !== 'object' || Array.isArray(v)) throw new TypeError(`${file}: '${at || '(root)'}' must be an object`);
+/** Names that would reach an object's prototype chain when used as keys; they are unknown keys like any other. */
+const PROTOTYPE_KEYS = new Set(['__proto__', 'constructor', 'prototype']);
+
+/** Every key path of a JSON value that goes through `__proto__`, `constructor` or `prototype` (an unknown key anywhere). */
+function prototypeKeyPath(v: unknown, at: string): string | undefined {
+  if (v === null || typeof v !== 'object') return undefined;
   for (const k of Object.keys(v)) {
-    const sub = s[k];
     const p = at ? `${at}.${k}` : k;
-    if (sub === undefined) throw new RangeError(`${file}: unknown config key '${p}'`);
-    if (sub !== 'any') checkKeys((v as Record<string, unknown>)[k], sub, p, file);
+    if (PROTOTYPE_KEYS.has(k)) return p;
+    const inner = prototypeKeyPath((v as Record<string, unknown>)[k], p);
+    if (inner !== undefined) return inner;
+  }
+  return undefined;
+}
+
+function checkKeys(v: unknown, s: Shape, at: string, file: string): void {
+  if (v === null || typeof v !== 'object' || Array.isArray(v)) throw new TypeError(`${file}: '${at || '(root)'}' must be an object, got ${JSON.stringify(v)}`);
+  for (const k of Object.keys(v)) {
+    const p = at ? `${at}.${k}` : k;
+    if (!Object.hasOwn(s, k)) throw new RangeError(`${file}: unknown config key '${p}'`);
+    const sub = s[k]!;
+    const val = (v as Record<string, unknown>)[k];
+    // optional sections may be null (data.generate, precision) or absent; 'any' values are validated in loadConfig
+    if (sub !== 'any' && val !== null) checkKeys(val, sub, p, file);
   }
 }
 
@@ -83,23 +100,33 @@ export function parseOverrideValue(raw: string): unknown {
   }
 }
 
-/** Applies `key.path=value` overrides (value parsed as JSON when it parses, else a string). */
+/** Sets an own property, even one named `__proto__` (plain assignment would replace the prototype). */
+export function setOwn(o: Record<string, unknown>, k: string, value: unknown): void {
+  Object.defineProperty(o, k, { value, writable: true, enumerable: true, configurable: true });
+}
+
+/**
+ * Applies `key.path=value` overrides (value parsed as JSON when it parses, else a string). Every path
+ * segment is data: only own properties are followed or created, so `__proto__`, `constructor` and
+ * `prototype` become (unknown) keys of the config instead of reaching Object.prototype.
+ */
 export function applyOverrides(cfg: Record<string, unknown>, sets: readonly string[], file: string): void {
   for (const s of sets) {
     const eq = s.indexOf('=');
     if (eq <= 0) throw new RangeError(`--set takes key.path=value, got '${s}'`);
     const keys = s.slice(0, eq).split('.');
+    if (keys.some((k) => k === '')) throw new RangeError(`--set ${s}: empty key in '${s.slice(0, eq)}'`);
     const value = parseOverrideValue(s.slice(eq + 1));
     let obj = cfg;
     keys.slice(0, -1).forEach((k, i) => {
-      if (obj[k] === undefined) obj[k] = {}; // a missing section is created; its keys are validated later
+      if (!Object.hasOwn(obj, k)) setOwn(obj, k, {}); // a missing section is created; its keys are validated later
       const next = obj[k];
       if (next === null || typeof next !== 'object' || Array.isArray(next)) {
         throw new RangeError(`${file}: --set ${s}: '${keys.slice(0, i + 1).join('.')}' is not an object in the config`);
       }
       obj = next as Record<string, unknown>;
     });
-    obj[keys[keys.length - 1]!] = value;
+    setOwn(obj, keys[keys.length - 1]!, value);
   }
 }
 
@@ -118,10 +145,20 @@ export function loadConfig(file: string, sets: readonly string[] = []): RunConfi
   } catch (e) {
     throw new Error(`${file}: cannot read the config (${e instanceof Error ? e.message : String(e)})`);
   }
+  if (raw === null || typeof raw !== 'object' || Array.isArray(raw)) throw new TypeError(`${file}: a config is a JSON object, got ${JSON.stringify(raw)}`);
   applyOverrides(raw as Record<string, unknown>, sets, file);
+  const proto = prototypeKeyPath(raw, '');
+  if (proto !== undefined) throw new RangeError(`${file}: unknown config key '${proto}'`);
   checkKeys(raw, SCHEMA, '', file);
   const c = raw as RunConfig;
-  for (const k of ['data', 'model', 'optimizer', 'training', 'output'] as const) if (c[k] === undefined) throw new RangeError(`${file}: missing section '${k}'`);
+  for (const k of ['data', 'model', 'optimizer', 'training', 'output'] as const) {
+    const v: unknown = c[k];
+    if (v === undefined) throw new RangeError(`${file}: missing section '${k}'`);
+    if (v === null || typeof v !== 'object' || Array.isArray(v)) throw new TypeError(`${file}: '${k}' must be an object (a config section), got ${JSON.stringify(v)}`);
+  }
+  if (c.precision !== undefined && (c.precision === null || typeof c.precision !== 'object' || Array.isArray(c.precision))) {
+    throw new TypeError(`${file}: 'precision' must be an object, got ${JSON.stringify(c.precision)}`);
+  }
   const dir = path.dirname(path.resolve(file));
   const abs = (p: unknown, at: string): string => {
     if (typeof p !== 'string' || p === '') throw new TypeError(`${file}: '${at}' must be a file path`);
@@ -154,6 +191,7 @@ export function loadConfig(file: string, sets: readonly string[] = []): RunConfi
   num(c.optimizer.lr, 'optimizer.lr', file, { gt: 0 });
   num(c.optimizer.weight_decay, 'optimizer.weight_decay', file, { min: 0 });
   if (c.scheduler !== null && c.scheduler !== undefined) {
+    if (typeof c.scheduler !== 'object' || Array.isArray(c.scheduler)) throw new TypeError(`${file}: 'scheduler' must be an object or null, got ${JSON.stringify(c.scheduler)}`);
     const s = c.scheduler as Record<string, unknown>;
     if (s['name'] === 'CosineAnnealingLR') {
       for (const k of Object.keys(s)) if (!['name', 'T_max', 'eta_min'].includes(k)) throw new RangeError(`${file}: unknown config key 'scheduler.${k}'`);

@@ -1,4 +1,4 @@
-import { appendFileSync, mkdirSync } from 'node:fs';
+import { appendFileSync } from 'node:fs';
 import path from 'node:path';
 import { Tensor } from '../core/tensor.js';
 import type { FNO, FnoBlockPrecision } from '../models/fno.js';
@@ -7,6 +7,7 @@ import { type EpochSchedule, precisionAt } from '../precision/schedule.js';
 import { Variable, backward, disposeGraph, noGrad, tidy } from '../autograd/variable.js';
 import type { DataLoader, UnitGaussianNormalizer } from '../data/dataset.js';
 import type { Module } from '../nn/module.js';
+import { fsStep, makeDirectory } from '../data/formats/atomic.js';
 import { type TrainingState, saveCheckpoint } from './checkpoint.js';
 
 export interface Loss {
@@ -89,8 +90,12 @@ export interface TrainerOptions {
   config?: unknown;
   progress?: ProgressReporter | undefined;
   onEpoch?: (r: EpochRecord) => void;
-  /** Fault injection for the resume test: SIGKILL self at this (epoch, batch). */
-  crashAt?: { epoch: number; batch: number } | undefined;
+  /**
+   * Fault injection for the kill/restart tests: SIGKILL self at this (epoch, batch), or (batch
+   * 'checkpoint') while writing the checkpoint after that epoch, its temporary directory complete
+   * and not yet renamed into place.
+   */
+  crashAt?: { epoch: number; batch: number | 'checkpoint' } | undefined;
   precision?: PrecisionControl | undefined;
 }
 
@@ -151,7 +156,7 @@ export class Trainer {
     let sum = 0;
     let samples = 0;
     batches.forEach((idx, b) => {
-      if (this.o.crashAt && this.o.crashAt.epoch === this.epoch && this.o.crashAt.batch === b) process.kill(process.pid, 'SIGKILL');
+      if (this.o.crashAt?.epoch === this.epoch && this.o.crashAt.batch === b) process.kill(process.pid, 'SIGKILL');
       const { x, y } = loader.dataset.gather(idx);
       const yt = outputNormalizer ? outputNormalizer.encode(y) : y;
       try {
@@ -219,24 +224,15 @@ export class Trainer {
   restorePrecision(saved: unknown): void {
     const pc = this.o.precision;
     if (!pc || saved === null || typeof saved !== 'object') return;
-    const s = saved as { layers?: { layer: number; precision: FnoBlockPrecision; overflows: number }[]; scaler?: GradScalerState | null };
-    for (const l of s.layers ?? []) {
-      pc.model.setPrecision({ fno_block_precision: l.precision, layer: l.layer });
-      pc.model.fnoBlocks.spectralConvs[l.layer]!.overflows = l.overflows;
-    }
+    applySavedPrecision(pc.model, saved, { schedule: pc.schedule, ampInHalfPhases: pc.ampInHalfPhases, epoch: this.epoch });
+    const s = saved as { scaler?: GradScalerState | null };
     if (s.scaler && pc.scaler) pc.scaler.setState(s.scaler);
-    // the schedule's current mode, so that only a real switch at the next epoch resets the layers
-    if (pc.schedule && this.epoch > 0) {
-      const cur = precisionAt(pc.schedule, this.epoch - 1);
-      pc.model.config.fno_block_precision = cur;
-      pc.model.config.amp = cur === 'full' ? false : pc.ampInHalfPhases ?? pc.model.config.amp;
-    }
   }
 
   /** Trains from this.epoch to nEpochs; returns the last evaluation. */
   train(trainLoader: DataLoader, testLoaders: Record<string, DataLoader>, extraState: () => Pick<TrainingState, 'normalizer'>): Record<string, number> {
     const { runDir } = this.o;
-    if (runDir) mkdirSync(runDir, { recursive: true });
+    if (runDir) makeDirectory(runDir, 'run directory');
     let last: Record<string, number> = {};
     while (this.epoch < this.o.nEpochs) {
       this.events = [];
@@ -268,7 +264,10 @@ export class Trainer {
         rec.eval = last;
       }
       this.history.push(rec);
-      if (runDir) appendFileSync(path.join(runDir, 'metrics.jsonl'), `${JSON.stringify(rec)}\n`);
+      if (runDir) {
+        const log = path.join(runDir, 'metrics.jsonl');
+        fsStep('append to the metrics log', log, () => appendFileSync(log, `${JSON.stringify(rec)}\n`));
+      }
       this.o.onEpoch?.(rec);
       this.epoch++;
       const every = this.o.checkpointEvery ?? 1;
@@ -279,6 +278,8 @@ export class Trainer {
 
   checkpoint(trainLoader: DataLoader, extra: Pick<TrainingState, 'normalizer'>): void {
     const weights = this.o.model.stateDict();
+    // this.epoch counts completed epochs; the fault injection names the epoch just trained
+    const crash = this.o.crashAt?.batch === 'checkpoint' && this.o.crashAt.epoch === this.epoch - 1;
     try {
       saveCheckpoint(this.o.runDir!, weights, {
         format: 'mpno-checkpoint', version: 1, epoch: this.epoch, config: this.o.config ?? null,
@@ -288,9 +289,30 @@ export class Trainer {
           layers: this.o.precision.model.precisionReport(),
           scaler: this.o.precision.scaler?.getState() ?? null,
         } : null,
-      });
+      }, 2, crash ? () => process.kill(process.pid, 'SIGKILL') : undefined);
     } finally {
       for (const t of weights.values()) t.release();
     }
+  }
+}
+
+/**
+ * Puts a model into the precision state a checkpoint recorded: each Fourier layer's precision and
+ * overflow count, then (with a precision schedule) the schedule's mode of the last completed epoch,
+ * which also decides AMP (off in a 'full' phase). Used on resume and by eval/predict, so that a
+ * checkpoint is evaluated in the precision it was last trained and evaluated in.
+ */
+export function applySavedPrecision(model: FNO, saved: unknown, o: { schedule?: EpochSchedule | undefined; ampInHalfPhases?: boolean | undefined; epoch: number }): void {
+  if (saved === null || typeof saved !== 'object') return;
+  const s = saved as { layers?: { layer: number; precision: FnoBlockPrecision; overflows: number }[] };
+  for (const l of s.layers ?? []) {
+    model.setPrecision({ fno_block_precision: l.precision, layer: l.layer });
+    model.fnoBlocks.spectralConvs[l.layer]!.overflows = l.overflows;
+  }
+  // the schedule's current mode, so that only a real switch at the next epoch resets the layers
+  if (o.schedule && o.epoch > 0) {
+    const cur = precisionAt(o.schedule, o.epoch - 1);
+    model.config.fno_block_precision = cur;
+    model.config.amp = cur === 'full' ? false : o.ampInHalfPhases ?? model.config.amp;
   }
 }

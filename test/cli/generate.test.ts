@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { describe, it } from 'node:test';
@@ -59,13 +59,33 @@ describe('mpno generate', () => {
     assert.equal(readDatasetMeta(path.join(tmp, 'ns_32.safetensors'))!.params['layout'], 'map');
   });
 
-  it('bad input is named before any work', () => {
+  it('bad input is named before any work, with a non-zero exit', () => {
     const tmp = mkdtempSync(path.join(tmpdir(), 'mpno-gen-'));
-    assert.match(mpno('generate', 'heat', '--n', '2', '--resolution', '17', '--out', path.join(tmp, 'x')).stderr, /unknown PDE 'heat'/);
-    assert.match(mpno('generate', 'darcy', '--n', '2', '--resolution', '17', '--subsample', '3', '--out', path.join(tmp, 'x')).stderr, /subsample factor 3 does not divide s − 1 = 16/);
-    assert.match(mpno('generate', 'navier-stokes', '--n', '2', '--resolution', '30', '--subsample', '4', '--out', path.join(tmp, 'x')).stderr, /resolution 30 cannot be subsampled by 4/);
-    assert.match(mpno('generate', 'navier-stokes', '--n', '1', '--resolution', '16', '--set', 'T=10', '--set', 'dt=2', '--set', 'recordInterval=10', '--out', path.join(tmp, 'y')).stderr, /simulateNS: dt = 2 is unstable for s = 16: estimated CFL/);
-    assert.ok(!existsSync(path.join(tmp, 'y.safetensors')));
+    const fails = (args: string[], message: RegExp) => {
+      const r = mpno(...args);
+      assert.notEqual(r.status, 0, `exit 0 for ${args.join(' ')}`);
+      assert.match(r.stderr, message);
+      assert.doesNotMatch(r.stderr, /\n\s+at .+:\d+:\d+/, 'a stack trace');
+    };
+    fails(['generate', 'heat', '--n', '2', '--resolution', '17', '--out', path.join(tmp, 'x')], /unknown PDE 'heat'/);
+    fails(['generate', 'darcy', '--n', '2', '--resolution', '17', '--subsample', '3', '--out', path.join(tmp, 'x')], /subsample factor 3 does not divide s − 1 = 16/);
+    fails(['generate', 'navier-stokes', '--n', '2', '--resolution', '30', '--subsample', '4', '--out', path.join(tmp, 'x')], /resolution 30 cannot be subsampled by 4/);
+    fails(['generate', 'navier-stokes', '--n', '1', '--resolution', '16', '--set', 'T=10', '--set', 'dt=2', '--set', 'recordInterval=10', '--out', path.join(tmp, 'y')], /simulateNS: dt = 2 is unstable for s = 16: estimated CFL/);
+    // parameters the generator does not take are refused, not ignored
+    fails(['generate', 'darcy', '--n', '1', '--resolution', '17', '--set', 'foo=1', '--out', path.join(tmp, 'y')], /unknown darcy parameter 'foo' \(--set takes alpha, tau, f, tol, maxIter, preconditioner\)/);
+    fails(['generate', 'navier-stokes', '--n', '1', '--resolution', '16', '--set', 'Nu=1e-4', '--out', path.join(tmp, 'y')], /unknown navier-stokes parameter 'Nu'/);
+    fails(['generate', 'darcy', '--n', '1', '--resolution', '17', '--set', '__proto__={"x":1}', '--out', path.join(tmp, 'y')], /unknown darcy parameter '__proto__'/);
+    // sizes that cannot be allocated are named, not a raw "Invalid typed array length"
+    fails(['generate', 'darcy', '--n', '1', '--resolution', '100001', '--out', path.join(tmp, 'y')], /--n 1 at --resolution 100001 makes an array of 1\.00e\+10 values; at most 4\.29e\+9 fit in one array/);
+    assert.deepEqual(readdirSync(tmp), []);
+  });
+
+  it('--help explains the output names and the cost of the navier-stokes defaults', () => {
+    const r = mpno('generate', '--help');
+    assert.equal(r.status, 0, r.stderr);
+    assert.match(r.stdout, /--out data\/x\.safetensors writes\s+data\/x_65\.safetensors and data\/x_129\.safetensors/);
+    assert.match(r.stdout, /T = 50 at dt = 1e-4 \(500 000 time steps per\s+sample\): minutes per sample/);
+    assert.match(r.stdout, /--set T=1 --set dt=1e-3/);
   });
 
   it('a config with data.generate produces its data, trains, and evaluates at two resolutions', () => {

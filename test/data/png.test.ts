@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
 import pngjs from 'pngjs';
 import {
-  colorize, colormapTable, decodePng, encodePng, ImageError, NAN_COLOR, panel, readPng, titleBandHeight,
+  colorbar, colorize, colormapTable, tickLabel, decodePng, encodePng, ImageError, NAN_COLOR, panel, readPng, titleBandHeight,
   titleWidth, TITLE_CHARS, upscale, writePng, type Colormap, type RgbaImage,
 } from '../../src/data/formats/png.js';
 
@@ -433,5 +433,51 @@ describe('PNG files', () => {
     const truncated = join(dir, 'truncated.png');
     writeFileSync(truncated, encodePng(noise(8, 8, 5, true), 8, 8).subarray(0, 40));
     throwsImage(() => readPng(truncated), /truncated\.png: not a readable PNG/);
+  });
+});
+
+describe('colorbar', () => {
+  const px = (im: RgbaImage, x: number, y: number) => [...im.rgba.subarray((y * im.width + x) * 4, (y * im.width + x) * 4 + 3)];
+  const entry = (cmap: Colormap, i: number) => [...colormapTable(cmap).subarray(i * 3, i * 3 + 3)];
+
+  it('runs from vmax at the top to vmin at the bottom in the colours colorize gives those values', () => {
+    const bar = colorbar('viridis', -2, 6, 64);
+    assert.equal(bar.height, 64);
+    assert.deepEqual(px(bar, 0, 0), entry('viridis', 255));
+    assert.deepEqual(px(bar, 0, 63), entry('viridis', 0));
+    const mid = colorize(new Float64Array([6 - (8 * 31) / 63]), 1, 1, { cmap: 'viridis', vmin: -2, vmax: 6 });
+    assert.deepEqual(px(bar, 2, 31), [...mid.subarray(0, 3)]);
+    const div = colorbar('diverging', -1, 1, 33);
+    const c = colorize(new Float64Array([1, 0, -1]), 3, 1, { cmap: 'diverging', vmin: -1, vmax: 1 });
+    assert.deepEqual(px(div, 0, 0), [...c.subarray(0, 3)]);
+    assert.deepEqual(px(div, 0, 16), [...c.subarray(4, 7)]); // the centre row is 0: white
+    assert.deepEqual(px(div, 0, 32), [...c.subarray(8, 11)]);
+  });
+
+  it('labels max, mid and min beside the strip, and the labels are the values', () => {
+    assert.equal(tickLabel(0.125), '0.125');
+    assert.equal(tickLabel(2), '2');
+    assert.equal(tickLabel(0.5), '0.5');
+    assert.equal(tickLabel(-3.5e-5), '-3.5e-5');
+    assert.equal(tickLabel(123456), '1.23e+5');
+    const a = colorbar('viridis', 0, 2, 64);
+    const b = colorbar('viridis', 0, 4, 64);
+    const inkRows = (im: RgbaImage) => {
+      const rows: number[] = [];
+      for (let y = 0; y < im.height; y++) for (let x = 10; x < im.width; x++) if (px(im, x, y)[0] === 0) { rows.push(y); break; }
+      return rows;
+    };
+    const rows = inkRows(a);
+    // three labels: at the top, in the middle and at the bottom
+    assert.ok(rows.includes(1) && rows.some((y) => y > 24 && y < 40) && rows.some((y) => y > 56), JSON.stringify(rows));
+    // max 2 vs 4 and mid 1 vs 2 differ, min 0 is the same: only the upper labels' pixels change
+    const diffRows = new Set<number>();
+    for (let y = 0; y < 64; y++) for (let x = 0; x < Math.min(a.width, b.width); x++) if (px(a, x, y).join() !== px(b, x, y).join()) diffRows.add(y);
+    assert.ok([...diffRows].every((y) => y < 48) && diffRows.size > 0);
+    assert.throws(() => colorbar('viridis', 1, 0, 64), /colorbar: needs finite vmin <= vmax/);
+    assert.throws(() => colorbar('viridis', 0, 1, 4), /height must be an integer of at least 8/);
+    // a constant field: one label, the centre colour
+    const flat = colorbar('viridis', 3, 3, 32);
+    assert.deepEqual(px(flat, 0, 0), px(flat, 0, 31));
   });
 });

@@ -38,6 +38,23 @@ describe('run configs', () => {
     assert.throws(() => loadConfig(example, ['training']), /--set takes key.path=value/);
   });
 
+  it('__proto__, constructor and prototype in --set or the file are unknown keys and never reach Object.prototype', () => {
+    for (const set of ['__proto__.fno_block_precision="half"', 'model.__proto__.fno_block_precision="half"', 'training.constructor.x=1', 'constructor=1', 'data.prototype=1', 'model.constructor=1']) {
+      const key = set.slice(0, set.indexOf('=')).split('.').slice(0, set.startsWith('model.') || set.startsWith('training.') || set.startsWith('data.') ? 2 : 1).join('.');
+      assert.throws(() => loadConfig(example, [set]), (e: Error) => e.message.includes(`unknown config key '${key}'`), set);
+      assert.equal(({} as Record<string, unknown>)['fno_block_precision'], undefined, `${set} polluted Object.prototype`);
+    }
+    assert.throws(() => loadConfig(variant((c) => (c.model = JSON.parse('{"__proto__": {"amp": true}}')))), /unknown config key 'model.__proto__'/);
+    assert.throws(() => loadConfig(variant((c) => (c.optimizer = JSON.parse('{"name": "AdamW", "lr": 0.1, "weight_decay": 0, "constructor": 1}')))), /unknown config key 'optimizer.constructor'/);
+  });
+
+  it('a section that is not an object is named as such', () => {
+    assert.throws(() => loadConfig(example, ['model=3']), /'model' must be an object \(a config section\), got 3/);
+    assert.throws(() => loadConfig(example, ['data=[]']), /'data' must be an object, got \[\]/);
+    assert.throws(() => loadConfig(example, ['scheduler=3']), /'scheduler' must be an object or null, got 3/);
+    assert.throws(() => loadConfig(example, ['precision="x"']), /'precision' must be an object/);
+  });
+
   it('unknown keys and bad values are named errors', () => {
     assert.throws(() => loadConfig(variant((c) => (c.training.epochz = 3))), /unknown config key 'training.epochz'/);
     assert.throws(() => loadConfig(variant((c) => (c.extra = 1))), /unknown config key 'extra'/);

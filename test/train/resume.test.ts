@@ -1,11 +1,11 @@
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
-import { readPng, titleBandHeight } from '../../src/data/formats/png.js';
+import { colormapTable, readPng, titleBandHeight } from '../../src/data/formats/png.js';
 
 const bin = fileURLToPath(new URL('../../../bin/mpno.js', import.meta.url));
 const example = fileURLToPath(new URL('../../../examples/darcy16.json', import.meta.url));
@@ -15,8 +15,7 @@ function tinyConfig(dir: string, mixed = false): string {
   const ex = path.dirname(example);
   c.data.train = path.resolve(ex, c.data.train);
   c.data.test = { '16': path.resolve(ex, c.data.test['16']) };
-  c.data.n_train = 48;
-  c.data.n_test = { '16': 10 };
+  c.data.n_train = 48; // the whole test file (50 samples) is evaluated, so that eval can be compared with the metrics
   c.data.batch_size = 16;
   c.data.shuffle = true; // exercises the loader's RNG state across the resume
   c.model = { ...c.model, n_modes: [4, 4], hidden_channels: 6, n_layers: 2 };
@@ -45,20 +44,29 @@ const strip = (r: Record<string, unknown>) => {
 };
 
 describe('training checkpoints and resume', () => {
-  for (const mixed of [false, true]) it(`a run killed mid-epoch and resumed ends with exactly the metrics of an uninterrupted run${mixed ? ' (mixed precision with a schedule)' : ''}`, () => {
+  for (const mixed of [false, true]) it(`a run killed ${mixed ? 'mid-epoch' : 'while writing a checkpoint'} and resumed ends with exactly the metrics of an uninterrupted run${mixed ? ' (mixed precision with a schedule)' : ''}`, () => {
     const tmp = mkdtempSync(path.join(tmpdir(), 'mpno-resume-'));
     const cfg = tinyConfig(tmp, mixed);
+    const testFile = JSON.parse(readFileSync(cfg, 'utf8')).data.test['16'] as string;
     const a = path.join(tmp, 'a');
     const b = path.join(tmp, 'b');
     const ra = mpno(['train', '--config', cfg, '--out', a, '--quiet']);
     assert.equal(ra.status, 0, ra.stderr);
-    // killed (SIGKILL) at epoch 1, batch 1: epoch 0 is checkpointed, epoch 1 is half done
-    const rb1 = mpno(['train', '--config', cfg, '--out', b, '--quiet'], { MPNO_TEST_CRASH_AT: '1:1' });
+    // SIGKILL at epoch 1, batch 1 (epoch 0 is checkpointed, epoch 1 half done), or while writing
+    // epoch 1's checkpoint (its temporary directory complete, not yet renamed into place)
+    const rb1 = mpno(['train', '--config', cfg, '--out', b, '--quiet'], { MPNO_TEST_CRASH_AT: mixed ? '1:1' : '1:checkpoint' });
     assert.equal(rb1.signal, 'SIGKILL');
     assert.equal(readFileSync(path.join(b, 'latest'), 'utf8'), 'epoch-0001');
-    assert.equal(metrics(b).length, 1);
+    assert.equal(metrics(b).length, mixed ? 1 : 2);
+    const stale = readdirSync(b).filter((n) => n.includes('.tmp'));
+    assert.deepEqual(stale, mixed ? [] : [`epoch-0002.tmp-${rb1.pid}`]);
+    // a live process's temporary (this test's own pid) is left alone
+    const live = path.join(b, `epoch-0009.tmp-${process.pid}`);
+    mkdirSync(live);
     const rb2 = mpno(['train', '--config', cfg, '--out', b, '--quiet', '--resume']);
     assert.equal(rb2.status, 0, rb2.stderr);
+    assert.ok(existsSync(live));
+    rmSync(live, { recursive: true });
     const ma = metrics(a).map(strip);
     const mb = metrics(b).map(strip);
     assert.equal(ma.length, 3);
@@ -67,23 +75,32 @@ describe('training checkpoints and resume', () => {
       assert.deepEqual(ma.map((r) => (r['precision'] as string[])[0]), ['half', 'mixed', 'full']);
       assert.ok(ma.every((r) => typeof r['loss_scale'] === 'number'));
     }
-    // no temporary files or directories left behind
+    // no temporary files or directories left behind (the killed run's stale one removed)
     for (const d of [a, b]) assert.deepEqual(readdirSync(d).filter((n) => n.includes('.tmp')), []);
-    // eval of the final checkpoint reproduces the final test errors
-    const re = mpno(['eval', '--checkpoint', b, '--data', JSON.parse(readFileSync(cfg, 'utf8')).data.test['16'], '--json']);
+    assert.deepEqual(readdirSync(b).filter((n) => n.startsWith('epoch-')).sort(), ['epoch-0002', 'epoch-0003']);
+    // eval of the final checkpoint on the test data reproduces the last epoch's test errors exactly,
+    // in the precision state the run ended in (after half → mixed → full, not the config's half)
+    const re = mpno(['eval', '--checkpoint', b, '--data', testFile, '--batch-size', '32', '--json']);
     assert.equal(re.status, 0, re.stderr);
     const ev = JSON.parse(re.stdout) as Record<string, number>;
-    assert.ok(Object.keys(ev).length === 2);
+    const last = ma[2]!['eval'] as Record<string, number>;
+    assert.deepEqual(ev, { darcy_test_16_h1: last['16_h1'], darcy_test_16_l2: last['16_l2'] });
     assert.ok(existsSync(path.join(b, 'epoch-0003', 'model.safetensors')));
     if (!mixed) {
-      // predict writes one titled 4-panel PNG per sample
+      // predict writes one titled 4-panel PNG per sample, each panel with its colour bar
       const out = path.join(tmp, 'pred');
-      const rp = mpno(['predict', '--checkpoint', b, '--data', JSON.parse(readFileSync(cfg, 'utf8')).data.test['16'], '--index', '0,2', '--out', out, '--scale', '4']);
+      const rp = mpno(['predict', '--checkpoint', b, '--data', testFile, '--index', '0,2', '--out', out, '--scale', '4']);
       assert.equal(rp.status, 0, rp.stderr);
       const img = readPng(path.join(out, 'sample-0002.png'));
       assert.equal(img.height, 64 + titleBandHeight());
-      assert.equal(img.width, 4 * 64 + 3 * 4);
-      const bad = mpno(['predict', '--checkpoint', b, '--data', JSON.parse(readFileSync(cfg, 'utf8')).data.test['16'], '--index', '99', '--out', out]);
+      assert.ok(img.width > 4 * (64 + 2 + 6 + 2) + 3 * 4, String(img.width));
+      // the input panel's bar starts 2 px right of the field: its top row is the map's top colour
+      const at = (x: number, y: number) => [...img.rgba.subarray((y * img.width + x) * 4, (y * img.width + x) * 4 + 3)];
+      const viridis = colormapTable('viridis');
+      assert.deepEqual(at(66, titleBandHeight()), [...viridis.subarray(255 * 3, 256 * 3)]);
+      assert.deepEqual(at(66, titleBandHeight() + 63), [...viridis.subarray(0, 3)]);
+      const bad = mpno(['predict', '--checkpoint', b, '--data', testFile, '--index', '99', '--out', out]);
+      assert.notEqual(bad.status, 0);
       assert.match(bad.stderr, /--index 99 is outside 0…49/);
     }
   });
@@ -102,7 +119,9 @@ describe('training checkpoints and resume', () => {
     const fp16 = rows.filter((x) => x['half'] === 'float16').map((x) => x['measured_fft'] as number);
     const bf16 = rows.filter((x) => x['half'] === 'bfloat16').map((x) => x['measured_fft'] as number);
     fp16.forEach((e, i) => assert.ok(e < bf16[i]!, 'bf16 has the larger unit roundoff'));
-    assert.match(mpno(['bound']).stderr, /bound: give --config or --checkpoint/);
+    const nothing = mpno(['bound']);
+    assert.notEqual(nothing.status, 0);
+    assert.match(nothing.stderr, /bound: give --config or --checkpoint/);
   });
 
   it('bad configs fail before training with a named error and leave no checkpoint', () => {
@@ -113,8 +132,10 @@ describe('training checkpoints and resume', () => {
     assert.notEqual(r.status, 0);
     assert.match(r.stderr, /do not match the data \(1 in, 1 out channels/);
     r = mpno(['train', '--config', cfg, '--out', out, '--set', 'training.bogus=1']);
+    assert.notEqual(r.status, 0);
     assert.match(r.stderr, /unknown config key 'training.bogus'/);
     r = mpno(['train', '--config', cfg, '--out', out, '--set', 'model.fno_block_precision="quarter"']);
+    assert.notEqual(r.status, 0);
     assert.match(r.stderr, /fno_block_precision must be one of full, mixed, half/);
     assert.ok(!existsSync(path.join(out, 'latest')));
   });

@@ -348,6 +348,68 @@ export function titleWidth(text: string, fontScale = 2): number {
   return n === 0 ? 0 : (n * ADVANCE - 1) * fontScale;
 }
 
+/** Draws glyphs into an RGBA image `width` pixels wide with their top-left corner at (x, y), clipped at column xEnd. */
+function drawGlyphs(out: Uint8Array, width: number, g: readonly Glyph[], x: number, y: number, scale: number, ink: number, xEnd: number): void {
+  const height = out.length / 4 / width;
+  g.forEach(({ rows, drop }, c) => {
+    for (let r = 0; r < GLYPH_H; r++) {
+      for (let col = 0; col < GLYPH_W; col++) {
+        if (((rows[r]! >> (GLYPH_W - 1 - col)) & 1) === 0) continue;
+        for (let dy = 0; dy < scale; dy++) {
+          for (let dx = 0; dx < scale; dx++) {
+            const px = x + (c * ADVANCE + col) * scale + dx;
+            const py = y + (r + drop) * scale + dy;
+            if (px >= xEnd || px >= width || py >= height) continue;
+            const o = (py * width + px) * 4;
+            out[o] = ink;
+            out[o + 1] = ink;
+            out[o + 2] = ink;
+          }
+        }
+      }
+    }
+  });
+}
+
+/** A colour-bar tick label: the value with 3 significant digits ("0.125", "-3.5e-5"). */
+export function tickLabel(v: number): string {
+  if (v === 0) return '0';
+  const a = Math.abs(v);
+  if (a < 1e-3 || a >= 1e5) return v.toExponential(2).replace(/\.?0+e/, 'e');
+  const t = v.toPrecision(3);
+  return t.includes('.') ? t.replace(/\.?0+$/, '') : t;
+}
+
+/**
+ * A vertical colour bar `height` pixels tall for values vmin…vmax of a colour map: a strip with vmax
+ * at the top and vmin at the bottom (the colours {@link colorize} gives those values) and labels
+ * beside it (max at the top, mid, min at the bottom; mid only when there is room) in the built-in
+ * font, black on white.
+ * A constant field (vmin = vmax) gets the map's centre colour and one label.
+ */
+export function colorbar(cmap: Colormap, vmin: number, vmax: number, height: number, fontScale = 1): RgbaImage {
+  if (!Number.isFinite(vmin) || !Number.isFinite(vmax) || vmin > vmax) throw new ImageError(`colorbar: needs finite vmin <= vmax, got ${vmin}, ${vmax}`);
+  if (!Number.isInteger(fontScale) || fontScale <= 0) throw new ImageError(`colorbar: fontScale must be a positive integer, got ${fontScale}`);
+  const textH = (GLYPH_H + 1) * fontScale; // with the descender row
+  if (!Number.isInteger(height) || height < textH) throw new ImageError(`colorbar: height must be an integer of at least ${textH} pixels, got ${height}`);
+  const flat = vmin === vmax;
+  const ticks: [number, number][] = flat ? [[vmin, Math.floor((height - textH) / 2)]] : [[vmax, 0], [vmin, height - textH]];
+  if (!flat && height >= 3 * textH + 4 * fontScale) ticks.splice(1, 0, [(vmin + vmax) / 2, Math.floor((height - textH) / 2)]);
+  const labels = ticks.map(([v]) => glyphsOf(tickLabel(v)));
+  const strip = 6 * fontScale;
+  const textX = strip + 2 * fontScale; // no tick marks: beside a label a tick would read as a minus sign
+  const width = textX + Math.max(...labels.map((g) => g.length * ADVANCE - 1)) * fontScale;
+  const out = new Uint8Array(width * height * 4).fill(255);
+  const column = new Float64Array(height);
+  for (let y = 0; y < height; y++) column[y] = flat ? vmin : vmax - ((vmax - vmin) * y) / Math.max(1, height - 1);
+  const colours = colorize(column, 1, height, { cmap, ...(flat ? {} : { vmin, vmax }) });
+  for (let y = 0; y < height; y++) {
+    for (let x = 0; x < strip; x++) out.set(colours.subarray(y * 4, y * 4 + 4), (y * width + x) * 4);
+  }
+  ticks.forEach(([, ty], k) => drawGlyphs(out, width, labels[k]!, textX, ty, fontScale, 0, width));
+  return { rgba: out, width, height };
+}
+
 /**
  * Lays images side by side, left to right, top-aligned, `gap` pixels apart. The result is
  * sum(widths) + gap*(n-1) wide and max(heights) tall, plus {@link titleBandHeight} on top when any
@@ -388,26 +450,7 @@ export function panel(images: PanelImage[], opts: PanelOptions = {}): RgbaImage 
     const g = glyphs[i]!;
     if (g.length > 0) {
       const tw = (g.length * ADVANCE - 1) * scale;
-      const tx = x0 + Math.max(0, Math.floor((im.width - tw) / 2));
-      const ty = 2 * scale;
-      const xEnd = x0 + im.width; // clip to the image's column
-      g.forEach(({ rows, drop }, c) => {
-        for (let r = 0; r < GLYPH_H; r++) {
-          for (let col = 0; col < GLYPH_W; col++) {
-            if (((rows[r]! >> (GLYPH_W - 1 - col)) & 1) === 0) continue;
-            for (let dy = 0; dy < scale; dy++) {
-              for (let dx = 0; dx < scale; dx++) {
-                const px = tx + (c * ADVANCE + col) * scale + dx;
-                if (px >= xEnd) continue;
-                const o = ((ty + (r + drop) * scale + dy) * width + px) * 4;
-                out[o] = ink;
-                out[o + 1] = ink;
-                out[o + 2] = ink;
-              }
-            }
-          }
-        }
-      });
+      drawGlyphs(out, width, g, x0 + Math.max(0, Math.floor((im.width - tw) / 2)), 2 * scale, scale, ink, x0 + im.width);
     }
     x0 += im.width + gap;
   });

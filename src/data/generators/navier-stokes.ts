@@ -695,6 +695,8 @@ export interface SimulateNSOptions {
   checkStability?: boolean;
   /** Blow-up when max|w| exceeds this × max(max|w0|, 1) (default 1e3). */
   blowUpFactor?: number;
+  /** Called every 100 time steps and after the last with (steps done, total steps): progress within a sample. */
+  onStep?: (done: number, total: number) => void;
 }
 
 export interface NSSolution {
@@ -775,7 +777,8 @@ export function simulateNS(w0: Float64Array, s: number, opts: SimulateNSOptions 
   const times: number[] = [];
   const out: Float64Array[] = [];
   let lastU = 0;
-  for (let step = 0; step < nRec * perRec; step++) {
+  const steps = nRec * perRec;
+  for (let step = 0; step < steps; step++) {
     const u1 = o.advection(wr, wi, n1r, n1i);
     if (!Number.isFinite(u1)) throw blowUp('non-finite values', step, lastU);
     if (u1 * dt * s > CFL_BLOWUP) throw blowUp(`CFL above ${CFL_BLOWUP}`, step, u1);
@@ -806,6 +809,7 @@ export function simulateNS(w0: Float64Array, s: number, opts: SimulateNSOptions 
         times.push((done / perRec) * recordInterval);
       }
     }
+    if (opts.onStep && (done % CHECK_EVERY === 0 || done === steps)) opts.onStep(done, steps);
   }
   return { times, w: out };
 }
@@ -857,6 +861,8 @@ export interface GenerateNSOptions extends NSGrfOptions {
   forcing?: boolean;
   checkStability?: boolean;
   onSample?: (i: number) => void;
+  /** Progress within each sample's simulation (see SimulateNSOptions.onStep). */
+  onStep?: (done: number, total: number) => void;
   /** Index of the first sample (default 0): samples start … start + n − 1, for sharding. */
   start?: number;
   /** Further output resolutions (each dividing simResolution), filled from the same simulations. */
@@ -911,6 +917,7 @@ export function generateNSSample(seed: number, index: number, s: number, opts: O
   if (opts.recordInterval !== undefined) sim.recordInterval = opts.recordInterval;
   if (opts.forcing !== undefined) sim.forcing = opts.forcing;
   if (opts.checkStability !== undefined) sim.checkStability = opts.checkStability;
+  if (opts.onStep !== undefined) sim.onStep = opts.onStep;
   return { w0, ...simulateNS(w0, s, sim) };
 }
 
@@ -960,7 +967,7 @@ export function generateNS(opts: GenerateNSOptions): NSDataset {
   });
   const times = Array.from({ length: nRec }, (_, k) => (k + 1) * recordInterval);
   for (let i = 0; i < n; i++) {
-    const sample = generateNSSample(seed, start + i, simResolution, { nu, dt, T, recordInterval, forcing, alpha, tau, checkStability: opts.checkStability ?? true });
+    const sample = generateNSSample(seed, start + i, simResolution, { nu, dt, T, recordInterval, forcing, alpha, tau, checkStability: opts.checkStability ?? true, ...(opts.onStep ? { onStep: opts.onStep } : {}) });
     const xs = layout === 'map' ? [sample.w0] : sample.w.slice(0, inSteps);
     const ys = layout === 'map' ? [sample.w[nRec - 1]!] : sample.w.slice(inSteps);
     for (const o of outs) {

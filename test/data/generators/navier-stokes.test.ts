@@ -438,3 +438,13 @@ describe('navier-stokes: bad input', () => {
     assert.throws(() => nsSampleSeed(1, -1), isConfig);
   });
 });
+
+describe('navier-stokes: progress inside a sample', () => {
+  it('reports the time steps of each simulation, every 100 steps and at the end', () => {
+    const seen: [number, number][] = [];
+    generateNS({ n: 2, resolution: 8, seed: 0, layout: 'map', T: 0.25, dt: 0.001, recordInterval: 0.25, onStep: (d, t) => seen.push([d, t]) });
+    const total = 250;
+    const one = [[100, total], [200, total], [250, total]];
+    assert.deepEqual(seen, [...one, ...one]);
+  });
+});
