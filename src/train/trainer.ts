@@ -118,7 +118,10 @@ export class Trainer {
 
   /** Events of the current epoch (schedule switches, fallbacks). */
   private events: string[] = [];
+  /** Overflowing training forward passes per Fourier layer in the current epoch. */
   private epochOverflows: number[] = [];
+  /** Each layer's overflow counter when checkFallback last read it. */
+  private overflowBase: number[] = [];
 
   /** Applies the precision schedule for this.epoch; returns a description of a switch, if any. */
   private applySchedule(): void {
@@ -132,15 +135,22 @@ export class Trainer {
     }
   }
 
+  /**
+   * After a training forward pass: adds the Fourier layers' new overflows to this epoch's counts and,
+   * with fallback_after, demotes a layer whose count of overflowing passes reached it.
+   */
   private checkFallback(): void {
     const pc = this.o.precision;
-    if (!pc?.fallbackAfter) return;
+    if (!pc) return;
+    const convs = pc.model.fnoBlocks.spectralConvs;
     for (const c of pc.model.precisionReport()) {
-      this.epochOverflows[c.layer] = c.overflows;
-      if (c.overflows >= pc.fallbackAfter && c.precision !== 'full') {
+      this.epochOverflows[c.layer] = (this.epochOverflows[c.layer] ?? 0) + c.overflows - (this.overflowBase[c.layer] ?? 0);
+      this.overflowBase[c.layer] = c.overflows;
+      if (pc.fallbackAfter && c.overflows >= pc.fallbackAfter && c.precision !== 'full') {
         const next = DEMOTE[c.precision];
         pc.model.setPrecision({ fno_block_precision: next, layer: c.layer });
-        pc.model.fnoBlocks.spectralConvs[c.layer]!.overflows = 0;
+        convs[c.layer]!.overflows = 0;
+        this.overflowBase[c.layer] = 0;
         this.events.push(`layer ${c.layer} fell back from ${c.precision} to ${next} after ${c.overflows} overflows (epoch ${this.epoch})`);
       }
     }
@@ -197,6 +207,9 @@ export class Trainer {
   evaluate(loaders: Record<string, DataLoader>): Record<string, number> {
     const { model, evalLosses, outputNormalizer } = this.o;
     model.eval();
+    // evaluation passes do not count towards fallback_after: only training passes demote a layer
+    const convs = this.o.precision?.model.fnoBlocks.spectralConvs ?? [];
+    const counters = convs.map((c) => c.overflows);
     const out: Record<string, number> = {};
     noGrad(() => {
       for (const [set, loader] of Object.entries(loaders)) {
@@ -216,6 +229,7 @@ export class Trainer {
         for (const [name, s] of Object.entries(sums)) out[`${set}_${name}`] = s / n;
       }
     });
+    convs.forEach((c, i) => { c.overflows = counters[i]!; });
     model.train();
     return out;
   }
@@ -236,6 +250,8 @@ export class Trainer {
     let last: Record<string, number> = {};
     while (this.epoch < this.o.nEpochs) {
       this.events = [];
+      this.epochOverflows = [];
+      this.overflowBase = this.o.precision?.model.precisionReport().map((l) => l.overflows) ?? [];
       this.applySchedule();
       const pc = this.o.precision;
       const layerPrecision = pc?.model.precisionReport().map((l) => l.precision);
@@ -252,7 +268,7 @@ export class Trainer {
       };
       if (pc) {
         rec.precision = layerPrecision!;
-        rec.overflows = pc.model.precisionReport().map((l) => l.overflows);
+        rec.overflows = pc.model.precisionReport().map((l) => this.epochOverflows[l.layer] ?? 0);
         if (pc.scaler) {
           rec.loss_scale = pc.scaler.scale;
           rec.skipped_steps = pc.scaler.skipped;

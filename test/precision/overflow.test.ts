@@ -31,7 +31,7 @@ interface Run {
   release(): void;
 }
 
-function setup(o: { model: FNOOptions; inputScale: number; initScale: number; nEpochs: number; fallbackAfter?: number; runDir?: string; crashInEpoch?: number }): Run {
+function setup(o: { model: FNOOptions; inputScale: number; initScale: number; nEpochs: number; fallbackAfter?: number; runDir?: string; crashInEpoch?: number; evalInterval?: number }): Run {
   const rng = new Rng(3);
   const x = Tensor.fromArray(rng.normalArray(4 * 16 * 16).map((v) => v * o.inputScale), [4, 1, 16, 16]);
   const y = Tensor.fromArray(rng.normalArray(4 * 16 * 16), [4, 1, 16, 16]);
@@ -43,7 +43,7 @@ function setup(o: { model: FNOOptions; inputScale: number; initScale: number; nE
   const weights: Float64Array[][] = [];
   const trainer = new Trainer({
     model, optimizer, trainLoss: new LpLoss({ d: 2 }), evalLosses: { l2: new LpLoss({ d: 2 }) },
-    nEpochs: o.nEpochs, evalInterval: 1000, runDir: o.runDir,
+    nEpochs: o.nEpochs, evalInterval: o.evalInterval ?? 1000, runDir: o.runDir,
     precision: { model, scaler, fallbackAfter: o.fallbackAfter },
     onEpoch: (rec) => {
       // a crash in this epoch, after the previous epoch's checkpoint (thrown before its own)
@@ -62,8 +62,8 @@ function setup(o: { model: FNOOptions; inputScale: number; initScale: number; nE
   };
 }
 
-/** No evaluation: every forward pass of the model is a training step's. */
-const train = (r: Run) => r.trainer.train(r.loader, {}, () => ({ normalizer: null }));
+/** No evaluation (unless `evaluate`): every forward pass of the model is a training step's. */
+const train = (r: Run, evaluate = false) => r.trainer.train(r.loader, evaluate ? { test: r.loader } : {}, () => ({ normalizer: null }));
 
 const same = (a: Float64Array[], b: Float64Array[]) => a.every((t, i) => t.every((v, j) => Object.is(v, b[i]![j])));
 const finite = (a: Float64Array[]) => a.every((t) => t.every(Number.isFinite));
@@ -114,12 +114,14 @@ describe('fp16 overflow through training', () => {
     r.release();
   });
 
-  it('forward overflows in half Fourier layers are skipped and demote the layers half → mixed → full after fallback_after of them', () => {
+  for (const evaluate of [false, true]) it(`forward overflows in half Fourier layers are skipped and demote the layers half → mixed → full after fallback_after of them${evaluate ? ' (evaluating every epoch: evaluation passes do not count)' : ''}`, () => {
     // no stabiliser, unnormalised ('backward') FFT and inputs of 1e5: the 16-bit spectrum overflows
     const N = 2;
-    const r = setup({ model: { ...tiny, fno_block_precision: 'half', half_type: 'float16', fft_norm: 'backward' }, inputScale: 1e5, initScale: 2 ** 16, nEpochs: 7, fallbackAfter: N });
+    const r = setup({ model: { ...tiny, fno_block_precision: 'half', half_type: 'float16', fft_norm: 'backward' }, inputScale: 1e5, initScale: 2 ** 16, nEpochs: 7, fallbackAfter: N, evalInterval: evaluate ? 1 : 1000 });
     const w0 = r.model.parameters().map((p) => p.value.toFloat64());
-    train(r);
+    train(r, evaluate);
+    // each epoch records its own overflowing training passes (one batch per epoch), the demoting one included
+    assert.deepEqual(r.trainer.history.map((rec) => rec.overflows), [[1, 1], [1, 1], [1, 1], [1, 1], [0, 0], [0, 0], [0, 0]]);
     const h = r.trainer.history;
     const events = h.flatMap((rec) => rec.events ?? []);
     for (const layer of [0, 1]) {
