@@ -1,5 +1,5 @@
 import { constants as bufferConstants } from 'node:buffer';
-import { existsSync } from 'node:fs';
+import { existsSync, rmdirSync } from 'node:fs';
 import { availableParallelism, totalmem } from 'node:os';
 import path from 'node:path';
 import { Worker } from 'node:worker_threads';
@@ -62,7 +62,26 @@ export async function generateCommand(o: GenerateOptions): Promise<string[]> {
   if (o.paths && o.paths.length !== stored.length) throw new RangeError(`generate: ${o.paths.length} output paths for ${stored.length} resolutions`);
   const planned = o.paths ?? datasetPaths(o.out, stored);
   for (const p of planned) if (existsSync(p) && !o.force) throw new Error(`${p} exists; refusing to overwrite it (use --force)`);
-  makeDirectory(path.dirname(path.resolve(planned[0]!)), 'output directory');
+  const outDir = path.dirname(path.resolve(planned[0]!));
+  const made = !existsSync(outDir);
+  makeDirectory(outDir, 'output directory');
+  try {
+    return await produce(o, pde, workers);
+  } catch (e) {
+    // a failed run leaves no empty directory of its own behind (rmdir removes only an empty one)
+    if (made) {
+      try {
+        rmdirSync(outDir);
+      } catch {
+        /* not empty, or already gone */
+      }
+    }
+    throw e;
+  }
+}
+
+/** Generates the samples across the workers and writes one file per stored resolution. */
+async function produce(o: GenerateOptions, pde: PdeName, workers: number): Promise<string[]> {
   const base: Omit<ShardJob, 'n' | 'start'> = { pde, resolution: o.resolution, seed: o.seed, subsample: o.subsample, params: o.params };
   const shards: ShardJob[] = [];
   for (let w = 0; w < workers; w++) {

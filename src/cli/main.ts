@@ -132,7 +132,7 @@ must divide T). On a terminal the progress bar shows the time steps inside the c
 
   program
     .command('bound')
-    .description('per Fourier layer: discretisation bound, half-precision DFT bound and measured errors (docs/bounds.md)')
+    .description('per Fourier layer: discretisation estimate, FFT error bounds and measured errors, for the path training runs and the emulated half FFT (legend under the table; docs/bounds.md)')
     .option('--config <file>', 'run configuration (JSON)')
     .option('--checkpoint <dir>', 'trained weights (a run directory or an epoch-NNNN directory); its config is used if --config is absent')
     .option('--data <file>', 'a .pt file for the batch (default: the config\'s training data)')

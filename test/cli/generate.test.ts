@@ -80,6 +80,15 @@ describe('mpno generate', () => {
     assert.deepEqual(readdirSync(tmp), []);
   });
 
+  it('a generation that fails while running leaves no output directory of its own', () => {
+    const tmp = mkdtempSync(path.join(tmpdir(), 'mpno-gen-'));
+    // past the up-front stability check, the run blows up at step 19 (CFL above 10)
+    const r = mpno('generate', 'navier-stokes', '--n', '1', '--resolution', '16', '--set', 'T=20', '--set', 'dt=0.5', '--set', 'checkStability=false', '--set', 'nu=1e-5', '--out', path.join(tmp, 'new', 'x.safetensors'));
+    assert.notEqual(r.status, 0);
+    assert.match(r.stderr, /simulateNS: blow-up at t = /);
+    assert.deepEqual(readdirSync(tmp), [], 'the output directory it made is removed');
+  });
+
   it('--help explains the output names and the cost of the navier-stokes defaults', () => {
     const r = mpno('generate', '--help');
     assert.equal(r.status, 0, r.stderr);
