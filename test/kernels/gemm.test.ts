@@ -1,10 +1,14 @@
 import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { existsSync, readFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
 import { describe, it } from 'node:test';
 import { type KernelDType, KERNEL_DTYPES, unitRoundoff } from '../../src/core/dtype.js';
 import { Rng } from '../../src/core/rng.js';
 import { Tensor } from '../../src/core/tensor.js';
 import type { GemmOptions } from '../../src/kernels/backend.js';
 import { gemm } from '../../src/kernels/gemm.js';
+import { kernelVariant } from '../../src/kernels/module.js';
 import { pool } from '../../src/kernels/pool.js';
 import { refGemm } from '../../src/kernels/ref/gemm.js';
 
@@ -141,5 +145,41 @@ describe('gemm bad input', () => {
     const r = f([2, 3]);
     r.release();
     assert.throws(() => gemm(r, f([3, 5]), f([2, 5])), /gemm: A \(\[2, 3\] float32\) was already released/);
+  });
+});
+
+describe('kernel builds: relaxed-SIMD fused multiply-add and the plain-SIMD fallback', () => {
+  const plainForced = process.env['MPNO_RELAXED_SIMD'] === '0';
+
+  it('this process runs the build that MPNO_RELAXED_SIMD selects (relaxed unless it is 0)', () => {
+    // Node 20 accepts relaxed SIMD behind the flag that module.ts sets; Node >= 22 by default
+    assert.equal(kernelVariant, plainForced ? 'simd' : 'relaxed-simd');
+  });
+
+  it('the GEMM multiply-adds are fused in the relaxed build (on an FMA CPU) and never in the plain one', () => {
+    // C = (−1)·(1 + 2^-11) + a·a with a = 1 + 2^-12: a² = 1 + 2^-11 + 2^-24 exactly, so a fused
+    // multiply-add leaves 2^-24 where mul-then-add rounds a² to 1 + 2^-11 (a tie, to even) and gives 0.
+    const a = 1 + 2 ** -12;
+    const A = Tensor.fromArray([-1, a], [1, 2], 'float32');
+    const B = Tensor.fromArray([1 + 2 ** -11, a], [2, 1], 'float32');
+    const C = Tensor.zeros([1, 1], 'float32');
+    gemm(A, B, C);
+    const got = C.toArray()[0];
+    const cpuFma = existsSync('/proc/cpuinfo') && /\bfma\b/.test(readFileSync('/proc/cpuinfo', 'utf8'));
+    if (kernelVariant === 'simd') assert.equal(got, 0);
+    else if (cpuFma) assert.equal(got, 2 ** -24);
+    else assert.ok(got === 0 || got === 2 ** -24, `got ${got}`);
+    for (const t of [A, B, C]) t.release();
+  });
+
+  it('the plain-SIMD fallback passes this whole file (child process with MPNO_RELAXED_SIMD=0)', { skip: plainForced }, () => {
+    const file = fileURLToPath(import.meta.url);
+    // without NODE_TEST_CONTEXT the child reports in TAP on its stdout instead of to this runner
+    const { NODE_TEST_CONTEXT: _ctx, ...env } = process.env;
+    const r = spawnSync(process.execPath, ['--test', file], {
+      env: { ...env, MPNO_RELAXED_SIMD: '0' }, encoding: 'utf8', timeout: 300_000,
+    });
+    assert.equal(r.status, 0, `child run failed:\n${r.stdout.slice(-4000)}\n${r.stderr.slice(-2000)}`);
+    assert.match(r.stdout, /# fail 0/);
   });
 });

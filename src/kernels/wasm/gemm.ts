@@ -10,6 +10,15 @@ import { DT_F32, load1, load4, store1, store4, storeT4 } from "./common";
 
 export const KC: i32 = 256;
 
+/**
+ * c + a·b. In the relaxed-SIMD build (dist/wasm/mpno-relaxed.wasm) this is f32x4.relaxed_madd, which V8
+ * compiles to one fused multiply-add where the CPU has FMA; the plain build multiplies, then adds.
+ */
+@inline function madd(a: v128, b: v128, c: v128): v128 {
+  if (ASC_FEATURE_RELAXED_SIMD) return f32x4.relaxed_madd(a, b, c);
+  return f32x4.add(c, f32x4.mul(a, b));
+}
+
 @inline function sz(dt: i32): usize {
   return dt == DT_F32 ? 4 : 2;
 }
@@ -153,17 +162,17 @@ export function gemm(
           const b0 = v128.load(pb);
           const b1 = v128.load(pb, 16);
           let av = v128.load32_splat(pa);
-          c00 = f32x4.add(c00, f32x4.mul(av, b0));
-          c01 = f32x4.add(c01, f32x4.mul(av, b1));
+          c00 = madd(av, b0, c00);
+          c01 = madd(av, b1, c01);
           av = v128.load32_splat(pa, 4);
-          c10 = f32x4.add(c10, f32x4.mul(av, b0));
-          c11 = f32x4.add(c11, f32x4.mul(av, b1));
+          c10 = madd(av, b0, c10);
+          c11 = madd(av, b1, c11);
           av = v128.load32_splat(pa, 8);
-          c20 = f32x4.add(c20, f32x4.mul(av, b0));
-          c21 = f32x4.add(c21, f32x4.mul(av, b1));
+          c20 = madd(av, b0, c20);
+          c21 = madd(av, b1, c21);
           av = v128.load32_splat(pa, 12);
-          c30 = f32x4.add(c30, f32x4.mul(av, b0));
-          c31 = f32x4.add(c31, f32x4.mul(av, b1));
+          c30 = madd(av, b0, c30);
+          c31 = madd(av, b1, c31);
           pa += 16;
           pb += 32;
         }
