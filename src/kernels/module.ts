@@ -12,6 +12,8 @@ export interface KernelExports {
     c: number, cDt: number, ldc: number,
     m: number, n: number, k: number,
     alpha: number, beta: number, bias: number, biasDt: number, work: number,
+    /** Fused activation after bias: 0 none, 1 gelu (erf), 2 gelu (tanh); z: where the values before it go (0: nowhere). */
+    act: number, z: number,
   ): void;
   gemmWorkBytes(m: number, n: number, k: number, cDt: number): number;
   gemmBatch(

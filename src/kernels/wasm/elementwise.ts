@@ -174,7 +174,7 @@ const K2_D: f64 = 1.5957691216057308;
 }
 
 /** 0.5·x·(1 + erf(x/√2)). */
-@inline function geluErfV(x: v128): v128 {
+@inline export function geluErfV(x: v128): v128 {
   const ax = f32x4.abs(x);
   const t = erfcT(ax);
   const p = erfcPoly(t);
@@ -196,7 +196,7 @@ const K2_D: f64 = 1.5957691216057308;
 }
 
 /** 0.5·x·(1 + tanh(u)) = x·σ(2u) = x / (1 + e^{−2u}). */
-@inline function geluTanhV(x: v128): v128 {
+@inline export function geluTanhV(x: v128): v128 {
   const e = expW(geluTanhArg(lo64(x)), geluTanhArg(hi64(x)));
   const y = f32x4.div(x, f32x4.add(kf(F_1), e));
   return v128.andnot(y, f32x4.eq(x, kf(F_MInfinity))); // −Inf/Inf would be NaN; the limit is 0
