@@ -2,6 +2,7 @@ import { type KernelDType, parseDType } from '../src/core/dtype.js';
 import { Rng } from '../src/core/rng.js';
 import { Tensor } from '../src/core/tensor.js';
 import { gemm } from '../src/kernels/gemm.js';
+import { kernelVariant } from '../src/kernels/module.js';
 import { pool } from '../src/kernels/pool.js';
 import { type BenchRow, type SuiteOptions, measure } from './harness.js';
 
@@ -14,7 +15,10 @@ export const GEMM_SHAPES: [number, number, number][] = [
 ];
 const QUICK_SHAPES: [number, number, number][] = [[32, 32, 4096], [20, 12, 1000]];
 
-/** bench gemm: C[M×N] = A[M×K]·B[K×N] with A, B and C all in the row's dtype, f32 accumulation. */
+/**
+ * bench gemm: C[M×N] = A[M×K]·B[K×N] with A, B and C all in the row's dtype, f32 accumulation. Rows name
+ * the kernel build that ran; MPNO_RELAXED_SIMD=0 times the plain-SIMD fallback.
+ */
 export function benchGemm(opts: SuiteOptions): BenchRow[] {
   const rows: BenchRow[] = [];
   const rng = new Rng(0);
@@ -35,6 +39,8 @@ export function benchGemm(opts: SuiteOptions): BenchRow[] {
           const row: BenchRow = {
             suite: 'gemm', name: `gemm ${m}x${k}·${k}x${n}`, shape: `[${m}x${k}]·[${k}x${n}]`, dtype: dt, threads: t,
             ...r, gflops: (2 * m * n * k) / (r.median_ms * 1e6),
+            // which kernel build ran (relaxed-SIMD FMA or the plain SIMD fallback, MPNO_RELAXED_SIMD=0)
+            kernel: kernelVariant,
           };
           rows.push(row);
           opts.onRow(row);

@@ -7,7 +7,7 @@ import { ComplexTensor, Tensor, fmtShape, shapeEq, shapeSize } from '../core/ten
 import type { GeluApproximate } from '../kernels/backend.js';
 import { backend } from '../kernels/cpu.js';
 import { type FftNorm, irfftnModes, irfftnModesAdjoint, rfftnModes, rfftnModesAdjoint } from '../fft/index.js';
-import { Variable, record, save } from './variable.js';
+import { Variable, isGradEnabled, record, save } from './variable.js';
 
 export { record as recordOp };
 
@@ -227,6 +227,64 @@ export function linear(x: Variable, W: Variable, bias?: Variable): Variable {
       g3.release();
     }
   }, [x3, sW]);
+}
+
+/**
+ * gelu(linear(x, W, bias)) in one GEMM whose epilogue adds the bias and applies gelu, so the activation is
+ * written once instead of written, read and written again. With gradients on, the pre-activation
+ * z = linear(x, W, bias) is also written (gelu′ needs it); the backward is gelu′(z)·g followed by linear's.
+ * In float32 the result equals ops.gelu(ops.linear(x, W, bias)) bit for bit.
+ */
+export function linearGelu(x: Variable, W: Variable, bias?: Variable, approximate: GeluApproximate = 'none'): Variable {
+  const op = 'linearGelu';
+  const { B, C: Ci, S } = batchView(x.value, op);
+  if (W.value.ndim !== 2 || W.shape[1] !== Ci) throw new RangeError(`${op}: weight ${fmtShape(W.shape)} does not take ${Ci} input channels (x ${fmtShape(x.shape)})`);
+  const Co = W.shape[0]!;
+  if (bias && (bias.value.ndim !== 1 || bias.shape[0] !== Co)) throw new RangeError(`${op}: bias ${fmtShape(bias.shape)} must be [${Co}]`);
+  const outShape = [B, Co, ...x.shape.slice(2)];
+  const out = Tensor.empty(outShape, x.dtype, 'activation');
+  const needsGrad = isGradEnabled() && (x.requiresGrad || W.requiresGrad || (bias?.requiresGrad ?? false));
+  const z = needsGrad ? Tensor.empty(outShape, x.dtype, 'activation') : undefined;
+  const x3 = x.value.reshape([B, Ci, S]);
+  const views = [out.reshape([B, Co, S]), z?.reshape([B, Co, S])];
+  try {
+    be().gemm(W.value, x3, views[0]!, { gelu: approximate, ...(bias ? { bias: bias.value } : {}), ...(views[1] ? { preActivation: views[1] } : {}) });
+  } finally {
+    for (const v of views) v?.release();
+  }
+  if (!z) {
+    x3.release();
+    return new Variable(out);
+  }
+  const sW = save(W.value);
+  return record(op, [x, W, bias ?? null], out, (g, needs) => {
+    // gz = gelu′(z)·g, then the three products of a channel mixing's backward
+    const gz = gradLike(g);
+    be().geluBackward(z, g, gz, approximate);
+    const gz3 = gz.reshape([B, Co, S]);
+    const grads: (Tensor | null)[] = [null, null, null];
+    try {
+      if (needs[0]) {
+        const gx = Tensor.empty(x3.shape, g.dtype, 'gradient');
+        be().gemm(sW, gz3, gx, { transA: true });
+        grads[0] = gx.reshapeOwned(x.shape);
+      }
+      if (needs[1]) {
+        const gW = Tensor.zeros([Co, Ci], W.dtype === 'float64' ? 'float64' : 'float32', 'gradient');
+        for (let b = 0; b < B; b++) {
+          const [gzb, xb] = [gz3.slice(b, b + 1).reshapeOwned([Co, S]), x3.slice(b, b + 1).reshapeOwned([Ci, S])];
+          be().gemm(gzb, xb, gW, { transB: true, accumulate: true });
+          for (const t of [gzb, xb]) t.release();
+        }
+        grads[1] = gW;
+      }
+      if (needs[2] && bias) grads[2] = channelBiasGrad(gz, bias.shape, bias.dtype === 'float64' ? 'float64' : 'float32');
+      return grads;
+    } finally {
+      gz3.release();
+      gz.release();
+    }
+  }, [x3, sW, z]);
 }
 
 /** y[b, c, …] = x[b, c, …] + bias[c]. */

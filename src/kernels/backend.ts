@@ -16,6 +16,13 @@ export interface GemmOptions {
   accumulate?: boolean;
   /** Added to every row i of C: bias [M]. */
   bias?: Tensor;
+  /**
+   * Fused activation: C = gelu(alpha·op(A)·op(B) + beta·C + bias) in this form, computed in f32 on the
+   * unrounded sum (the wasm kernel applies it in its epilogue, so C is written once).
+   */
+  gelu?: GeluApproximate;
+  /** With `gelu`: also receives the values before the activation (what its backward needs); shaped and typed like C. */
+  preActivation?: Tensor;
 }
 
 /** Planar complex operand of complexGemm. */

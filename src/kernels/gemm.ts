@@ -16,6 +16,8 @@ const MIN_K_PER_THREAD = 1024;
 interface Ptrs {
   a: number; aDt: number; b: number; bDt: number; c: number; cDt: number;
   bias: number; biasDt: number; sa: number; sb: number; sc: number;
+  /** The pre-activation output of a fused activation (0: none). */
+  z: number;
 }
 
 function workspace(bytes: number): Tensor {
@@ -31,11 +33,14 @@ export function gemm(a: Tensor, b: Tensor, c: Tensor, opts: GemmOptions = {}): v
     c: c.ptr, cDt: dtCode(c.dtype, 'gemm'),
     bias: p.bias ? p.bias.ptr : 0, biasDt: p.bias ? dtCode(p.bias.dtype, 'gemm') : 0,
     sa: itemSize(a.dtype), sb: itemSize(b.dtype), sc: itemSize(c.dtype),
+    z: p.preActivation ? p.preActivation.ptr : 0,
   };
   const threads = pool.threads;
   const flops = 2 * p.batch * p.m * p.n * p.k;
   if (threads === 1 || flops < PARALLEL_FLOPS) return serial(p, x);
   if (p.n >= MIN_COLS_PER_THREAD * threads) return splitN(p, x, threads);
+  // the fused activation lives in gemm's epilogue only (gemmBatch and gemmReduce have none)
+  if (p.act !== 0) return serial(p, x);
   if (p.batch >= threads) return splitBatch(p, x, threads);
   if (p.k >= MIN_K_PER_THREAD * threads) return splitK(p, x, threads);
   return serial(p, x);
@@ -50,6 +55,12 @@ function args(p: GemmPlan, x: Ptrs, bi: number, j0: number, n: number, k0: numbe
   ];
 }
 
+/** gemm's arguments with the fused activation: its code and where the values before it go. */
+function fusedArgs(p: GemmPlan, x: Ptrs, bi: number, j0: number, n: number, work: number): number[] {
+  const z = x.z !== 0 ? x.z + (bi * p.strideC + j0) * x.sc : 0;
+  return [...args(p, x, bi, j0, n, 0, p.k, cPtr(p, x, bi, j0), x.cDt, p.ldc, p.beta, x.bias, work), p.act, z];
+}
+
 function cPtr(p: GemmPlan, x: Ptrs, bi: number, j0: number): number {
   return x.c + (bi * p.strideC + j0) * x.sc;
 }
@@ -58,7 +69,7 @@ function serial(p: GemmPlan, x: Ptrs): void {
   const ws = workspace(wasm.gemmWorkBytes(p.m, p.n, p.k, x.cDt));
   try {
     for (let bi = 0; bi < p.batch; bi++) {
-      wasm.gemm(...(args(p, x, bi, 0, p.n, 0, p.k, cPtr(p, x, bi, 0), x.cDt, p.ldc, p.beta, x.bias, ws.ptr) as Parameters<typeof wasm.gemm>));
+      wasm.gemm(...(fusedArgs(p, x, bi, 0, p.n, ws.ptr) as Parameters<typeof wasm.gemm>));
     }
   } finally {
     ws.release();
@@ -72,7 +83,7 @@ function splitN(p: GemmPlan, x: Ptrs, threads: number): void {
   const ws = workspace(stride * ranges.length);
   try {
     for (let bi = 0; bi < p.batch; bi++) {
-      pool.run('gemm', ranges.map(([s, e], t) => args(p, x, bi, s, e - s, 0, p.k, cPtr(p, x, bi, s), x.cDt, p.ldc, p.beta, x.bias, ws.ptr + t * stride)));
+      pool.run('gemm', ranges.map(([s, e], t) => fusedArgs(p, x, bi, s, e - s, ws.ptr + t * stride)));
     }
   } finally {
     ws.release();
@@ -102,7 +113,7 @@ function splitK(p: GemmPlan, x: Ptrs, threads: number): void {
   const ws = workspace(per * ranges.length);
   try {
     for (let bi = 0; bi < p.batch; bi++) {
-      pool.run('gemm', ranges.map(([s, e], t) => args(p, x, bi, 0, p.n, s, e - s, parts.ptr + t * partBytes, 0, p.n, 0, 0, ws.ptr + t * per)));
+      pool.run('gemm', ranges.map(([s, e], t) => [...args(p, x, bi, 0, p.n, s, e - s, parts.ptr + t * partBytes, 0, p.n, 0, 0, ws.ptr + t * per), 0, 0]));
       wasm.gemmReduce(parts.ptr, ranges.length, partBytes, cPtr(p, x, bi, 0), x.cDt, p.ldc, p.m, p.n, p.beta, x.bias, x.biasDt);
     }
   } finally {

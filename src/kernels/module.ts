@@ -1,5 +1,6 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
+import { setFlagsFromString } from 'node:v8';
 import { arena } from '../core/arena.js';
 
 /** Signatures of the kernels exported by dist/wasm/mpno.wasm (pointers are byte addresses in the arena). */
@@ -11,6 +12,8 @@ export interface KernelExports {
     c: number, cDt: number, ldc: number,
     m: number, n: number, k: number,
     alpha: number, beta: number, bias: number, biasDt: number, work: number,
+    /** Fused activation after bias: 0 none, 1 gelu (erf), 2 gelu (tanh); z: where the values before it go (0: nowhere). */
+    act: number, z: number,
   ): void;
   gemmWorkBytes(m: number, n: number, k: number, cDt: number): number;
   gemmBatch(
@@ -57,19 +60,54 @@ export const KERNEL_NAMES: readonly KernelName[] = [
   'fftWorkBytes', 'fftRun', 'cgemmWorkBytes', 'cgemmRun',
 ];
 
-const wasmPath = fileURLToPath(new URL('../../wasm/mpno.wasm', import.meta.url));
-if (!existsSync(wasmPath)) {
-  throw new Error(`mpno: kernel module ${wasmPath} is missing; run 'npm install' (or 'npm run build') in the mpno package`);
+/** The kernel builds: 'relaxed-simd' adds relaxed-SIMD fused multiply-add (GEMM) to the plain 'simd' one. */
+export type KernelVariant = 'simd' | 'relaxed-simd';
+
+const wasmPaths: Record<KernelVariant, string> = {
+  'simd': fileURLToPath(new URL('../../wasm/mpno.wasm', import.meta.url)),
+  'relaxed-simd': fileURLToPath(new URL('../../wasm/mpno-relaxed.wasm', import.meta.url)),
+};
+
+function read(variant: KernelVariant): Uint8Array {
+  const p = wasmPaths[variant];
+  if (!existsSync(p)) {
+    throw new Error(`mpno: kernel module ${p} is missing; run 'npm install' (or 'npm run build') in the mpno package`);
+  }
+  return readFileSync(p);
 }
 
+/**
+ * The relaxed build where the engine accepts it: on by default in Node >= 22, behind
+ * --experimental-wasm-relaxed-simd in Node 20, which is set here (before any compile) when validation
+ * fails without it. MPNO_RELAXED_SIMD=0 selects the plain build.
+ */
+function chooseVariant(): { variant: KernelVariant; bytes: Uint8Array } {
+  if (process.env['MPNO_RELAXED_SIMD'] !== '0') {
+    const relaxed = read('relaxed-simd');
+    if (WebAssembly.validate(relaxed)) return { variant: 'relaxed-simd', bytes: relaxed };
+    try {
+      setFlagsFromString('--experimental-wasm-relaxed-simd');
+    } catch {
+      // engines without the flag: the plain build
+    }
+    if (WebAssembly.validate(relaxed)) return { variant: 'relaxed-simd', bytes: relaxed };
+  }
+  return { variant: 'simd', bytes: read('simd') };
+}
+
+const chosen = chooseVariant();
+
+/** Which kernel build this process runs (shared with the worker threads). */
+export const kernelVariant: KernelVariant = chosen.variant;
+
 /** The compiled kernel module (shared with the worker threads). */
-export const wasmModule = new WebAssembly.Module(readFileSync(wasmPath));
+export const wasmModule = new WebAssembly.Module(chosen.bytes);
 
 export function instantiate(memory: WebAssembly.Memory): KernelExports {
   const inst = new WebAssembly.Instance(wasmModule, { env: { memory } });
   const ex = inst.exports as unknown as Partial<KernelExports>;
   for (const name of KERNEL_NAMES) {
-    if (typeof ex[name] !== 'function') throw new Error(`mpno: kernel '${name}' is missing from ${wasmPath}; rebuild with 'npm run build'`);
+    if (typeof ex[name] !== 'function') throw new Error(`mpno: kernel '${name}' is missing from ${wasmPaths[kernelVariant]}; rebuild with 'npm run build'`);
   }
   return ex as KernelExports;
 }

@@ -37,6 +37,12 @@ export class Conv1x1 extends Module {
     const w = ops.reshape(this.weight, [this.outChannels, this.inChannels]);
     return ops.linear(x, w, this.bias);
   }
+
+  /** gelu(forward(x)) as one fused GEMM (bias and gelu in its epilogue). */
+  forwardGelu(x: Variable): Variable {
+    const w = ops.reshape(this.weight, [this.outChannels, this.inChannels]);
+    return ops.linearGelu(x, w, this.bias);
+  }
 }
 
 /**
@@ -61,8 +67,7 @@ export class ChannelMLP extends Module {
   forward(x: Variable): Variable {
     let h = x;
     this.fcs.forEach((fc, i) => {
-      h = fc.forward(h);
-      if (i < this.fcs.length - 1) h = ops.gelu(h);
+      h = i < this.fcs.length - 1 ? fc.forwardGelu(h) : fc.forward(h);
     });
     return h;
   }

@@ -31,6 +31,28 @@ describe('gradients match finite differences in float64', () => {
     expectOk('clamp', gradcheck(([a]) => ops.clamp(a!, -1, 1), [x]));
   });
 
+  it('linearGelu (channel mixing with the fused bias + gelu epilogue), both gelu forms', () => {
+    expectOk('linearGelu', gradcheck(([x, w, b]) => ops.linearGelu(x!, w!, b!), [rand([3, 4, 7], 2), rand([5, 4]), rand([5])], { samples: 20 }));
+    expectOk('linearGelu tanh 2d', gradcheck(([x, w, b]) => ops.linearGelu(x!, w!, b!, 'tanh'), [rand([2, 3, 4, 5], 2), rand([6, 3]), rand([6])], { samples: 20 }));
+    expectOk('linearGelu no bias', gradcheck(([x, w]) => ops.linearGelu(x!, w!), [rand([2, 3, 6], 2), rand([4, 3])], { samples: 20 }));
+  });
+
+  it('linearGelu in float32 equals gelu(linear(·)) bit for bit: forward, gradients and the no-grad path', () => {
+    const r = new Rng(5);
+    const f32 = (shape: number[]) => r.fillNormal(Tensor.empty(shape, 'float32'));
+    const [xT, wT, bT, gT] = [f32([2, 6, 9, 11]), f32([8, 6]), f32([8]), f32([2, 8, 9, 11])];
+    const run = (fused: boolean) => tidy(() => {
+      const [x, w, b] = [xT, wT, bT].map((t) => new Variable(t.clone(), { requiresGrad: true })) as [Variable, Variable, Variable];
+      const y = fused ? ops.linearGelu(x, w, b) : ops.gelu(ops.linear(x, w, b));
+      const out = y.value.toArray();
+      backward(y, gT.clone());
+      return [out, x.grad!.toArray(), w.grad!.toArray(), b.grad!.toArray()];
+    });
+    assert.deepEqual(run(true), run(false));
+    const inference = noGrad(() => tidy(() => ops.linearGelu(Variable.constant(xT), Variable.constant(wT), Variable.constant(bT)).value.toArray()));
+    assert.deepEqual(inference, run(false)[0]);
+  });
+
   it('linear (channel mixing) with and without bias, 1-D and 2-D spatial', () => {
     expectOk('linear', gradcheck(([x, w, b]) => ops.linear(x!, w!, b!), [rand([3, 4, 7]), rand([5, 4]), rand([5])], { samples: 20 }));
     expectOk('linear 2d', gradcheck(([x, w]) => ops.linear(x!, w!), [rand([2, 3, 4, 5]), rand([6, 3])], { samples: 20 }));

@@ -1,10 +1,15 @@
 import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { existsSync, readFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
 import { describe, it } from 'node:test';
 import { type KernelDType, KERNEL_DTYPES, unitRoundoff } from '../../src/core/dtype.js';
 import { Rng } from '../../src/core/rng.js';
 import { Tensor } from '../../src/core/tensor.js';
-import type { GemmOptions } from '../../src/kernels/backend.js';
+import type { GeluApproximate, GemmOptions } from '../../src/kernels/backend.js';
+import * as ew from '../../src/kernels/elementwise.js';
 import { gemm } from '../../src/kernels/gemm.js';
+import { kernelVariant } from '../../src/kernels/module.js';
 import { pool } from '../../src/kernels/pool.js';
 import { refGemm } from '../../src/kernels/ref/gemm.js';
 
@@ -141,5 +146,129 @@ describe('gemm bad input', () => {
     const r = f([2, 3]);
     r.release();
     assert.throws(() => gemm(r, f([3, 5]), f([2, 5])), /gemm: A \(\[2, 3\] float32\) was already released/);
+  });
+});
+
+describe('kernel builds: relaxed-SIMD fused multiply-add and the plain-SIMD fallback', () => {
+  const plainForced = process.env['MPNO_RELAXED_SIMD'] === '0';
+
+  it('this process runs the build that MPNO_RELAXED_SIMD selects (relaxed unless it is 0)', () => {
+    // Node 20 accepts relaxed SIMD behind the flag that module.ts sets; Node >= 22 by default
+    assert.equal(kernelVariant, plainForced ? 'simd' : 'relaxed-simd');
+  });
+
+  it('the GEMM multiply-adds are fused in the relaxed build (on an FMA CPU) and never in the plain one', () => {
+    // C = (−1)·(1 + 2^-11) + a·a with a = 1 + 2^-12: a² = 1 + 2^-11 + 2^-24 exactly, so a fused
+    // multiply-add leaves 2^-24 where mul-then-add rounds a² to 1 + 2^-11 (a tie, to even) and gives 0.
+    const a = 1 + 2 ** -12;
+    const A = Tensor.fromArray([-1, a], [1, 2], 'float32');
+    const B = Tensor.fromArray([1 + 2 ** -11, a], [2, 1], 'float32');
+    const C = Tensor.zeros([1, 1], 'float32');
+    gemm(A, B, C);
+    const got = C.toArray()[0];
+    const cpuFma = existsSync('/proc/cpuinfo') && /\bfma\b/.test(readFileSync('/proc/cpuinfo', 'utf8'));
+    if (kernelVariant === 'simd') assert.equal(got, 0);
+    else if (cpuFma) assert.equal(got, 2 ** -24);
+    else assert.ok(got === 0 || got === 2 ** -24, `got ${got}`);
+    for (const t of [A, B, C]) t.release();
+  });
+
+  it('the plain-SIMD fallback passes this whole file (child process with MPNO_RELAXED_SIMD=0)', { skip: plainForced }, () => {
+    const file = fileURLToPath(import.meta.url);
+    // without NODE_TEST_CONTEXT the child reports in TAP on its stdout instead of to this runner
+    const { NODE_TEST_CONTEXT: _ctx, ...env } = process.env;
+    const r = spawnSync(process.execPath, ['--test', file], {
+      env: { ...env, MPNO_RELAXED_SIMD: '0' }, encoding: 'utf8', timeout: 300_000,
+    });
+    assert.equal(r.status, 0, `child run failed:\n${r.stdout.slice(-4000)}\n${r.stderr.slice(-2000)}`);
+    assert.match(r.stdout, /# fail 0/);
+  });
+});
+
+describe('gemm with the fused bias + gelu epilogue', () => {
+  function withThreads<T>(n: number, f: () => T): T {
+    const prev = pool.threads;
+    pool.setThreads(n);
+    try {
+      return f();
+    } finally {
+      pool.setThreads(prev);
+    }
+  }
+
+  it('matches the float64 reference (gelu of the float64 sum) over random shapes, dtypes, K blocks and threads', () => {
+    const rng = new Rng(4321);
+    const pick = <T>(xs: readonly T[]): T => xs[rng.int(xs.length)]!;
+    for (let trial = 0; trial < 120; trial++) {
+      const c: Case = {
+        m: pick(SIZES), n: pick([...SIZES, 70, 300]), k: pick([1, 3, 8, 17, 255, 256, 257, 600]),
+        batch: pick([0, 0, 2]), batchA: false, transA: rng.random() < 0.3, transB: rng.random() < 0.3,
+        accumulate: rng.random() < 0.3, alpha: pick([1, 0.5]), bias: rng.random() < 0.7,
+        aDt: pick(KERNEL_DTYPES), bDt: pick(KERNEL_DTYPES), cDt: pick(KERNEL_DTYPES), biasDt: pick(KERNEL_DTYPES),
+      };
+      const approx: GeluApproximate = pick(['none', 'tanh'] as const);
+      const withZ = rng.random() < 0.6;
+      const threads = pick([1, 2]);
+      const { a, b, c: cT, bias, opts } = make(rng, c);
+      const zRef = cT.clone();
+      const yRef = cT.clone();
+      refGemm(a, b, zRef, opts);
+      refGemm(a, b, yRef, { ...opts, gelu: approx });
+      // |terms| for the bound on the sum's f32 error
+      const abs = (t: Tensor) => Tensor.fromArray(t.toFloat64().map(Math.abs), t.shape, 'float64');
+      const mag = abs(cT);
+      const absBias = bias ? abs(bias) : undefined;
+      refGemm(abs(a), abs(b), mag, { ...opts, alpha: Math.abs(c.alpha), ...(absBias ? { bias: absBias } : {}) });
+      const z = withZ ? Tensor.empty(cT.shape, cT.dtype) : undefined;
+      withThreads(threads, () => gemm(a, b, cT, { ...opts, gelu: approx, ...(z ? { preActivation: z } : {}) }));
+      const got = cT.toFloat64();
+      const want = yRef.toFloat64();
+      const zg = z?.toFloat64();
+      const zw = zRef.toFloat64();
+      const M = mag.toFloat64();
+      const uOut = c.cDt === 'float32' ? 0 : 2 * unitRoundoff(c.cDt);
+      for (let i = 0; i < got.length; i++) {
+        const sumErr = (c.k + 3) * 2 ** -24 * M[i]! * (1 + uOut);
+        // gelu′ ∈ [−0.17, 1.13]: the sum's error moves gelu by at most 1.13 times it
+        const tol = 1.13 * sumErr + (uOut + 2e-6) * Math.abs(want[i]!) + 1e-30;
+        if (!(Math.abs(got[i]! - want[i]!) <= tol)) assert.fail(`fused gelu ${approx} ${JSON.stringify(c)} threads=${threads}: element ${i} got ${got[i]} want ${want[i]} (tol ${tol})`);
+        if (zg && !(Math.abs(zg[i]! - zw[i]!) <= sumErr + uOut * Math.abs(zw[i]!) + 1e-30)) {
+          assert.fail(`preActivation ${JSON.stringify(c)}: element ${i} got ${zg[i]} want ${zw[i]}`);
+        }
+      }
+      for (const t of [a, b, cT, zRef, yRef, mag, bias, absBias, z]) t?.release();
+    }
+  });
+
+  it('in float32 equals gemm followed by the gelu kernel bit for bit (pre-activation too)', () => {
+    const rng = new Rng(77);
+    for (const [m, k, n, approx, threads] of [[24, 24, 4100, 'none', 2], [7, 300, 33, 'tanh', 1], [48, 96, 1030, 'none', 1]] as const) {
+      const W = rng.fillNormal(Tensor.empty([m, k], 'float32'));
+      const X = rng.fillNormal(Tensor.empty([3, k, n], 'float32'));
+      const bias = rng.fillNormal(Tensor.empty([m], 'float32'));
+      const z1 = Tensor.empty([3, m, n], 'float32');
+      const y1 = Tensor.empty([3, m, n], 'float32');
+      const z2 = Tensor.empty([3, m, n], 'float32');
+      const y2 = Tensor.empty([3, m, n], 'float32');
+      withThreads(threads, () => {
+        gemm(W, X, z1, { bias });
+        ew.gelu(z1, y1, approx);
+        gemm(W, X, y2, { bias, gelu: approx, preActivation: z2 });
+      });
+      assert.deepEqual(z2.toArray(), z1.toArray());
+      assert.deepEqual(y2.toArray(), y1.toArray());
+      for (const t of [W, X, bias, z1, y1, z2, y2]) t.release();
+    }
+  });
+
+  it('rejects a preActivation without gelu, of the wrong shape or dtype, or sharing memory', () => {
+    const A = Tensor.zeros([2, 3]);
+    const B = Tensor.zeros([3, 4]);
+    const C = Tensor.zeros([2, 4]);
+    assert.throws(() => gemm(A, B, C, { preActivation: Tensor.zeros([2, 4]) }), /gemm: preActivation is only written with a fused activation/);
+    assert.throws(() => gemm(A, B, C, { gelu: 'none', preActivation: Tensor.zeros([2, 5]) }), /gemm: preActivation must be a contiguous tensor like C/);
+    assert.throws(() => gemm(A, B, C, { gelu: 'none', preActivation: Tensor.zeros([2, 4], 'float16') }), /preActivation must be/);
+    assert.throws(() => gemm(A, B, C, { gelu: 'none', preActivation: C }), /gemm: preActivation .* shares memory with C/);
+    assert.throws(() => gemm(A, B, C, { gelu: 'erf' as GeluApproximate }), /gemm: gelu must be 'none' or 'tanh'/);
   });
 });

@@ -108,13 +108,14 @@ function map2(a: Tensor, b: Tensor, out: Tensor, f: (u: number, v: number) => nu
 
 // ---- scalar functions ----
 
-function geluErf(x: number): number {
+/** gelu (erf form) of one float64 value (also the fused GEMM epilogue's reference). */
+export function geluErf(x: number): number {
   if (x === -Infinity) return 0;
   return 0.5 * x * refErfc(-x * SQRT1_2);
 }
 
 /** 0.5·x·(1 + tanh(u)) written as x·σ(2u), which keeps its relative accuracy for x ≪ 0. */
-function geluTanh(x: number): number {
+export function geluTanh(x: number): number {
   if (x === -Infinity) return 0;
   const u = SQRT_2_OVER_PI * (x + GELU_C * x * x * x);
   return x / (1 + Math.exp(-2 * u));
@@ -236,3 +237,4 @@ export function refConvert(x: Tensor, out: Tensor): void {
   checkSameShape('convert', ['x', x], ['out', out]);
   out.set(x.toFloat64());
 }
+

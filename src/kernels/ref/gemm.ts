@@ -1,6 +1,7 @@
 import { Tensor } from '../../core/tensor.js';
 import type { ComplexGemmOptions, ComplexPair, GemmOptions } from '../backend.js';
 import { planComplexGemm, planGemm } from '../gemm-plan.js';
+import { geluErf, geluTanh } from './elementwise.js';
 
 /** Reference GEMM: decodes every operand to float64, computes in float64, rounds once into C's dtype. */
 export function refGemm(a: Tensor, b: Tensor, c: Tensor, opts: GemmOptions = {}): void {
@@ -22,6 +23,14 @@ export function refGemm(a: Tensor, b: Tensor, c: Tensor, opts: GemmOptions = {})
       }
     }
   }
+  if (p.act === 0) {
+    c.set(C);
+    return;
+  }
+  // fused activation: on the float64 sums, each output rounded once
+  if (p.preActivation) p.preActivation.set(C);
+  const f = p.act === 1 ? geluErf : geluTanh;
+  for (let i = 0; i < C.length; i++) C[i] = f(C[i]!);
   c.set(C);
 }
 

@@ -48,29 +48,29 @@ export const DT_BF16: i32 = 2;
 // ---- SIMD codecs on 4 lanes (i32x4 of 16-bit codes <-> f32x4) ----
 
 @inline export function decF16x4(h: v128): v128 {
-  const sign = i32x4.shl(v128.and(h, i32x4.splat(0x8000)), 16);
-  const em = v128.and(h, i32x4.splat(0x7fff));
-  let o = i32x4.add(i32x4.shl(em, 13), i32x4.splat(112 << 23));
-  const infnan = i32x4.gt_s(em, i32x4.splat(0x7bff));
-  o = v128.bitselect(i32x4.add(o, i32x4.splat(112 << 23)), o, infnan);
-  const sub = f32x4.mul(f32x4.convert_i32x4_s(em), f32x4.splat(5.9604644775390625e-8));
-  const isSub = i32x4.lt_s(em, i32x4.splat(0x400));
+  const sign = i32x4.shl(v128.and(h, ki(I_0x8000)), 16);
+  const em = v128.and(h, ki(I_0x7fff));
+  let o = i32x4.add(i32x4.shl(em, 13), ki(I_112s23));
+  const infnan = i32x4.gt_s(em, ki(I_0x7bff));
+  o = v128.bitselect(i32x4.add(o, ki(I_112s23)), o, infnan);
+  const sub = f32x4.mul(f32x4.convert_i32x4_s(em), kf(F_5_9604644775390625eM8));
+  const isSub = i32x4.lt_s(em, ki(I_0x400));
   o = v128.bitselect(sub, o, isSub);
   return v128.or(o, sign);
 }
 
 @inline export function encF16x4(f: v128): v128 {
-  const sign = i32x4.shr_u(v128.and(f, i32x4.splat(0x80000000)), 16);
-  const x = v128.and(f, i32x4.splat(0x7fffffff));
+  const sign = i32x4.shr_u(v128.and(f, ki(I_0x80000000)), 16);
+  const x = v128.and(f, ki(I_0x7fffffff));
   // large: Inf or NaN
-  const big = v128.bitselect(i32x4.splat(0x7e00), i32x4.splat(0x7c00), i32x4.gt_s(x, i32x4.splat(0x7f800000)));
+  const big = v128.bitselect(ki(I_0x7e00), ki(I_0x7c00), i32x4.gt_s(x, ki(I_0x7f800000)));
   // small: subnormal or zero
-  const small = i32x4.sub(f32x4.add(x, f32x4.splat(0.5)), i32x4.splat(0x3f000000));
+  const small = i32x4.sub(f32x4.add(x, kf(F_0_5)), ki(I_0x3f000000));
   // normal
-  const odd = v128.and(i32x4.shr_u(x, 13), i32x4.splat(1));
-  const norm = i32x4.shr_u(i32x4.add(i32x4.add(x, i32x4.splat(0xc8000fff)), odd), 13);
-  let o = v128.bitselect(small, norm, i32x4.lt_s(x, i32x4.splat(0x38800000)));
-  o = v128.bitselect(big, o, i32x4.gt_s(x, i32x4.splat(0x477fffff)));
+  const odd = v128.and(i32x4.shr_u(x, 13), ki(I_1));
+  const norm = i32x4.shr_u(i32x4.add(i32x4.add(x, ki(I_0xc8000fff)), odd), 13);
+  let o = v128.bitselect(small, norm, i32x4.lt_s(x, ki(I_0x38800000)));
+  o = v128.bitselect(big, o, i32x4.gt_s(x, ki(I_0x477fffff)));
   return v128.or(o, sign);
 }
 
@@ -79,10 +79,10 @@ export const DT_BF16: i32 = 2;
 }
 
 @inline export function encBf16x4(f: v128): v128 {
-  const odd = v128.and(i32x4.shr_u(f, 16), i32x4.splat(1));
-  const r = i32x4.shr_u(i32x4.add(i32x4.add(f, i32x4.splat(0x7fff)), odd), 16);
-  const nan = v128.or(i32x4.shr_u(f, 16), i32x4.splat(0x40));
-  const isNan = i32x4.gt_u(v128.and(f, i32x4.splat(0x7fffffff)), i32x4.splat(0x7f800000));
+  const odd = v128.and(i32x4.shr_u(f, 16), ki(I_1));
+  const r = i32x4.shr_u(i32x4.add(i32x4.add(f, ki(I_0x7fff)), odd), 16);
+  const nan = v128.or(i32x4.shr_u(f, 16), ki(I_0x40));
+  const isNan = i32x4.gt_u(v128.and(f, ki(I_0x7fffffff)), ki(I_0x7f800000));
   return v128.bitselect(nan, r, isNan);
 }
 
@@ -100,6 +100,18 @@ export const DT_BF16: i32 = 2;
   } else {
     const e = dt == DT_F16 ? encF16x4(v) : encBf16x4(v);
     v128.store64_lane(p + (i << 1), i16x8.narrow_i32x4_u(e, e), 0);
+  }
+}
+
+/** Stores 8 elements i..i+7 (a: the first 4, b: the next 4); 16-bit codes go out in one 128-bit store. */
+@inline export function store8(p: usize, i: usize, dt: i32, a: v128, b: v128): void {
+  if (dt == DT_F32) {
+    v128.store(p + (i << 2), a);
+    v128.store(p + (i << 2), b, 16);
+  } else {
+    const ea = dt == DT_F16 ? encF16x4(a) : encBf16x4(a);
+    const eb = dt == DT_F16 ? encF16x4(b) : encBf16x4(b);
+    v128.store(p + (i << 1), i16x8.narrow_i32x4_u(ea, eb));
   }
 }
 
@@ -124,4 +136,58 @@ export const DT_BF16: i32 = 2;
   v128.store(dst + <usize>stride, i32x4.shuffle(a, b, 2, 3, 6, 7));
   v128.store(dst + <usize>(2 * stride), i32x4.shuffle(c, d, 0, 1, 4, 5));
   v128.store(dst + <usize>(3 * stride), i32x4.shuffle(c, d, 2, 3, 6, 7));
+}
+
+// ---- constant tables ----
+//
+// V8 (x64, Node 20) builds every non-zero v128.const from immediates with three instructions at each use,
+// inside loops, which made these kernels ALU-bound. A splat load from a static table is a single load µop.
+// The tables are static data in page 0 (below the arena base); every instance writes the same bytes.
+
+const KF_TABLE = memory.data<f32>([
+  5.9604644775390625e-8, // F_5_9604644775390625eM8
+  0.5, // F_0_5
+]);
+const F_5_9604644775390625eM8: i32 = 0;
+const F_0_5: i32 = 1;
+@inline function kf(i: i32): v128 {
+  return v128.load32_splat(KF_TABLE + (<usize>i << 2));
+}
+
+const KI_TABLE = memory.data<u32>([
+  0x8000, // I_0x8000
+  0x7fff, // I_0x7fff
+  112 << 23, // I_112s23
+  0x7bff, // I_0x7bff
+  0x400, // I_0x400
+  0x80000000, // I_0x80000000
+  0x7fffffff, // I_0x7fffffff
+  0x7e00, // I_0x7e00
+  0x7c00, // I_0x7c00
+  0x7f800000, // I_0x7f800000
+  0x3f000000, // I_0x3f000000
+  1, // I_1
+  0xc8000fff, // I_0xc8000fff
+  0x38800000, // I_0x38800000
+  0x477fffff, // I_0x477fffff
+  0x40, // I_0x40
+]);
+const I_0x8000: i32 = 0;
+const I_0x7fff: i32 = 1;
+const I_112s23: i32 = 2;
+const I_0x7bff: i32 = 3;
+const I_0x400: i32 = 4;
+const I_0x80000000: i32 = 5;
+const I_0x7fffffff: i32 = 6;
+const I_0x7e00: i32 = 7;
+const I_0x7c00: i32 = 8;
+const I_0x7f800000: i32 = 9;
+const I_0x3f000000: i32 = 10;
+const I_1: i32 = 11;
+const I_0xc8000fff: i32 = 12;
+const I_0x38800000: i32 = 13;
+const I_0x477fffff: i32 = 14;
+const I_0x40: i32 = 15;
+@inline function ki(i: i32): v128 {
+  return v128.load32_splat(KI_TABLE + (<usize>i << 2));
 }

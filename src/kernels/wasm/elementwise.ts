@@ -8,15 +8,24 @@
 // its absolute error would turn into a relative error of the result of up to ~1e-5 near |arg| ≈ 87;
 // those arguments are therefore formed and range-reduced in f64x2 lanes (expW), and only the reduced
 // argument r ∈ [−ln2/2, ln2/2] goes through the f32 polynomial.
-import { load1, load4, store1, store4 } from "./common";
+import { DT_BF16, DT_F16, DT_F32, load1, load4, store1, store4, store8 } from "./common";
 
 // ---- vector math helpers ----
+//
+// Cost notes (V8 on x64, measured): f32x4.min/max, f32x4.nearest+trunc_sat and f64x2 min/max expand into
+// long instruction sequences, so the helpers below clamp with pmin/pmax (one instruction each; NaN in the
+// first operand is kept) and round to an integer with the 1.5·2^23 (f64: 1.5·2^52) magic-number addition,
+// which also yields the integer in the low bits. Polynomials use Estrin's scheme (shorter dependency chains),
+// and the loops run two vectors per iteration so that their chains overlap.
 
 const LOG2E: f32 = 1.4426950408889634;
 const LN2_HI: f32 = 0.693359375; // 355/512: n·LN2_HI is exact for |n| < 2^15
 const LN2_LO: f32 = -2.1219444005469057e-4;
 const LOG2E_D: f64 = 1.4426950408889634;
 const LN2_D: f64 = 0.6931471805599453;
+const MAGIC: f32 = 12582912.0; // 1.5·2^23: x + MAGIC rounds x to an integer (|x| < 2^22)
+const MAGIC_BITS: i32 = 0x4b400000;
+const MAGIC_D: f64 = 6755399441055744.0; // 1.5·2^52
 
 // exp(r) − 1 − r ≈ r²·(E2 + r·(E3 + r·(E4 + r·(E5 + r·E6)))) on |r| ≤ ln2/2 (fitted, rel. error 3e-9)
 const E2: f32 = 0.4999999333802378;
@@ -33,7 +42,19 @@ const T3: f32 = 0.021020556012438563;
 const T4: f32 = -0.006198726021464017;
 const TANH_SMALL: f32 = 0.55;
 
-const SQRT1_2: f32 = 0.7071067811865476;
+// erfc(z) = t·exp(−z² + Σ Ci·t^i), t = 1/(1 + z/2) (Numerical Recipes' erfcc Chebyshev fit)
+const C0: f32 = -1.26551223;
+const C1: f32 = 1.00002368;
+const C2: f32 = 0.37409196;
+const C3: f32 = 0.09678418;
+const C4: f32 = -0.18628806;
+const C5: f32 = 0.27886807;
+const C6: f32 = -1.13520398;
+const C7: f32 = 1.48851587;
+const C8: f32 = -0.82215223;
+const C9: f32 = 0.17087277;
+
+const HALF_SQRT1_2: f32 = 0.35355339059327373; // fl(√½)/2 exactly (halving is exact)
 const INV_SQRT_2PI: f32 = 0.3989422804014327;
 // gelu tanh form: u = √(2/π)·(x + C3·x³); K2 = 2·√(2/π)
 const GC3: f32 = 0.044715;
@@ -41,41 +62,52 @@ const GC3_D: f64 = 0.044715;
 const K2: f32 = 1.5957691216057308;
 const K2_D: f64 = 1.5957691216057308;
 
-@inline function splat(c: f32): v128 {
-  return f32x4.splat(c);
+/** a + b·x */
+@inline function madd(a: v128, b: v128, x: v128): v128 {
+  return f32x4.add(a, f32x4.mul(b, x));
 }
 
-/** acc·x + c */
-@inline function horner(acc: v128, x: v128, c: f32): v128 {
-  return f32x4.add(f32x4.mul(acc, x), f32x4.splat(c));
+/** c0 + c1·x */
+@inline function lin(c0: v128, c1: v128, x: v128): v128 {
+  return f32x4.add(c0, f32x4.mul(c1, x));
 }
 
 /**
- * p(r)·2^n for the reduced argument r ∈ [−ln2/2, ln2/2] and integer lanes n. n < −125 gives 0 (no
- * subnormal results, which are slow on some CPUs); n > 128 overflows to +Inf. 2^n is applied as two
- * factors so that every exponent field stays in range.
+ * (p·2)·2^(n−1) for the reduced argument r ∈ [−ln2/2, ln2/2] and integer lanes n ∈ [−126, 128]
+ * (the caller has clamped its argument so): p·2 ∈ [1.4, 2.9], so every factor and the product stay
+ * normal down to n = −125; n = −126 gives 0 (no subnormal results, which are slow on some CPUs).
  */
 @inline function expCore(n: v128, r: v128): v128 {
-  let q = horner(splat(E6), r, E5);
-  q = horner(q, r, E4);
-  q = horner(q, r, E3);
-  q = horner(q, r, E2);
-  const p = f32x4.add(splat(1), f32x4.add(r, f32x4.mul(f32x4.mul(r, r), q)));
-  const zero = i32x4.lt_s(n, i32x4.splat(-125));
-  const nc = i32x4.max_s(i32x4.min_s(n, i32x4.splat(129)), i32x4.splat(-125));
-  const n1 = i32x4.shr_s(nc, 1);
-  const n2 = i32x4.sub(nc, n1);
-  const s1 = i32x4.shl(i32x4.add(n1, i32x4.splat(127)), 23);
-  const s2 = i32x4.shl(i32x4.add(n2, i32x4.splat(127)), 23);
-  return v128.andnot(f32x4.mul(f32x4.mul(p, s1), s2), zero);
+  const r2 = f32x4.mul(r, r);
+  const q = madd(lin(kf(F_E2), kf(F_E3), r), r2, madd(lin(kf(F_E4), kf(F_E5), r), r2, kf(F_E6)));
+  const p = f32x4.add(kf(F_2), f32x4.add(f32x4.add(r, r), f32x4.mul(f32x4.add(r2, r2), q)));
+  const s = i32x4.shl(i32x4.max_s(i32x4.add(n, ki(I_126)), i32x4.splat(0)), 23);
+  return f32x4.mul(p, s);
 }
 
-/** exp of 4 f32 lanes (NaN → NaN, +Inf → +Inf, below ≈ −87 → 0). */
+/** exp of 4 f32 lanes (NaN → NaN, +Inf → +Inf, below ≈ −87.3 → 0). */
 @inline function expf(x: v128): v128 {
-  const xc = f32x4.min(f32x4.max(x, splat(-104)), splat(104)); // min/max keep NaN
-  const nf = f32x4.nearest(f32x4.mul(xc, splat(LOG2E)));
-  const r = f32x4.sub(f32x4.sub(xc, f32x4.mul(nf, splat(LN2_HI))), f32x4.mul(nf, splat(LN2_LO)));
-  return expCore(i32x4.trunc_sat_f32x4_s(nf), r);
+  const xc = f32x4.pmax(f32x4.pmin(x, kf(F_89)), kf(F_M88)); // NaN stays NaN
+  const t = f32x4.add(f32x4.mul(xc, kf(F_LOG2E)), kf(F_MAGIC));
+  const nf = f32x4.sub(t, kf(F_MAGIC));
+  const r = f32x4.sub(f32x4.sub(xc, f32x4.mul(nf, kf(F_LN2_HI))), f32x4.mul(nf, kf(F_LN2_LO)));
+  return expCore(i32x4.sub(t, ki(I_MAGIC_BITS)), r);
+}
+
+/**
+ * exp(P − H − L) where H + L = x²/2 exactly (H ≫ |L|) and |P| ≲ 2: the large part H is reduced exactly
+ * (H and n·LN2_HI agree to within |P| + ln2/2, so their difference is exact), so the result keeps a relative
+ * error of a few ulps even where H ≈ 87. Results below e^−87.3 are 0.
+ */
+@inline function expSplit(P: v128, H: v128, L: v128): v128 {
+  const w = f32x4.pmax(f32x4.sub(P, H), kf(F_M88)); // NaN stays NaN
+  const t = f32x4.add(f32x4.mul(w, kf(F_LOG2E)), kf(F_MAGIC));
+  const nf = f32x4.sub(t, kf(F_MAGIC));
+  const n = i32x4.sub(t, ki(I_MAGIC_BITS));
+  const hr = f32x4.sub(f32x4.neg(H), f32x4.mul(nf, kf(F_LN2_HI)));
+  const r = f32x4.sub(f32x4.sub(f32x4.add(hr, P), L), f32x4.mul(nf, kf(F_LN2_LO)));
+  // where w was clamped (or H is Inf) r is out of range: the result there is 0
+  return v128.andnot(expCore(n, r), i32x4.lt_s(n, ki(I_M125)));
 }
 
 /** The low two and the high two f32 lanes of v, as f64x2 vectors. */
@@ -88,86 +120,86 @@ const K2_D: f64 = 1.5957691216057308;
 
 /** exp of 4 arguments given in f64 (w0: lanes 0–1, w1: lanes 2–3); reduction in f64, polynomial in f32. */
 @inline function expW(w0: v128, w1: v128): v128 {
-  const c0 = f64x2.min(f64x2.max(w0, f64x2.splat(-200)), f64x2.splat(200));
-  const c1 = f64x2.min(f64x2.max(w1, f64x2.splat(-200)), f64x2.splat(200));
-  const nf0 = f64x2.nearest(f64x2.mul(c0, f64x2.splat(LOG2E_D)));
-  const nf1 = f64x2.nearest(f64x2.mul(c1, f64x2.splat(LOG2E_D)));
-  const r0 = f32x4.demote_f64x2_zero(f64x2.sub(c0, f64x2.mul(nf0, f64x2.splat(LN2_D))));
-  const r1 = f32x4.demote_f64x2_zero(f64x2.sub(c1, f64x2.mul(nf1, f64x2.splat(LN2_D))));
-  const n0 = i32x4.trunc_sat_f64x2_s_zero(nf0);
-  const n1 = i32x4.trunc_sat_f64x2_s_zero(nf1);
-  return expCore(i32x4.shuffle(n0, n1, 0, 1, 4, 5), f32x4.shuffle(r0, r1, 0, 1, 4, 5));
+  const c0 = f64x2.pmax(f64x2.pmin(w0, kd(D_89)), kd(D_M88));
+  const c1 = f64x2.pmax(f64x2.pmin(w1, kd(D_89)), kd(D_M88));
+  const t0 = f64x2.add(f64x2.mul(c0, kd(D_LOG2E_D)), kd(D_MAGIC_D));
+  const t1 = f64x2.add(f64x2.mul(c1, kd(D_LOG2E_D)), kd(D_MAGIC_D));
+  const nf0 = f64x2.sub(t0, kd(D_MAGIC_D));
+  const nf1 = f64x2.sub(t1, kd(D_MAGIC_D));
+  const r0 = f32x4.demote_f64x2_zero(f64x2.sub(c0, f64x2.mul(nf0, kd(D_LN2_D))));
+  const r1 = f32x4.demote_f64x2_zero(f64x2.sub(c1, f64x2.mul(nf1, kd(D_LN2_D))));
+  // the integers sit in the low 32 bits of t0, t1
+  return expCore(i32x4.shuffle(t0, t1, 0, 2, 4, 6), f32x4.shuffle(r0, r1, 0, 1, 4, 5));
 }
 
 @inline function signOf(x: v128): v128 {
-  return v128.and(x, i32x4.splat(0x80000000));
+  return v128.and(x, ki(I_0x80000000));
 }
 
 @inline function isInf(x: v128): v128 {
-  return f32x4.eq(f32x4.abs(x), splat(Infinity));
+  return f32x4.eq(f32x4.abs(x), kf(F_Infinity));
 }
 
 @inline function tanhV(x: v128): v128 {
   const ax = f32x4.abs(x);
   // large: 1 − 2/(e^{2|x|} + 1)
   const e = expf(f32x4.add(ax, ax));
-  const big = f32x4.sub(splat(1), f32x4.div(splat(2), f32x4.add(e, splat(1))));
+  const big = f32x4.sub(kf(F_1), f32x4.div(kf(F_2), f32x4.add(e, kf(F_1))));
   // small: odd polynomial
   const s = f32x4.mul(ax, ax);
-  let q = horner(splat(T4), s, T3);
-  q = horner(q, s, T2);
-  q = horner(q, s, T1);
-  q = horner(q, s, T0);
+  const s2 = f32x4.mul(s, s);
+  const q = madd(lin(kf(F_T0), kf(F_T1), s), s2, madd(lin(kf(F_T2), kf(F_T3), s), s2, kf(F_T4)));
   const small = f32x4.add(ax, f32x4.mul(f32x4.mul(ax, s), q));
-  const t = v128.bitselect(big, small, f32x4.ge(ax, splat(TANH_SMALL)));
+  const t = v128.bitselect(big, small, f32x4.ge(ax, kf(F_TANH_SMALL)));
   return v128.or(t, signOf(x));
 }
 
 /** P(t) of erfc(z) = t·exp(−z² + P(t)), t = 1/(1 + z/2) (Chebyshev fit, fractional error < 1.2e-7). */
 @inline function erfcPoly(t: v128): v128 {
-  let q = horner(splat(0.17087277), t, -0.82215223);
-  q = horner(q, t, 1.48851587);
-  q = horner(q, t, -1.13520398);
-  q = horner(q, t, 0.27886807);
-  q = horner(q, t, -0.18628806);
-  q = horner(q, t, 0.09678418);
-  q = horner(q, t, 0.37409196);
-  q = horner(q, t, 1.00002368);
-  return horner(q, t, -1.26551223);
+  const t2 = f32x4.mul(t, t);
+  const t4 = f32x4.mul(t2, t2);
+  const q0 = madd(lin(kf(F_C0), kf(F_C1), t), t2, lin(kf(F_C2), kf(F_C3), t));
+  const q1 = madd(lin(kf(F_C4), kf(F_C5), t), t2, lin(kf(F_C6), kf(F_C7), t));
+  const q2 = lin(kf(F_C8), kf(F_C9), t);
+  return madd(q0, t4, madd(q1, t4, q2));
 }
 
 @inline function erfcT(ax: v128): v128 {
-  const z = f32x4.mul(ax, splat(SQRT1_2));
-  return f32x4.div(splat(1), f32x4.add(splat(1), f32x4.mul(z, splat(0.5))));
+  return f32x4.div(kf(F_1), f32x4.add(kf(F_1), f32x4.mul(ax, kf(F_HALF_SQRT1_2))));
+}
+
+/** x & ~0xfff: the top 12 significant bits of x, so that hx² and hx·(x − hx) are exact in f32. */
+@inline function hiBits(x: v128): v128 {
+  return v128.and(x, ki(I_0xfffff000));
 }
 
 /** 0.5·x·(1 + erf(x/√2)). */
-@inline function geluErfV(x: v128): v128 {
+@inline export function geluErfV(x: v128): v128 {
   const ax = f32x4.abs(x);
   const t = erfcT(ax);
   const p = erfcPoly(t);
-  // w = P(t) − x²/2 in f64 (x² is exact there)
-  const x0 = lo64(x);
-  const x1 = hi64(x);
-  const w0 = f64x2.sub(lo64(p), f64x2.mul(f64x2.mul(x0, x0), f64x2.splat(0.5)));
-  const w1 = f64x2.sub(hi64(p), f64x2.mul(f64x2.mul(x1, x1), f64x2.splat(0.5)));
-  const erfc = f32x4.mul(t, expW(w0, w1)); // erfc(|x|/√2)
-  const h = v128.andnot(f32x4.mul(f32x4.mul(x, splat(0.5)), erfc), isInf(x));
+  // x²/2 = H + L exactly enough: H = xh²/2 (exact), L = xh·xl + xl²/2
+  const xh = hiBits(x);
+  const xl = f32x4.sub(x, xh);
+  const H = f32x4.mul(f32x4.mul(xh, xh), kf(F_0_5));
+  const L = f32x4.mul(xl, f32x4.add(xh, f32x4.mul(xl, kf(F_0_5))));
+  const erfc = f32x4.mul(t, expSplit(p, H, L)); // erfc(|x|/√2)
+  const h = v128.andnot(f32x4.mul(f32x4.mul(x, kf(F_0_5)), erfc), isInf(x));
   // x < 0: 0.5·x·erfc(|x|/√2); x ≥ 0: 0.5·x·(2 − erfc(x/√2)) = x − h
-  return v128.bitselect(h, f32x4.sub(x, h), f32x4.lt(x, splat(0)));
+  return v128.bitselect(h, f32x4.sub(x, h), f32x4.lt(x, f32x4.splat(0)));
 }
 
 /** −2u = −2√(2/π)·x·(1 + 0.044715·x²), formed in f64 (lanes 0–1 of the f64 halves). */
 @inline function geluTanhArg(x64: v128): v128 {
-  const g = f64x2.add(f64x2.splat(1), f64x2.mul(f64x2.mul(x64, x64), f64x2.splat(GC3_D)));
-  return f64x2.mul(f64x2.mul(x64, f64x2.splat(-K2_D)), g);
+  const g = f64x2.add(kd(D_1), f64x2.mul(f64x2.mul(x64, x64), kd(D_GC3_D)));
+  return f64x2.mul(f64x2.mul(x64, kd(D_MK2_D)), g);
 }
 
 /** 0.5·x·(1 + tanh(u)) = x·σ(2u) = x / (1 + e^{−2u}). */
-@inline function geluTanhV(x: v128): v128 {
+@inline export function geluTanhV(x: v128): v128 {
   const e = expW(geluTanhArg(lo64(x)), geluTanhArg(hi64(x)));
-  const y = f32x4.div(x, f32x4.add(splat(1), e));
-  return v128.andnot(y, f32x4.eq(x, splat(-Infinity))); // −Inf/Inf would be NaN; the limit is 0
+  const y = f32x4.div(x, f32x4.add(kf(F_1), e));
+  return v128.andnot(y, f32x4.eq(x, kf(F_MInfinity))); // −Inf/Inf would be NaN; the limit is 0
 }
 
 /**
@@ -175,36 +207,37 @@ const K2_D: f64 = 1.5957691216057308;
  * e^-200); setting them explicitly avoids Inf·0 for ±Inf and for |x| so large that x² overflows.
  */
 @inline function saturateGrad(x: v128, d: v128): v128 {
-  const big = f32x4.ge(f32x4.abs(x), splat(20));
-  return v128.bitselect(v128.and(f32x4.gt(x, splat(0)), splat(1)), d, big);
+  const big = f32x4.ge(f32x4.abs(x), kf(F_20));
+  return v128.bitselect(v128.and(f32x4.gt(x, f32x4.splat(0)), kf(F_1)), d, big);
 }
 
 /** d/dx gelu (erf form) = Φ(x) + x·φ(x). */
 @inline function geluErfGradV(x: v128): v128 {
   const ax = f32x4.abs(x);
   const t = erfcT(ax);
+  const xh = hiBits(x);
+  const xl = f32x4.sub(x, xh);
+  const H = f32x4.mul(f32x4.mul(xh, xh), kf(F_0_5));
+  const L = f32x4.mul(xl, f32x4.add(xh, f32x4.mul(xl, kf(F_0_5))));
+  const E = expSplit(f32x4.splat(0), H, L); // exp(−x²/2)
   const eP = expf(erfcPoly(t));
-  const x0 = lo64(x);
-  const x1 = hi64(x);
-  const half = f64x2.splat(-0.5);
-  const E = expW(f64x2.mul(f64x2.mul(x0, x0), half), f64x2.mul(f64x2.mul(x1, x1), half)); // exp(−x²/2)
   // Φ(−|x|) = 0.5·t·eP·E, φ(x) = E/√(2π)
-  const a = f32x4.mul(f32x4.mul(t, eP), splat(0.5));
-  const b = f32x4.mul(x, splat(INV_SQRT_2PI));
-  const neg = f32x4.lt(x, splat(0));
+  const a = f32x4.mul(f32x4.mul(t, eP), kf(F_0_5));
+  const b = f32x4.mul(x, kf(F_INV_SQRT_2PI));
+  const neg = f32x4.lt(x, f32x4.splat(0));
   const sa = v128.bitselect(a, f32x4.neg(a), neg);
   const g = f32x4.mul(E, f32x4.add(b, sa)); // x < 0: E·(a + b); x ≥ 0: E·(b − a), to which 1 is added
-  const d = v128.bitselect(g, f32x4.add(splat(1), g), neg);
+  const d = v128.bitselect(g, f32x4.add(kf(F_1), g), neg);
   return saturateGrad(x, d);
 }
 
 /** d/dx gelu (tanh form) = σ(2u) + x·σ(2u)·(1 − σ(2u))·2u′. */
 @inline function geluTanhGradV(x: v128): v128 {
   const e = expW(geluTanhArg(lo64(x)), geluTanhArg(hi64(x)));
-  const sig = f32x4.div(splat(1), f32x4.add(splat(1), e));
-  const om = f32x4.pmin(splat(1), f32x4.mul(e, sig)); // 1 − σ = e/(1 + e); Inf·0 = NaN → 1
-  const du = f32x4.mul(splat(K2), f32x4.add(splat(1), f32x4.mul(f32x4.mul(x, x), splat(3 * GC3))));
-  const d = f32x4.mul(sig, f32x4.add(splat(1), f32x4.mul(f32x4.mul(x, om), du)));
+  const sig = f32x4.div(kf(F_1), f32x4.add(kf(F_1), e));
+  const om = f32x4.pmin(kf(F_1), f32x4.mul(e, sig)); // 1 − σ = e/(1 + e); Inf·0 = NaN → 1
+  const du = f32x4.mul(kf(F_K2), f32x4.add(kf(F_1), f32x4.mul(f32x4.mul(x, x), kf(F_3xGC3))));
+  const d = f32x4.mul(sig, f32x4.add(kf(F_1), f32x4.mul(f32x4.mul(x, om), du)));
   return saturateGrad(x, d);
 }
 
@@ -225,16 +258,29 @@ const K2_D: f64 = 1.5957691216057308;
 }
 
 @inline function unaryBackwardV(op: i32, x: v128, dy: v128, p0: v128, p1: v128): v128 {
-  if (op == 1) return f32x4.mul(dy, f32x4.mul(f32x4.sub(splat(1), x), f32x4.add(splat(1), x)));
+  if (op == 1) return f32x4.mul(dy, f32x4.mul(f32x4.sub(kf(F_1), x), f32x4.add(kf(F_1), x)));
   if (op == 2) return f32x4.mul(dy, geluErfGradV(x));
   if (op == 3) return f32x4.mul(dy, geluTanhGradV(x));
   return v128.and(dy, v128.and(f32x4.ge(x, p0), f32x4.le(x, p1)));
 }
 
 // ---- loops ----
+//
+// Every loop runs 8 elements per iteration (two vectors whose dependency chains overlap; 16-bit outputs
+// in one 128-bit store), then one vector, then a scalar tail through the same vector math. The exported
+// kernels dispatch the common dtype combinations (every operand of one dtype) to loops compiled with
+// constant dtypes, so that the per-element dtype branches disappear; other mixes run the generic loop.
 
-@inline function binaryLoop(op: i32, a: usize, aDt: i32, b: usize, bDt: i32, out: usize, outDt: i32, n: i32): void {
+@inline function binaryBody(op: i32, a: usize, aDt: i32, b: usize, bDt: i32, out: usize, outDt: i32, n: i32): void {
   let i: i32 = 0;
+  for (; i + 8 <= n; i += 8) {
+    const k = <usize>i;
+    const a0 = load4(a, k, aDt);
+    const a1 = load4(a, k + 4, aDt);
+    const b0 = load4(b, k, bDt);
+    const b1 = load4(b, k + 4, bDt);
+    store8(out, k, outDt, binaryV(op, a0, b0), binaryV(op, a1, b1));
+  }
   for (; i + 4 <= n; i += 4) {
     const k = <usize>i;
     store4(out, k, outDt, binaryV(op, load4(a, k, aDt), load4(b, k, bDt)));
@@ -246,6 +292,16 @@ const K2_D: f64 = 1.5957691216057308;
   }
 }
 
+@inline function binaryLoop(op: i32, a: usize, aDt: i32, b: usize, bDt: i32, out: usize, outDt: i32, n: i32): void {
+  if (aDt == bDt && aDt == outDt) {
+    if (aDt == DT_F32) binaryBody(op, a, DT_F32, b, DT_F32, out, DT_F32, n);
+    else if (aDt == DT_F16) binaryBody(op, a, DT_F16, b, DT_F16, out, DT_F16, n);
+    else binaryBody(op, a, DT_BF16, b, DT_BF16, out, DT_BF16, n);
+  } else {
+    binaryBody(op, a, aDt, b, bDt, out, outDt, n);
+  }
+}
+
 /** out = a ∘ b; op: 0 add, 1 sub, 2 mul. */
 export function binary(op: i32, a: usize, aDt: i32, b: usize, bDt: i32, out: usize, outDt: i32, n: i32): void {
   if (op == 0) binaryLoop(0, a, aDt, b, bDt, out, outDt, n);
@@ -253,10 +309,16 @@ export function binary(op: i32, a: usize, aDt: i32, b: usize, bDt: i32, out: usi
   else binaryLoop(2, a, aDt, b, bDt, out, outDt, n);
 }
 
-@inline function unaryLoop(op: i32, x: usize, xDt: i32, out: usize, outDt: i32, n: i32, p0: f32, p1: f32): void {
+@inline function unaryBody(op: i32, x: usize, xDt: i32, out: usize, outDt: i32, n: i32, p0: f32, p1: f32): void {
   const v0 = f32x4.splat(p0);
   const v1 = f32x4.splat(p1);
   let i: i32 = 0;
+  for (; i + 8 <= n; i += 8) {
+    const k = <usize>i;
+    const a = load4(x, k, xDt);
+    const b = load4(x, k + 4, xDt);
+    store8(out, k, outDt, unaryV(op, a, v0, v1), unaryV(op, b, v0, v1));
+  }
   for (; i + 4 <= n; i += 4) {
     const k = <usize>i;
     store4(out, k, outDt, unaryV(op, load4(x, k, xDt), v0, v1));
@@ -264,6 +326,16 @@ export function binary(op: i32, a: usize, aDt: i32, b: usize, bDt: i32, out: usi
   for (; i < n; i++) {
     const k = <usize>i;
     store1(out, k, outDt, f32x4.extract_lane(unaryV(op, f32x4.splat(load1(x, k, xDt)), v0, v1), 0));
+  }
+}
+
+@inline function unaryLoop(op: i32, x: usize, xDt: i32, out: usize, outDt: i32, n: i32, p0: f32, p1: f32): void {
+  if (xDt == outDt) {
+    if (xDt == DT_F32) unaryBody(op, x, DT_F32, out, DT_F32, n, p0, p1);
+    else if (xDt == DT_F16) unaryBody(op, x, DT_F16, out, DT_F16, n, p0, p1);
+    else unaryBody(op, x, DT_BF16, out, DT_BF16, n, p0, p1);
+  } else {
+    unaryBody(op, x, xDt, out, outDt, n, p0, p1);
   }
 }
 
@@ -278,12 +350,20 @@ export function unary(op: i32, x: usize, xDt: i32, out: usize, outDt: i32, n: i3
   else unaryLoop(4, x, xDt, out, outDt, n, p0, p1);
 }
 
-@inline function backwardLoop(
+@inline function backwardBody(
   op: i32, x: usize, xDt: i32, dy: usize, dyDt: i32, dx: usize, dxDt: i32, n: i32, p0: f32, p1: f32,
 ): void {
   const v0 = f32x4.splat(p0);
   const v1 = f32x4.splat(p1);
   let i: i32 = 0;
+  for (; i + 8 <= n; i += 8) {
+    const k = <usize>i;
+    const xa = load4(x, k, xDt);
+    const xb = load4(x, k + 4, xDt);
+    const ya = load4(dy, k, dyDt);
+    const yb = load4(dy, k + 4, dyDt);
+    store8(dx, k, dxDt, unaryBackwardV(op, xa, ya, v0, v1), unaryBackwardV(op, xb, yb, v0, v1));
+  }
   for (; i + 4 <= n; i += 4) {
     const k = <usize>i;
     store4(dx, k, dxDt, unaryBackwardV(op, load4(x, k, xDt), load4(dy, k, dyDt), v0, v1));
@@ -292,6 +372,18 @@ export function unary(op: i32, x: usize, xDt: i32, out: usize, outDt: i32, n: i3
     const k = <usize>i;
     const r = unaryBackwardV(op, f32x4.splat(load1(x, k, xDt)), f32x4.splat(load1(dy, k, dyDt)), v0, v1);
     store1(dx, k, dxDt, f32x4.extract_lane(r, 0));
+  }
+}
+
+@inline function backwardLoop(
+  op: i32, x: usize, xDt: i32, dy: usize, dyDt: i32, dx: usize, dxDt: i32, n: i32, p0: f32, p1: f32,
+): void {
+  if (xDt == dyDt && xDt == dxDt) {
+    if (xDt == DT_F32) backwardBody(op, x, DT_F32, dy, DT_F32, dx, DT_F32, n, p0, p1);
+    else if (xDt == DT_F16) backwardBody(op, x, DT_F16, dy, DT_F16, dx, DT_F16, n, p0, p1);
+    else backwardBody(op, x, DT_BF16, dy, DT_BF16, dx, DT_BF16, n, p0, p1);
+  } else {
+    backwardBody(op, x, xDt, dy, dyDt, dx, dxDt, n, p0, p1);
   }
 }
 
@@ -308,10 +400,15 @@ export function unaryBackward(
   else backwardLoop(4, x, xDt, dy, dyDt, dx, dxDt, n, p0, p1);
 }
 
-/** y += alpha·x. */
-export function axpy(alpha: f32, x: usize, xDt: i32, y: usize, yDt: i32, n: i32): void {
+@inline function axpyBody(alpha: f32, x: usize, xDt: i32, y: usize, yDt: i32, n: i32): void {
   const av = f32x4.splat(alpha);
   let i: i32 = 0;
+  for (; i + 8 <= n; i += 8) {
+    const k = <usize>i;
+    const r0 = f32x4.add(load4(y, k, yDt), f32x4.mul(av, load4(x, k, xDt)));
+    const r1 = f32x4.add(load4(y, k + 4, yDt), f32x4.mul(av, load4(x, k + 4, xDt)));
+    store8(y, k, yDt, r0, r1);
+  }
   for (; i + 4 <= n; i += 4) {
     const k = <usize>i;
     store4(y, k, yDt, f32x4.add(load4(y, k, yDt), f32x4.mul(av, load4(x, k, xDt))));
@@ -320,4 +417,139 @@ export function axpy(alpha: f32, x: usize, xDt: i32, y: usize, yDt: i32, n: i32)
     const k = <usize>i;
     store1(y, k, yDt, load1(y, k, yDt) + alpha * load1(x, k, xDt));
   }
+}
+
+/** y += alpha·x. */
+export function axpy(alpha: f32, x: usize, xDt: i32, y: usize, yDt: i32, n: i32): void {
+  if (xDt == yDt) {
+    if (xDt == DT_F32) axpyBody(alpha, x, DT_F32, y, DT_F32, n);
+    else if (xDt == DT_F16) axpyBody(alpha, x, DT_F16, y, DT_F16, n);
+    else axpyBody(alpha, x, DT_BF16, y, DT_BF16, n);
+  } else {
+    axpyBody(alpha, x, xDt, y, yDt, n);
+  }
+}
+
+// ---- constant tables ----
+//
+// V8 (x64, Node 20) builds every non-zero v128.const from immediates with three instructions at each use,
+// inside loops, which made these kernels ALU-bound. A splat load from a static table is a single load µop.
+// The tables are static data in page 0 (below the arena base); every instance writes the same bytes.
+
+const KF_TABLE = memory.data<f32>([
+  E6, // F_E6
+  2, // F_2
+  89, // F_89
+  -88, // F_M88
+  LOG2E, // F_LOG2E
+  MAGIC, // F_MAGIC
+  LN2_HI, // F_LN2_HI
+  LN2_LO, // F_LN2_LO
+  Infinity, // F_Infinity
+  1, // F_1
+  T4, // F_T4
+  TANH_SMALL, // F_TANH_SMALL
+  HALF_SQRT1_2, // F_HALF_SQRT1_2
+  0.5, // F_0_5
+  -Infinity, // F_MInfinity
+  20, // F_20
+  INV_SQRT_2PI, // F_INV_SQRT_2PI
+  K2, // F_K2
+  3 * GC3, // F_3xGC3
+  C0, // F_C0
+  C1, // F_C1
+  C2, // F_C2
+  C3, // F_C3
+  C4, // F_C4
+  C5, // F_C5
+  C6, // F_C6
+  C7, // F_C7
+  C8, // F_C8
+  C9, // F_C9
+  E2, // F_E2
+  E3, // F_E3
+  E4, // F_E4
+  E5, // F_E5
+  T0, // F_T0
+  T1, // F_T1
+  T2, // F_T2
+  T3, // F_T3
+]);
+const F_E6: i32 = 0;
+const F_2: i32 = 1;
+const F_89: i32 = 2;
+const F_M88: i32 = 3;
+const F_LOG2E: i32 = 4;
+const F_MAGIC: i32 = 5;
+const F_LN2_HI: i32 = 6;
+const F_LN2_LO: i32 = 7;
+const F_Infinity: i32 = 8;
+const F_1: i32 = 9;
+const F_T4: i32 = 10;
+const F_TANH_SMALL: i32 = 11;
+const F_HALF_SQRT1_2: i32 = 12;
+const F_0_5: i32 = 13;
+const F_MInfinity: i32 = 14;
+const F_20: i32 = 15;
+const F_INV_SQRT_2PI: i32 = 16;
+const F_K2: i32 = 17;
+const F_3xGC3: i32 = 18;
+const F_C0: i32 = 19;
+const F_C1: i32 = 20;
+const F_C2: i32 = 21;
+const F_C3: i32 = 22;
+const F_C4: i32 = 23;
+const F_C5: i32 = 24;
+const F_C6: i32 = 25;
+const F_C7: i32 = 26;
+const F_C8: i32 = 27;
+const F_C9: i32 = 28;
+const F_E2: i32 = 29;
+const F_E3: i32 = 30;
+const F_E4: i32 = 31;
+const F_E5: i32 = 32;
+const F_T0: i32 = 33;
+const F_T1: i32 = 34;
+const F_T2: i32 = 35;
+const F_T3: i32 = 36;
+@inline function kf(i: i32): v128 {
+  return v128.load32_splat(KF_TABLE + (<usize>i << 2));
+}
+
+const KI_TABLE = memory.data<u32>([
+  126, // I_126
+  MAGIC_BITS, // I_MAGIC_BITS
+  -125, // I_M125
+  0x80000000, // I_0x80000000
+  0xfffff000, // I_0xfffff000
+]);
+const I_126: i32 = 0;
+const I_MAGIC_BITS: i32 = 1;
+const I_M125: i32 = 2;
+const I_0x80000000: i32 = 3;
+const I_0xfffff000: i32 = 4;
+@inline function ki(i: i32): v128 {
+  return v128.load32_splat(KI_TABLE + (<usize>i << 2));
+}
+
+const KD_TABLE = memory.data<f64>([
+  89, // D_89
+  -88, // D_M88
+  LOG2E_D, // D_LOG2E_D
+  MAGIC_D, // D_MAGIC_D
+  LN2_D, // D_LN2_D
+  1, // D_1
+  GC3_D, // D_GC3_D
+  -K2_D, // D_MK2_D
+]);
+const D_89: i32 = 0;
+const D_M88: i32 = 1;
+const D_LOG2E_D: i32 = 2;
+const D_MAGIC_D: i32 = 3;
+const D_LN2_D: i32 = 4;
+const D_1: i32 = 5;
+const D_GC3_D: i32 = 6;
+const D_MK2_D: i32 = 7;
+@inline function kd(i: i32): v128 {
+  return v128.load64_splat(KD_TABLE + (<usize>i << 3));
 }

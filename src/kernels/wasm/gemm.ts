@@ -7,8 +7,18 @@
 // the block. All accumulation is in f32: when K spans several blocks and C is 16-bit, partial sums go to
 // an f32 buffer and C is written once at the end.
 import { DT_F32, load1, load4, store1, store4, storeT4 } from "./common";
+import { geluErfV, geluTanhV } from "./elementwise";
 
 export const KC: i32 = 256;
+
+/**
+ * c + a·b. In the relaxed-SIMD build (dist/wasm/mpno-relaxed.wasm) this is f32x4.relaxed_madd, which V8
+ * compiles to one fused multiply-add where the CPU has FMA; the plain build multiplies, then adds.
+ */
+@inline function madd(a: v128, b: v128, c: v128): v128 {
+  if (ASC_FEATURE_RELAXED_SIMD) return f32x4.relaxed_madd(a, b, c);
+  return f32x4.add(c, f32x4.mul(a, b));
+}
 
 @inline function sz(dt: i32): usize {
   return dt == DT_F32 ? 4 : 2;
@@ -22,9 +32,24 @@ export function gemmWorkBytes(m: i32, n: i32, k: i32, cDt: i32): i32 {
   return w;
 }
 
-/** Writes dst(i, j..j+len) = src-row values + beta·dst + bias (len <= 8 at a time via vectors / scalars). */
+/** Activation codes of the fused epilogue (gemm's `act`): none, gelu (erf form), gelu (tanh form). */
+export const ACT_NONE: i32 = 0;
+export const ACT_GELU_ERF: i32 = 1;
+export const ACT_GELU_TANH: i32 = 2;
+
+@inline function actV(act: i32, v: v128): v128 {
+  if (act == ACT_GELU_ERF) return geluErfV(v);
+  if (act == ACT_GELU_TANH) return geluTanhV(v);
+  return v;
+}
+
+/**
+ * Writes dst(i, j..j+len) = act(src-row values + beta·dst + bias) (len <= 8); with an activation and
+ * zrow != 0, the value before it goes to zrow (same dtype and columns as dst) for the backward pass.
+ * The scalar tail runs the same vector code on a splatted lane (identical to the elementwise kernels).
+ */
 @inline function epilogueRow(
-  src: usize, dst: usize, dDt: i32, j: i32, len: i32, beta: f32, bv: f32,
+  src: usize, dst: usize, dDt: i32, j: i32, len: i32, beta: f32, bv: f32, act: i32, zrow: usize,
 ): void {
   // src: f32 row values (contiguous), dst: row start of C
   let q: i32 = 0;
@@ -32,14 +57,34 @@ export function gemmWorkBytes(m: i32, n: i32, k: i32, cDt: i32): i32 {
     let v = v128.load(src + (<usize>q << 2));
     if (beta != 0) v = f32x4.add(v, f32x4.mul(f32x4.splat(beta), load4(dst, <usize>(j + q), dDt)));
     if (bv != 0) v = f32x4.add(v, f32x4.splat(bv));
+    if (act != ACT_NONE) {
+      if (zrow != 0) store4(zrow, <usize>(j + q), dDt, v);
+      v = actV(act, v);
+    }
     store4(dst, <usize>(j + q), dDt, v);
   }
   for (; q < len; q++) {
     let v = load<f32>(src + (<usize>q << 2));
     if (beta != 0) v += beta * load1(dst, <usize>(j + q), dDt);
     v += bv;
+    if (act != ACT_NONE) {
+      if (zrow != 0) store1(zrow, <usize>(j + q), dDt, v);
+      v = f32x4.extract_lane(actV(act, f32x4.splat(v)), 0);
+    }
     store1(dst, <usize>(j + q), dDt, v);
   }
+}
+
+/**
+ * The epilogue with the activation code as a constant (so that only the one activation is inlined
+ * into each copy of the loop).
+ */
+@inline function epilogueAct(
+  src: usize, dst: usize, dDt: i32, j: i32, len: i32, beta: f32, bv: f32, act: i32, zrow: usize,
+): void {
+  if (act == ACT_GELU_ERF) epilogueRow(src, dst, dDt, j, len, beta, bv, ACT_GELU_ERF, zrow);
+  else if (act == ACT_GELU_TANH) epilogueRow(src, dst, dDt, j, len, beta, bv, ACT_GELU_TANH, zrow);
+  else epilogueRow(src, dst, dDt, j, len, beta, bv, ACT_NONE, 0);
 }
 
 export function gemm(
@@ -48,6 +93,7 @@ export function gemm(
   c: usize, cDt: i32, ldc: i32,
   m: i32, n: i32, k: i32,
   alpha: f32, beta: f32, bias: usize, biasDt: i32, work: usize,
+  act: i32, z: usize,
 ): void {
   if (m <= 0 || n <= 0) return;
   const mt = (m + 3) >> 2;
@@ -66,9 +112,14 @@ export function gemm(
     for (let i: i32 = 0; i < m; i++) {
       const bv: f32 = bias != 0 ? load1(bias, <usize>i, biasDt) : 0;
       const row = c + <usize>(i * ldc) * sz(cDt);
+      const zrow = z != 0 ? z + <usize>(i * ldc) * sz(cDt) : 0;
       for (let j: i32 = 0; j < n; j++) {
         let v: f32 = bv;
         if (beta != 0) v += beta * load1(row, <usize>j, cDt);
+        if (act != ACT_NONE) {
+          if (zrow != 0) store1(zrow, <usize>j, cDt, v);
+          v = f32x4.extract_lane(actV(act, f32x4.splat(v)), 0);
+        }
         store1(row, <usize>j, cDt, v);
       }
     }
@@ -153,17 +204,17 @@ export function gemm(
           const b0 = v128.load(pb);
           const b1 = v128.load(pb, 16);
           let av = v128.load32_splat(pa);
-          c00 = f32x4.add(c00, f32x4.mul(av, b0));
-          c01 = f32x4.add(c01, f32x4.mul(av, b1));
+          c00 = madd(av, b0, c00);
+          c01 = madd(av, b1, c01);
           av = v128.load32_splat(pa, 4);
-          c10 = f32x4.add(c10, f32x4.mul(av, b0));
-          c11 = f32x4.add(c11, f32x4.mul(av, b1));
+          c10 = madd(av, b0, c10);
+          c11 = madd(av, b1, c11);
           av = v128.load32_splat(pa, 8);
-          c20 = f32x4.add(c20, f32x4.mul(av, b0));
-          c21 = f32x4.add(c21, f32x4.mul(av, b1));
+          c20 = madd(av, b0, c20);
+          c21 = madd(av, b1, c21);
           av = v128.load32_splat(pa, 12);
-          c30 = f32x4.add(c30, f32x4.mul(av, b0));
-          c31 = f32x4.add(c31, f32x4.mul(av, b1));
+          c30 = madd(av, b0, c30);
+          c31 = madd(av, b1, c31);
           pa += 16;
           pb += 32;
         }
@@ -198,11 +249,11 @@ export function gemm(
           if (useCw) {
             // partial sums stay in f32 until the end
             for (let q: i32 = 0; q < nc; q++) store<f32>(trow + <usize>((j0 + q) * 4), load<f32>(tmp + <usize>(q * 4)));
-          } else if (first) {
-            const bv: f32 = bias != 0 ? load1(bias, <usize>i, biasDt) : 0;
-            epilogueRow(tmp, trow, tDt, j0, nc, beta, bv);
           } else {
-            epilogueRow(tmp, trow, tDt, j0, nc, 0, 0);
+            // the activation goes with the last K block's write (then the sums are complete)
+            const zrow = z != 0 && last ? z + <usize>(i * ldc) * sz(tDt) : 0;
+            const bv: f32 = first && bias != 0 ? load1(bias, <usize>i, biasDt) : 0;
+            epilogueAct(tmp, trow, tDt, j0, nc, first ? beta : 0, bv, last ? act : ACT_NONE, zrow);
           }
         }
       }
@@ -212,8 +263,9 @@ export function gemm(
         const bv: f32 = bias != 0 ? load1(bias, <usize>i, biasDt) : 0;
         const crow = c + <usize>(i * ldc) * sz(cDt);
         const srow = cw + <usize>(i * n * 4);
+        const zrow = z != 0 ? z + <usize>(i * ldc) * sz(cDt) : 0;
         for (let j0: i32 = 0; j0 < n; j0 += 8) {
-          epilogueRow(srow + <usize>(j0 * 4), crow, cDt, j0, min(8, n - j0), beta, bv);
+          epilogueAct(srow + <usize>(j0 * 4), crow, cDt, j0, min(8, n - j0), beta, bv, act, zrow);
         }
       }
     }
@@ -247,7 +299,7 @@ export function gemmReduce(
     const bv: f32 = bias != 0 ? load1(bias, <usize>i, biasDt) : 0;
     const crow = c + <usize>(i * ldc) * sz(cDt);
     for (let j0: i32 = 0; j0 < n; j0 += 8) {
-      epilogueRow(row + <usize>(j0 * 4), crow, cDt, j0, min(8, n - j0), beta, bv);
+      epilogueRow(row + <usize>(j0 * 4), crow, cDt, j0, min(8, n - j0), beta, bv, ACT_NONE, 0);
     }
   }
 }
@@ -267,7 +319,7 @@ export function gemmBatch(
   for (let i: i32 = 0; i < count; i++) {
     gemm(
       a + <usize>(i * sa), aDt, rsA, csA, b + <usize>(i * sb), bDt, rsB, csB, c + <usize>(i * sc), cDt, ldc,
-      m, n, k, alpha, beta, bias, biasDt, work,
+      m, n, k, alpha, beta, bias, biasDt, work, ACT_NONE, 0,
     );
   }
 }

@@ -1,7 +1,8 @@
 // Entry of the single mpno kernel module: every kernel file is re-exported here.
 export * from "./convert";
 export * from "./gemm";
-export * from "./elementwise";
+// named: elementwise.ts also exports inline vector helpers (v128 signatures) for the GEMM epilogue
+export { binary, unary, unaryBackward, axpy } from "./elementwise";
 export * from "./reduce";
 export * from "./fft";
 export * from "./cgemm";
