@@ -202,6 +202,28 @@ describe('pool', () => {
     assert.equal(pool.isInline, false, 'an exception leaves inline mode');
   });
 
+  it('a failing task throws from run(), whichever thread ran it, and the pool keeps working', () => {
+    const x = Tensor.full([64], 1.5, 'float32');
+    const y = Tensor.empty([64], 'bfloat16');
+    const bad = 2 ** 32 - 64; // past the end of the memory: the kernel traps
+    const good = () => [x.ptr, 0, y.ptr, 2, 32];
+    try {
+      for (const spin of [0, 5000]) {
+        withPool(2, spin, () => {
+          for (let i = 0; i < 20; i++) {
+            assert.throws(() => pool.run('convert', [good(), [bad, 0, y.ptr, 2, 32]]), /out of bounds|failed on a worker/);
+            const r = pool.run('convert', [good(), [x.ptr + 128, 0, y.ptr + 64, 2, 32]]);
+            assert.equal(r.length, 2);
+          }
+        });
+      }
+      assert.ok(Array.from(y.toFloat64()).every((v) => v === 1.5));
+    } finally {
+      x.release();
+      y.release();
+    }
+  });
+
   it('setSpinMicros validates its argument; spinFor sees a value set before or during the spin', () => {
     for (const bad of [-1, 1.5, 2_000_000, NaN]) assert.throws(() => pool.setSpinMicros(bad), RangeError);
     const c = new Int32Array(new SharedArrayBuffer(16));
