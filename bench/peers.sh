@@ -74,15 +74,13 @@ else
   EPOCHS=15; GRIDS="64 128"; STEPS=10; WARMUP=2
 fi
 
-now() { date +%s.%N; }
-
 # run <workload> <side> <rep> <command…>: runs it under the lock, appends {workload, side, rep, wall_s, out} to RESULTS
 run() {
   local workload=$1 side=$2 rep=$3; shift 3
-  local log="$WORK/$workload.$side.$rep.log" t0 t1 rc=0
-  t0=$(now)
-  flock "$LOCK" "$@" > "$log" 2>&1 || rc=$?
-  t1=$(now)
+  local log="$WORK/$workload.$side.$rep.log" times="$WORK/times" t0 t1 rc=0
+  # the wall time is taken inside the lock: waiting for another timing run does not count
+  flock "$LOCK" bash -c 'date +%s.%N > "$0"; "$@"; rc=$?; date +%s.%N >> "$0"; exit $rc' "$times" "$@" > "$log" 2>&1 || rc=$?
+  t0=$(sed -n 1p "$times"); t1=$(sed -n 2p "$times")
   if [[ $rc != 0 ]]; then
     echo "peers.sh: $side $workload (rep $rep) failed (exit $rc): $(tail -n 3 "$log" | tr '\n' ' ')" >&2
   fi
