@@ -23,6 +23,15 @@ function gradLike(t: Tensor): Tensor {
   return Tensor.empty(t.shape, t.dtype, 'gradient');
 }
 
+/**
+ * The incoming gradient passed on unchanged, without a copy: a new handle on g's storage (the engine
+ * releases its own handle of g after the backward). At most one input of an op may get it; others
+ * get copies, so that no two pending gradients share storage (they are accumulated in place).
+ */
+function passOn(g: Tensor, shape: readonly number[] = g.shape): Tensor {
+  return g.reshape(shape);
+}
+
 function checkSame(op: string, a: Variable, b: Variable): void {
   if (!shapeEq(a.shape, b.shape)) throw new RangeError(`${op}: shapes differ: ${fmtShape(a.shape)} and ${fmtShape(b.shape)}`);
 }
@@ -48,7 +57,7 @@ export function add(a: Variable, b: Variable): Variable {
   checkSame('add', a, b);
   const out = like(a.value);
   be().binary('add', a.value, b.value, out);
-  return record('add', [a, b], out, (g, needs) => [needs[0] ? g.clone('gradient') : null, needs[1] ? g.clone('gradient') : null]);
+  return record('add', [a, b], out, (g, needs) => [needs[0] ? passOn(g) : null, needs[1] ? (needs[0] ? g.clone('gradient') : passOn(g)) : null]);
 }
 
 export function sub(a: Variable, b: Variable): Variable {
@@ -61,7 +70,7 @@ export function sub(a: Variable, b: Variable): Variable {
       gb = gradLike(g);
       be().scale(g, -1, gb);
     }
-    return [needs[0] ? g.clone('gradient') : null, gb];
+    return [needs[0] ? passOn(g) : null, gb];
   });
 }
 
@@ -127,7 +136,7 @@ export function clamp(x: Variable, min: number, max: number): Variable {
 export function reshape(x: Variable, shape: readonly number[]): Variable {
   const out = x.value.reshape(shape);
   const inShape = x.shape;
-  return record('reshape', [x], out, (g) => [g.clone('gradient').reshapeOwned(inShape)]);
+  return record('reshape', [x], out, (g) => [passOn(g, inShape)]);
 }
 
 /** Ones [1, S] (cached per size and dtype): the K = 1 operand that broadcasts a bias with one GEMM. */
@@ -299,7 +308,7 @@ export function addBias(x: Variable, bias: Variable): Variable {
     flat.release();
   }
   return record('addBias', [x, bias], out, (g, needs) => [
-    needs[0] ? g.clone('gradient') : null,
+    needs[0] ? passOn(g) : null,
     needs[1] ? channelBiasGrad(g, bias.shape, bias.dtype === 'float64' ? 'float64' : 'float32') : null,
   ]);
 }

@@ -45,7 +45,7 @@ export function buildProgram(): Command {
   program
     .command('bench')
     .description('run a benchmark suite and print a table (or JSON lines with --json)')
-    .argument('<suite>', 'suite name: gemm, fft, contract (complex contraction, 4- vs 3-product, dense and CP), fft-accuracy (FFT errors vs float64 in f32 and emulated fp16/bf16), precision (FNO training/inference speed and memory in full/mixed/half)')
+    .argument('<suite>', 'suite name: gemm, fft, contract (complex contraction, 4- vs 3-product, dense and CP), fft-accuracy (FFT errors vs float64 in f32 and emulated fp16/bf16), precision (FNO training/inference speed and memory in full/mixed/half), fno (the PyTorch peer torch_fno.py\'s workload: samples/s and peak RSS), darcy16 (the darcy16 example: seconds per epoch, wall time, peak RSS)')
     .option('--json', 'print one JSON object per line instead of a table')
     .option('--runs <n>', 'timed runs per row (median reported; at least 5 unless --quick)', positiveInt('--runs'), 7)
     .option('--warmup <n>', 'untimed runs before timing', positiveIntOrZero('--warmup'), 1)
@@ -53,13 +53,23 @@ export function buildProgram(): Command {
     .option('--dtypes <list>', 'comma-separated dtypes', 'float32,float16,bfloat16')
     .option('--quick', 'tiny shapes and one run: checks that the suite works, not how fast it is')
     .option('--case <i>', 'bench precision: run one case in this process (used internally)', positiveIntOrZero('--case'))
-    .action((suite: string, o: { json?: boolean; runs: number; warmup: number; threads?: number[]; dtypes: string; quick?: boolean; case?: number }) => {
-      runBench(suite, {
+    .option('--grid <n>', 'bench fno: square grid size (torch_fno.py --grid)', positiveInt('--grid'), 64)
+    .option('--modes <n>', 'bench fno: n_modes on both axes (torch_fno.py --modes, neuralop convention)', positiveInt('--modes'), 16)
+    .option('--width <n>', 'bench fno: hidden channels (torch_fno.py --width)', positiveInt('--width'), 32)
+    .option('--batch <n>', 'bench fno: batch size (torch_fno.py --batch)', positiveInt('--batch'), 8)
+    .option('--precision <p>', 'bench fno: fp32, mixed-bf16, mixed-fp16, half-bf16 or half-fp16', 'fp32')
+    .option('--mode <m>', 'bench fno: train (forward, loss, backward, Adam step) or infer (forward, no grad)', 'train')
+    .option('--epochs <n>', 'bench darcy16: epochs to train (default 15, the example)', positiveInt('--epochs'))
+    .action(async (suite: string, o: { json?: boolean; runs: number; warmup: number; threads?: number[]; dtypes: string; quick?: boolean; case?: number; grid: number; modes: number; width: number; batch: number; precision: string; mode: string; epochs?: number }) => {
+      const single = suite === 'fno' || suite === 'darcy16';
+      await runBench(suite, {
+        fno: { grid: o.grid, modes: o.modes, width: o.width, batch: o.batch, precision: o.precision, mode: o.mode },
+        epochs: o.quick && o.epochs === undefined ? 1 : o.epochs,
         caseIndex: o.case,
         json: o.json === true,
         runs: o.quick ? 1 : o.runs,
         warmup: o.quick ? 0 : o.warmup,
-        threads: o.threads ?? [...new Set([1, pool.threads])],
+        threads: o.threads ?? (single ? [pool.threads] : [...new Set([1, pool.threads])]),
         dtypes: o.dtypes.split(',').map((s) => s.trim()),
         quick: o.quick === true,
       });

@@ -290,21 +290,37 @@ export function irfftnModes(X: ComplexTensor, sizes: readonly number[], opts: Ff
   return inverseT(ctx, X, X.shape.slice(d), [...sizes], [...modes], rows, true, true, true, norm, opts.dtype ?? X.dtype) as Tensor;
 }
 
+/** Column weights by (shape, d, n_d, interior, ratio, dtype), built once; the oldest go beyond 32 entries. */
+const weightCache = new Map<string, Tensor>();
+const WEIGHT_CACHE_SIZE = 32;
+
 /**
  * Weights over a mode-major spectrum [k1…kd, batch…] by its last-axis column: `ratio` for the DC
  * column and (even n) the Nyquist column, `interior·ratio` for the others, which stand for two
- * conjugate terms of the full spectrum.
+ * conjugate terms of the full spectrum. Cached (the backward of every spectral convolution asks for
+ * the same few); the caller must not release or write the tensor.
  */
 function columnWeights(X: ComplexTensor, d: number, nd: number, interior: number, ratio: number): Tensor {
+  const dtype = X.dtype === 'float64' ? 'float64' : 'float32';
+  const key = `${X.shape.join(',')}|${d}|${nd}|${interior}|${ratio}|${dtype}`;
+  const hit = weightCache.get(key);
+  if (hit) return hit;
   const kd = X.shape[d - 1]!;
   const inner = shapeSize(X.shape.slice(d));
-  const w = Tensor.empty(X.shape, X.dtype === 'float64' ? 'float64' : 'float32', 'workspace');
+  const w = Tensor.empty(X.shape, dtype, 'workspace');
   const wv = new Float64Array(w.size);
   for (let i = 0; i < w.size; i++) {
     const col = Math.floor(i / inner) % kd;
     wv[i] = (col === 0 || 2 * col === nd ? 1 : interior) * ratio;
   }
-  return w.set(wv);
+  w.set(wv);
+  if (weightCache.size >= WEIGHT_CACHE_SIZE) {
+    const [oldest, t] = weightCache.entries().next().value as [string, Tensor];
+    weightCache.delete(oldest);
+    t.release();
+  }
+  weightCache.set(key, w);
+  return w;
 }
 
 /**
@@ -329,7 +345,6 @@ export function rfftnModesAdjoint(Y: ComplexTensor, sizes: readonly number[], op
     be.binary('mul', Y.im, w, Yw.im);
     return irfftnModes(Yw, sizes, { ...opts, dtype: opts.dtype ?? Y.dtype });
   } finally {
-    w.release();
     Yw.release();
   }
 }
@@ -349,17 +364,13 @@ export function irfftnModesAdjoint(g: Tensor, modes: readonly number[], opts: Ff
   const ratio = norm === 'backward' ? 1 / N : norm === 'forward' ? N : 1;
   const be = opts.backend ?? backend();
   const G = rfftnModes(g, modes, opts);
-  let w: Tensor | undefined;
   try {
     const wt = columnWeights(G, d, sizes[d - 1]!, 2, ratio);
-    w = wt;
     be.binary('mul', G.re, wt, G.re);
     be.binary('mul', G.im, wt, G.im);
     return G;
   } catch (e) {
     G.release();
     throw e;
-  } finally {
-    w?.release();
   }
 }

@@ -5,14 +5,54 @@ import { KERNEL_NAMES, type KernelName, wasm, wasmModule } from './module.js';
 
 /**
  * Thread pool over one shared WebAssembly.Memory. Calls are synchronous: the main thread writes each
- * worker's kernel index and arguments into that worker's control block, bumps its sequence number and
- * notifies it, runs its own share, then waits (Atomics.wait) for every worker to report the same
- * sequence number. Workers are started on first use and unref'd, so they never keep the process alive.
+ * worker's kernel index and arguments into that worker's control block, bumps its sequence number
+ * (notifying the worker only if it sleeps), runs its own share, then waits for every worker to report
+ * the same sequence number. Workers are started on first use and unref'd, so they never keep the
+ * process alive.
+ *
+ * Hand-off is spin-then-wait on both sides: a worker that finished a task polls its sequence number
+ * for `spinMicros` before it sleeps in Atomics.wait, and the main thread polls the done number for as
+ * long before it sleeps; a futex wake-up costs tens of microseconds (far more on a busy machine),
+ * a hand-off to a spinning thread about one. A task is claimed (compare-and-swap on [8]) by whoever
+ * starts it: when the main thread is done with its own share and a worker has not yet started its
+ * task (asleep, or descheduled on a machine with more threads than cores), the main thread claims
+ * and runs it itself rather than waiting for that worker to be scheduled. The tasks and their
+ * arguments are the same whichever thread runs them, so results do not depend on who ran what.
+ *
+ * Spinning pays on a machine with a core free for each thread and costs on an oversubscribed one
+ * (a spinning thread competes with the threads doing the work). The main thread watches how often it
+ * has to claim back a task posted to a worker that was spinning (awake, yet it did not start the
+ * task while the main thread ran its own share): when more than a quarter of the last 256 hand-offs
+ * were, the workers are not getting a core in time and spinning is switched off for the next 4096
+ * hand-offs, then tried again.
  *
  * Control block (256 bytes per worker, in the arena): Int32 [0] job sequence (-1 = exit), [1] done
- * sequence, [2] kernel index, [3] argument count, [4] error flag; Float64 args at +64 (24 slots, the
- * last holds the return value).
+ * sequence, [2] kernel index, [3] argument count, [4] error flag, [5] spin budget in µs (read by the
+ * worker before each spin), [6] worker asleep (1 while in Atomics.wait), [7] main asleep, [8] the
+ * last claimed sequence number; Float64
+ * args at +64 (24 slots, the last holds the return value).
  */
+
+/** Default spin before sleeping, in µs (MPNO_SPIN_US overrides; 0 = always sleep at once). */
+const DEFAULT_SPIN_MICROS = 200;
+
+function envSpin(): number {
+  const raw = process.env['MPNO_SPIN_US'];
+  if (raw === undefined || raw === '') return DEFAULT_SPIN_MICROS;
+  const n = Number(raw);
+  return Number.isInteger(n) && n >= 0 && n <= 1_000_000 ? n : DEFAULT_SPIN_MICROS;
+}
+
+/** Polls `ctl[idx]` until it equals `want` for at most `micros` µs; true when it did. */
+export function spinFor(ctl: Int32Array, idx: number, want: number, micros: number): boolean {
+  if (Atomics.load(ctl, idx) === want) return true;
+  if (micros <= 0) return false;
+  const end = performance.now() + micros / 1000;
+  for (let i = 1; ; i++) {
+    if (Atomics.load(ctl, idx) === want) return true;
+    if ((i & 63) === 0 && performance.now() > end) return false;
+  }
+}
 
 function envThreads(): number {
   const cores = Math.max(1, availableParallelism());
@@ -31,11 +71,24 @@ interface PoolWorker {
   ctl: Int32Array;
   args: Float64Array;
   seq: number;
+  /** Whether the worker slept when its current task was posted. */
+  asleep: boolean;
 }
 
 class ThreadPool {
   private maxThreads = envThreads();
   private workers: PoolWorker[] = [];
+  private spin = envSpin();
+  private inlineDepth = 0;
+  /** Tasks posted to a worker and then run by the main thread because the worker had not started. */
+  stolen = 0;
+  /** Tasks posted to workers. */
+  posted = 0;
+  /** The spin budget in force (0 while backed off, see the class comment). */
+  private effSpin = this.spin;
+  private winPosted = 0;
+  private winStolen = 0;
+  private backoffLeft = 0;
 
   /** Threads used for parallel kernels, the main thread included. */
   get threads(): number {
@@ -48,12 +101,80 @@ class ThreadPool {
     this.maxThreads = n;
   }
 
+  /** µs a thread polls for its next task (or for the workers' results) before it sleeps. */
+  get spinMicros(): number {
+    return this.spin;
+  }
+
+  /** Sets the spin budget (0 … 1e6 µs; 0: sleep at once, the old behaviour). */
+  setSpinMicros(us: number): void {
+    if (!Number.isInteger(us) || us < 0 || us > 1_000_000) throw new RangeError(`setSpinMicros: an integer from 0 to 1000000 µs, got ${us}`);
+    this.spin = us;
+    this.backoffLeft = 0;
+    this.winPosted = 0;
+    this.winStolen = 0;
+    this.setEffectiveSpin(us);
+  }
+
+  /** The spin budget in force now: spinMicros, or 0 while spinning is backed off. */
+  get effectiveSpinMicros(): number {
+    return this.effSpin;
+  }
+
+  private setEffectiveSpin(us: number): void {
+    this.effSpin = us;
+    for (const w of this.workers) Atomics.store(w.ctl, 5, us);
+  }
+
+  /** Backs spinning off while posted tasks are often claimed back (see the class comment). */
+  private adapt(posted: number, missed: number): void {
+    this.posted += posted;
+    if (this.backoffLeft > 0) {
+      this.backoffLeft -= posted;
+      if (this.backoffLeft <= 0) {
+        this.backoffLeft = 0;
+        this.setEffectiveSpin(this.spin);
+      }
+      return;
+    }
+    if (this.spin === 0) return;
+    this.winPosted += posted;
+    this.winStolen += missed;
+    if (this.winPosted < 256) return;
+    if (4 * this.winStolen > this.winPosted) {
+      this.backoffLeft = 4096;
+      this.setEffectiveSpin(0);
+    }
+    this.winPosted = 0;
+    this.winStolen = 0;
+  }
+
+  /** True inside inline(): every task runs on the calling thread. */
+  get isInline(): boolean {
+    return this.inlineDepth > 0;
+  }
+
+  /**
+   * Runs `fn` with every pool task executed on the calling thread, in task order. The tasks (and so
+   * the ranges, partial sums and results) are exactly those of a threaded run; only the hand-offs
+   * go. Used for ops too small for a hand-off to pay.
+   */
+  inline<T>(fn: () => T): T {
+    this.inlineDepth++;
+    try {
+      return fn();
+    } finally {
+      this.inlineDepth--;
+    }
+  }
+
   private ensureWorkers(count: number): void {
     while (this.workers.length < count) {
       const ctlPtr = arena.alloc(256);
       const buf = arena.buffer;
       const ctl = new Int32Array(buf, ctlPtr, 16);
       ctl.fill(0);
+      ctl[5] = this.effSpin;
       const { port1, port2 } = new MessageChannel();
       const worker = new Worker(new URL('./worker.js', import.meta.url), {
         workerData: { memory: arena.memory, module: wasmModule, ctl: ctlPtr, names: [...KERNEL_NAMES], errors: port2 },
@@ -61,7 +182,7 @@ class ThreadPool {
       });
       worker.unref();
       port1.unref();
-      this.workers.push({ worker, errors: port1, ctl, args: new Float64Array(buf, ctlPtr + 64, 24), seq: 0 });
+      this.workers.push({ worker, errors: port1, ctl, args: new Float64Array(buf, ctlPtr + 64, 24), seq: 0, asleep: false });
     }
   }
 
@@ -73,8 +194,8 @@ class ThreadPool {
     const results = new Array<number>(tasks.length).fill(0);
     if (tasks.length === 0) return results;
     const fn = wasm[name] as (...a: number[]) => number | void;
-    if (tasks.length === 1) {
-      results[0] = Number(fn(...tasks[0]!) ?? 0);
+    if (tasks.length === 1 || this.inlineDepth > 0) {
+      for (let t = 0; t < tasks.length; t++) results[t] = Number(fn(...tasks[t]!) ?? 0);
       return results;
     }
     const idx = KERNEL_NAMES.indexOf(name);
@@ -88,7 +209,10 @@ class ThreadPool {
       w.ctl[3] = a.length;
       w.seq++;
       Atomics.store(w.ctl, 0, w.seq);
-      Atomics.notify(w.ctl, 0);
+      // a spinning worker sees the new sequence number by itself; a sleeping one needs the wake-up
+      // (it raises [6] before its Atomics.wait compares [0], so one of the two sides sees the other)
+      w.asleep = Atomics.load(w.ctl, 6) !== 0;
+      if (w.asleep) Atomics.notify(w.ctl, 0);
     }
     let mainError: unknown;
     try {
@@ -97,12 +221,32 @@ class ThreadPool {
       mainError = e;
     }
     let failure: string | undefined;
+    let stolen = 0;
+    let missed = 0;
     for (let t = 1; t < tasks.length; t++) {
       const w = this.workers[t - 1]!;
-      while (Atomics.load(w.ctl, 1) !== w.seq) Atomics.wait(w.ctl, 1, w.seq - 1, 1000);
+      if (Atomics.compareExchange(w.ctl, 8, w.seq - 1, w.seq) === w.seq - 1) {
+        // the worker has not started it: run it here (the worker skips a task claimed by us); one that
+        // was spinning when the task was posted and still did not start it did not get a core
+        stolen++;
+        if (!w.asleep) missed++;
+        try {
+          results[t] = Number(fn(...tasks[t]!) ?? 0);
+        } catch (e) {
+          mainError ??= e;
+        }
+        continue;
+      }
+      if (!spinFor(w.ctl, 1, w.seq, this.effSpin)) {
+        Atomics.store(w.ctl, 7, 1);
+        for (let v = Atomics.load(w.ctl, 1); v !== w.seq; v = Atomics.load(w.ctl, 1)) Atomics.wait(w.ctl, 1, v, 1000);
+        Atomics.store(w.ctl, 7, 0);
+      }
       if (w.ctl[4] !== 0) failure ??= String(receiveMessageOnPort(w.errors)?.message ?? 'no message');
       results[t] = w.args[23]!;
     }
+    this.stolen += stolen;
+    this.adapt(tasks.length - 1, missed);
     if (mainError !== undefined) throw mainError;
     if (failure !== undefined) throw new Error(`kernel '${name}' failed on a worker thread: ${failure}`);
     return results;

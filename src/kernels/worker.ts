@@ -18,12 +18,29 @@ const buf = memory.buffer as unknown as SharedArrayBuffer;
 const c = new Int32Array(buf, ctl, 16);
 const args = new Float64Array(buf, ctl + 64, 24);
 
+/** Polls c[0] for a sequence number other than `seen` for at most `micros` µs. */
+function spinForJob(seen: number, micros: number): boolean {
+  if (micros <= 0) return false;
+  const end = performance.now() + micros / 1000;
+  for (let i = 1; ; i++) {
+    if (Atomics.load(c, 0) !== seen) return true;
+    if ((i & 63) === 0 && performance.now() > end) return false;
+  }
+}
+
 let seen = 0;
 for (;;) {
-  Atomics.wait(c, 0, seen);
+  if (Atomics.load(c, 0) === seen && !spinForJob(seen, Atomics.load(c, 5))) {
+    // announce the sleep before Atomics.wait compares c[0]: the main thread notifies only then
+    Atomics.store(c, 6, 1);
+    while (Atomics.load(c, 0) === seen) Atomics.wait(c, 0, seen);
+    Atomics.store(c, 6, 0);
+  }
   const seq = Atomics.load(c, 0);
   if (seq < 0) break;
   seen = seq;
+  // the main thread may have claimed the task (and already posted the next): skip it then
+  if (Atomics.compareExchange(c, 8, seq - 1, seq) !== seq - 1) continue;
   try {
     const fn = fns[c[2]!]!;
     const a = Array.from(args.subarray(0, c[3]!));
@@ -35,5 +52,5 @@ for (;;) {
     c[4] = 1;
   }
   Atomics.store(c, 1, seq);
-  Atomics.notify(c, 1);
+  if (Atomics.load(c, 7) !== 0) Atomics.notify(c, 1);
 }

@@ -126,26 +126,43 @@ export class H1Loss {
     checkD('H1Loss', this.d);
   }
 
-  /** D_a f (into out) for one function f of the given sizes. */
+  /**
+   * D_a f (into out) for one function f of the given sizes; `transpose` applies Dᵀ. Row i of D has up
+   * to two coefficients (c1 on neighbour j1, then c2 on j2), added into out in that order, row by row.
+   */
   private diff(f: Float64Array, sizes: readonly number[], a: number, out: Float64Array, transpose: boolean): void {
     const n = sizes[a]!;
     const inner = shapeSize(sizes.slice(a + 1));
     const outer = shapeSize(sizes.slice(0, a));
     const h = 1 / n;
+    const cc = 1 / (2 * h);
+    const cn = -1 / (2 * h);
+    const oc = 1 / h;
+    const on = -1 / h;
     out.fill(0);
     for (let o = 0; o < outer; o++) {
       for (let q = 0; q < inner; q++) {
-        const at = (i: number) => (o * n + i) * inner + q;
+        const base = o * n * inner + q;
         for (let i = 0; i < n; i++) {
-          // row i of D: coefficients on neighbours
-          let terms: [number, number][];
-          if (this.periodic || (i > 0 && i < n - 1)) terms = [[(i + 1) % n, 1 / (2 * h)], [(i - 1 + n) % n, -1 / (2 * h)]];
-          else if (n === 1) terms = [];
-          else if (i === 0) terms = [[1, 1 / h], [0, -1 / h]];
-          else terms = [[n - 1, 1 / h], [n - 2, -1 / h]];
-          for (const [j, c] of terms) {
-            if (transpose) out[at(j)] += c * f[at(i)]!;
-            else out[at(i)] += c * f[at(j)]!;
+          let j1: number, c1: number, j2: number, c2: number;
+          if (this.periodic || (i > 0 && i < n - 1)) {
+            j1 = (i + 1) % n; c1 = cc; j2 = (i - 1 + n) % n; c2 = cn;
+          } else if (n === 1) {
+            continue;
+          } else if (i === 0) {
+            j1 = 1; c1 = oc; j2 = 0; c2 = on;
+          } else {
+            j1 = n - 1; c1 = oc; j2 = n - 2; c2 = on;
+          }
+          const ii = base + i * inner;
+          const i1 = base + j1 * inner;
+          const i2 = base + j2 * inner;
+          if (transpose) {
+            out[i1] += c1 * f[ii]!;
+            out[i2] += c2 * f[ii]!;
+          } else {
+            out[ii] += c1 * f[i1]!;
+            out[ii] += c2 * f[i2]!;
           }
         }
       }

@@ -4,7 +4,23 @@ import { describe, it } from 'node:test';
 import { Rng } from '../../src/core/rng.js';
 import { Tensor } from '../../src/core/tensor.js';
 import { convert } from '../../src/kernels/convert.js';
-import { pool, splitRange } from '../../src/kernels/pool.js';
+import { gelu, reduce } from '../../src/kernels/elementwise.js';
+import { pool, spinFor, splitRange } from '../../src/kernels/pool.js';
+
+/** Runs f with `threads` threads and a spin budget of `spin` µs, restoring both afterwards. */
+function withPool<T>(threads: number, spin: number, f: () => T): T {
+  const [t0, s0] = [pool.threads, pool.spinMicros];
+  pool.setThreads(threads);
+  pool.setSpinMicros(spin);
+  try {
+    return f();
+  } finally {
+    pool.setThreads(t0);
+    pool.setSpinMicros(s0);
+  }
+}
+
+const bitsOf = (t: Tensor) => Uint32Array.from(new Uint32Array(t.data.buffer, t.data.byteOffset, t.size));
 
 function checkSplit(n: number, parts: number, align: number): void {
   const r = splitRange(n, parts, align);
@@ -127,5 +143,94 @@ describe('pool', () => {
       const out = run(bad);
       assert.ok(out.startsWith('error=') && out.includes('MPNO_THREADS') && out.includes(`'${bad}'`), `MPNO_THREADS=${bad}: ${out}`);
     }
+  });
+
+  it('many small hand-offs (spinning, sleeping, and claimed back by the main thread) give the serial results', () => {
+    const rng = new Rng(11);
+    const n = 3 * (1 << 16) + 5; // above gelu's split size: two tasks per call
+    const x = rng.fillNormal(Tensor.empty([n], 'float32'));
+    const want = Tensor.empty([n], 'float32');
+    withPool(1, 0, () => gelu(x, want));
+    const wantBits = bitsOf(want);
+    const out = Tensor.empty([n], 'float32');
+    try {
+      for (const spin of [0, 5, 200, 5000]) {
+        withPool(2, spin, () => {
+          for (let i = 0; i < 300; i++) {
+            (out.data as Float32Array).fill(NaN);
+            gelu(x, out);
+            if (i % 50 === 0 || i === 299) assert.deepEqual(bitsOf(out), wantBits, `spin ${spin} µs, call ${i}`);
+          }
+        });
+      }
+      // every posted task ran exactly once, by the worker or claimed back by this thread; either way the
+      // sums are those of the same two ranges
+      const sums = new Set<number>();
+      withPool(2, 0, () => { for (let i = 0; i < 200; i++) sums.add(reduce('sum', x)); });
+      withPool(2, 5000, () => { for (let i = 0; i < 200; i++) sums.add(reduce('sum', x)); });
+      assert.equal(sums.size, 1, `sums differ between runs: ${[...sums]}`);
+    } finally {
+      for (const t of [x, want, out]) t.release();
+    }
+  });
+
+  it('inline() runs the same tasks on this thread: identical results on both sides of the split size', () => {
+    const rng = new Rng(5);
+    for (const n of [1000, (1 << 18) * 2 + 77, (1 << 19) + 3]) {
+      const x = rng.fillNormal(Tensor.empty([n], 'float32'));
+      const a = Tensor.empty([n], 'float32');
+      const b = Tensor.empty([n], 'float32');
+      try {
+        const [s1, m1] = withPool(2, 200, () => {
+          gelu(x, a);
+          return [reduce('sum', x), reduce('sumSquares', x)];
+        });
+        const [s2, m2] = withPool(2, 200, () => pool.inline(() => {
+          assert.equal(pool.isInline, true);
+          gelu(x, b);
+          return [reduce('sum', x), reduce('sumSquares', x)];
+        }));
+        assert.equal(pool.isInline, false);
+        assert.deepEqual(bitsOf(b), bitsOf(a), `gelu n = ${n}`);
+        assert.equal(s2, s1, `sum n = ${n}`);
+        assert.equal(m2, m1, `sumSquares n = ${n}`);
+      } finally {
+        for (const t of [x, a, b]) t.release();
+      }
+    }
+    assert.throws(() => pool.inline(() => { throw new Error('boom'); }), /boom/);
+    assert.equal(pool.isInline, false, 'an exception leaves inline mode');
+  });
+
+  it('a failing task throws from run(), whichever thread ran it, and the pool keeps working', () => {
+    const x = Tensor.full([64], 1.5, 'float32');
+    const y = Tensor.empty([64], 'bfloat16');
+    const bad = 2 ** 32 - 64; // past the end of the memory: the kernel traps
+    const good = () => [x.ptr, 0, y.ptr, 2, 32];
+    try {
+      for (const spin of [0, 5000]) {
+        withPool(2, spin, () => {
+          for (let i = 0; i < 20; i++) {
+            assert.throws(() => pool.run('convert', [good(), [bad, 0, y.ptr, 2, 32]]), /out of bounds|failed on a worker/);
+            const r = pool.run('convert', [good(), [x.ptr + 128, 0, y.ptr + 64, 2, 32]]);
+            assert.equal(r.length, 2);
+          }
+        });
+      }
+      assert.ok(Array.from(y.toFloat64()).every((v) => v === 1.5));
+    } finally {
+      x.release();
+      y.release();
+    }
+  });
+
+  it('setSpinMicros validates its argument; spinFor sees a value set before or during the spin', () => {
+    for (const bad of [-1, 1.5, 2_000_000, NaN]) assert.throws(() => pool.setSpinMicros(bad), RangeError);
+    const c = new Int32Array(new SharedArrayBuffer(16));
+    assert.equal(spinFor(c, 0, 0, 0), true);
+    assert.equal(spinFor(c, 0, 1, 0), false);
+    assert.equal(spinFor(c, 0, 1, 50), false);
+    c[0] = 1;
+    assert.equal(spinFor(c, 0, 1, 50), true);
   });
 });

@@ -1,0 +1,59 @@
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { describe, it } from 'node:test';
+import { fileURLToPath } from 'node:url';
+import { peerFno } from '../../bench/fno.js';
+
+const bin = fileURLToPath(new URL('../../../bin/mpno.js', import.meta.url));
+
+function mpno(...args: string[]) {
+  return spawnSync(process.execPath, [bin, ...args], { encoding: 'utf8', env: { ...process.env, MPNO_THREADS: '2' } });
+}
+
+describe('mpno bench fno / darcy16 (the PyTorch peers\' workloads)', () => {
+  it('the model of torch_fno.py (--modes-convention neuralop, width 32, modes 16) has its 1,201,825 parameters', () => {
+    const m = peerFno({ modes: 16, width: 32, precision: 'fp32' });
+    try {
+      assert.equal(m.parameters().reduce((s, p) => s + p.value.size, 0), 1_201_825);
+    } finally {
+      m.release();
+    }
+  });
+
+  it('bench fno trains and infers one small configuration and reports samples/s and peak RSS', () => {
+    for (const [mode, precision] of [['train', 'fp32'], ['infer', 'mixed-bf16'], ['train', 'mixed-fp16']] as const) {
+      const r = mpno('bench', 'fno', '--quick', '--grid', '16', '--modes', '8', '--width', '8', '--batch', '2', '--mode', mode, '--precision', precision, '--json');
+      assert.equal(r.status, 0, r.stderr);
+      const row = JSON.parse(r.stdout.trim().split('\n').pop()!) as Record<string, unknown>;
+      assert.equal(row['suite'], 'fno');
+      assert.equal(row['mode'], mode);
+      assert.equal(row['precision'], precision);
+      assert.equal(row['threads'], 2);
+      for (const k of ['samples_per_s', 'median_step_s', 'peak_rss_mib', 'params']) assert.ok((row[k] as number) > 0, `${mode} ${precision}: ${k}`);
+      if (mode === 'train') assert.ok(Number.isFinite(row['final_loss']), 'a training step reports its loss');
+      assert.match(String(row['note']), /gelu\(gelu/);
+    }
+  });
+
+  it('bench fno rejects an unknown precision or mode by name, and a list of thread counts', () => {
+    let r = mpno('bench', 'fno', '--quick', '--precision', 'fp8');
+    assert.notEqual(r.status, 0);
+    assert.match(r.stderr, /--precision must be one of fp32/);
+    r = mpno('bench', 'fno', '--quick', '--mode', 'eval');
+    assert.notEqual(r.status, 0);
+    assert.match(r.stderr, /--mode must be train or infer/);
+    r = mpno('bench', 'fno', '--quick', '--threads', '1,2');
+    assert.notEqual(r.status, 0);
+    assert.match(r.stderr, /one thread count/);
+  });
+
+  it('bench darcy16 --quick trains the example for one epoch and reports its time and test errors', () => {
+    const r = mpno('bench', 'darcy16', '--quick', '--json');
+    assert.equal(r.status, 0, r.stderr);
+    const row = JSON.parse(r.stdout.trim().split('\n').pop()!) as { epochs: number; epoch_s: number[]; median_epoch_s: number; train_wall_s: number; peak_rss_mib: number; test_errors: Record<string, number> };
+    assert.equal(row.epochs, 1);
+    assert.equal(row.epoch_s.length, 1);
+    assert.ok(row.median_epoch_s > 0 && row.train_wall_s >= row.median_epoch_s && row.peak_rss_mib > 0);
+    assert.ok(Number.isFinite(row.test_errors['16_l2']) && Number.isFinite(row.test_errors['16_h1']));
+  });
+});
