@@ -38,10 +38,13 @@ export function gemm(a: Tensor, b: Tensor, c: Tensor, opts: GemmOptions = {}): v
   const threads = pool.threads;
   const flops = 2 * p.batch * p.m * p.n * p.k;
   if (threads === 1 || flops < PARALLEL_FLOPS) return serial(p, x);
+  // a batch that splits evenly (or is large) goes in one hand-off per thread: splitting along N costs
+  // one hand-off per batch item (64 per 1×1 convolution on darcy16)
+  if (p.batch >= threads && (p.batch % threads === 0 || p.batch >= 4 * threads)) return splitBatch(p, x, threads);
   if (p.n >= MIN_COLS_PER_THREAD * threads) return splitN(p, x, threads);
-  // the fused activation lives in gemm's epilogue only (gemmBatch and gemmReduce have none)
-  if (p.act !== 0) return serial(p, x);
   if (p.batch >= threads) return splitBatch(p, x, threads);
+  // the fused activation lives in gemm's and gemmBatch's epilogue only (gemmReduce has none)
+  if (p.act !== 0) return serial(p, x);
   if (p.k >= MIN_K_PER_THREAD * threads) return splitK(p, x, threads);
   return serial(p, x);
 }
@@ -99,6 +102,7 @@ function splitBatch(p: GemmPlan, x: Ptrs, threads: number): void {
     pool.run('gemmBatch', ranges.map(([b0, b1], t) => [
       ...args(p, x, b0, 0, p.n, 0, p.k, cPtr(p, x, b0, 0), x.cDt, p.ldc, p.beta, x.bias, ws.ptr + t * per),
       b1 - b0, p.strideA * x.sa, p.strideB * x.sb, p.strideC * x.sc,
+      p.act, x.z !== 0 ? x.z + b0 * p.strideC * x.sc : 0,
     ]));
   } finally {
     ws.release();

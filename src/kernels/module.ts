@@ -22,7 +22,8 @@ export interface KernelExports {
     c: number, cDt: number, ldc: number,
     m: number, n: number, k: number,
     alpha: number, beta: number, bias: number, biasDt: number, work: number,
-    count: number, sa: number, sb: number, sc: number,
+    /** As gemm's act and z; z advances by sc with C. */
+    count: number, sa: number, sb: number, sc: number, act: number, z: number,
   ): void;
   gemmReduce(
     parts: number, count: number, partStride: number,

@@ -1,3 +1,4 @@
+import { ARG_SLOTS, CONTROL_BLOCK_BYTES } from './pool-layout.js';
 import { availableParallelism } from 'node:os';
 import { MessageChannel, type MessagePort, Worker, receiveMessageOnPort } from 'node:worker_threads';
 import { arena } from '../core/arena.js';
@@ -26,11 +27,11 @@ import { KERNEL_NAMES, type KernelName, wasm, wasmModule } from './module.js';
  * were, the workers are not getting a core in time and spinning is switched off for the next 4096
  * hand-offs, then tried again.
  *
- * Control block (256 bytes per worker, in the arena): Int32 [0] job sequence (-1 = exit), [1] done
+ * Control block (CONTROL_BLOCK_BYTES per worker, in the arena): Int32 [0] job sequence (-1 = exit), [1] done
  * sequence, [2] kernel index, [3] argument count, [4] error flag, [5] spin budget in µs (read by the
  * worker before each spin), [6] worker asleep (1 while in Atomics.wait), [7] main asleep, [8] the
  * last claimed sequence number; Float64
- * args at +64 (24 slots, the last holds the return value).
+ * args at +64 (32 slots, the last holds the return value).
  */
 
 /** Default spin before sleeping, in µs (MPNO_SPIN_US overrides; 0 = always sleep at once). */
@@ -170,7 +171,7 @@ class ThreadPool {
 
   private ensureWorkers(count: number): void {
     while (this.workers.length < count) {
-      const ctlPtr = arena.alloc(256);
+      const ctlPtr = arena.alloc(CONTROL_BLOCK_BYTES);
       const buf = arena.buffer;
       const ctl = new Int32Array(buf, ctlPtr, 16);
       ctl.fill(0);
@@ -182,7 +183,7 @@ class ThreadPool {
       });
       worker.unref();
       port1.unref();
-      this.workers.push({ worker, errors: port1, ctl, args: new Float64Array(buf, ctlPtr + 64, 24), seq: 0, asleep: false });
+      this.workers.push({ worker, errors: port1, ctl, args: new Float64Array(buf, ctlPtr + 64, ARG_SLOTS), seq: 0, asleep: false });
     }
   }
 
@@ -203,7 +204,7 @@ class ThreadPool {
     for (let t = 1; t < tasks.length; t++) {
       const w = this.workers[t - 1]!;
       const a = tasks[t]!;
-      if (a.length > 23) throw new RangeError(`pool.run(${name}): ${a.length} arguments, at most 23`);
+      if (a.length > ARG_SLOTS - 1) throw new RangeError(`pool.run(${name}): ${a.length} arguments, at most ${ARG_SLOTS - 1}`);
       w.args.set(a);
       w.ctl[2] = idx;
       w.ctl[3] = a.length;
@@ -243,7 +244,7 @@ class ThreadPool {
         Atomics.store(w.ctl, 7, 0);
       }
       if (w.ctl[4] !== 0) failure ??= String(receiveMessageOnPort(w.errors)?.message ?? 'no message');
-      results[t] = w.args[23]!;
+      results[t] = w.args[ARG_SLOTS - 1]!;
     }
     this.stolen += stolen;
     this.adapt(tasks.length - 1, missed);

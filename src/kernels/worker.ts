@@ -1,6 +1,7 @@
 // Worker thread of the kernel pool: instantiates the kernel module over the shared arena memory and
 // runs the kernel calls the main thread posts in its control block (see pool.ts for the protocol).
 import { type MessagePort, workerData } from 'node:worker_threads';
+import { ARG_SLOTS } from './pool-layout.js';
 
 interface PoolWorkerData {
   memory: WebAssembly.Memory;
@@ -16,7 +17,7 @@ const inst = new WebAssembly.Instance(module, { env: { memory } });
 const fns = names.map((n) => inst.exports[n] as (...args: number[]) => number | void);
 const buf = memory.buffer as unknown as SharedArrayBuffer;
 const c = new Int32Array(buf, ctl, 16);
-const args = new Float64Array(buf, ctl + 64, 24);
+const args = new Float64Array(buf, ctl + 64, ARG_SLOTS);
 
 /** Polls c[0] for a sequence number other than `seen` for at most `micros` µs. */
 function spinForJob(seen: number, micros: number): boolean {
@@ -45,7 +46,7 @@ for (;;) {
     const fn = fns[c[2]!]!;
     const a = Array.from(args.subarray(0, c[3]!));
     const r = fn(...a);
-    args[23] = typeof r === 'number' ? r : 0;
+    args[ARG_SLOTS - 1] = typeof r === 'number' ? r : 0;
     c[4] = 0;
   } catch (e) {
     errors.postMessage(e instanceof Error ? `${e.name}: ${e.message}` : String(e));

@@ -314,12 +314,12 @@ export function gemmBatch(
   c: usize, cDt: i32, ldc: i32,
   m: i32, n: i32, k: i32,
   alpha: f32, beta: f32, bias: usize, biasDt: i32, work: usize,
-  count: i32, sa: i32, sb: i32, sc: i32,
+  count: i32, sa: i32, sb: i32, sc: i32, act: i32, z: usize,
 ): void {
   for (let i: i32 = 0; i < count; i++) {
     gemm(
       a + <usize>(i * sa), aDt, rsA, csA, b + <usize>(i * sb), bDt, rsB, csB, c + <usize>(i * sc), cDt, ldc,
-      m, n, k, alpha, beta, bias, biasDt, work, ACT_NONE, 0,
+      m, n, k, alpha, beta, bias, biasDt, work, act, z != 0 ? z + <usize>(i * sc) : 0,
     );
   }
 }
