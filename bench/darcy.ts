@@ -1,6 +1,6 @@
 /**
  * bench darcy16: the main job of the peers' comparison, neuralop's small-Darcy example as
- * `mpno train --config examples/darcy16.json` runs it (PyTorch peer: /work/shared/peers/torch_darcy16.py),
+ * `mpno train --config examples/darcy16.json` runs it (PyTorch peer: ../shared/peers/torch_darcy16.py),
  * in this process: seconds per epoch (as the trainer records them), the wall time of the training
  * call and of the whole process, peak RSS and the final test errors.
  */

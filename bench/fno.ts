@@ -1,5 +1,5 @@
 /**
- * bench fno: the workload of the PyTorch peer /work/shared/peers/torch_fno.py (`--modes-convention
+ * bench fno: the workload of the PyTorch peer ../shared/peers/torch_fno.py (`--modes-convention
  * neuralop`), measured the same way: one configuration per process, `warmup` untimed steps, then
  * `steps` timed steps, median step time → samples/s, and the process's peak RSS.
  *

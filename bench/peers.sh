@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Runs the PyTorch peers (/work/shared/peers: torch_darcy16.py, torch_fno.py) and mpno on the same
+# Runs the PyTorch peers (../shared/peers: torch_darcy16.py, torch_fno.py) and mpno on the same
 # workloads, alternately (peer, mpno, peer, mpno, …, one repetition after the other), and prints the
 # medians over the repetitions and the ratios mpno / peer as a table.
 #
@@ -22,7 +22,7 @@ ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 PY=${PEER_PYTHON:-/usr/bin/python3}
 PEERS=${MPNO_PEERS:-}
 if [[ -z "$PEERS" ]]; then
-  for d in "$ROOT/../shared/peers" /work/shared/peers; do
+  for d in "$ROOT/../shared/peers"; do
     if [[ -f "$d/torch_fno.py" ]]; then PEERS=$(cd "$d" && pwd); break; fi
   done
 fi
