@@ -61,6 +61,8 @@ const COLUMNS: [keyof BenchRow, string, number][] = [
   ['median_ms', 'median ms', 10],
   ['best_ms', 'best ms', 9],
   ['gflops', 'GFLOP/s', 8],
+  // bench contract: the largest intermediate (and the naive baseline's blow-up over the planned path)
+  ['interm', 'largest interm.', 16],
 ];
 
 function cell(v: string | number | undefined): string {

@@ -43,7 +43,9 @@ export function gradcheck(fn: (xs: Variable[]) => Variable, inputs: Tensor[], op
   // analytic
   const vars = inputs.map((t) => new Variable(t.clone(), { requiresGrad: true }));
   const y = tidy(() => fn(vars));
-  backward(y, Tensor.fromArray(R!, y.shape, 'float64', 'gradient'));
+  const seed = Tensor.fromArray(R!, y.shape, 'float64', 'gradient');
+  backward(y, seed); // backward seeds with a copy
+  seed.release();
   y.release();
   const grads = vars.map((v) => v.grad?.toFloat64() ?? new Float64Array(v.size));
   vars.forEach((v) => v.release());

@@ -216,6 +216,18 @@ export class Tensor {
     return new Tensor(s, [end - start, ...this.shape.slice(1)], this.offset + start * inner);
   }
 
+  /**
+   * When `next` lies in the same storage right after this tensor (same shape and dtype): a view
+   * [2, ...shape] over both, this one first. How a ComplexTensor from ComplexTensor.empty is seen
+   * as one packed planar tensor without a copy.
+   */
+  pairView(next: Tensor): Tensor | undefined {
+    const s = this.live('Tensor.pairView');
+    if (next.storage !== s || next.offset !== this.offset + this.size || !shapeEq(next.shape, this.shape)) return undefined;
+    s.refs++;
+    return new Tensor(s, [2, ...this.shape], this.offset);
+  }
+
   /** The elements decoded to float64. */
   toFloat64(): Float64Array {
     const d = this.data;
@@ -273,25 +285,47 @@ export class ComplexTensor {
     }
   }
 
+  /** Both parts in one block (see packed()): the real part first, the imaginary part right after it. */
   static empty(shape: Shape, dtype: DType = 'float32', role: Role = 'other'): ComplexTensor {
-    return ComplexTensor.pair(() => Tensor.empty(shape, dtype, role));
+    checkShape(shape, 'ComplexTensor.empty');
+    return ComplexTensor.fromPackedOwned(Tensor.empty([2, ...shape], dtype, role));
   }
 
   static zeros(shape: Shape, dtype: DType = 'float32', role: Role = 'other'): ComplexTensor {
-    return ComplexTensor.pair(() => Tensor.zeros(shape, dtype, role));
+    checkShape(shape, 'ComplexTensor.zeros');
+    return ComplexTensor.fromPackedOwned(Tensor.zeros([2, ...shape], dtype, role));
   }
 
-  /** Makes both parts; the real part is released again if the imaginary one cannot be allocated. */
-  private static pair(make: () => Tensor): ComplexTensor {
-    const re = make();
-    let im: Tensor;
+  /** Views of the two halves of a packed planar tensor [2, ...shape] (index 0 the real part); `t` stays the caller's. */
+  static fromPacked(t: Tensor): ComplexTensor {
+    if (t.ndim < 1 || t.shape[0] !== 2) throw new RangeError(`ComplexTensor.fromPacked: a packed complex tensor is [2, ...shape], got ${fmtShape(t.shape)}`);
+    const inner = t.shape.slice(1);
+    const re = t.slice(0, 1).reshapeOwned(inner);
+    return new ComplexTensor(re, t.slice(1, 2).reshapeOwned(inner));
+  }
+
+  /** fromPacked() that consumes `t`. */
+  static fromPackedOwned(t: Tensor): ComplexTensor {
     try {
-      im = make();
-    } catch (e) {
-      re.release();
-      throw e;
+      return ComplexTensor.fromPacked(t);
+    } finally {
+      t.release();
     }
-    return new ComplexTensor(re, im);
+  }
+
+  /**
+   * This complex tensor as one packed planar tensor [2, ...shape]: a view when the parts lie in one
+   * block (ComplexTensor.empty), else a copy (ledger role `role`). The caller releases it.
+   */
+  packed(role: Role = 'activation'): Tensor {
+    const v = this.re.pairView(this.im);
+    if (v) return v;
+    const t = Tensor.empty([2, ...this.shape], this.dtype, role);
+    // raw storage copies (16-bit codes stay codes); the typed-array type is the same on both sides
+    const dst = t.data as Float32Array;
+    dst.set(this.re.data as Float32Array, 0);
+    dst.set(this.im.data as Float32Array, this.re.size);
+    return t;
   }
 
   get shape(): Shape {

@@ -73,6 +73,12 @@ export interface Backend {
   /** out = x converted to out's dtype (round to nearest even). */
   convert(x: Tensor, out: Tensor): void;
   /**
+   * dst = src with its axes permuted: dst axis d is src axis perm[d] (dst.shape[d] = src.shape[perm[d]]).
+   * A copy of the stored values: dst has src's dtype (16-bit data stay 16-bit codes) and shares no
+   * memory with src.
+   */
+  permute(src: Tensor, perm: readonly number[], dst: Tensor): void;
+  /**
    * Complex C = op(A)·op(B) (+ C), planar re/im, batched like gemm (A, B, C each [.., rows, cols]);
    * one fused kernel computes both output parts.
    */

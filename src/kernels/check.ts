@@ -53,3 +53,24 @@ export function checkDisjoint(op: string, out: [string, Tensor], ...inputs: [str
     if (overlaps(o, t)) throw new RangeError(`${op}: ${on} (${describe(o)}) shares memory with ${n} (${describe(t)})`);
   }
 }
+
+/**
+ * Checks a permute call: perm is a permutation of src's axes, dst has src's shape permuted by it and
+ * src's dtype (a permute copies stored values; converting is convert's job), and dst shares no memory
+ * with src.
+ */
+export function checkPermute(op: string, src: Tensor, perm: readonly number[], dst: Tensor): void {
+  checkLive(op, ['src', src], ['dst', dst]);
+  const nd = src.ndim;
+  if (!Array.isArray(perm) || perm.length !== nd || [...perm].sort((x, y) => x - y).some((p, i) => p !== i)) {
+    throw new RangeError(`${op}: [${Array.isArray(perm) ? perm.join(', ') : String(perm)}] is not a permutation of the ${nd} axes of src ${describe(src)}`);
+  }
+  if (dst.dtype !== src.dtype) {
+    throw new TypeError(`${op}: dst is ${describe(dst)} but src is ${describe(src)}: permute keeps the dtype (convert separately)`);
+  }
+  const want = perm.map((p) => src.shape[p]!);
+  if (!shapeEq(want, dst.shape)) {
+    throw new RangeError(`${op}: dst ${describe(dst)} must be ${fmtShape(want)} (src ${describe(src)} permuted by [${perm.join(', ')}])`);
+  }
+  checkDisjoint(op, ['dst', dst], ['src', src]);
+}

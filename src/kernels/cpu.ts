@@ -5,6 +5,7 @@ import * as ew from './elementwise.js';
 import { fftPass } from './fft.js';
 import { gemm } from './gemm.js';
 import { complexGemm } from './cgemm.js';
+import { permute } from './permute.js';
 import { refBackend } from './ref/index.js';
 
 function anyF64(...ts: (Tensor | undefined)[]): boolean {
@@ -13,7 +14,8 @@ function anyF64(...ts: (Tensor | undefined)[]): boolean {
 
 /**
  * The CPU backend: wasm SIMD kernels (threaded) for float32/float16/bfloat16; calls that involve a
- * float64 tensor (gradient checks, references) run on the plain-TypeScript float64 path.
+ * float64 tensor (gradient checks, references) run on the plain-TypeScript float64 path, except
+ * permute, a copy of stored values whose one (TypeScript) implementation takes every dtype.
  */
 export const cpuBackend: Backend = {
   name: 'cpu-wasm',
@@ -33,6 +35,8 @@ export const cpuBackend: Backend = {
     anyF64(x, dy, dx) ? refBackend.clampBackward(x, min, max, dy, dx) : ew.clampBackward(x, min, max, dy, dx),
   reduce: (op, x) => (anyF64(x) ? refBackend.reduce(op, x) : ew.reduce(op, x)),
   convert: (x, out) => (anyF64(x, out) ? refBackend.convert(x, out) : convert(x, out)),
+  // a strided copy of stored values: the same code serves every dtype, float64 included
+  permute,
   fft: (p) => (anyF64(p.src.re, p.dst.re) ? refBackend.fft(p) : fftPass(p)),
 };
 

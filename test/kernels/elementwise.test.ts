@@ -7,6 +7,7 @@ import type { GeluApproximate } from '../../src/kernels/backend.js';
 import * as ew from '../../src/kernels/elementwise.js';
 import { pool } from '../../src/kernels/pool.js';
 import * as ref from '../../src/kernels/ref/elementwise.js';
+import { withThreads } from '../helpers.js';
 
 /**
  * Property tests: the wasm SIMD kernels against the float64 reference, over random sizes (tails of every
@@ -35,16 +36,6 @@ const worst = new Map<string, number>();
 function note(key: string, err: number): void {
   const w = worst.get(key);
   if (w === undefined || err > w) worst.set(key, err);
-}
-
-function withThreads<T>(n: number, f: () => T): T {
-  const prev = pool.threads;
-  pool.setThreads(n);
-  try {
-    return f();
-  } finally {
-    pool.setThreads(prev);
-  }
 }
 
 /** A tensor of values from gen, never exactly 0 after rounding to dtype. */

@@ -12,6 +12,7 @@ import { gemm } from '../../src/kernels/gemm.js';
 import { kernelVariant } from '../../src/kernels/module.js';
 import { pool } from '../../src/kernels/pool.js';
 import { refGemm } from '../../src/kernels/ref/gemm.js';
+import { withThreads } from '../helpers.js';
 
 interface Case {
   m: number; n: number; k: number; batch: number; batchA: boolean;
@@ -186,16 +187,6 @@ describe('kernel builds: relaxed-SIMD fused multiply-add and the plain-SIMD fall
 });
 
 describe('gemm with the fused bias + gelu epilogue', () => {
-  function withThreads<T>(n: number, f: () => T): T {
-    const prev = pool.threads;
-    pool.setThreads(n);
-    try {
-      return f();
-    } finally {
-      pool.setThreads(prev);
-    }
-  }
-
   it('matches the float64 reference (gelu of the float64 sum) over random shapes, dtypes, K blocks and threads', () => {
     const rng = new Rng(4321);
     const pick = <T>(xs: readonly T[]): T => xs[rng.int(xs.length)]!;

@@ -7,6 +7,7 @@ import type { ReduceOp } from '../../src/kernels/backend.js';
 import { reduce } from '../../src/kernels/elementwise.js';
 import { pool } from '../../src/kernels/pool.js';
 import { refReduce } from '../../src/kernels/ref/elementwise.js';
+import { withThreads } from '../helpers.js';
 
 /**
  * Reductions against float64. The kernel sums in f32 lanes over chunks of 1024 elements (64 additions
@@ -17,16 +18,6 @@ import { refReduce } from '../../src/kernels/ref/elementwise.js';
 const U32 = 2 ** -24;
 const SUM_BOUND = (1024 / 16 + 8) * U32;
 const SIZES = [0, 1, 2, 3, 5, 7, 8, 15, 16, 17, 31, 1023, 1025, 4099, 40_001, 300_007];
-
-function withThreads<T>(n: number, f: () => T): T {
-  const prev = pool.threads;
-  pool.setThreads(n);
-  try {
-    return f();
-  } finally {
-    pool.setThreads(prev);
-  }
-}
 
 function randTensor(rng: Rng, n: number, dt: KernelDType, gen: () => number): Tensor {
   const v = new Float64Array(n);

@@ -9,7 +9,7 @@ import { backend, setBackend } from '../../src/kernels/cpu.js';
 import {
   type ComplexOperand, type ContractDType, ContractionPlanError, EinsumIndexError, EinsumShapeError, EinsumSyntaxError,
   OPTIMAL_MAX_OPERANDS, type ProductForm, chooseForm, contractComplex, formatPlan, parseEinsum, permute, planContraction,
-} from '../../src/precision/contract.js';
+} from '../../src/precision/contract/index.js';
 
 // ---------------------------------------------------------------------------------------------------
 // float64 reference: nested loops over every index of the equation

@@ -1,6 +1,7 @@
 import type { Backend } from '../backend.js';
 import { refFft } from './fft.js';
 import { refComplexGemm, refGemm } from './gemm.js';
+import { refPermute } from './permute.js';
 import {
   refAxpy, refBinary, refClamp, refClampBackward, refConvert, refGelu, refGeluBackward, refReduce, refScale, refTanh,
   refTanhBackward,
@@ -8,6 +9,7 @@ import {
 
 export { refComplexGemm, refGemm } from './gemm.js';
 export { refFft } from './fft.js';
+export { refPermute } from './permute.js';
 export * from './elementwise.js';
 
 /** The plain-TypeScript backend: float64 arithmetic, every dtype; the oracle of the kernel tests. */
@@ -26,5 +28,6 @@ export const refBackend: Backend = {
   clampBackward: refClampBackward,
   reduce: refReduce,
   convert: refConvert,
+  permute: refPermute,
   fft: refFft,
 };
