@@ -18,7 +18,8 @@ import { Rng } from '../src/core/rng.js';
 import { Tensor } from '../src/core/tensor.js';
 import { Variable, backward, noGrad, tidy } from '../src/autograd/variable.js';
 import { LpLoss } from '../src/losses/index.js';
-import { FNO, type FnoBlockPrecision, type HalfType } from '../src/models/fno.js';
+import { type NeuralOperator, buildModel } from '../src/models/registry.js';
+import type { BlockPrecision, HalfType } from '../src/precision/policy.js';
 import { Adam } from '../src/optim/index.js';
 import { GradScaler } from '../src/precision/scaler.js';
 import { pool } from '../src/kernels/pool.js';
@@ -63,21 +64,22 @@ export interface FnoBenchRow extends Omit<FnoBenchOptions, 'seed'> {
 
 export const GELU_NOTE = 'mpno applies gelu(gelu(x)) in non-last layers (neuralop without channel MLP); torch_fno.py applies one GELU';
 
-function precisionOf(p: FnoBenchPrecision): { block: FnoBlockPrecision; half: HalfType | null } {
+function precisionOf(p: FnoBenchPrecision): { block: BlockPrecision; half: HalfType | null } {
   if (p === 'fp32') return { block: 'full', half: null };
   const [block, h] = p.split('-') as ['mixed' | 'half', 'bf16' | 'fp16'];
   return { block, half: h === 'bf16' ? 'bfloat16' : 'float16' };
 }
 
 /** Builds the peer's model in mpno (see the file comment). */
-export function peerFno(o: Pick<FnoBenchOptions, 'modes' | 'width' | 'precision'> & { seed?: number }): FNO {
+export function peerFno(o: Pick<FnoBenchOptions, 'modes' | 'width' | 'precision'> & { seed?: number }): NeuralOperator {
   const { block, half } = precisionOf(o.precision);
-  return new FNO({
+  return buildModel({
+    name: 'FNO',
     n_modes: [o.modes, o.modes], in_channels: 1, out_channels: 1, hidden_channels: o.width,
     lifting_channel_ratio: 8, projection_channel_ratio: 8, use_channel_mlp: false, fno_skip: 'linear',
     seed: o.seed ?? 0,
     ...(half ? { fno_block_precision: block, half_type: half, amp: true, stabilizer: 'tanh' as const } : {}),
-  });
+  }, { seed: o.seed ?? 0 });
 }
 
 /** Runs one configuration in this process (call it in a fresh process for a meaningful peak RSS). */

@@ -4,7 +4,8 @@ import { Rng } from '../src/core/rng.js';
 import { Tensor } from '../src/core/tensor.js';
 import { Variable, backward, noGrad, tidy } from '../src/autograd/variable.js';
 import { H1Loss } from '../src/losses/index.js';
-import { FNO, type FnoBlockPrecision, type HalfType } from '../src/models/fno.js';
+import { buildModel } from '../src/models/registry.js';
+import type { BlockPrecision, HalfType } from '../src/precision/policy.js';
 import { AdamW } from '../src/optim/index.js';
 import { GradScaler } from '../src/precision/scaler.js';
 import { pool } from '../src/kernels/pool.js';
@@ -14,12 +15,23 @@ import { measure } from './harness.js';
 export interface PrecisionCase {
   res: number;
   cin: number;
-  precision: FnoBlockPrecision;
+  precision: BlockPrecision;
+  half: HalfType | null;
+}
+
+/** One model configuration run by bench precision / bench tfno: its name, data shape and model section. */
+export interface ModelCase {
+  name: string;
+  res: number;
+  cin: number;
+  /** The config's model section (family by name); its precision fields are the case's. */
+  model: { name: string } & Record<string, unknown>;
+  /** The 16-bit type of AMP and half blocks, null in full precision. */
   half: HalfType | null;
 }
 
 export interface PrecisionRow {
-  suite: 'precision';
+  suite: string;
   name: string;
   shape: string;
   dtype: string;
@@ -32,6 +44,8 @@ export interface PrecisionRow {
   infer_samples_per_s: number;
   peak_ledger_bytes: number;
   peak_rss_bytes: number;
+  /** Real parameters of the model (a complex weight counts twice). */
+  parameters?: number;
   /** Ratios to the full-precision row of the same shape (filled by the parent). */
   train_ratio?: number;
   infer_ratio?: number;
@@ -51,17 +65,26 @@ export function precisionCases(quick: boolean): PrecisionCase[] {
 }
 
 /**
- * Runs one case in this process: FNO 2-D, hidden 32, modes 16, 4 layers, batch 8, tanh stabiliser;
- * 'mixed'/'half' rows use AMP in their half type (fp16 rows with dynamic loss scaling).
+ * bench precision's cases as model cases: FNO 2-D, hidden 32, modes 16, 4 layers, batch 8, tanh
+ * stabiliser; 'mixed'/'half' rows use AMP in their half type (fp16 rows with dynamic loss scaling).
  */
-export function runPrecisionCase(c: PrecisionCase, runs: number, warmup: number, quick: boolean): PrecisionRow {
-  const B = quick ? 2 : 8;
+export function precisionModelCase(c: PrecisionCase, quick: boolean): ModelCase {
   const hidden = quick ? 8 : 32;
   const modes = quick ? 8 : 16;
-  const m = new FNO({
-    n_modes: [modes, modes], in_channels: c.cin, out_channels: 1, hidden_channels: hidden, n_layers: 4, stabilizer: 'tanh',
-    fno_block_precision: c.precision, half_type: c.half ?? 'float16', amp: c.half !== null,
-  });
+  return {
+    name: `FNO ${c.res}² cin ${c.cin} ${c.precision}${c.half ? ` ${c.half === 'float16' ? 'fp16' : 'bf16'} amp` : ''}`,
+    res: c.res, cin: c.cin, half: c.half,
+    model: {
+      name: 'FNO', n_modes: [modes, modes], in_channels: c.cin, out_channels: 1, hidden_channels: hidden, n_layers: 4, stabilizer: 'tanh',
+      fno_block_precision: c.precision, half_type: c.half ?? 'float16', amp: c.half !== null,
+    },
+  };
+}
+
+/** Runs one model case in this process: training steps (forward, H1 loss, backward, AdamW) and inference. */
+export function runModelCase(c: ModelCase, runs: number, warmup: number, quick: boolean): PrecisionRow {
+  const B = quick ? 2 : 8;
+  const m = buildModel(c.model);
   const rng = new Rng(1);
   const x = rng.fillNormal(Tensor.empty([B, c.cin, c.res, c.res], 'float32', 'data'));
   const y = rng.fillNormal(Tensor.empty([B, 1, c.res, c.res], 'float32', 'data'));
@@ -77,12 +100,11 @@ export function runPrecisionCase(c: PrecisionCase, runs: number, warmup: number,
   };
   const train = measure(step, { runs, warmup });
   const infer = measure(() => noGrad(() => tidy(() => void m.forward(Variable.constant(x)))), { runs, warmup });
-  const name = `FNO ${c.res}² cin ${c.cin} ${c.precision}${c.half ? ` ${c.half === 'float16' ? 'fp16' : 'bf16'} amp` : ''}`;
   const row: PrecisionRow = {
-    suite: 'precision', name, shape: `[${B}, ${c.cin}, ${c.res}, ${c.res}]`, dtype: c.half ?? 'float32', threads: pool.threads,
+    suite: 'precision', name: c.name, shape: `[${B}, ${c.cin}, ${c.res}, ${c.res}]`, dtype: c.half ?? 'float32', threads: pool.threads,
     median_ms: train.median_ms, gflops: null,
     train_samples_per_s: (1000 * B) / train.median_ms, infer_samples_per_s: (1000 * B) / infer.median_ms,
-    peak_ledger_bytes: train.peak_ledger_bytes, peak_rss_bytes: process.resourceUsage().maxRSS * 1024,
+    peak_ledger_bytes: train.peak_ledger_bytes, peak_rss_bytes: process.resourceUsage().maxRSS * 1024, parameters: m.numParameters(),
   };
   for (const t of [x, y]) t.release();
   opt.release();
@@ -90,40 +112,54 @@ export function runPrecisionCase(c: PrecisionCase, runs: number, warmup: number,
   return row;
 }
 
+/** One bench precision case in this process. */
+export function runPrecisionCase(c: PrecisionCase, runs: number, warmup: number, quick: boolean): PrecisionRow {
+  return runModelCase(precisionModelCase(c, quick), runs, warmup, quick);
+}
+
 const bin = fileURLToPath(new URL('../../bin/mpno.js', import.meta.url));
 
-/** bench precision: each case in a child process (so that peak RSS is its own), then ratios to full. */
-export function benchPrecision(o: { runs: number; warmup: number; quick: boolean; threads: number[]; onRow: (r: PrecisionRow) => void }): PrecisionRow[] {
+/**
+ * Runs every case of a suite in its own child process (`mpno bench <suite> --case i`, so that peak RSS
+ * is its own), then ratios to the suite's reference row (`isReference`; the first one before it).
+ */
+export function benchCases(suite: string, n: number, isReference: (i: number) => boolean, o: { runs: number; warmup: number; quick: boolean; threads: number[]; onRow: (r: PrecisionRow) => void; extraArgs?: string[] }): PrecisionRow[] {
   const rows: PrecisionRow[] = [];
-  const cases = precisionCases(o.quick);
   for (const t of o.threads) {
-    let full: PrecisionRow | undefined;
-    cases.forEach((c, i) => {
-      const r = spawnSync(process.execPath, [bin, 'bench', 'precision', '--case', String(i), '--runs', String(o.runs), '--warmup', String(o.warmup), ...(o.quick ? ['--quick'] : [])], {
+    let ref: PrecisionRow | undefined;
+    for (let i = 0; i < n; i++) {
+      const r = spawnSync(process.execPath, [bin, 'bench', suite, '--case', String(i), '--runs', String(o.runs), '--warmup', String(o.warmup), ...(o.quick ? ['--quick'] : []), ...(o.extraArgs ?? [])], {
         encoding: 'utf8', env: { ...process.env, MPNO_THREADS: String(t) }, maxBuffer: 1 << 24,
       });
-      if (r.status !== 0) throw new Error(`bench precision: case ${i} failed: ${r.stderr.trim().split('\n').slice(-3).join(' ')}`);
+      if (r.status !== 0) throw new Error(`bench ${suite}: case ${i} failed: ${r.stderr.trim().split('\n').slice(-3).join(' ')}`);
       const row = JSON.parse(r.stdout.trim().split('\n').pop()!) as PrecisionRow;
-      if (c.precision === 'full') full = row;
-      if (full) {
-        row.train_ratio = row.train_samples_per_s / full.train_samples_per_s;
-        row.infer_ratio = row.infer_samples_per_s / full.infer_samples_per_s;
-        row.ledger_ratio = row.peak_ledger_bytes / full.peak_ledger_bytes;
-        row.rss_ratio = row.peak_rss_bytes / full.peak_rss_bytes;
+      row.suite = suite;
+      if (isReference(i)) ref = row;
+      if (ref) {
+        row.train_ratio = row.train_samples_per_s / ref.train_samples_per_s;
+        row.infer_ratio = row.infer_samples_per_s / ref.infer_samples_per_s;
+        row.ledger_ratio = row.peak_ledger_bytes / ref.peak_ledger_bytes;
+        row.rss_ratio = row.peak_rss_bytes / ref.peak_rss_bytes;
       }
       rows.push(row);
       o.onRow(row);
-    });
+    }
   }
   return rows;
 }
 
+/** bench precision: each case in a child process, then ratios to full precision of the same shape. */
+export function benchPrecision(o: { runs: number; warmup: number; quick: boolean; threads: number[]; onRow: (r: PrecisionRow) => void }): PrecisionRow[] {
+  const cases = precisionCases(o.quick);
+  return benchCases('precision', cases.length, (i) => cases[i]!.precision === 'full', o);
+}
+
 export function precisionHeader(): string {
-  const h = `${'name'.padEnd(30)} ${'threads'.padEnd(7)} ${'train s/s'.padEnd(10)} ${'(×full)'.padEnd(8)} ${'infer s/s'.padEnd(10)} ${'(×full)'.padEnd(8)} ${'ledger MB'.padEnd(10)} ${'(×full)'.padEnd(8)} ${'RSS MB'.padEnd(8)} (×full)`;
+  const h = `${'name'.padEnd(34)} ${'threads'.padEnd(7)} ${'train s/s'.padEnd(10)} ${'(×full)'.padEnd(8)} ${'infer s/s'.padEnd(10)} ${'(×full)'.padEnd(8)} ${'ledger MB'.padEnd(10)} ${'(×full)'.padEnd(8)} ${'RSS MB'.padEnd(8)} (×full)`;
   return `${h}\n${'-'.repeat(h.length)}`;
 }
 
 export function precisionRowText(r: PrecisionRow): string {
   const f = (v: number | undefined, d = 2) => (v === undefined ? '' : v.toFixed(d));
-  return `${r.name.padEnd(30)} ${String(r.threads).padEnd(7)} ${f(r.train_samples_per_s, 1).padEnd(10)} ${f(r.train_ratio).padEnd(8)} ${f(r.infer_samples_per_s, 1).padEnd(10)} ${f(r.infer_ratio).padEnd(8)} ${(r.peak_ledger_bytes / 1e6).toFixed(1).padEnd(10)} ${f(r.ledger_ratio).padEnd(8)} ${(r.peak_rss_bytes / 1e6).toFixed(0).padEnd(8)} ${f(r.rss_ratio)}`;
+  return `${r.name.padEnd(34)} ${String(r.threads).padEnd(7)} ${f(r.train_samples_per_s, 1).padEnd(10)} ${f(r.train_ratio).padEnd(8)} ${f(r.infer_samples_per_s, 1).padEnd(10)} ${f(r.infer_ratio).padEnd(8)} ${(r.peak_ledger_bytes / 1e6).toFixed(1).padEnd(10)} ${f(r.ledger_ratio).padEnd(8)} ${(r.peak_rss_bytes / 1e6).toFixed(0).padEnd(8)} ${f(r.rss_ratio)}`;
 }

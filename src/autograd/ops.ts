@@ -6,7 +6,7 @@ import type { DType } from '../core/dtype.js';
 import { ComplexTensor, Tensor, fmtShape, shapeEq, shapeSize } from '../core/tensor.js';
 import type { GeluApproximate } from '../kernels/backend.js';
 import { backend } from '../kernels/cpu.js';
-import { type FftNorm, irfftnModes, irfftnModesAdjoint, rfftnModes, rfftnModesAdjoint } from '../fft/index.js';
+import { type FftNorm, type FftOptions, irfftnModes, irfftnModesAdjoint, rfftnModes, rfftnModesAdjoint } from '../fft/index.js';
 import { Variable, isGradEnabled, record, save } from './variable.js';
 
 export { record as recordOp };
@@ -371,68 +371,121 @@ export function channelScale(x: Variable, w: Variable): Variable {
   }, [sx, rows]);
 }
 
-export interface SpectralOptions {
-  /** Modes kept per axis (last axis: count from 0, as rfftnModes takes them). */
-  modes: readonly number[];
-  norm: FftNorm;
-  /**
-   * 'full': FFTs and contraction in f32. 'mixed': forward FFT in f32 (its output stored in the half
-   * type), contraction and inverse FFT in half. 'half': forward FFT, contraction and inverse FFT in
-   * half. "In half" means 16-bit inputs and outputs with f32 arithmetic inside the kernel (or emulated
-   * half arithmetic, see emulateFft); a half contraction multiplies half copies of the weights,
-   * accumulating in f32.
-   */
-  precision?: 'full' | 'mixed' | 'half';
-  halfType?: 'float16' | 'bfloat16';
-  /**
-   * Emulate half-precision arithmetic inside the FFTs that run in half (input, twiddles and every
-   * stage rounded), as a GPU half FFT computes; otherwise they compute in f32 between 16-bit
-   * inputs and outputs, like every other kernel (default).
-   */
-  emulateFft?: boolean;
+/** The dtypes of a spectral layer's stages (precision/policy.ts's stageDTypes makes them from a precision mode). */
+export interface SpectralStages {
+  /** dtype the forward transform reads its input in (the input is rounded to it first when it differs). */
+  transformIn: DType;
+  /** dtype of the spectrum, the contraction and the inverse transform's input. */
+  spectrum: DType;
+  /** Emulated half arithmetic inside the forward / inverse transform (every stage rounded). */
+  forwardEmulate?: FftOptions['emulate'] | undefined;
+  inverseEmulate?: FftOptions['emulate'] | undefined;
+}
+
+function fullStages(x: Variable): SpectralStages {
+  const dt = x.dtype === 'float64' ? 'float64' : 'float32';
+  return { transformIn: x.dtype, spectrum: dt };
+}
+
+function emulateOpt(e: FftOptions['emulate'] | undefined): Pick<FftOptions, 'emulate'> {
+  return e ? { emulate: e } : {};
 }
 
 /**
- * The spectral convolution core: y = irfftn(W · rfftn(x)) over the kept modes, plus bias.
- * x: [B, Ci, n1…nd]; Wr, Wi: [M, Ci, Co] with M = Π modes (mode-major, centred order as
- * rfftnModes returns them); bias: [Co] (optional). Output [B, Co, n1…nd].
+ * Truncated forward Fourier transform of a batch of fields: x [B, C, n1…nd] → the kept modes as a
+ * packed complex tensor [2, k1…kd, B, C] (mode-major, centred order on the first d−1 axes as
+ * rfftnModes returns them; index 0 the real part) in dtype `spectrum`. The input is read rounded to
+ * `transformIn` when that differs from its dtype. Backward: the adjoint transform (rfftnModesAdjoint).
  */
-export function spectralConv(x: Variable, Wr: Variable, Wi: Variable, bias: Variable | undefined, o: SpectralOptions): Variable {
-  const op = 'spectralConv';
-  const d = o.modes.length;
-  const { B, C: Ci } = batchView(x.value, op);
+export function rfftModes(x: Variable, modes: readonly number[], o: { norm: FftNorm; spectrum: DType; transformIn?: DType; emulate?: FftOptions['emulate'] | undefined }): Variable {
+  const op = 'rfftModes';
+  const d = modes.length;
+  batchView(x.value, op);
   if (x.value.ndim !== d + 2) throw new RangeError(`${op}: x ${fmtShape(x.shape)} is not [batch, channels] + ${d} spatial axes`);
-  const M = shapeSize(o.modes);
-  if (Wr.value.ndim !== 3 || Wr.shape[0] !== M || Wr.shape[1] !== Ci || !shapeEq(Wr.shape, Wi.shape)) {
-    throw new RangeError(`${op}: weights ${fmtShape(Wr.shape)} / ${fmtShape(Wi.shape)} must both be [${M}, ${Ci}, out] for modes [${o.modes.join(', ')}]`);
-  }
-  const Co = Wr.shape[2]!;
   const sizes = x.shape.slice(2);
-  const f64 = x.dtype === 'float64';
-  const prec = f64 ? 'full' : o.precision ?? 'full';
-  const half = o.halfType ?? 'float16';
-  // dtypes of the spectrum, the contraction and the emulation of each FFT
-  const specDt: DType = f64 ? 'float64' : prec === 'full' ? 'float32' : half;
-  const emu = o.emulateFft === true;
-  const fwdEmu = emu && prec === 'half' ? half : undefined;
-  const invEmu = emu && prec !== 'full' ? half : undefined;
-  // 'half' without emulation: the forward FFT reads its input rounded to the half type
-  const xin = prec === 'half' && !emu && x.dtype !== half ? (() => {
-    const t = Tensor.empty(x.shape, half, 'workspace');
+  const tin = o.transformIn ?? x.dtype;
+  const xin = tin !== x.dtype ? (() => {
+    const t = Tensor.empty(x.shape, tin, 'workspace');
     be().convert(x.value, t);
     return t;
   })() : undefined;
-  const X = rfftnModes(xin ?? x.value, o.modes, { norm: o.norm, dtype: specDt, ...(fwdEmu ? { emulate: fwdEmu } : {}) });
-  xin?.release();
-  const Xr = X.re.reshape([M, B, Ci]);
-  const Xi = X.im.reshape([M, B, Ci]);
+  let X: ComplexTensor;
+  try {
+    X = rfftnModes(xin ?? x.value, modes, { norm: o.norm, dtype: o.spectrum, ...emulateOpt(o.emulate) });
+  } finally {
+    xin?.release();
+  }
+  const out = X.packed();
   X.release();
-  // weights in the contraction's dtype (half copies for 'mixed' and 'half')
+  const xdt = x.dtype;
+  return record(op, [x], out, (g) => {
+    const G = ComplexTensor.fromPacked(g);
+    try {
+      return [rfftnModesAdjoint(G, sizes, { norm: o.norm, dtype: xdt, ...emulateOpt(o.emulate) })];
+    } finally {
+      G.release();
+    }
+  });
+}
+
+/**
+ * Truncated inverse transform: a packed spectrum [2, k1…kd, B, C] (as rfftModes makes it) → the
+ * fields [B, C, n1…nd] in `dtype`, the other modes zero, plus an optional channel bias [C] (or
+ * [C, 1…]) added in the same op. Backward: the adjoint (irfftnModesAdjoint), in the spectrum's dtype.
+ */
+export function irfftModes(Y: Variable, sizes: readonly number[], o: { norm: FftNorm; dtype: DType; emulate?: FftOptions['emulate'] | undefined }, bias?: Variable): Variable {
+  const op = 'irfftModes';
+  const d = sizes.length;
+  if (Y.value.ndim !== d + 3 || Y.shape[0] !== 2) throw new RangeError(`${op}: spectrum ${fmtShape(Y.shape)} is not packed [2, ${d} mode axes, batch, channels]`);
+  const modes = Y.shape.slice(1, d + 1);
+  const C = Y.shape[d + 2]!;
+  if (bias && bias.size !== C) throw new RangeError(`${op}: bias ${fmtShape(bias.shape)} does not have ${C} channels`);
+  const Yc = ComplexTensor.fromPacked(Y.value);
+  let out: Tensor;
+  try {
+    out = irfftnModes(Yc, sizes, { norm: o.norm, dtype: o.dtype, ...emulateOpt(o.emulate) });
+  } finally {
+    Yc.release();
+  }
+  if (bias) {
+    const flat = bias.value.reshape([C]);
+    addChannelBias(out, flat);
+    flat.release();
+  }
+  const ydt = Y.dtype;
+  return record(op, [Y, bias ?? null], out, (g, needs) => {
+    let gY: Tensor | null = null;
+    if (needs[0]) {
+      const G = irfftnModesAdjoint(g, modes, { norm: o.norm, dtype: ydt, ...emulateOpt(o.emulate) });
+      gY = G.packed('gradient');
+      G.release();
+    }
+    const gb = needs[1] && bias ? channelBiasGrad(g, bias.shape, bias.dtype === 'float64' ? 'float64' : 'float32') : null;
+    return [gY, gb];
+  });
+}
+
+/**
+ * The dense spectral weight contraction: Y[m] = X[m]·W[m] for every kept mode m, one fused complex
+ * GEMM. X: packed [2, M, B, Ci]; W = Wr + i·Wi, each [M, Ci, Co] (float32 masters); the product is
+ * computed on copies of the weights in X's dtype (half copies in half precision), accumulating in
+ * float32. Output packed [2, M, B, Co] in X's dtype. Backward: dX = dY·W^H (X's dtype), dW = X^H·dY
+ * (float32, float64 for float64 weights).
+ */
+export function modeContract(X: Variable, Wr: Variable, Wi: Variable): Variable {
+  const op = 'modeContract';
+  if (X.value.ndim !== 4 || X.shape[0] !== 2) throw new RangeError(`${op}: spectrum ${fmtShape(X.shape)} is not packed [2, modes, batch, in]`);
+  const [, M, B, Ci] = X.shape as [number, number, number, number];
+  if (Wr.value.ndim !== 3 || Wr.shape[0] !== M || Wr.shape[1] !== Ci || !shapeEq(Wr.shape, Wi.shape)) {
+    throw new RangeError(`${op}: weights ${fmtShape(Wr.shape)} / ${fmtShape(Wi.shape)} must both be [${M}, ${Ci}, out] for a spectrum ${fmtShape(X.shape)}`);
+  }
+  const Co = Wr.shape[2]!;
+  const dt = X.dtype;
   let wr = save(Wr.value);
   let wi = save(Wi.value);
-  if (specDt !== Wr.dtype) {
-    const hr = Tensor.empty(Wr.shape, specDt, 'activation');
-    const hi = Tensor.empty(Wi.shape, specDt, 'activation');
+  if (dt !== Wr.dtype) {
+    const hr = Tensor.empty(Wr.shape, dt, 'activation');
+    const hi = Tensor.empty(Wi.shape, dt, 'activation');
     be().convert(Wr.value, hr);
     be().convert(Wi.value, hi);
     wr.release();
@@ -440,57 +493,38 @@ export function spectralConv(x: Variable, Wr: Variable, Wi: Variable, bias: Vari
     wr = hr;
     wi = hi;
   }
-  const Y = ComplexTensor.empty([M, B, Co], specDt, 'workspace');
-  let out: Tensor;
+  const Xc = ComplexTensor.fromPacked(X.value);
+  const Y = ComplexTensor.empty([M, B, Co], dt, 'activation');
   try {
-    // Y[m] = X[m]·W[m] for every kept mode m: one fused complex GEMM
-    be().complexGemm({ re: Xr, im: Xi }, { re: wr, im: wi }, Y);
-    const Yk = new ComplexTensor(Y.re.reshape([...o.modes, B, Co]), Y.im.reshape([...o.modes, B, Co]));
-    try {
-      out = irfftnModes(Yk, sizes, { norm: o.norm, dtype: x.dtype, ...(invEmu ? { emulate: invEmu } : {}) });
-    } finally {
-      Yk.release();
-    }
-  } finally {
+    be().complexGemm(Xc, { re: wr, im: wi }, Y);
+  } catch (e) {
     Y.release();
+    Xc.release();
+    throw e;
   }
-  if (bias) {
-    const flat = bias.value.reshape([Co]);
-    addChannelBias(out, flat);
-    flat.release();
-  }
+  const out = Y.packed();
+  Y.release();
   const sWr = wr;
   const sWi = wi;
-  return record(op, [x, Wr, Wi, bias ?? null], out, (g, needs) => {
+  const wdt = Wr.dtype === 'float64' ? 'float64' : 'float32';
+  return record(op, [X, Wr, Wi], out, (g, needs) => {
     const b = be();
-    // backward in the precision of the forward: the adjoint of a half inverse FFT is a half FFT
-    const dYk = irfftnModesAdjoint(g, o.modes, { norm: o.norm, dtype: specDt, ...(invEmu ? { emulate: invEmu } : {}) });
-    const dYr = dYk.re.reshape([M, B, Co]);
-    const dYi = dYk.im.reshape([M, B, Co]);
-    dYk.release();
-    const wdt = Wr.dtype === 'float64' ? 'float64' : 'float32';
-    let gx: Tensor | null = null;
+    const dY = ComplexTensor.fromPacked(g);
+    let gX: Tensor | null = null;
     let gWr: Tensor | null = null;
     let gWi: Tensor | null = null;
     try {
       if (needs[0]) {
-        const dX = ComplexTensor.empty([...o.modes, B, Ci], specDt, 'gradient');
-        const dXr = dX.re.reshape([M, B, Ci]);
-        const dXi = dX.im.reshape([M, B, Ci]);
-        b.complexGemm({ re: dYr, im: dYi }, { re: sWr, im: sWi }, { re: dXr, im: dXi }, { transB: true, conjB: true }); // dY·W^H
-        dXr.release();
-        dXi.release();
-        try {
-          gx = rfftnModesAdjoint(dX, sizes, { norm: o.norm, dtype: x.dtype, ...(fwdEmu ? { emulate: fwdEmu } : {}) });
-        } finally {
-          dX.release();
-        }
+        const dX = ComplexTensor.empty([M, B, Ci], dt, 'gradient');
+        b.complexGemm(dY, { re: sWr, im: sWi }, dX, { transB: true, conjB: true }); // dY·W^H
+        gX = dX.packed('gradient');
+        dX.release();
       }
       if (needs[1] || needs[2]) {
         // dW = X^H·dY (both parts: the pair is one complex weight)
         gWr = Tensor.empty([M, Ci, Co], wdt, 'gradient');
         gWi = Tensor.empty([M, Ci, Co], wdt, 'gradient');
-        b.complexGemm({ re: Xr, im: Xi }, { re: dYr, im: dYi }, { re: gWr, im: gWi }, { transA: true, conjA: true });
+        b.complexGemm(Xc, dY, { re: gWr, im: gWi }, { transA: true, conjA: true });
         if (!needs[1]) {
           gWr.release();
           gWr = null;
@@ -501,12 +535,27 @@ export function spectralConv(x: Variable, Wr: Variable, Wi: Variable, bias: Vari
         }
       }
     } finally {
-      dYr.release();
-      dYi.release();
+      dY.release();
     }
-    const gb = needs[3] && bias ? channelBiasGrad(g, bias.shape, bias.dtype === 'float64' ? 'float64' : 'float32') : null;
-    return [gx, gWr, gWi, gb];
-  }, [Xr, Xi, sWr, sWi]);
+    return [gX, gWr, gWi];
+  }, [Xc.re, Xc.im, sWr, sWi]);
+}
+
+/**
+ * The dense spectral convolution as one composition: y = irfftn(W · rfftn(x)) over the kept modes,
+ * plus bias. x: [B, Ci, n1…nd]; Wr, Wi: [M, Ci, Co] with M = Π modes (mode-major, centred order as
+ * rfftnModes returns them); bias: [Co] (optional). Output [B, Co, n1…nd]. `stages` sets the dtypes
+ * of the transforms and the contraction (default: full precision in the input's dtype).
+ */
+export function spectralConv(x: Variable, Wr: Variable, Wi: Variable, bias: Variable | undefined, o: { modes: readonly number[]; norm: FftNorm; stages?: SpectralStages }): Variable {
+  const st = o.stages ?? fullStages(x);
+  const M = shapeSize(o.modes);
+  const B = x.shape[0]!;
+  const X = rfftModes(x, o.modes, { norm: o.norm, spectrum: st.spectrum, transformIn: st.transformIn, emulate: st.forwardEmulate });
+  const Xm = reshape(X, [2, M, B, x.shape[1]!]);
+  const Ym = modeContract(Xm, Wr, Wi);
+  const Y = reshape(Ym, [2, ...o.modes, B, Ym.shape[3]!]);
+  return irfftModes(Y, x.shape.slice(2), { norm: o.norm, dtype: x.dtype, emulate: st.inverseEmulate }, bias);
 }
 
 /**

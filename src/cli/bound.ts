@@ -1,11 +1,12 @@
 import { Tensor, shapeSize } from '../core/tensor.js';
-import * as ops from '../autograd/ops.js';
 import { Variable, noGrad, tidy } from '../autograd/variable.js';
 import { loadDataset } from '../data/dataset-file.js';
-import { FNO } from '../models/fno.js';
+import { type NeuralOperator, buildModel } from '../models/registry.js';
+import { type HalfType, type PrecisionControlled, withPrecision } from '../precision/policy.js';
 import { errorBudget, estimateLipschitzPerAxis, estimateSupNorm, fftErrorReport } from '../precision/bounds.js';
 import { unitRoundoff } from '../core/dtype.js';
 import { loadCheckpoint } from '../train/checkpoint.js';
+import { checkWeightsFit } from './model-check.js';
 import { type RunConfig, loadConfig } from '../train/config.js';
 
 /**
@@ -17,7 +18,7 @@ export interface BoundRow {
   layer: number;
   n: number[];
   modes: number[];
-  half: 'float16' | 'bfloat16';
+  half: HalfType;
   /** max |v| of the layer's spectral input (after the stabiliser): the half type must hold its spectrum. */
   input_max_abs: number;
   /** (a) discretisation-error bound of the kept coefficients, relative to their norm (an estimate: see docs/bounds.md). */
@@ -42,6 +43,15 @@ export interface BoundRow {
   training_ratio: number;
 }
 
+/** The values of a tensor as float64, releasing it. */
+function once(t: Tensor): Float64Array {
+  try {
+    return t.toFloat64();
+  } finally {
+    t.release();
+  }
+}
+
 function relL2(a: Float64Array, b: Float64Array): number {
   let e = 0;
   let s = 0;
@@ -53,25 +63,22 @@ function relL2(a: Float64Array, b: Float64Array): number {
 }
 
 /**
- * The input of each Fourier layer's spectral convolution (after the model's stabiliser, as the
- * layer's capture hook sees it) in a full-precision forward pass of x, as float64 tensors.
+ * The input of each spectral layer (after the model's stabiliser, as the layer's capture hook sees
+ * it) in a full-precision forward pass of x, as float64 tensors.
  */
-export function spectralInputs(model: FNO, x: Tensor): Tensor[] {
+export function spectralInputs(model: PrecisionControlled & { forward(x: Variable): Variable }, x: Tensor): Tensor[] {
   const inputs: Tensor[] = [];
-  const convs = model.fnoBlocks.spectralConvs;
-  const saved = model.precisionReport().map((l) => l.precision);
-  const { fno_block_precision: block, amp } = model.config;
+  const layers = model.precisionLayers();
   try {
-    model.setPrecision({ fno_block_precision: 'full', amp: false });
-    convs.forEach((c) => (c.capture = (v) => inputs.push(Tensor.fromArray(v.toFloat64(), v.shape, 'float64', 'workspace'))));
-    noGrad(() => tidy(() => void model.forward(Variable.constant(x))));
+    withPrecision(model, { fno_block_precision: 'full', amp: false }, () => {
+      layers.forEach((c) => (c.capture = (v) => inputs.push(Tensor.fromArray(v.toFloat64(), v.shape, 'float64', 'workspace'))));
+      noGrad(() => tidy(() => void model.forward(Variable.constant(x))));
+    });
   } catch (e) {
     for (const t of inputs) t.release();
     throw e;
   } finally {
-    convs.forEach((c) => (c.capture = undefined));
-    model.setPrecision({ fno_block_precision: block, amp });
-    saved.forEach((p, layer) => model.setPrecision({ fno_block_precision: p, layer }));
+    layers.forEach((c) => (c.capture = undefined));
   }
   return inputs;
 }
@@ -81,11 +88,11 @@ export function spectralInputs(model: FNO, x: Tensor): Tensor[] {
  * discretisation bound, (b) the half-precision FFT bounds and (c) measured errors, for the emulated
  * half FFT and for the path training runs.
  */
-export function boundRows(model: FNO, x: Tensor): BoundRow[] {
+export function boundRows(model: NeuralOperator, x: Tensor): BoundRow[] {
   const rows: BoundRow[] = [];
   const inputs = spectralInputs(model, x);
   try {
-    model.fnoBlocks.spectralConvs.forEach((conv, layer) => {
+    model.precisionLayers().forEach((conv, layer) => {
       const v = inputs[layer]!;
       const [B, C, ...n] = v.shape as number[];
       const S = shapeSize(n);
@@ -94,13 +101,9 @@ export function boundRows(model: FNO, x: Tensor): BoundRow[] {
       let maxAbs = 0;
       for (const t of vin) maxAbs = Math.max(maxAbs, Math.abs(t));
       const x32 = Tensor.fromArray(vin, v.shape, 'float32', 'workspace');
-      // float64 reference spectral convolution (weights converted exactly)
-      const w64 = [conv.weightRe, conv.weightIm].map((p) => new Variable(Tensor.fromArray(p.value.toFloat64(), p.shape, 'float64', 'workspace')));
-      const b64 = conv.bias ? new Variable(Tensor.fromArray(conv.bias.value.toFloat64(), conv.bias.shape, 'float64', 'workspace')) : undefined;
-      const ref = noGrad(() => tidy(() => ops.spectralConv(Variable.constant(v), w64[0]!, w64[1]!, b64, { modes: conv.modes, norm: conv.fftNorm }).value.toFloat64()));
-      const convError = (half: 'float16' | 'bfloat16', emulateFft: boolean) => relL2(noGrad(() => tidy(() => ops.spectralConv(Variable.constant(x32), conv.weightRe, conv.weightIm, conv.bias, {
-        modes: conv.modes, norm: conv.fftNorm, precision: 'half', halfType: half, emulateFft,
-      }).value.toFloat64())), ref);
+      // float64 reference spectral layer (weights converted exactly), and the layer run in half
+      const ref = once(conv.evaluate(v, 'float64'));
+      const convError = (half: HalfType, emulateFft: boolean) => relL2(once(conv.evaluate(x32, { precision: 'half', halfType: half, emulateFft })), ref);
       for (const half of ['float16', 'bfloat16'] as const) {
         const u = unitRoundoff(half);
         // (a) per function: Lipschitz and sup-norm estimates → ℓ2 discretisation bound, aggregated in ℓ2
@@ -118,7 +121,7 @@ export function boundRows(model: FNO, x: Tensor): BoundRow[] {
         const tr = fftErrorReport(v, conv.modes, half, { norm: conv.fftNorm, path: 'training' });
         const discretization = Math.sqrt(disc2) / Math.max(emu.keptNorm, 1e-300);
         rows.push({
-          layer, n, modes: conv.modes, half, input_max_abs: maxAbs, discretization,
+          layer, n, modes: [...conv.modes], half, input_max_abs: maxAbs, discretization,
           precision_worst: emu.worst, precision_typical: emu.typical,
           measured_fft: emu.measured, measured_spectral_conv: convError(half, true),
           ratio: emu.worst / discretization,
@@ -127,7 +130,6 @@ export function boundRows(model: FNO, x: Tensor): BoundRow[] {
           training_ratio: tr.worst / discretization,
         });
       }
-      for (const t of [...w64, ...(b64 ? [b64] : [])]) t.release();
       x32.release();
     });
     return rows;
@@ -143,13 +145,18 @@ export function boundRows(model: FNO, x: Tensor): BoundRow[] {
 export function boundCommand(o: { config?: string; checkpoint?: string; batch: number; data?: string }): BoundRow[] {
   if (!o.config && !o.checkpoint) throw new Error('bound: give --config or --checkpoint');
   const ck = o.checkpoint ? loadCheckpoint(o.checkpoint) : undefined;
-  const config = o.config ? loadConfig(o.config) : (ck!.state.config as RunConfig);
-  const { name: _n, ...fnoOpts } = config.model;
-  void _n;
-  const model = new FNO({ ...fnoOpts, seed: config.training.seed });
+  const config: RunConfig = o.config ? loadConfig(o.config) : ck!.state.config;
+  if (ck && o.config && ck.state.config.model.name !== config.model.name) {
+    for (const t of Object.values(ck.weights)) t.release();
+    throw new RangeError(`bound: the checkpoint ${ck.dir} is a ${ck.state.config.model.name}, but ${o.config} describes a ${config.model.name}`);
+  }
+  const model = buildModel(config.model, { seed: config.training.seed });
   const data = loadDataset(o.data ?? config.data.train, { n: o.batch });
   try {
-    if (ck) model.loadStateDict(ck.weights);
+    if (ck) {
+      checkWeightsFit(model, ck.weights, ck.dir, o.config ? `the config ${o.config}` : "the checkpoint's config (state.json)");
+      model.loadStateDict(ck.weights);
+    }
     return boundRows(model, data.x);
   } finally {
     if (ck) for (const t of Object.values(ck.weights)) t.release();

@@ -1,7 +1,8 @@
 import { fmtShape } from '../core/tensor.js';
 import type { Tensor } from '../core/tensor.js';
 import { type NormalizerState, UnitGaussianNormalizer } from '../data/dataset.js';
-import { FNO } from '../models/fno.js';
+import type { Module } from '../nn/module.js';
+import { type NeuralOperator, buildModel } from '../models/registry.js';
 import { parsePrecisionSchedule, scheduleEpochs } from '../precision/schedule.js';
 import type { TrainingState } from '../train/checkpoint.js';
 import type { RunConfig } from '../train/config.js';
@@ -40,7 +41,7 @@ export function checkModelFitsData(model: RunConfig['model'], xShape: readonly n
  * Checks that checkpoint weights have the names and shapes of a model's parameters, naming the first
  * one that differs with its qualified name; `source` says where the model's config came from.
  */
-export function checkWeightsFit(model: FNO, weights: Record<string, Tensor>, checkpoint: string, source: string): void {
+export function checkWeightsFit(model: Module, weights: Record<string, Tensor>, checkpoint: string, source: string): void {
   const expected = model.stateDict();
   try {
     const hint = `the checkpoint and ${source} describe different models`;
@@ -63,19 +64,17 @@ export function checkWeightsFit(model: FNO, weights: Record<string, Tensor>, che
  * it fits the data, its weights checked and loaded, and in the precision state the checkpoint
  * recorded (per-layer precision, the schedule's last mode), not the config's starting precision.
  */
-export function modelFromCheckpoint(ck: { dir: string; state: TrainingState; weights: Record<string, Tensor> }, x: readonly number[], y: readonly number[], dataFile: string): { model: FNO; config: RunConfig; normalizer: UnitGaussianNormalizer | undefined } {
-  const config = ck.state.config as RunConfig;
+export function modelFromCheckpoint(ck: { dir: string; state: TrainingState; weights: Record<string, Tensor> }, x: readonly number[], y: readonly number[], dataFile: string): { model: NeuralOperator; config: RunConfig; normalizer: UnitGaussianNormalizer | undefined } {
+  const config = ck.state.config;
   checkModelFitsData(config.model, x, y, dataFile);
-  const { name: _n, ...fnoOpts } = config.model;
-  void _n;
-  const model = new FNO(fnoOpts);
+  const model = buildModel(config.model, { seed: config.training.seed });
   try {
     checkWeightsFit(model, ck.weights, ck.dir, "the checkpoint's config (state.json)");
     model.loadStateDict(ck.weights);
     const sched = config.precision?.schedule;
     applySavedPrecision(model, ck.state.precision ?? null, {
       schedule: sched ? scheduleEpochs(parsePrecisionSchedule(sched), config.training.n_epochs) : undefined,
-      ampInHalfPhases: fnoOpts.amp ?? false,
+      ampInHalfPhases: config.model.amp ?? false,
       epoch: ck.state.epoch,
     });
   } catch (e) {

@@ -6,13 +6,14 @@ import { loadDataset } from '../data/dataset-file.js';
 import { generateCommand } from './generate.js';
 import { checkModelFitsData, checkWeightsFit, modelFromCheckpoint } from './model-check.js';
 import { H1Loss, LpLoss } from '../losses/index.js';
-import { FNO } from '../models/fno.js';
+import { type NeuralOperator, buildModel } from '../models/registry.js';
 import { Adam, AdamW, CosineAnnealingLR, StepLR } from '../optim/index.js';
 import { fsStep, makeDirectory, writeFileAtomic } from '../data/formats/atomic.js';
 import { type TrainingState, clearRun, latestName, loadCheckpoint, removeStaleTemporaries, runEntries } from '../train/checkpoint.js';
 import { type RunConfig, loadConfig } from '../train/config.js';
-import { type EpochRecord, type Loss, type PrecisionControl, type ProgressReporter, type SchedulerLike, Trainer, applySavedPrecision } from '../train/trainer.js';
+import { type EpochRecord, type Loss, type PrecisionControl, type ProgressReporter, type SchedulerLike, Trainer } from '../train/trainer.js';
 import { GradScaler } from '../precision/scaler.js';
+import { isMixed, usesFloat16 } from '../precision/policy.js';
 import { parsePrecisionSchedule, scheduleEpochs } from '../precision/schedule.js';
 
 export interface TrainCommandOptions {
@@ -47,7 +48,7 @@ function fmtEval(e: Record<string, number>): string {
 
 export interface BuiltRun {
   config: RunConfig;
-  model: FNO;
+  model: NeuralOperator;
   train: TensorDataset;
   tests: Record<string, TensorDataset>;
   normalizer: UnitGaussianNormalizer | undefined;
@@ -68,9 +69,7 @@ export function buildRun(config: RunConfig, normalizerState?: NormalizerState): 
       tests[name] = loadDataset(p, n !== undefined ? { n } : {});
       checkModelFitsData(config.model, tests[name].x.shape, tests[name].y.shape, p);
     }
-    const { name: _name, ...fnoOpts } = config.model;
-    void _name;
-    const model = new FNO({ seed: config.training.seed, ...fnoOpts });
+    const model = buildModel(config.model, { seed: config.training.seed });
     const normalizer = config.data.encode_output
       ? normalizerState ? UnitGaussianNormalizer.fromState(normalizerState) : UnitGaussianNormalizer.fit(train.y)
       : undefined;
@@ -193,12 +192,12 @@ export async function trainCommand(o: TrainCommandOptions): Promise<Record<strin
     const trainLoader = new DataLoader(run.train, { batchSize: config.data.batch_size, shuffle: config.data.shuffle, seed: config.training.seed });
     const testLoaders = Object.fromEntries(Object.entries(run.tests).map(([k, t]) => [k, new DataLoader(t, { batchSize: config.data.test_batch_size })]));
     // mixed precision: loss scaling when any part computes in fp16, the schedule, layer fallback
-    const m = run.model.config;
+    const m = run.model.precisionPolicy;
     const pcfg = config.precision ?? {};
     const schedule = pcfg.schedule ? scheduleEpochs(parsePrecisionSchedule(pcfg.schedule), config.training.n_epochs) : undefined;
-    const usesFp16 = m.half_type === 'float16' && (m.amp || m.fno_block_precision !== 'full' || (schedule?.entries.some((e) => e.precision !== 'full') ?? false));
+    const usesFp16 = usesFloat16(m, schedule?.entries.map((e) => e.precision));
     const scaler = (pcfg.loss_scale ?? (usesFp16 ? 'dynamic' : 'none')) === 'dynamic' ? new GradScaler() : undefined;
-    const precision: PrecisionControl | undefined = usesFp16 || schedule || m.fno_block_precision !== 'full' || m.amp
+    const precision: PrecisionControl | undefined = usesFp16 || schedule || isMixed(m)
       ? { model: run.model, scaler, schedule, fallbackAfter: pcfg.fallback_after ?? undefined, ampInHalfPhases: m.amp }
       : undefined;
     // fault injection for the kill/restart tests: 'E:B' kills at epoch E, batch B; 'E:checkpoint' while writing epoch E's checkpoint
@@ -219,9 +218,9 @@ export async function trainCommand(o: TrainCommandOptions): Promise<Record<strin
     if (ck) {
       run.model.loadStateDict(ck.weights);
       for (const t of Object.values(ck.weights)) t.release();
-      optimizer.loadStateDict(ck.state.optimizer as never);
-      if (scheduler && ck.state.scheduler) scheduler.loadStateDict(ck.state.scheduler as never);
-      trainLoader.setState(ck.state.loaderRng as never);
+      optimizer.loadStateDict(ck.state.optimizer);
+      if (scheduler && ck.state.scheduler) scheduler.loadStateDict(ck.state.scheduler);
+      trainLoader.setState(ck.state.loaderRng);
       trainer.epoch = ck.state.epoch;
       trainer.history = ck.state.history as EpochRecord[];
       trainer.restorePrecision(ck.state.precision ?? null);
@@ -233,7 +232,7 @@ export async function trainCommand(o: TrainCommandOptions): Promise<Record<strin
         for (const c of changes) console.log(`  changed on resume: ${c}`);
       }
     }
-    if (!o.quiet) console.log(`model: FNO, ${run.model.numParameters()} parameters; ${run.train.length} training samples; run directory ${runDir}`);
+    if (!o.quiet) console.log(`model: ${config.model.name}, ${run.model.numParameters()} parameters; ${run.train.length} training samples; run directory ${runDir}`);
     const t0 = performance.now();
     const final = trainer.train(trainLoader, testLoaders, () => ({ normalizer: run.normalizer?.getState() ?? null }));
     const secs = (performance.now() - t0) / 1000;

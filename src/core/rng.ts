@@ -124,7 +124,7 @@ export class Rng {
   }
 
   setState(state: RngState): void {
-    if (!state || !Array.isArray(state.s) || state.s.length !== 4 || state.s.some((x) => !Number.isInteger(x) || x < 0 || x >= 2 ** 32)) {
+    if (!state || typeof state !== 'object' || !Array.isArray(state.s) || state.s.length !== 4 || state.s.some((x) => !Number.isInteger(x) || x < 0 || x >= 2 ** 32)) {
       throw new TypeError('Rng.setState: state.s must be four 32-bit unsigned integers');
     }
     if (state.s.every((x) => x === 0)) {

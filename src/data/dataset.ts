@@ -83,8 +83,9 @@ export class DataLoader {
     return this.rng.getState();
   }
 
-  setState(s: RngState): void {
-    this.rng.setState(s);
+  /** Restores getState()'s value (checked: anything else is a named error). */
+  setState(s: unknown): void {
+    this.rng.setState(s as RngState);
   }
 }
 

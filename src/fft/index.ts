@@ -69,11 +69,6 @@ export function centredModes(k: number, n: number): Int32Array {
   return Int32Array.from({ length: k }, (_, i) => (((i - h) % n) + n) % n);
 }
 
-/** The signed frequency of centred mode i out of k. */
-export function centredFrequency(i: number, k: number): number {
-  return i - Math.floor(k / 2);
-}
-
 function checkModes(modes: readonly number[], sizes: readonly number[], op: string): void {
   const d = sizes.length;
   if (modes.length !== d) throw new RangeError(`${op}: ${modes.length} mode counts for a ${d}-D transform`);

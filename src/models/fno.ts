@@ -6,13 +6,11 @@ import { FFT_NORMS, type FftNorm } from '../fft/index.js';
 import { FNOBlocks } from '../nn/fno-blocks.js';
 import { ChannelMLP, SKIP_TYPES, type SkipType, gridEmbedding, roundHalfEven } from '../nn/layers.js';
 import { Module } from '../nn/module.js';
-
-export type FnoBlockPrecision = 'full' | 'mixed' | 'half';
-export const FNO_BLOCK_PRECISIONS: readonly FnoBlockPrecision[] = ['full', 'mixed', 'half'];
-export type Stabilizer = 'tanh' | 'clip_hard' | 'clip_sigma' | null;
-export type HalfType = 'float16' | 'bfloat16';
-export const HALF_TYPES: readonly HalfType[] = ['float16', 'bfloat16'];
-export const STABILIZERS: readonly (Stabilizer & string)[] = ['tanh', 'clip_hard', 'clip_sigma'];
+import type { SpectralConvFactory, SpectralLayer } from '../nn/spectral.js';
+import {
+  type BlockPrecision, type HalfType, type LayerReport, type PrecisionControlled, type PrecisionPolicy, type PrecisionUpdate, type Stabilizer,
+  applyPrecision, checkPolicy,
+} from '../precision/policy.js';
 
 /** FNO constructor options, with neuralop's names (snake_case) and defaults. */
 export interface FNOOptions {
@@ -32,7 +30,7 @@ export interface FNOOptions {
   channel_mlp_expansion?: number;
   domain_padding?: number | null;
   fft_norm?: FftNorm;
-  fno_block_precision?: FnoBlockPrecision;
+  fno_block_precision?: BlockPrecision;
   stabilizer?: Stabilizer;
   /** The 16-bit type of 'mixed'/'half' blocks and of AMP activations. */
   half_type?: HalfType;
@@ -55,18 +53,25 @@ const KNOWN = new Set([
   'fno_block_precision', 'stabilizer', 'half_type', 'amp', 'emulate_half_fft', 'seed', 'dtype',
 ]);
 
-function posInt(v: unknown, name: string): number {
-  if (typeof v !== 'number' || !Number.isInteger(v) || v < 1) throw new RangeError(`FNO: ${name} must be a positive integer, got ${JSON.stringify(v)}`);
+function posInt(v: unknown, name: string, who = 'FNO'): number {
+  if (typeof v !== 'number' || !Number.isInteger(v) || v < 1) throw new RangeError(`${who}: ${name} must be a positive integer, got ${JSON.stringify(v)}`);
   return v;
 }
 
-/** Validates FNO options (unknown keys, types, ranges) and fills neuralop's defaults. */
-export function resolveFnoOptions(o: FNOOptions): Required<Omit<FNOOptions, 'domain_padding' | 'positional_embedding' | 'stabilizer' | 'dtype' | 'fno_skip' | 'channel_mlp_skip'>> & {
+/** FNO options with every default filled in. */
+export type ResolvedFnoOptions = Required<Omit<FNOOptions, 'domain_padding' | 'positional_embedding' | 'stabilizer' | 'dtype' | 'fno_skip' | 'channel_mlp_skip'>> & {
   domain_padding: number | null; positional_embedding: 'grid' | null; stabilizer: Stabilizer; dtype: DType;
   fno_skip: SkipType | null; channel_mlp_skip: SkipType | null;
-} {
-  for (const k of Object.keys(o)) if (!KNOWN.has(k)) throw new RangeError(`FNO: unknown option '${k}'`);
-  if (!Array.isArray(o.n_modes) || o.n_modes.length < 1 || o.n_modes.length > 3) throw new RangeError(`FNO: n_modes must list 1 to 3 mode counts, got ${JSON.stringify(o.n_modes)}`);
+};
+
+/**
+ * Validates FNO options (unknown keys, types, ranges) and fills neuralop's defaults. `extra` names
+ * the options a family built on FNO adds (they are left to it), `who` the family in errors.
+ */
+export function resolveFnoOptions(o: FNOOptions, opts: { who?: string; extra?: ReadonlySet<string> } = {}): ResolvedFnoOptions {
+  const who = opts.who ?? 'FNO';
+  for (const k of Object.keys(o)) if (!KNOWN.has(k) && !opts.extra?.has(k)) throw new RangeError(`${who}: unknown option '${k}'`);
+  if (!Array.isArray(o.n_modes) || o.n_modes.length < 1 || o.n_modes.length > 3) throw new RangeError(`${who}: n_modes must list 1 to 3 mode counts, got ${JSON.stringify(o.n_modes)}`);
   o.n_modes.forEach((m, i) => posInt(m, `n_modes[${i}]`));
   const r = {
     n_modes: [...o.n_modes],
@@ -93,28 +98,20 @@ export function resolveFnoOptions(o: FNOOptions): Required<Omit<FNOOptions, 'dom
     dtype: o.dtype ?? 'float32',
   };
   for (const [k, v] of [['lifting_channel_ratio', r.lifting_channel_ratio], ['projection_channel_ratio', r.projection_channel_ratio], ['channel_mlp_expansion', r.channel_mlp_expansion]] as const) {
-    if (typeof v !== 'number' || !(v > 0)) throw new RangeError(`FNO: ${k} must be a positive number, got ${JSON.stringify(v)}`);
+    if (typeof v !== 'number' || !(v > 0)) throw new RangeError(`${who}: ${k} must be a positive number, got ${JSON.stringify(v)}`);
   }
-  if (r.positional_embedding !== null && r.positional_embedding !== 'grid') throw new RangeError(`FNO: positional_embedding must be 'grid' or null, got ${JSON.stringify(r.positional_embedding)}`);
+  if (r.positional_embedding !== null && r.positional_embedding !== 'grid') throw new RangeError(`${who}: positional_embedding must be 'grid' or null, got ${JSON.stringify(r.positional_embedding)}`);
   for (const k of ['fno_skip', 'channel_mlp_skip'] as const) {
     const v = r[k];
-    if (v !== null && !SKIP_TYPES.includes(v)) throw new RangeError(`FNO: ${k} must be one of ${SKIP_TYPES.join(', ')} or null (no skip), got ${JSON.stringify(v)}`);
+    if (v !== null && !SKIP_TYPES.includes(v)) throw new RangeError(`${who}: ${k} must be one of ${SKIP_TYPES.join(', ')} or null (no skip), got ${JSON.stringify(v)}`);
   }
-  if (!FFT_NORMS.includes(r.fft_norm)) throw new RangeError(`FNO: fft_norm must be one of ${FFT_NORMS.join(', ')}, got ${JSON.stringify(r.fft_norm)}`);
-  if (!FNO_BLOCK_PRECISIONS.includes(r.fno_block_precision)) {
-    throw new RangeError(`FNO: fno_block_precision must be one of ${FNO_BLOCK_PRECISIONS.join(', ')}, got ${JSON.stringify(r.fno_block_precision)}`);
-  }
-  if (!HALF_TYPES.includes(r.half_type)) throw new RangeError(`FNO: half_type must be one of ${HALF_TYPES.join(', ')}, got ${JSON.stringify(r.half_type)}`);
-  if (typeof r.amp !== 'boolean') throw new RangeError(`FNO: amp must be true or false, got ${JSON.stringify(r.amp)}`);
-  if (typeof r.emulate_half_fft !== 'boolean') throw new RangeError(`FNO: emulate_half_fft must be true or false, got ${JSON.stringify(r.emulate_half_fft)}`);
+  if (!FFT_NORMS.includes(r.fft_norm)) throw new RangeError(`${who}: fft_norm must be one of ${FFT_NORMS.join(', ')}, got ${JSON.stringify(r.fft_norm)}`);
+  checkPolicy(r, who);
   if (r.dtype === 'float64' && (r.fno_block_precision !== 'full' || r.amp)) {
-    throw new RangeError(`FNO: a float64 model runs in full precision (fno_block_precision '${r.fno_block_precision}', amp ${r.amp} requested)`);
-  }
-  if (r.stabilizer !== null && !STABILIZERS.includes(r.stabilizer)) {
-    throw new RangeError(`FNO: stabilizer must be one of ${STABILIZERS.join(', ')} or null, got ${JSON.stringify(r.stabilizer)}`);
+    throw new RangeError(`${who}: a float64 model runs in full precision (fno_block_precision '${r.fno_block_precision}', amp ${r.amp} requested)`);
   }
   if (r.domain_padding !== null && (typeof r.domain_padding !== 'number' || !(r.domain_padding > 0) || r.domain_padding >= 1)) {
-    throw new RangeError(`FNO: domain_padding must be null or a fraction in (0, 1), got ${JSON.stringify(r.domain_padding)}`);
+    throw new RangeError(`${who}: domain_padding must be null or a fraction in (0, 1), got ${JSON.stringify(r.domain_padding)}`);
   }
   return r;
 }
@@ -122,16 +119,22 @@ export function resolveFnoOptions(o: FNOOptions): Required<Omit<FNOOptions, 'dom
 /**
  * The Fourier Neural Operator (neuralop's FNO): grid embedding → lifting ChannelMLP → FNO blocks →
  * projection ChannelMLP. Input [batch, in_channels, n1…nd], output [batch, out_channels, n1…nd].
+ * Its spectral layers are SpectralConv with a dense weight unless `conv` makes others (TFNO:
+ * factorised weights).
  */
-export class FNO extends Module {
-  readonly config: ReturnType<typeof resolveFnoOptions>;
+export class FNO extends Module implements PrecisionControlled {
+  readonly config: ResolvedFnoOptions;
   readonly lifting: ChannelMLP;
   readonly fnoBlocks: FNOBlocks;
   readonly projection: ChannelMLP;
+  readonly precisionPolicy: PrecisionPolicy;
+  /** Family name in errors and reports. */
+  protected readonly family: string;
 
-  constructor(options: FNOOptions) {
+  constructor(options: FNOOptions, build: { conv?: SpectralConvFactory; family?: string; config?: ResolvedFnoOptions } = {}) {
     super();
-    const c = resolveFnoOptions(options);
+    this.family = build.family ?? 'FNO';
+    const c = build.config ?? resolveFnoOptions(options);
     this.config = c;
     const rng = new Rng(c.seed);
     const d = c.n_modes.length;
@@ -141,61 +144,51 @@ export class FNO extends Module {
     // neuralop: int(ratio · hidden), truncated (hidden 5 × ratio 1.5 → 7)
     const width = (ratio: number, name: string) => {
       const w = Math.trunc(ratio * hidden);
-      if (w < 1) throw new RangeError(`FNO: ${name} ${ratio} × hidden_channels ${hidden} gives a width of ${w} (neuralop truncates); it must be at least 1`);
+      if (w < 1) throw new RangeError(`${this.family}: ${name} ${ratio} × hidden_channels ${hidden} gives a width of ${w} (neuralop truncates); it must be at least 1`);
       return w;
     };
     this.lifting = this.registerModule('lifting', new ChannelMLP(inCh, hidden, width(c.lifting_channel_ratio, 'lifting_channel_ratio'), { nLayers: 2, rng, ...dt }));
     this.fnoBlocks = this.registerModule('fno_blocks', new FNOBlocks(hidden, {
       nModes: c.n_modes, nLayers: c.n_layers, fnoSkip: c.fno_skip, channelMlpSkip: c.channel_mlp_skip,
       useChannelMlp: c.use_channel_mlp, channelMlpExpansion: c.channel_mlp_expansion,
-      stabilizer: c.stabilizer, fftNorm: c.fft_norm, rng, ...dt,
+      stabilizer: c.stabilizer, fftNorm: c.fft_norm, rng, ...dt, ...(build.conv ? { conv: build.conv } : {}),
     }));
     this.projection = this.registerModule('projection', new ChannelMLP(hidden, c.out_channels, width(c.projection_channel_ratio, 'projection_channel_ratio'), { nLayers: 2, rng, ...dt }));
+    // the policy object is the config's precision part (one value, read by every stage)
+    this.precisionPolicy = {
+      fno_block_precision: c.fno_block_precision, half_type: c.half_type, amp: c.amp,
+      emulate_half_fft: c.emulate_half_fft, stabilizer: c.stabilizer,
+    };
     this.setPrecision({});
   }
 
-  /**
-   * Sets the precision of the Fourier blocks and AMP (all layers, or one spectral convolution when
-   * `layer` is given). Parameters stay float32 masters either way.
-   */
-  setPrecision(p: { fno_block_precision?: FnoBlockPrecision; half_type?: HalfType; amp?: boolean; layer?: number }): void {
-    const block = p.fno_block_precision ?? this.config.fno_block_precision;
-    const half = p.half_type ?? this.config.half_type;
-    if (!FNO_BLOCK_PRECISIONS.includes(block)) throw new RangeError(`FNO: fno_block_precision must be one of ${FNO_BLOCK_PRECISIONS.join(', ')}, got ${JSON.stringify(block)}`);
-    if (!HALF_TYPES.includes(half)) throw new RangeError(`FNO: half_type must be one of ${HALF_TYPES.join(', ')}, got ${JSON.stringify(half)}`);
-    if (this.config.dtype === 'float64' && (block !== 'full' || p.amp)) throw new RangeError('FNO: a float64 model runs in full precision');
-    const convs = this.fnoBlocks.spectralConvs;
-    if (p.layer !== undefined) {
-      const c = convs[p.layer];
-      if (!c) throw new RangeError(`FNO: there is no Fourier layer ${p.layer} (0…${convs.length - 1})`);
-      c.precision = block;
-      c.halfType = half;
-      return;
-    }
-    for (const c of convs) {
-      c.precision = block;
-      c.halfType = half;
-      c.emulateFft = this.config.emulate_half_fft;
-    }
-    this.config.fno_block_precision = block;
-    this.config.half_type = half;
-    if (p.amp !== undefined) this.config.amp = p.amp;
+  precisionLayers(): readonly SpectralLayer[] {
+    return this.fnoBlocks.spectralConvs;
   }
 
-  /** Per Fourier layer: its precision and how many forward passes overflowed. */
-  precisionReport(): { layer: number; precision: FnoBlockPrecision; overflows: number }[] {
-    return this.fnoBlocks.spectralConvs.map((c, layer) => ({ layer, precision: c.precision, overflows: c.overflows }));
+  /**
+   * Sets the precision of the spectral layers and AMP (all layers, or one spectral layer when
+   * `layer` is given). Parameters stay float32 masters either way.
+   */
+  setPrecision(p: PrecisionUpdate): void {
+    applyPrecision(this.precisionPolicy, this.precisionLayers(), p, { who: this.family, float64: this.config.dtype === 'float64' });
+  }
+
+  /** Per spectral layer: its precision and how many training forward passes overflowed. */
+  precisionReport(): LayerReport[] {
+    return this.precisionLayers().map((c, layer) => ({ layer, precision: c.precision, overflows: c.overflows }));
   }
 
   forward(x: Variable): Variable {
     const d = this.config.n_modes.length;
     if (x.value.ndim !== d + 2 || x.shape[1] !== this.config.in_channels) {
-      throw new RangeError(`FNO: input [${x.shape.join(', ')}] must be [batch, ${this.config.in_channels}, ${d} spatial axes]`);
+      throw new RangeError(`${this.family}: input [${x.shape.join(', ')}] must be [batch, ${this.config.in_channels}, ${d} spatial axes]`);
     }
-    const amp = this.config.amp && x.dtype !== 'float64';
+    const policy = this.precisionPolicy;
+    const amp = policy.amp && x.dtype !== 'float64';
     // AMP: every layer takes 16-bit inputs and writes 16-bit activations (f32 accumulation inside the
     // kernels); the prediction is returned in f32 for the loss and the decoded evaluation
-    const x0 = amp ? ops.cast(x, this.config.half_type) : x;
+    const x0 = amp ? ops.cast(x, policy.half_type) : x;
     const h0 = this.config.positional_embedding === 'grid' ? gridEmbedding(x0) : x0;
     let h = this.lifting.forward(h0);
     const p = this.config.domain_padding;

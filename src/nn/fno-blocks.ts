@@ -3,8 +3,10 @@ import type { Rng } from '../core/rng.js';
 import * as ops from '../autograd/ops.js';
 import type { Variable } from '../autograd/variable.js';
 import type { FftNorm } from '../fft/index.js';
-import { ChannelMLP, ModuleList, Skip, type SkipType, SpectralConv, roundHalfEven } from './layers.js';
+import { type Stabilizer, stabilize } from '../precision/policy.js';
+import { ChannelMLP, ModuleList, Skip, type SkipType, roundHalfEven } from './layers.js';
 import { Module } from './module.js';
+import { type SpectralConvFactory, type SpectralLayer, spectralConvFactory } from './spectral.js';
 
 export interface FNOBlocksOptions {
   nModes: readonly number[];
@@ -15,8 +17,10 @@ export interface FNOBlocksOptions {
   useChannelMlp: boolean;
   /** Hidden width of each block's channel MLP as a fraction of the channels (neuralop: 0.5). */
   channelMlpExpansion: number;
-  stabilizer: 'tanh' | 'clip_hard' | 'clip_sigma' | null;
+  stabilizer: Stabilizer;
   fftNorm: FftNorm;
+  /** Makes each block's spectral layer (neuralop's conv_module); default SpectralConv with a dense weight. */
+  conv?: SpectralConvFactory;
   rng: Rng;
   dtype?: DType;
 }
@@ -35,7 +39,7 @@ export class FNOBlocks extends Module {
   readonly fnoSkips: ModuleList | undefined;
   readonly channelMlp: ModuleList | undefined;
   readonly channelMlpSkips: ModuleList | undefined;
-  private readonly convList: SpectralConv[] = [];
+  private readonly convList: SpectralLayer[] = [];
   private readonly fnoSkipList: Skip[] = [];
   private readonly mlpList: ChannelMLP[] = [];
   private readonly mlpSkipList: Skip[] = [];
@@ -44,8 +48,9 @@ export class FNOBlocks extends Module {
     super();
     const d = opts.nModes.length;
     const dt = opts.dtype ? { dtype: opts.dtype } : {};
+    const conv = opts.conv ?? spectralConvFactory();
     for (let i = 0; i < opts.nLayers; i++) {
-      this.convList.push(this.convs.add(new SpectralConv(channels, channels, { nModes: opts.nModes, fftNorm: opts.fftNorm, rng: opts.rng, ...dt })));
+      this.convList.push(this.convs.add(conv({ inChannels: channels, outChannels: channels, nModes: opts.nModes, fftNorm: opts.fftNorm, rng: opts.rng, dtype: opts.dtype ?? 'float32' })));
     }
     if (opts.fnoSkip !== null) {
       this.fnoSkips = this.registerModule('fno_skips', new ModuleList());
@@ -65,7 +70,7 @@ export class FNOBlocks extends Module {
   }
 
   /** The spectral convolutions, in layer order. */
-  get spectralConvs(): readonly SpectralConv[] {
+  get spectralConvs(): readonly SpectralLayer[] {
     return this.convList;
   }
 
@@ -78,7 +83,7 @@ export class FNOBlocks extends Module {
       const skipFno = this.fnoSkipList[i]?.forward(h);
       const skipMlp = this.mlpSkipList[i]?.forward(h);
       // the stabiliser acts on the spectral branch only; the skips take the raw input
-      const inConv = st === 'tanh' ? ops.tanh(h) : st === 'clip_hard' ? ops.clamp(h, -1, 1) : st === 'clip_sigma' ? ops.clampSigma(h, 2) : h;
+      const inConv = stabilize(h, st);
       const conv = this.convList[i]!.forward(inConv);
       let y = skipFno ? ops.add(conv, skipFno) : conv;
       if (!last) y = ops.gelu(y);

@@ -1,4 +1,3 @@
-import type { DType } from '../core/dtype.js';
 import { Tensor, fmtShape, shapeEq } from '../core/tensor.js';
 import { Variable } from '../autograd/variable.js';
 import { backend } from '../kernels/cpu.js';
@@ -25,11 +24,6 @@ export class Parameter extends Variable {
     im.complexPartner = re;
     im.complexPart = 'im';
   }
-}
-
-export interface StateDictEntry {
-  /** Exported value (a copy, or the parameter itself where no layout change is needed). */
-  tensor: Tensor;
 }
 
 /**
@@ -180,8 +174,4 @@ export function copyInto(dst: Tensor, src: Tensor, what: string): void {
   if (!shapeEq(dst.shape, src.shape)) throw new RangeError(`loadStateDict: '${what}' has shape ${fmtShape(src.shape)}, expected ${fmtShape(dst.shape)}`);
   if (src.dtype === dst.dtype) (dst.data as Float32Array).set(src.data as Float32Array);
   else backend().convert(src, dst);
-}
-
-export function paramDType(dtype: DType | undefined): DType {
-  return dtype ?? 'float32';
 }

@@ -81,7 +81,8 @@ export interface Optimizer {
   step(): void;
   zeroGrad(): void;
   stateDict(): OptimizerState;
-  loadStateDict(state: OptimizerState): void;
+  /** Restores a state from stateDict(); anything else (unknown input, e.g. a checkpoint's JSON) is checked and refused with a named error. */
+  loadStateDict(state: unknown): void;
   release(): void;
 }
 
@@ -332,10 +333,10 @@ abstract class AdamFamily implements Optimizer {
    * Everything is validated before anything changes; the parameter count, the complex pairing, the
    * shapes and dtypes must match this optimizer's.
    */
-  loadStateDict(state: OptimizerState): void {
+  loadStateDict(state: unknown): void {
     const op = `${this.kind}.loadStateDict`;
     this.live(op);
-    const s: unknown = state;
+    const s = state;
     if (!isRecord(s) || s['format'] !== 'mpno.optimizer') throw new OptimizerError(`${op}: not an optimizer state (format must be 'mpno.optimizer')`);
     if (s['version'] !== 1) throw new OptimizerError(`${op}: unsupported state version ${String(s['version'])}`);
     if (s['optimizer'] !== this.kind) throw new OptimizerError(`${op}: the state is for ${String(s['optimizer'])}, not ${this.kind}`);

@@ -142,9 +142,9 @@ export abstract class LRScheduler {
    * hyperparameters, as PyTorch's load_state_dict does. Like PyTorch it does not touch the optimizer's
    * lr (that is part of the optimizer's own state dict).
    */
-  loadStateDict(state: SchedulerState): void {
+  loadStateDict(state: unknown): void {
     const op = `${this.kind}.loadStateDict`;
-    const s: unknown = state;
+    const s = state;
     if (!isRecord(s) || s['format'] !== 'mpno.scheduler') throw new OptimizerError(`${op}: not a scheduler state (format must be 'mpno.scheduler')`);
     if (s['version'] !== 1) throw new OptimizerError(`${op}: unsupported state version ${String(s['version'])}`);
     if (s['scheduler'] !== this.kind) throw new OptimizerError(`${op}: the state is for ${String(s['scheduler'])}, not ${this.kind}`);

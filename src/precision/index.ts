@@ -1,4 +1,5 @@
+export * from './policy.js';
 export * from './scaler.js';
 export * from './schedule.js';
-export * from './contract.js';
+export * from './contract/index.js';
 export * from './bounds.js';

@@ -1,6 +1,6 @@
 import type { Tensor } from '../core/tensor.js';
 import { backend } from '../kernels/cpu.js';
-import type { Parameter } from '../nn/module.js';
+import type { Variable } from '../autograd/variable.js';
 
 export interface GradScalerOptions {
   initScale?: number;
@@ -46,7 +46,7 @@ export class GradScaler {
    * dropped (so nothing non-finite can reach the weights), the scale backs off and the step must be
    * skipped. Returns true when the optimizer may step.
    */
-  unscaleAndCheck(params: readonly Parameter[]): boolean {
+  unscaleAndCheck(params: readonly Variable[]): boolean {
     const be = backend();
     let finite = true;
     for (const p of params) {

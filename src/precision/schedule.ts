@@ -1,5 +1,4 @@
-export type BlockPrecision = 'full' | 'mixed' | 'half';
-const MODES: readonly BlockPrecision[] = ['full', 'mixed', 'half'];
+import { BLOCK_PRECISIONS as MODES, type BlockPrecision } from './policy.js';
 
 export interface ScheduleEntry {
   precision: BlockPrecision;

@@ -3,6 +3,7 @@ import path from 'node:path';
 import type { Tensor } from '../core/tensor.js';
 import { fsStep, makeDirectory } from '../data/formats/atomic.js';
 import { readSafetensors, writeSafetensors } from '../data/formats/safetensors.js';
+import { type RunConfig, validateConfig } from './config.js';
 
 /** What a checkpoint holds besides the weights (JSON). */
 export interface TrainingState {
@@ -10,7 +11,7 @@ export interface TrainingState {
   version: 1;
   /** Epochs completed. */
   epoch: number;
-  config: unknown;
+  config: RunConfig;
   optimizer: unknown;
   scheduler: unknown;
   loaderRng: unknown;
@@ -122,6 +123,31 @@ export function resolveCheckpoint(dir: string): string {
   return ck;
 }
 
+function isObject(v: unknown): v is Record<string, unknown> {
+  return v !== null && typeof v === 'object' && !Array.isArray(v);
+}
+
+/**
+ * Checks a checkpoint's state.json against the schema: format and version, the epoch count, the
+ * run config (validated as a config file is: its model family must be registered), the history,
+ * and the types of the optimizer, scheduler, loader, normaliser and precision states. A state of
+ * another shape is a named error here, not a crash later.
+ */
+export function checkTrainingState(state: unknown, where: string): asserts state is TrainingState {
+  if (!isObject(state)) throw new TypeError(`${where}: a checkpoint state is a JSON object, got ${JSON.stringify(state)}`);
+  if (state['format'] !== 'mpno-checkpoint' || state['version'] !== 1) throw new Error(`${where}: not an mpno checkpoint (format ${String(state['format'])}, version ${String(state['version'])})`);
+  const epoch = state['epoch'];
+  if (typeof epoch !== 'number' || !Number.isInteger(epoch) || epoch < 0) throw new TypeError(`${where}: 'epoch' must be a non-negative integer, got ${JSON.stringify(epoch)}`);
+  state['config'] = validateConfig(state['config'], `${where} (its config)`);
+  if (!Array.isArray(state['history'])) throw new TypeError(`${where}: 'history' must be a list of epoch records, got ${JSON.stringify(state['history'])}`);
+  for (const k of ['optimizer', 'loaderRng'] as const) {
+    if (!isObject(state[k])) throw new TypeError(`${where}: '${k}' must be an object, got ${JSON.stringify(state[k])}`);
+  }
+  for (const k of ['scheduler', 'normalizer', 'precision'] as const) {
+    if (state[k] !== undefined && state[k] !== null && !isObject(state[k])) throw new TypeError(`${where}: '${k}' must be an object or null, got ${JSON.stringify(state[k])}`);
+  }
+}
+
 export function loadCheckpoint(dir: string): { dir: string; state: TrainingState; weights: Record<string, Tensor> } {
   const ck = resolveCheckpoint(dir);
   let state: TrainingState;
@@ -130,7 +156,7 @@ export function loadCheckpoint(dir: string): { dir: string; state: TrainingState
   } catch (e) {
     throw new Error(`${ck}/state.json: cannot be read as JSON (${e instanceof Error ? e.message : String(e)})`);
   }
-  if (state.format !== 'mpno-checkpoint' || state.version !== 1) throw new Error(`${ck}/state.json: not an mpno checkpoint (format ${String(state.format)}, version ${String(state.version)})`);
+  checkTrainingState(state, `${ck}/state.json`);
   const { tensors, metadata } = readSafetensors(path.join(ck, 'model.safetensors'), { role: 'data' });
   if (metadata['epoch'] !== String(state.epoch)) {
     for (const t of Object.values(tensors)) t.release();

@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import type { FNOOptions } from '../models/fno.js';
+import { validateModel } from '../models/registry.js';
 import { parsePrecisionSchedule } from '../precision/schedule.js';
 
 /** A training run's configuration (JSON file; paths relative to the file). */
@@ -28,7 +29,11 @@ export interface RunConfig {
       params?: Record<string, unknown>;
     } | null;
   };
-  model: { name: 'FNO' } & FNOOptions;
+  /**
+   * The model: `name` selects a registered family (FNO, TFNO), the other fields are its options
+   * (neuralop's names; the FNO options are shared by the families built on it).
+   */
+  model: { name: string } & FNOOptions & Record<string, unknown>;
   optimizer: { name: 'AdamW' | 'Adam'; lr: number; weight_decay: number; betas?: [number, number]; eps?: number };
   scheduler: { name: 'CosineAnnealingLR'; T_max: number; eta_min?: number } | { name: 'StepLR'; step_size: number; gamma?: number } | null;
   training: {
@@ -147,6 +152,15 @@ export function loadConfig(file: string, sets: readonly string[] = []): RunConfi
   }
   if (raw === null || typeof raw !== 'object' || Array.isArray(raw)) throw new TypeError(`${file}: a config is a JSON object, got ${JSON.stringify(raw)}`);
   applyOverrides(raw as Record<string, unknown>, sets, file);
+  return validateConfig(raw, file);
+}
+
+/**
+ * Validates a run config object (a config file's, or the one a checkpoint stored) and returns it
+ * typed; relative data paths become absolute (relative to `file`). Errors name `file` and the key.
+ */
+export function validateConfig(raw: unknown, file: string): RunConfig {
+  if (raw === null || typeof raw !== 'object' || Array.isArray(raw)) throw new TypeError(`${file}: a config is a JSON object, got ${JSON.stringify(raw)}`);
   const proto = prototypeKeyPath(raw, '');
   if (proto !== undefined) throw new RangeError(`${file}: unknown config key '${proto}'`);
   checkKeys(raw, SCHEMA, '', file);
@@ -186,7 +200,11 @@ export function loadConfig(file: string, sets: readonly string[] = []): RunConfi
       throw new RangeError(`${file}: 'data.generate.test.subsample' must list one factor per test set (${Object.keys(c.data.test).join(', ')})`);
     }
   }
-  if (c.model.name !== 'FNO') throw new RangeError(`${file}: 'model.name' must be 'FNO', got ${JSON.stringify(c.model.name)}`);
+  try {
+    validateModel(c.model);
+  } catch (e) {
+    throw new RangeError(`${file}: ${e instanceof Error ? e.message : String(e)}`);
+  }
   if (c.optimizer.name !== 'AdamW' && c.optimizer.name !== 'Adam') throw new RangeError(`${file}: 'optimizer.name' must be 'AdamW' or 'Adam', got ${JSON.stringify(c.optimizer.name)}`);
   num(c.optimizer.lr, 'optimizer.lr', file, { gt: 0 });
   num(c.optimizer.weight_decay, 'optimizer.weight_decay', file, { min: 0 });

@@ -1,7 +1,7 @@
 import { appendFileSync } from 'node:fs';
 import path from 'node:path';
 import { Tensor } from '../core/tensor.js';
-import type { FNO, FnoBlockPrecision } from '../models/fno.js';
+import { type BlockPrecision, type PrecisionControlled, demote } from '../precision/policy.js';
 import type { GradScaler, GradScalerState } from '../precision/scaler.js';
 import { type EpochSchedule, precisionAt } from '../precision/schedule.js';
 import { Variable, backward, disposeGraph, noGrad, tidy } from '../autograd/variable.js';
@@ -9,6 +9,7 @@ import type { DataLoader, UnitGaussianNormalizer } from '../data/dataset.js';
 import type { Module } from '../nn/module.js';
 import { fsStep, makeDirectory } from '../data/formats/atomic.js';
 import { type TrainingState, saveCheckpoint } from './checkpoint.js';
+import type { RunConfig } from './config.js';
 
 export interface Loss {
   forward(x: Variable, y: Tensor): Variable;
@@ -19,13 +20,13 @@ export interface OptimizerLike {
   zeroGrad(): void;
   lr: number;
   stateDict(): unknown;
-  loadStateDict(state: never): void;
+  loadStateDict(state: unknown): void;
 }
 
 export interface SchedulerLike {
   step(): void;
   stateDict(): unknown;
-  loadStateDict(state: never): void;
+  loadStateDict(state: unknown): void;
 }
 
 export interface ModelLike extends Module {
@@ -44,8 +45,8 @@ export interface EpochRecord {
   samples_per_s: number;
   /** `<test set>_<loss>`: Σ per-sample losses / samples, when evaluated this epoch. */
   eval?: Record<string, number>;
-  /** Precision of each Fourier layer during the epoch (when the model is an FNO). */
-  precision?: FnoBlockPrecision[];
+  /** Precision of each spectral layer during the epoch (in mixed-precision runs). */
+  precision?: BlockPrecision[];
   /** Loss scale at the end of the epoch and steps skipped for non-finite gradients (fp16). */
   loss_scale?: number;
   skipped_steps?: number;
@@ -57,7 +58,7 @@ export interface EpochRecord {
 
 /** Mixed-precision controls of a run. */
 export interface PrecisionControl {
-  model: FNO;
+  model: PrecisionControlled;
   scaler?: GradScaler | undefined;
   schedule?: EpochSchedule | undefined;
   /** Demote a Fourier layer (half → mixed → full) after this many overflowing forward passes. */
@@ -86,8 +87,8 @@ export interface TrainerOptions {
   runDir?: string | undefined;
   /** Checkpoint every this many epochs (and after the last). */
   checkpointEvery?: number;
-  /** The configuration stored in checkpoints. */
-  config?: unknown;
+  /** The run configuration stored in checkpoints (required with runDir: a checkpoint is loaded by its config). */
+  config?: RunConfig | undefined;
   progress?: ProgressReporter | undefined;
   onEpoch?: (r: EpochRecord) => void;
   /**
@@ -98,8 +99,6 @@ export interface TrainerOptions {
   crashAt?: { epoch: number; batch: number | 'checkpoint' } | undefined;
   precision?: PrecisionControl | undefined;
 }
-
-const DEMOTE: Record<FnoBlockPrecision, FnoBlockPrecision> = { half: 'mixed', mixed: 'full', full: 'full' };
 
 /**
  * neuralop's Trainer loop: per epoch, the training loss summed over each batch is backpropagated
@@ -114,6 +113,7 @@ export class Trainer {
   constructor(readonly o: TrainerOptions) {
     if (!Number.isInteger(o.nEpochs) || o.nEpochs < 0) throw new RangeError(`Trainer: n_epochs must be a non-negative integer, got ${o.nEpochs}`);
     if (!Number.isInteger(o.evalInterval) || o.evalInterval < 1) throw new RangeError(`Trainer: eval_interval must be a positive integer, got ${o.evalInterval}`);
+    if (o.runDir !== undefined && o.config === undefined) throw new RangeError('Trainer: a run directory needs the run config (options.config), which every checkpoint stores');
   }
 
   /** Events of the current epoch (schedule switches, fallbacks). */
@@ -128,8 +128,8 @@ export class Trainer {
     const pc = this.o.precision;
     if (!pc?.schedule) return;
     const want = precisionAt(pc.schedule, this.epoch);
-    if (pc.model.config.fno_block_precision !== want) {
-      const amp = want === 'full' ? false : pc.ampInHalfPhases ?? pc.model.config.amp;
+    if (pc.model.precisionPolicy.fno_block_precision !== want) {
+      const amp = want === 'full' ? false : pc.ampInHalfPhases ?? pc.model.precisionPolicy.amp;
       pc.model.setPrecision({ fno_block_precision: want, amp });
       this.events.push(`precision ${want}${amp ? ' with AMP' : ''} from epoch ${this.epoch}`);
     }
@@ -142,14 +142,14 @@ export class Trainer {
   private checkFallback(): void {
     const pc = this.o.precision;
     if (!pc) return;
-    const convs = pc.model.fnoBlocks.spectralConvs;
+    const layers = pc.model.precisionLayers();
     for (const c of pc.model.precisionReport()) {
       this.epochOverflows[c.layer] = (this.epochOverflows[c.layer] ?? 0) + c.overflows - (this.overflowBase[c.layer] ?? 0);
       this.overflowBase[c.layer] = c.overflows;
       if (pc.fallbackAfter && c.overflows >= pc.fallbackAfter && c.precision !== 'full') {
-        const next = DEMOTE[c.precision];
+        const next = demote(c.precision);
         pc.model.setPrecision({ fno_block_precision: next, layer: c.layer });
-        convs[c.layer]!.overflows = 0;
+        layers[c.layer]!.overflows = 0;
         this.overflowBase[c.layer] = 0;
         this.events.push(`layer ${c.layer} fell back from ${c.precision} to ${next} after ${c.overflows} overflows (epoch ${this.epoch})`);
       }
@@ -208,7 +208,7 @@ export class Trainer {
     const { model, evalLosses, outputNormalizer } = this.o;
     model.eval();
     // evaluation passes do not count towards fallback_after: only training passes demote a layer
-    const convs = this.o.precision?.model.fnoBlocks.spectralConvs ?? [];
+    const convs = this.o.precision?.model.precisionLayers() ?? [];
     const counters = convs.map((c) => c.overflows);
     const out: Record<string, number> = {};
     noGrad(() => {
@@ -298,7 +298,7 @@ export class Trainer {
     const crash = this.o.crashAt?.batch === 'checkpoint' && this.o.crashAt.epoch === this.epoch - 1;
     try {
       saveCheckpoint(this.o.runDir!, weights, {
-        format: 'mpno-checkpoint', version: 1, epoch: this.epoch, config: this.o.config ?? null,
+        format: 'mpno-checkpoint', version: 1, epoch: this.epoch, config: this.o.config!,
         optimizer: this.o.optimizer.stateDict(), scheduler: this.o.scheduler?.stateDict() ?? null,
         loaderRng: trainLoader.getState(), normalizer: extra.normalizer, history: this.history,
         precision: this.o.precision ? {
@@ -318,17 +318,24 @@ export class Trainer {
  * which also decides AMP (off in a 'full' phase). Used on resume and by eval/predict, so that a
  * checkpoint is evaluated in the precision it was last trained and evaluated in.
  */
-export function applySavedPrecision(model: FNO, saved: unknown, o: { schedule?: EpochSchedule | undefined; ampInHalfPhases?: boolean | undefined; epoch: number }): void {
+export function applySavedPrecision(model: PrecisionControlled, saved: unknown, o: { schedule?: EpochSchedule | undefined; ampInHalfPhases?: boolean | undefined; epoch: number }): void {
   if (saved === null || typeof saved !== 'object') return;
-  const s = saved as { layers?: { layer: number; precision: FnoBlockPrecision; overflows: number }[] };
-  for (const l of s.layers ?? []) {
-    model.setPrecision({ fno_block_precision: l.precision, layer: l.layer });
-    model.fnoBlocks.spectralConvs[l.layer]!.overflows = l.overflows;
+  const layers = model.precisionLayers();
+  const s = saved as { layers?: unknown };
+  const list = s.layers ?? [];
+  if (!Array.isArray(list)) throw new RangeError(`checkpoint state: precision.layers must be a list, got ${JSON.stringify(list)}`);
+  for (const l of list as unknown[]) {
+    const e = l as { layer?: unknown; precision?: unknown; overflows?: unknown } | null;
+    if (e === null || typeof e !== 'object' || typeof e.layer !== 'number' || !layers[e.layer] || typeof e.overflows !== 'number') {
+      throw new RangeError(`checkpoint state: precision.layers entry ${JSON.stringify(l)} is not {layer, precision, overflows} of one of the model's ${layers.length} spectral layers`);
+    }
+    model.setPrecision({ fno_block_precision: e.precision as BlockPrecision, layer: e.layer });
+    layers[e.layer]!.overflows = e.overflows;
   }
   // the schedule's current mode, so that only a real switch at the next epoch resets the layers
   if (o.schedule && o.epoch > 0) {
     const cur = precisionAt(o.schedule, o.epoch - 1);
-    model.config.fno_block_precision = cur;
-    model.config.amp = cur === 'full' ? false : o.ampInHalfPhases ?? model.config.amp;
+    model.precisionPolicy.fno_block_precision = cur;
+    model.precisionPolicy.amp = cur === 'full' ? false : o.ampInHalfPhases ?? model.precisionPolicy.amp;
   }
 }

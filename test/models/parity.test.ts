@@ -23,6 +23,7 @@ import { readSafetensors } from '../../src/data/formats/safetensors.js';
 import { H1Loss, LpLoss } from '../../src/losses/index.js';
 import { FNO, type FNOOptions } from '../../src/models/fno.js';
 import { loadConfig } from '../../src/train/config.js';
+import { relL2 } from '../helpers.js';
 
 const EXAMPLE = fileURLToPath(new URL('../../../examples/darcy16.json', import.meta.url));
 const DIR = fileURLToPath(new URL('../../../test/fixtures/parity/', import.meta.url));
@@ -55,17 +56,6 @@ function get(f: Fixture, name: string): Tensor {
   const t = f.tensors[name];
   assert.ok(t, `the fixture has no tensor '${name}'`);
   return t;
-}
-
-function relL2(a: Float64Array, b: Float64Array): number {
-  assert.equal(a.length, b.length);
-  let num = 0;
-  let den = 0;
-  for (let i = 0; i < a.length; i++) {
-    num += (a[i]! - b[i]!) ** 2;
-    den += b[i]! ** 2;
-  }
-  return Math.sqrt(num / den);
 }
 
 /** The fixture's model in mpno, loaded (strictly) from neuralop's state dict. */

@@ -3,6 +3,7 @@ import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { describe, it } from 'node:test';
+import { fileURLToPath } from 'node:url';
 import { Rng } from '../../src/core/rng.js';
 import { Tensor } from '../../src/core/tensor.js';
 import { DataLoader, TensorDataset } from '../../src/data/dataset.js';
@@ -11,6 +12,7 @@ import { FNO, type FNOOptions } from '../../src/models/fno.js';
 import { Adam } from '../../src/optim/index.js';
 import { GradScaler, type GradScalerState } from '../../src/precision/scaler.js';
 import { loadCheckpoint } from '../../src/train/checkpoint.js';
+import { loadConfig } from '../../src/train/config.js';
 import { type EpochRecord, Trainer } from '../../src/train/trainer.js';
 
 /**
@@ -44,6 +46,8 @@ function setup(o: { model: FNOOptions; inputScale: number; initScale: number; nE
   const trainer = new Trainer({
     model, optimizer, trainLoss: new LpLoss({ d: 2 }), evalLosses: { l2: new LpLoss({ d: 2 }) },
     nEpochs: o.nEpochs, evalInterval: o.evalInterval ?? 1000, runDir: o.runDir,
+    // checkpoints store the run config; this one describes the test's model
+    config: o.runDir ? { ...loadConfig(fileURLToPath(new URL('../../../examples/darcy16.json', import.meta.url))), model: { name: 'FNO', ...o.model } } : undefined,
     precision: { model, scaler, fallbackAfter: o.fallbackAfter },
     onEpoch: (rec) => {
       // a crash in this epoch, after the previous epoch's checkpoint (thrown before its own)

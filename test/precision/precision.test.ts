@@ -6,23 +6,15 @@ import { Rng } from '../../src/core/rng.js';
 import { Tensor } from '../../src/core/tensor.js';
 import * as ops from '../../src/autograd/ops.js';
 import { Variable, backward, noGrad, tidy } from '../../src/autograd/variable.js';
-import { FNO, type FnoBlockPrecision, type HalfType } from '../../src/models/fno.js';
+import { FNO } from '../../src/models/fno.js';
+import type { BlockPrecision, HalfType } from '../../src/precision/policy.js';
 import { gridEmbedding } from '../../src/nn/layers.js';
 import { Parameter } from '../../src/nn/module.js';
 import { GradScaler } from '../../src/precision/scaler.js';
 import { parsePrecisionSchedule, precisionAt, scheduleEpochs } from '../../src/precision/schedule.js';
+import { relL2 } from '../helpers.js';
 
 const rng = new Rng(21);
-
-function relL2(a: Float64Array, b: Float64Array): number {
-  let e = 0;
-  let s = 0;
-  for (let i = 0; i < a.length; i++) {
-    e += (a[i]! - b[i]!) ** 2;
-    s += b[i]! ** 2;
-  }
-  return Math.sqrt(e / s);
-}
 
 describe('precision schedule', () => {
   it('parses, resolves to epochs and names bad input', () => {
@@ -66,7 +58,7 @@ describe('mixed-precision FNO', () => {
   const build = () => new FNO({ n_modes: [8, 8], in_channels: 1, out_channels: 1, hidden_channels: 12, n_layers: 2, stabilizer: 'tanh', seed: 4 });
   const x = rng.fillNormal(Tensor.empty([4, 1, 32, 32]));
 
-  function runOnce(m: FNO, block: FnoBlockPrecision, half: HalfType, amp: boolean) {
+  function runOnce(m: FNO, block: BlockPrecision, half: HalfType, amp: boolean) {
     m.setPrecision({ fno_block_precision: block, half_type: half, amp });
     m.zeroGrad();
     const live0 = ledger.snapshot().live;
@@ -202,7 +194,7 @@ describe('mixed-precision FNO', () => {
     assert.ok(rep.some((l) => l.overflows > 0), JSON.stringify(rep));
     m.setPrecision({ fno_block_precision: 'full', layer: 0 });
     assert.deepEqual(m.precisionReport().map((l) => l.precision), ['full', 'half']);
-    assert.throws(() => m.setPrecision({ layer: 5 }), /there is no Fourier layer 5/);
+    assert.throws(() => m.setPrecision({ layer: 5 }), /there is no spectral layer 5 \(0…1\)/);
     assert.throws(() => m.setPrecision({ half_type: 'float8' as HalfType }), /half_type must be one of float16, bfloat16/);
     big.release();
     m.release();
