@@ -6,6 +6,7 @@ import type { Variable } from '../autograd/variable.js';
 import type { Module } from '../nn/module.js';
 import type { PrecisionControlled } from '../precision/policy.js';
 import { FNO, type FNOOptions, resolveFnoOptions } from './fno.js';
+import { TFNO, type TFNOOptions, resolveTfnoOptions } from './tfno.js';
 
 /** A trained operator: a module with one forward pass whose precision the policy controls. */
 export type NeuralOperator = Module & PrecisionControlled & { forward(x: Variable): Variable };
@@ -79,3 +80,4 @@ function fnoFamily<O extends FNOOptions>(name: string, summary: string, validate
 }
 
 registerModel(fnoFamily<FNOOptions>('FNO', 'Fourier Neural Operator (dense spectral weights)', (o) => resolveFnoOptions(o), (o) => new FNO(o)));
+registerModel(fnoFamily<TFNOOptions>('TFNO', 'Tensorized FNO (factorised spectral weights: Tucker, CP or TT; Tucker rank 0.1 by default)', resolveTfnoOptions, (o) => new TFNO(o)));

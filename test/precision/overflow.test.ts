@@ -8,7 +8,8 @@ import { Rng } from '../../src/core/rng.js';
 import { Tensor } from '../../src/core/tensor.js';
 import { DataLoader, TensorDataset } from '../../src/data/dataset.js';
 import { LpLoss } from '../../src/losses/index.js';
-import { FNO, type FNOOptions } from '../../src/models/fno.js';
+import type { FNOOptions } from '../../src/models/fno.js';
+import { type NeuralOperator, buildModel } from '../../src/models/registry.js';
 import { Adam } from '../../src/optim/index.js';
 import { GradScaler, type GradScalerState } from '../../src/precision/scaler.js';
 import { loadCheckpoint } from '../../src/train/checkpoint.js';
@@ -24,7 +25,7 @@ import { type EpochRecord, Trainer } from '../../src/train/trainer.js';
 
 interface Run {
   trainer: Trainer;
-  model: FNO;
+  model: NeuralOperator;
   optimizer: Adam;
   scaler: GradScaler;
   loader: DataLoader;
@@ -33,12 +34,12 @@ interface Run {
   release(): void;
 }
 
-function setup(o: { model: FNOOptions; inputScale: number; initScale: number; nEpochs: number; fallbackAfter?: number; runDir?: string; crashInEpoch?: number; evalInterval?: number }): Run {
+function setup(o: { model: FNOOptions; family?: string; inputScale: number; initScale: number; nEpochs: number; fallbackAfter?: number; runDir?: string; crashInEpoch?: number; evalInterval?: number }): Run {
   const rng = new Rng(3);
   const x = Tensor.fromArray(rng.normalArray(4 * 16 * 16).map((v) => v * o.inputScale), [4, 1, 16, 16]);
   const y = Tensor.fromArray(rng.normalArray(4 * 16 * 16), [4, 1, 16, 16]);
   const data = new TensorDataset(x, y);
-  const model = new FNO(o.model);
+  const model = buildModel({ name: o.family ?? 'FNO', ...o.model } as { name: string } & Record<string, unknown>);
   const optimizer = new Adam(model.parameters(), { lr: 1e-3 });
   const scaler = new GradScaler({ initScale: o.initScale, growthInterval: 3 });
   const loader = new DataLoader(data, { batchSize: 4 });
@@ -47,7 +48,7 @@ function setup(o: { model: FNOOptions; inputScale: number; initScale: number; nE
     model, optimizer, trainLoss: new LpLoss({ d: 2 }), evalLosses: { l2: new LpLoss({ d: 2 }) },
     nEpochs: o.nEpochs, evalInterval: o.evalInterval ?? 1000, runDir: o.runDir,
     // checkpoints store the run config; this one describes the test's model
-    config: o.runDir ? { ...loadConfig(fileURLToPath(new URL('../../../examples/darcy16.json', import.meta.url))), model: { name: 'FNO', ...o.model } } : undefined,
+    config: o.runDir ? { ...loadConfig(fileURLToPath(new URL('../../../examples/darcy16.json', import.meta.url))), model: { name: o.family ?? 'FNO', ...o.model } } : undefined,
     precision: { model, scaler, fallbackAfter: o.fallbackAfter },
     onEpoch: (rec) => {
       // a crash in this epoch, after the previous epoch's checkpoint (thrown before its own)
@@ -118,10 +119,11 @@ describe('fp16 overflow through training', () => {
     r.release();
   });
 
-  for (const evaluate of [false, true]) it(`forward overflows in half Fourier layers are skipped and demote the layers half → mixed → full after fallback_after of them${evaluate ? ' (evaluating every epoch: evaluation passes do not count)' : ''}`, () => {
+  for (const [family, evaluate] of [['FNO', false], ['FNO', true], ['TFNO', false]] as const) it(`${family}: forward overflows in half Fourier layers are skipped and demote the layers half → mixed → full after fallback_after of them${evaluate ? ' (evaluating every epoch: evaluation passes do not count)' : ''}`, () => {
     // no stabiliser, unnormalised ('backward') FFT and inputs of 1e5: the 16-bit spectrum overflows
     const N = 2;
-    const r = setup({ model: { ...tiny, fno_block_precision: 'half', half_type: 'float16', fft_norm: 'backward' }, inputScale: 1e5, initScale: 2 ** 16, nEpochs: 7, fallbackAfter: N, evalInterval: evaluate ? 1 : 1000 });
+    const factorized = family === 'TFNO' ? { factorization: 'cp', rank: 0.5 } : {};
+    const r = setup({ family, model: { ...tiny, ...factorized, fno_block_precision: 'half', half_type: 'float16', fft_norm: 'backward' }, inputScale: 1e5, initScale: 2 ** 16, nEpochs: 7, fallbackAfter: N, evalInterval: evaluate ? 1 : 1000 });
     const w0 = r.model.parameters().map((p) => p.value.toFloat64());
     train(r, evaluate);
     // each epoch records its own overflowing training passes (one batch per epoch), the demoting one included

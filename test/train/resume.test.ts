@@ -10,7 +10,7 @@ import { colormapTable, readPng, titleBandHeight } from '../../src/data/formats/
 const bin = fileURLToPath(new URL('../../../bin/mpno.js', import.meta.url));
 const example = fileURLToPath(new URL('../../../examples/darcy16.json', import.meta.url));
 
-function tinyConfig(dir: string, mixed = false): string {
+function tinyConfig(dir: string, mixed = false, tfno = false): string {
   const c = JSON.parse(readFileSync(example, 'utf8'));
   const ex = path.dirname(example);
   c.data.train = path.resolve(ex, c.data.train);
@@ -25,6 +25,8 @@ function tinyConfig(dir: string, mixed = false): string {
     c.model = { ...c.model, stabilizer: 'tanh', amp: true, half_type: 'float16' };
     c.precision = { schedule: 'half:0.34,mixed:0.33,full:0.33', loss_scale: 'dynamic' };
   }
+  // a TFNO (CP weights) through the same checkpoint, resume, schedule and eval paths
+  if (tfno) c.model = { ...c.model, name: 'TFNO', factorization: 'cp', rank: 0.5 };
   const f = path.join(dir, 'tiny.json');
   writeFileSync(f, JSON.stringify(c));
   return f;
@@ -44,9 +46,9 @@ const strip = (r: Record<string, unknown>) => {
 };
 
 describe('training checkpoints and resume', () => {
-  for (const mixed of [false, true]) it(`a run killed ${mixed ? 'mid-epoch' : 'while writing a checkpoint'} and resumed ends with exactly the metrics of an uninterrupted run${mixed ? ' (mixed precision with a schedule)' : ''}`, () => {
+  for (const [mixed, tfno] of [[false, false], [true, false], [true, true]] as const) it(`a ${tfno ? 'TFNO' : 'FNO'} run killed ${mixed ? 'mid-epoch' : 'while writing a checkpoint'} and resumed ends with exactly the metrics of an uninterrupted run${mixed ? ' (mixed precision with a schedule)' : ''}`, () => {
     const tmp = mkdtempSync(path.join(tmpdir(), 'mpno-resume-'));
-    const cfg = tinyConfig(tmp, mixed);
+    const cfg = tinyConfig(tmp, mixed, tfno);
     const testFile = JSON.parse(readFileSync(cfg, 'utf8')).data.test['16'] as string;
     const a = path.join(tmp, 'a');
     const b = path.join(tmp, 'b');
