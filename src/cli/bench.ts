@@ -4,6 +4,7 @@ import { benchFft } from '../../bench/fft.js';
 import { accuracyHeader, accuracyRow, fftAccuracy } from '../../bench/fft-accuracy.js';
 import { benchPrecision, precisionCases, precisionHeader, precisionRowText, runPrecisionCase } from '../../bench/precision.js';
 import { benchGemm } from '../../bench/gemm.js';
+import { benchTfno, runTfnoCase, tfnoHalfType } from '../../bench/tfno.js';
 import { type FnoBenchPrecision, GELU_NOTE, fnoHeader, fnoRowText, runFnoBench } from '../../bench/fno.js';
 import { darcyRowText, runDarcyBench } from '../../bench/darcy.js';
 import { pool } from '../../src/kernels/pool.js';
@@ -66,13 +67,24 @@ export function runBench(suite: string, o: BenchCommandOptions): unknown[] | Pro
     if (!o.json) console.log(precisionHeader());
     return benchPrecision({ ...o, onRow: (r) => console.log(o.json ? JSON.stringify(r) : precisionRowText(r)) });
   }
+  if (suite === 'tfno') {
+    const half = tfnoHalfType(o.dtypes);
+    if (o.caseIndex !== undefined) {
+      const row = runTfnoCase(o.caseIndex, half, o.runs, o.warmup, o.quick);
+      console.log(JSON.stringify(row));
+      return [row];
+    }
+    if (!o.quick && o.runs < 5) throw new Error(`--runs must be at least 5 for a median (got ${o.runs}); use --quick for a smoke run`);
+    if (!o.json) console.log(`${precisionHeader()}\n(ratios ×full are to the dense full-precision row; parameters: dense vs factorised)`);
+    return benchTfno({ ...o, half, onRow: (r) => console.log(o.json ? JSON.stringify(r) : `${precisionRowText(r)}  ${r.parameters ?? ''} params`) });
+  }
   if (suite === 'fft-accuracy') {
     // errors, not timings: its own table
     if (!o.json) console.log(accuracyHeader());
     return fftAccuracy({ quick: o.quick, onRow: (r) => console.log(o.json ? JSON.stringify(r) : accuracyRow(r)) });
   }
   const fn = SUITES[suite];
-  if (fn === undefined) throw new Error(`unknown bench suite '${suite}' (available: ${[...Object.keys(SUITES), 'fft-accuracy', 'precision', 'fno', 'darcy16'].join(', ')})`);
+  if (fn === undefined) throw new Error(`unknown bench suite '${suite}' (available: ${[...Object.keys(SUITES), 'fft-accuracy', 'precision', 'tfno', 'fno', 'darcy16'].join(', ')})`);
   if (!o.quick && o.runs < 5) throw new Error(`--runs must be at least 5 for a median (got ${o.runs}); use --quick for a smoke run`);
   if (!o.json) console.log(tableHeader());
   return fn({

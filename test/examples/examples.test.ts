@@ -7,7 +7,7 @@ import { Variable, noGrad, tidy } from '../../src/autograd/variable.js';
 import { storedResolutions } from '../../src/cli/generate-shard.js';
 import { Tensor } from '../../src/core/tensor.js';
 import { loadDataset } from '../../src/data/dataset-file.js';
-import { FNO } from '../../src/models/fno.js';
+import { type NeuralOperator, buildModel } from '../../src/models/registry.js';
 import { parsePrecisionSchedule, scheduleEpochs } from '../../src/precision/schedule.js';
 import { loadConfig } from '../../src/train/config.js';
 
@@ -15,14 +15,12 @@ const dir = fileURLToPath(new URL('../../../examples/', import.meta.url));
 const files = readdirSync(dir).filter((f) => f.endsWith('.json')).sort();
 
 /** The model a config describes, as `mpno train` builds it. */
-function modelOf(config: ReturnType<typeof loadConfig>): FNO {
-  const { name, ...opts } = config.model;
-  assert.equal(name, 'FNO');
-  return new FNO({ seed: config.training.seed, ...opts });
+function modelOf(config: ReturnType<typeof loadConfig>): NeuralOperator {
+  return buildModel(config.model, { seed: config.training.seed });
 }
 
 /** One forward pass of x: the output must be finite and shaped like the targets [b, out, …grid]. */
-function forwardShape(m: FNO, x: Tensor): number[] {
+function forwardShape(m: NeuralOperator, x: Tensor): number[] {
   return noGrad(() => tidy(() => {
     const y = m.forward(Variable.constant(x));
     assert.ok(y.value.toFloat64().every(Number.isFinite), 'the example model gives a finite output');
@@ -32,7 +30,7 @@ function forwardShape(m: FNO, x: Tensor): number[] {
 
 describe('examples/*.json', () => {
   it('lists the examples the README names', () => {
-    assert.deepEqual(files, ['darcy16-mixed.json', 'darcy16-schedule.json', 'darcy16.json', 'darcy64.json', 'ns64.json']);
+    assert.deepEqual(files, ['darcy16-mixed.json', 'darcy16-schedule.json', 'darcy16.json', 'darcy64.json', 'ns64-tfno.json', 'ns64.json']);
   });
 
   for (const f of files) {
@@ -53,8 +51,8 @@ describe('examples/*.json', () => {
           const tests = storedResolutions(g.pde, g.resolution, g.test.subsample);
           assert.deepEqual(Object.keys(config.data.test).map(Number), tests, 'test sets are named by their resolution');
           assert.ok(config.data.train.includes(`_${train}.`), `${config.data.train} holds ${train}² samples`);
-          assert.equal(m.config.in_channels, 1);
-          assert.equal(m.config.out_channels, 1);
+          assert.equal(config.model.in_channels, 1);
+          assert.equal(config.model.out_channels, 1);
           for (const r of [train!, ...tests]) {
             const x = Tensor.zeros([1, 1, r, r]);
             assert.deepEqual(forwardShape(m, x), [1, 1, r, r], `${f}: ${r}×${r}`);
