@@ -7,6 +7,7 @@ import { generateCommand } from './generate.js';
 import { checkModelFitsData, checkWeightsFit, modelFromCheckpoint } from './model-check.js';
 import { H1Loss, LpLoss } from '../losses/index.js';
 import { type NeuralOperator, buildModel } from '../models/registry.js';
+import type { SpectralWeight } from '../nn/spectral.js';
 import { Adam, AdamW, CosineAnnealingLR, StepLR } from '../optim/index.js';
 import { fsStep, makeDirectory, writeFileAtomic } from '../data/formats/atomic.js';
 import { type TrainingState, clearRun, latestName, loadCheckpoint, removeStaleTemporaries, runEntries } from '../train/checkpoint.js';
@@ -232,7 +233,16 @@ export async function trainCommand(o: TrainCommandOptions): Promise<Record<strin
         for (const c of changes) console.log(`  changed on resume: ${c}`);
       }
     }
-    if (!o.quiet) console.log(`model: ${config.model.name}, ${run.model.numParameters()} parameters; ${run.train.length} training samples; run directory ${runDir}`);
+    if (!o.quiet) {
+      console.log(`model: ${config.model.name}, ${run.model.numParameters()} parameters; ${run.train.length} training samples; run directory ${runDir}`);
+      // a factorised spectral weight: the contraction path the engine plans, in the dtype it runs in
+      const layer = run.model.precisionLayers()[0];
+      const weight = layer && 'weight' in layer ? (layer as { weight: SpectralWeight }).weight : undefined;
+      if (weight?.describePlan) {
+        const dt = layer!.precision === 'full' ? 'float32' : layer!.halfType;
+        console.log(`spectral weight ${weight.description}; each layer's contraction (batch ${config.data.batch_size}):\n${weight.describePlan(config.data.batch_size, dt)}`);
+      }
+    }
     const t0 = performance.now();
     const final = trainer.train(trainLoader, testLoaders, () => ({ normalizer: run.normalizer?.getState() ?? null }));
     const secs = (performance.now() - t0) / 1000;

@@ -1,8 +1,10 @@
 /** Element types mpno stores. 16-bit types live in Uint16Array storage and are computed in f32. */
-export type DType = 'float64' | 'float32' | 'float16' | 'bfloat16';
+export type DType = 'float64' | 'float32' | HalfDType;
+/** The 16-bit floating-point types (stored as 16-bit codes, computed in f32 inside the kernels). */
+export type HalfDType = 'float16' | 'bfloat16';
 
 /** The dtypes that the wasm kernels accept (float64 is for references and I/O only). */
-export type KernelDType = 'float32' | 'float16' | 'bfloat16';
+export type KernelDType = 'float32' | HalfDType;
 
 export type StorageArray = Float64Array | Float32Array | Uint16Array;
 
@@ -38,7 +40,7 @@ export function itemSize(dtype: DType): number {
   }
 }
 
-export function isHalf(dtype: DType): dtype is 'float16' | 'bfloat16' {
+export function isHalf(dtype: DType): dtype is HalfDType {
   return dtype === 'float16' || dtype === 'bfloat16';
 }
 

@@ -18,7 +18,7 @@
  * irfft enforces Hermitian symmetry: the imaginary parts of the DC and (even n) Nyquist columns of
  * the last axis are ignored.
  */
-import type { DType } from '../core/dtype.js';
+import type { DType, HalfDType } from '../core/dtype.js';
 import { ComplexTensor, Tensor, fmtShape, shapeSize } from '../core/tensor.js';
 import type { Backend } from '../kernels/backend.js';
 import { backend } from '../kernels/cpu.js';
@@ -32,7 +32,7 @@ export interface FftOptions {
   /** dtype of the result (default: the input's dtype). */
   dtype?: DType;
   /** Round every butterfly stage's output to this 16-bit type (an emulated half-precision FFT). */
-  emulate?: 'float16' | 'bfloat16';
+  emulate?: HalfDType;
   /** Backend to run on (default: the current one). */
   backend?: Backend;
 }
@@ -85,7 +85,7 @@ function checkModes(modes: readonly number[], sizes: readonly number[], op: stri
 interface Ctx {
   be: Backend;
   work: DType;
-  emulate: 'float16' | 'bfloat16' | undefined;
+  emulate: HalfDType | undefined;
 }
 
 function ctxOf(dtypes: DType[], opts: FftOptions): Ctx {

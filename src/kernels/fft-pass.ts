@@ -1,3 +1,4 @@
+import type { HalfDType } from '../core/dtype.js';
 import type { Tensor } from '../core/tensor.js';
 import { checkDisjoint, checkLive, describe } from './check.js';
 
@@ -32,7 +33,7 @@ export interface FftPass {
   src: FftView;
   dst: FftView;
   scale: number;
-  emulate?: 'float16' | 'bfloat16' | undefined;
+  emulate?: HalfDType | undefined;
 }
 
 function maxOffset(v: FftView, lanes1: number, lanes2: number): number {

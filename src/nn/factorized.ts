@@ -33,7 +33,7 @@ import type { Rng } from '../core/rng.js';
 import { Tensor, fmtShape, shapeSize } from '../core/tensor.js';
 import * as ops from '../autograd/ops.js';
 import { Variable } from '../autograd/variable.js';
-import { type ContractDType, complexParts, contract, packComplex } from '../precision/contract/index.js';
+import { type ContractDType, complexParts, contract, formatPlan, packComplex, planContraction } from '../precision/contract/index.js';
 import { roundHalfEven } from './layers.js';
 import { Parameter } from './module.js';
 import { normal } from './init.js';
@@ -364,6 +364,20 @@ export class FactorizedSpectralWeight implements SpectralWeight {
   /** The reconstruction's equation, e.g. CP 'r,ir,or,xr,yr->xyio' (mode-major weight). */
   get reconstructionEquation(): string {
     return `${this.factors.map((f) => f.term).join(',')}->${this.wTerm}`;
+  }
+
+  /**
+   * The planned contraction of this weight with a spectrum of `batch` signals in `dtype` (the path,
+   * each pairwise step's GEMM and the peak intermediate), as formatPlan prints it: for the
+   * 'factorized' implementation the spectrum × factors contraction, for 'reconstructed' the rebuild
+   * of the dense weight.
+   */
+  describePlan(batch: number, dtype: ContractDType): string {
+    const shapes = this.factors.map((f) => [...f.termShape]);
+    if (this.implementation === 'factorized') {
+      return formatPlan(planContraction(this.equation, [[...this.modes, batch, this.inChannels], ...shapes]), dtype);
+    }
+    return formatPlan(planContraction(this.reconstructionEquation, shapes), dtype === 'float64' ? 'float64' : 'float32');
   }
 
   /** Each tensor as one packed complex Variable [2, ...termShape] (differentiable to its Parameters). */

@@ -97,6 +97,8 @@ export interface SpectralWeight {
   readonly aliases: Readonly<Record<string, string>>;
   /** Short description ('dense', 'cp rank 12', …). */
   readonly description: string;
+  /** The planned contraction for a spectrum of `batch` signals in `dtype` (path, steps, peak intermediate), where there is one. */
+  describePlan?(batch: number, dtype: DType): string;
 }
 
 /** What makes the weight of one spectral convolution (FNOBlocks calls it once per layer). */

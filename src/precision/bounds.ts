@@ -15,13 +15,14 @@
  * Bad input throws RangeError/TypeError whose message starts with the function's name.
  */
 import { unitRoundoff } from '../core/dtype.js';
+import type { HalfType } from './policy.js';
 import { Tensor, shapeSize } from '../core/tensor.js';
 import { type FftNorm, FFT_NORMS, rfftnModes } from '../fft/index.js';
 import { backend } from '../kernels/cpu.js';
 import { type Plan, isSmooth, makePlan } from '../kernels/fft-plan.js';
 
 /** The 16-bit types the FFT can emulate (same as FftOptions['emulate']). */
-type Half = 'float16' | 'bfloat16';
+type Half = HalfType;
 const HALVES: readonly Half[] = ['float16', 'bfloat16'];
 
 /** Unit roundoff of f32, the arithmetic the emulated FFT computes in between two roundings. */
@@ -310,7 +311,7 @@ export interface HalfIoFftBound {
  * with L input values and |K| kept complex values in the batch; no overflow assumed (docs/bounds.md).
  * 'mixed' layers (f32 input) satisfy the same bound.
  */
-export function halfIoFftBound(sizes: readonly number[], halfType: 'float16' | 'bfloat16', opts: { norm?: FftNorm } = {}): HalfIoFftBound {
+export function halfIoFftBound(sizes: readonly number[], halfType: HalfType, opts: { norm?: FftNorm } = {}): HalfIoFftBound {
   const op = 'halfIoFftBound';
   const ns = checkSizeList(sizes, op);
   const half = checkHalf(halfType, op);
@@ -533,7 +534,7 @@ function checkHalf(halfType: unknown, op: string): Half {
  * emulated half FFT; 'training' rounds the input to the half type and runs the f32 FFT with a
  * half-type output, as a 'half' Fourier layer does in training.
  */
-export function fftErrorReport(x: Tensor, modes: readonly number[], halfType: 'float16' | 'bfloat16', opts: { norm?: FftNorm; path?: FftPath } = {}): FftErrorReport {
+export function fftErrorReport(x: Tensor, modes: readonly number[], halfType: HalfType, opts: { norm?: FftNorm; path?: FftPath } = {}): FftErrorReport {
   const op = 'fftErrorReport';
   if (!(x instanceof Tensor)) throw new TypeError(`${op}: x must be a Tensor`);
   const half = checkHalf(halfType, op);
@@ -609,7 +610,7 @@ export function fftErrorReport(x: Tensor, modes: readonly number[], halfType: 'f
 }
 
 /** Relative L2 error of the kept coefficients of rfftnModes in half vs float64 (fftErrorReport().measured; emulated by default). */
-export function measuredFftError(x: Tensor, modes: readonly number[], halfType: 'float16' | 'bfloat16', opts: { norm?: FftNorm; path?: FftPath } = {}): number {
+export function measuredFftError(x: Tensor, modes: readonly number[], halfType: HalfType, opts: { norm?: FftNorm; path?: FftPath } = {}): number {
   return fftErrorReport(x, modes, halfType, opts).measured;
 }
 

@@ -3,7 +3,7 @@
  * model computes in. Models, the Trainer, the precision schedule, layer fallback, `mpno bound` and
  * the benchmarks all read these definitions; none of them names a model family.
  */
-import type { DType } from '../core/dtype.js';
+import type { DType, HalfDType } from '../core/dtype.js';
 import type { Tensor } from '../core/tensor.js';
 import type { FftNorm } from '../fft/index.js';
 import * as ops from '../autograd/ops.js';
@@ -21,7 +21,7 @@ export type BlockPrecision = 'full' | 'mixed' | 'half';
 export const BLOCK_PRECISIONS: readonly BlockPrecision[] = ['full', 'mixed', 'half'];
 
 /** The 16-bit type of half blocks and of AMP activations. */
-export type HalfType = 'float16' | 'bfloat16';
+export type HalfType = HalfDType;
 export const HALF_TYPES: readonly HalfType[] = ['float16', 'bfloat16'];
 
 /**

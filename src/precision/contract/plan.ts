@@ -2,12 +2,12 @@
  * The pairwise path planner (opt_einsum style) and the GEMM mapping of every step; see index.ts for
  * the cost model.
  */
-import { itemSize } from '../../core/dtype.js';
+import { type DType, itemSize } from '../../core/dtype.js';
 import { type Shape, fmtShape } from '../../core/tensor.js';
 import { ContractionPlanError, indexSizes, maskOf, parseEinsum, pick, sizeOfMask, sizeOfOrder } from './parse.js';
 
 /** The dtypes the engine stores intermediates and results in. */
-export type ContractDType = 'float32' | 'float16' | 'bfloat16' | 'float64';
+export type ContractDType = DType;
 
 export type ContractionStrategy = 'greedy' | 'optimal' | 'auto';
 /** '4': four real GEMMs per complex product; '3': Gauss's three-multiplication form. */
