@@ -36,16 +36,6 @@ function overlaps(a: Tensor, b: Tensor): boolean {
   return a0 < b0 + b.nbytes && b0 < a0 + a.nbytes;
 }
 
-/** An output that shares memory with an input (other than being the very same elements) is an error. */
-export function checkNoPartialOverlap(op: string, out: [string, Tensor], ...inputs: [string, Tensor][]): void {
-  const [on, o] = out;
-  for (const [n, t] of inputs) {
-    if (overlaps(o, t) && !(o.ptr === t.ptr && o.nbytes === t.nbytes && o.dtype === t.dtype)) {
-      throw new RangeError(`${op}: ${on} (${describe(o)}) partly overlaps ${n} (${describe(t)}) in memory`);
-    }
-  }
-}
-
 /** The output must not share any memory with the inputs (kernels that read inputs after writing). */
 export function checkDisjoint(op: string, out: [string, Tensor], ...inputs: [string, Tensor][]): void {
   const [on, o] = out;
