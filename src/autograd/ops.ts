@@ -177,11 +177,7 @@ function channelBiasGrad(g: Tensor, biasShape: readonly number[], dtype: DType):
   const o = ones(S, dtype === 'float64' ? 'float64' : 'float32');
   const oT = o.reshape([S, 1]);
   try {
-    for (let b = 0; b < B; b++) {
-      const gb = g3.slice(b, b + 1).reshapeOwned([C, S]);
-      be().gemm(gb, oT, db, { accumulate: true });
-      gb.release();
-    }
+    be().gemm(g3, oT, db, { sumBatch: true, accumulate: true });
   } finally {
     g3.release();
     oT.release();
@@ -222,13 +218,7 @@ export function linear(x: Variable, W: Variable, bias?: Variable): Variable {
       }
       if (needs[1]) {
         gW = Tensor.zeros([Co, Ci], W.dtype === 'float64' ? 'float64' : 'float32', 'gradient');
-        for (let b = 0; b < B; b++) {
-          const gb3 = g3.slice(b, b + 1).reshapeOwned([Co, S]);
-          const xb = x3.slice(b, b + 1).reshapeOwned([Ci, S]);
-          be().gemm(gb3, xb, gW, { transB: true, accumulate: true });
-          gb3.release();
-          xb.release();
-        }
+        be().gemm(g3, x3, gW, { transB: true, sumBatch: true, accumulate: true });
       }
       if (needs[2] && bias) gb = channelBiasGrad(g, bias.shape, bias.dtype === 'float64' ? 'float64' : 'float32');
       return [gx, gW, gb];
@@ -280,11 +270,7 @@ export function linearGelu(x: Variable, W: Variable, bias?: Variable, approximat
       }
       if (needs[1]) {
         const gW = Tensor.zeros([Co, Ci], W.dtype === 'float64' ? 'float64' : 'float32', 'gradient');
-        for (let b = 0; b < B; b++) {
-          const [gzb, xb] = [gz3.slice(b, b + 1).reshapeOwned([Co, S]), x3.slice(b, b + 1).reshapeOwned([Ci, S])];
-          be().gemm(gzb, xb, gW, { transB: true, accumulate: true });
-          for (const t of [gzb, xb]) t.release();
-        }
+        be().gemm(gz3, x3, gW, { transB: true, sumBatch: true, accumulate: true });
         grads[1] = gW;
       }
       if (needs[2] && bias) grads[2] = channelBiasGrad(gz, bias.shape, bias.dtype === 'float64' ? 'float64' : 'float32');

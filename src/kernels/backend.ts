@@ -21,6 +21,12 @@ export interface GemmOptions {
    * unrounded sum (the wasm kernel applies it in its epilogue, so C is written once).
    */
   gelu?: GeluApproximate;
+  /**
+   * Sum over the batch: A and/or B batched, C 2-D [M, N]: C = alpha·Σ_b op(A[b])·op(B[b]) (+ C if
+   * accumulate) (+ bias, once). The items are added in batch order (a channel mixing's weight gradient).
+   * Not with `gelu`.
+   */
+  sumBatch?: boolean;
   /** With `gelu`: also receives the values before the activation (what its backward needs); shaped and typed like C. */
   preActivation?: Tensor;
 }

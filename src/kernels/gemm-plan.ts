@@ -25,6 +25,8 @@ export interface GemmPlan {
   alpha: number;
   beta: number;
   bias: Tensor | undefined;
+  /** C is one [M, N] that receives the sum over the batch (strideC 0). */
+  sumBatch: boolean;
 }
 
 /** Checks shapes and options of a gemm call; errors name 'gemm' and every operand's shape and dtype. */
@@ -35,9 +37,14 @@ export function planGemm(a: Tensor, b: Tensor, c: Tensor, opts: GemmOptions = {}
   for (const [name, t] of [['A', a], ['B', b], ['C', c]] as const) {
     if (t.ndim !== 2 && t.ndim !== 3) throw new RangeError(`${op}: ${name} must be 2-D or 3-D (batched); got ${ctx()}`);
   }
-  const batch = c.ndim === 3 ? c.shape[0]! : 1;
-  if (c.ndim === 2 && (a.ndim === 3 || b.ndim === 3)) {
-    throw new RangeError(`${op}: a batched A or B needs a batched C [batch, M, N]; got ${ctx()}`);
+  const sumBatch = opts.sumBatch === true;
+  if (sumBatch) {
+    if (c.ndim !== 2 || (a.ndim !== 3 && b.ndim !== 3)) throw new RangeError(`${op}: sumBatch needs a batched A or B and a 2-D C [M, N]; got ${ctx()}`);
+    if (opts.gelu !== undefined) throw new RangeError(`${op}: sumBatch does not take a fused activation (gelu); got ${ctx()}`);
+  }
+  const batch = sumBatch ? (a.ndim === 3 ? a.shape[0]! : b.shape[0]!) : c.ndim === 3 ? c.shape[0]! : 1;
+  if (!sumBatch && c.ndim === 2 && (a.ndim === 3 || b.ndim === 3)) {
+    throw new RangeError(`${op}: a batched A or B needs a batched C [batch, M, N] (or sumBatch); got ${ctx()}`);
   }
   if (a.ndim === 3 && a.shape[0] !== batch) throw new RangeError(`${op}: batch sizes differ; got ${ctx()}`);
   if (b.ndim === 3 && b.shape[0] !== batch) throw new RangeError(`${op}: batch sizes differ; got ${ctx()}`);
@@ -83,12 +90,13 @@ export function planGemm(a: Tensor, b: Tensor, c: Tensor, opts: GemmOptions = {}
     ldc: n,
     strideA: a.ndim === 3 ? ar * ac : 0,
     strideB: b.ndim === 3 ? br * bc : 0,
-    strideC: m * n,
+    strideC: sumBatch ? 0 : m * n,
     alpha,
     beta: opts.accumulate ? 1 : 0,
     bias,
     act,
     preActivation: z,
+    sumBatch,
   };
 }
 

@@ -37,6 +37,7 @@ export function gemm(a: Tensor, b: Tensor, c: Tensor, opts: GemmOptions = {}): v
   };
   const threads = pool.threads;
   const flops = 2 * p.batch * p.m * p.n * p.k;
+  if (p.sumBatch) return sumBatch(p, x, threads === 1 || flops < PARALLEL_FLOPS ? 1 : threads);
   if (threads === 1 || flops < PARALLEL_FLOPS) return serial(p, x);
   // a batch that splits evenly (or is large) goes in one hand-off per thread: splitting along N costs
   // one hand-off per batch item (64 per 1×1 convolution on darcy16)
@@ -122,6 +123,37 @@ function splitK(p: GemmPlan, x: Ptrs, threads: number): void {
     }
   } finally {
     parts.release();
+    ws.release();
+  }
+}
+
+/**
+ * C = Σ_b op(A_b)·op(B_b): each thread takes a block of C's rows (4-row tiles) or columns (8-column
+ * panels), whichever splits more evenly, and sums every batch item into it in batch order, so every
+ * element is computed exactly as on one thread (no partial sums to reduce, results independent of the
+ * thread count).
+ */
+function sumBatch(p: GemmPlan, x: Ptrs, threads: number): void {
+  const rows = splitRange(p.m, threads, 4);
+  const cols = splitRange(p.n, threads, 8);
+  const widest = (r: [number, number][]) => Math.max(...r.map(([s, e]) => e - s));
+  const byRows = rows.length > 1 && widest(rows) / p.m <= widest(cols) / p.n;
+  const parts: [number, number, number, number][] = threads === 1 || (rows.length < 2 && cols.length < 2)
+    ? [[0, p.m, 0, p.n]]
+    : byRows ? rows.map(([s, e]) => [s, e, 0, p.n]) : cols.map(([s, e]) => [0, p.m, s, e]);
+  const per = Math.ceil(wasm.gemmWorkBytes(Math.max(...parts.map((q) => q[1] - q[0])), Math.max(...parts.map((q) => q[3] - q[2])), p.k, x.cDt) / 64) * 64;
+  const ws = workspace(per * parts.length);
+  try {
+    const tasks = parts.map(([i0, i1, j0, j1], t) => [
+      x.a + i0 * p.rsA * x.sa, x.aDt, p.rsA, p.csA,
+      x.b + j0 * p.csB * x.sb, x.bDt, p.rsB, p.csB,
+      x.c + (i0 * p.ldc + j0) * x.sc, x.cDt, p.ldc,
+      i1 - i0, j1 - j0, p.k, p.alpha, p.beta, x.bias !== 0 ? x.bias + i0 * itemSize(p.bias!.dtype) : 0, x.biasDt, ws.ptr + t * per,
+      p.batch, p.strideA * x.sa, p.strideB * x.sb,
+    ]);
+    if (tasks.length === 1) wasm.gemmSum(...(tasks[0] as Parameters<typeof wasm.gemmSum>));
+    else pool.run('gemmSum', tasks);
+  } finally {
     ws.release();
   }
 }

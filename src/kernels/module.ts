@@ -25,6 +25,15 @@ export interface KernelExports {
     /** As gemm's act and z; z advances by sc with C. */
     count: number, sa: number, sb: number, sc: number, act: number, z: number,
   ): void;
+  /** C = alpha·Σ_i op(A_i)·op(B_i) + beta·C + bias over `count` items sa / sb bytes apart (one C). */
+  gemmSum(
+    a: number, aDt: number, rsA: number, csA: number,
+    b: number, bDt: number, rsB: number, csB: number,
+    c: number, cDt: number, ldc: number,
+    m: number, n: number, k: number,
+    alpha: number, beta: number, bias: number, biasDt: number, work: number,
+    count: number, sa: number, sb: number,
+  ): void;
   gemmReduce(
     parts: number, count: number, partStride: number,
     c: number, cDt: number, ldc: number, m: number, n: number,
@@ -57,7 +66,7 @@ export type KernelName = keyof KernelExports;
 
 /** Every exported kernel, in a fixed order (workers call them by index). */
 export const KERNEL_NAMES: readonly KernelName[] = [
-  'convert', 'gemm', 'gemmWorkBytes', 'gemmBatch', 'gemmReduce', 'binary', 'unary', 'unaryBackward', 'axpy', 'reduce',
+  'convert', 'gemm', 'gemmWorkBytes', 'gemmBatch', 'gemmSum', 'gemmReduce', 'binary', 'unary', 'unaryBackward', 'axpy', 'reduce',
   'fftWorkBytes', 'fftRun', 'cgemmWorkBytes', 'cgemmRun',
 ];
 

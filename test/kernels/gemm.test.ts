@@ -129,6 +129,101 @@ describe('gemm (wasm) against the float64 reference', () => {
 
 });
 
+/**
+ * sumBatch: C [M, N] = alpha·Σ_b op(A_b)·op(B_b) (+ C) (+ bias). Each item is added into C as gemm
+ * adds one product, so a 16-bit C rounds once per item: the bound is the f32 one over the whole sum
+ * plus one rounding of the magnitude per item.
+ */
+function checkSum(c: Case, threads: number, rng: Rng): Float64Array {
+  const ash = c.transA ? [c.k, c.m] : [c.m, c.k];
+  const bsh = c.transB ? [c.n, c.k] : [c.k, c.n];
+  const a = rng.fillNormal(Tensor.empty(c.batchA ? [c.batch, ...ash] : ash, c.aDt));
+  const b = rng.fillNormal(Tensor.empty([c.batch, ...bsh], c.bDt));
+  const cT = rng.fillNormal(Tensor.empty([c.m, c.n], c.cDt));
+  const bias = c.bias ? rng.fillNormal(Tensor.empty([c.m], c.biasDt)) : undefined;
+  const opts: GemmOptions = { transA: c.transA, transB: c.transB, accumulate: c.accumulate, alpha: c.alpha, sumBatch: true, ...(bias ? { bias } : {}) };
+  const abs = (t: Tensor) => Tensor.fromArray(t.toFloat64().map(Math.abs), t.shape, 'float64');
+  const [absA, absB, absC] = [abs(a), abs(b), abs(cT)];
+  const absBias = bias ? abs(bias) : undefined;
+  refGemm(absA, absB, absC, { ...opts, alpha: Math.abs(c.alpha), ...(absBias ? { bias: absBias } : {}) });
+  const want = Tensor.fromArray(cT.toFloat64(), cT.shape, 'float64');
+  refGemm(a, b, want, opts);
+  withThreads(threads, () => gemm(a, b, cT, opts));
+  const got = cT.toFloat64();
+  const exp = want.toFloat64();
+  const mag = absC.toFloat64();
+  const uOut = c.cDt === 'float32' ? 0 : 2 * unitRoundoff(c.cDt);
+  for (let i = 0; i < got.length; i++) {
+    const tol = ((c.k + 3) * c.batch * 2 ** -24 + c.batch * uOut) * mag[i]! * (1 + uOut) + 1e-30;
+    if (!(Math.abs(got[i]! - exp[i]!) <= tol)) {
+      assert.fail(`gemm sumBatch ${JSON.stringify(c)} threads=${threads}: element ${i} got ${got[i]} want ${exp[i]} (tol ${tol})`);
+    }
+  }
+  for (const t of [a, b, cT, want, absA, absB, absC, bias, absBias]) t?.release();
+  return got;
+}
+
+describe('gemm summed over the batch (sumBatch: a channel mixing\'s weight gradient)', () => {
+  it('random shapes, transposes, dtypes, shared A, bias, alpha and accumulate match the float64 reference', () => {
+    const rng = new Rng(4321);
+    const pick = <T>(xs: readonly T[]): T => xs[rng.int(xs.length)]!;
+    for (let trial = 0; trial < 150; trial++) {
+      checkSum({
+        m: pick(SIZES), n: pick([...SIZES, 40]), k: pick([...SIZES, 256, 300]),
+        batch: pick([1, 2, 3, 7]), batchA: rng.random() < 0.7, transA: rng.random() < 0.5, transB: rng.random() < 0.5,
+        accumulate: rng.random() < 0.5, alpha: pick([1, -0.75, 2.5]), bias: rng.random() < 0.5,
+        aDt: pick(KERNEL_DTYPES), bDt: pick(KERNEL_DTYPES), cDt: pick(KERNEL_DTYPES), biasDt: pick(KERNEL_DTYPES),
+      }, pick([1, 2]), rng);
+    }
+  });
+
+  it('the threaded split (rows or columns of C) gives the one-thread result bit for bit', () => {
+    // large enough to be split: 2·B·M·N·K ≥ 4 Mflop
+    const shapes = [
+      { m: 24, n: 24, k: 256, batch: 64 }, // darcy16's 1×1 mixing: Co × Ci, K = spatial
+      { m: 5, n: 96, k: 1024, batch: 8 }, // few rows: split by columns
+      { m: 70, n: 3, k: 4096, batch: 4 }, // few columns: split by rows
+    ];
+    for (const dt of KERNEL_DTYPES) for (const s of shapes) {
+      const c: Case = { ...s, batchA: true, transA: false, transB: true, accumulate: true, alpha: 1, bias: true, aDt: dt, bDt: dt, cDt: 'float32', biasDt: 'float32' };
+      const one = checkSum(c, 1, new Rng(5));
+      for (const threads of [2, 3]) {
+        const many = checkSum(c, threads, new Rng(5));
+        assert.deepEqual(many, one, `threads=${threads} ${JSON.stringify(s)} ${dt}`);
+      }
+    }
+  });
+
+  it('equals the per-item loop of accumulating gemm calls bit for bit', () => {
+    const rng = new Rng(11);
+    for (const dt of KERNEL_DTYPES) {
+      const [B, M, N, K] = [6, 9, 13, 300];
+      const a = rng.fillNormal(Tensor.empty([B, M, K], dt));
+      const b = rng.fillNormal(Tensor.empty([B, N, K], dt));
+      const bias = rng.fillNormal(Tensor.empty([M], 'float32'));
+      const c1 = rng.fillNormal(Tensor.empty([M, N], dt));
+      const c2 = c1.clone();
+      gemm(a, b, c1, { transB: true, accumulate: true, sumBatch: true, bias });
+      for (let i = 0; i < B; i++) {
+        const [ai, bi] = [a.slice(i, i + 1).reshapeOwned([M, K]), b.slice(i, i + 1).reshapeOwned([N, K])];
+        gemm(ai, bi, c2, { transB: true, accumulate: true, ...(i === 0 ? { bias } : {}) });
+        ai.release();
+        bi.release();
+      }
+      assert.deepEqual(c1.toFloat64(), c2.toFloat64(), dt);
+      for (const t of [a, b, bias, c1, c2]) t.release();
+    }
+  });
+
+  it('bad use names the problem', () => {
+    const f = (shape: number[]) => Tensor.zeros(shape);
+    assert.throws(() => gemm(f([2, 3]), f([3, 5]), f([2, 5]), { sumBatch: true }), /gemm: sumBatch needs a batched A or B and a 2-D C/);
+    assert.throws(() => gemm(f([4, 2, 3]), f([4, 3, 5]), f([4, 2, 5]), { sumBatch: true }), /sumBatch needs .* 2-D C/);
+    assert.throws(() => gemm(f([4, 2, 3]), f([3, 3, 5]), f([2, 5]), { sumBatch: true }), /gemm: batch sizes differ/);
+    assert.throws(() => gemm(f([4, 2, 3]), f([4, 3, 5]), f([2, 5]), { sumBatch: true, gelu: 'none' }), /sumBatch does not take a fused activation/);
+  });
+});
+
 describe('gemm bad input', () => {
   const f = (shape: number[], dt: 'float32' | 'float64' | 'float16' = 'float32') => Tensor.zeros(shape, dt);
   it('names the operation and the shapes', () => {

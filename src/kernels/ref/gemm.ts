@@ -14,12 +14,16 @@ export function refGemm(a: Tensor, b: Tensor, c: Tensor, opts: GemmOptions = {})
     const oa = bi * p.strideA;
     const ob = bi * p.strideB;
     const oc = bi * p.strideC;
+    // summed over the batch: C's old value and the bias enter once, with the first item
+    const first = !p.sumBatch || bi === 0;
+    const beta = first ? p.beta : 1;
+    const bb = first ? bias : undefined;
     for (let i = 0; i < p.m; i++) {
       for (let j = 0; j < p.n; j++) {
         let s = 0;
         for (let q = 0; q < p.k; q++) s += A[oa + i * p.rsA + q * p.csA]! * B[ob + q * p.rsB + j * p.csB]!;
         const idx = oc + i * p.ldc + j;
-        C[idx] = p.alpha * s + (p.beta !== 0 ? p.beta * C[idx]! : 0) + (bias ? bias[i]! : 0);
+        C[idx] = p.alpha * s + (beta !== 0 ? beta * C[idx]! : 0) + (bb ? bb[i]! : 0);
       }
     }
   }

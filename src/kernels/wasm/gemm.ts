@@ -323,3 +323,24 @@ export function gemmBatch(
     );
   }
 }
+
+/**
+ * C = alpha·Σ_i op(A_i)·op(B_i) + beta·C + bias: `count` products of one shape summed into one C
+ * (operands sa / sb bytes apart, 0 for a shared one), in item order, each added to C as gemm does —
+ * the weight gradient of a channel mixing, Σ_b dY_b·X_bᵀ, in one call.
+ */
+export function gemmSum(
+  a: usize, aDt: i32, rsA: i32, csA: i32,
+  b: usize, bDt: i32, rsB: i32, csB: i32,
+  c: usize, cDt: i32, ldc: i32,
+  m: i32, n: i32, k: i32,
+  alpha: f32, beta: f32, bias: usize, biasDt: i32, work: usize,
+  count: i32, sa: i32, sb: i32,
+): void {
+  for (let i: i32 = 0; i < count; i++) {
+    gemm(
+      a + <usize>(i * sa), aDt, rsA, csA, b + <usize>(i * sb), bDt, rsB, csB, c, cDt, ldc,
+      m, n, k, alpha, i == 0 ? beta : 1, i == 0 ? bias : 0, biasDt, work, ACT_NONE, 0,
+    );
+  }
+}
