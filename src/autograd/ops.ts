@@ -139,50 +139,23 @@ export function reshape(x: Variable, shape: readonly number[]): Variable {
   return record('reshape', [x], out, (g) => [passOn(g, inShape)]);
 }
 
-/** Ones [1, S] (cached per size and dtype): the K = 1 operand that broadcasts a bias with one GEMM. */
-const onesCache = new Map<string, Tensor>();
-function ones(S: number, dtype: DType): Tensor {
-  const key = `${S}:${dtype}`;
-  let t = onesCache.get(key);
-  if (!t) {
-    t = Tensor.full([1, S], 1, dtype, 'workspace');
-    onesCache.set(key, t);
-  }
-  return t;
-}
-
 function batchView(t: Tensor, op: string): { B: number; C: number; S: number } {
   if (t.ndim < 2) throw new RangeError(`${op}: expected [batch, channels, ...], got ${fmtShape(t.shape)}`);
   return { B: t.shape[0]!, C: t.shape[1]!, S: shapeSize(t.shape.slice(2)) };
 }
 
-/** y[b, c, …] += bias[c], as one K = 1 GEMM per batch item. */
+/** y[b, c, …] += bias[c], in place. */
 function addChannelBias(y: Tensor, bias: Tensor): void {
-  const { B, C, S } = batchView(y, 'bias');
-  const y3 = y.reshape([B, C, S]);
-  const b2 = bias.reshape([C, 1]);
-  try {
-    be().gemm(b2, ones(S, y.dtype === 'float64' ? 'float64' : 'float32'), y3, { accumulate: true });
-  } finally {
-    y3.release();
-    b2.release();
-  }
+  batchView(y, 'bias');
+  be().channelAffine(y, null, bias, y);
 }
 
-/** dbias[c] = Σ_{b,s} g[b, c, s]. */
-function channelBiasGrad(g: Tensor, biasShape: readonly number[], dtype: DType): Tensor {
-  const { B, C, S } = batchView(g, 'bias backward');
-  const db = Tensor.zeros([C, 1], dtype, 'gradient');
-  const g3 = g.reshape([B, C, S]);
-  const o = ones(S, dtype === 'float64' ? 'float64' : 'float32');
-  const oT = o.reshape([S, 1]);
-  try {
-    be().gemm(g3, oT, db, { sumBatch: true, accumulate: true });
-  } finally {
-    g3.release();
-    oT.release();
-  }
-  return db.reshapeOwned(biasShape);
+/** dbias[c] = Σ_{b,s} g[b, c, s] (· y[b, c, s] where y is given: a per-channel scale's gradient). */
+function channelBiasGrad(g: Tensor, biasShape: readonly number[], dtype: DType, y: Tensor | null = null): Tensor {
+  batchView(g, 'bias backward');
+  const db = Tensor.empty(biasShape, dtype, 'gradient');
+  be().channelSum(g, y, db);
+  return db;
 }
 
 /**
@@ -299,62 +272,34 @@ export function addBias(x: Variable, bias: Variable): Variable {
   ]);
 }
 
-/** w[c] repeated over the S points of each channel: one [C·S] row block (f32, or float64 for a float64 x). */
-function channelRows(w: Variable, C: number, S: number, f64: boolean): Tensor {
-  const wv = w.value.toFloat64();
-  const rows = Tensor.empty([C * S], f64 ? 'float64' : 'float32', 'workspace');
-  const d = rows.data as Float32Array | Float64Array;
-  for (let c = 0; c < C; c++) d.fill(wv[c]!, c * S, (c + 1) * S);
-  return rows;
-}
-
-/** out[b] = a[b] ∘ rows for every batch item b (a: [B, C·S]-shaped, rows: [C·S]). */
-function mulRows(a: Tensor, rows: Tensor, out: Tensor, B: number): void {
-  const per = rows.size;
-  const a2 = a.reshape([B, per]);
-  const o2 = out.reshape([B, per]);
-  try {
-    for (let b = 0; b < B; b++) {
-      const ab = a2.slice(b, b + 1).reshapeOwned([per]);
-      const ob = o2.slice(b, b + 1).reshapeOwned([per]);
-      be().binary('mul', ab, rows, ob);
-      ab.release();
-      ob.release();
-    }
-  } finally {
-    a2.release();
-    o2.release();
-  }
-}
-
 /**
- * y[b, c, …] = w[c]·x[b, c, …] (neuralop's soft-gating skip without bias): one elementwise product per
- * batch item against w expanded over each channel's points; dw[c] = Σ_{b,s} dy·x.
+ * y[b, c, …] = w[c]·x[b, c, …] (neuralop's soft-gating skip without bias); dw[c] = Σ_{b,s} dy·x.
  */
 export function channelScale(x: Variable, w: Variable): Variable {
   const op = 'channelScale';
-  const { B, C, S } = batchView(x.value, op);
+  const { C } = batchView(x.value, op);
   if (w.size !== C) throw new RangeError(`${op}: weight ${fmtShape(w.shape)} must have ${C} elements (x ${fmtShape(x.shape)})`);
-  const f64 = x.dtype === 'float64';
-  const rows = channelRows(w, C, S, f64);
   const out = Tensor.empty(x.shape, x.dtype, 'activation');
-  mulRows(x.value, rows, out, B);
+  const wFlat = w.value.reshape([C]);
+  try {
+    be().channelAffine(x.value, wFlat, null, out);
+  } finally {
+    wFlat.release();
+  }
   const sx = save(x.value);
   return record(op, [x, w], out, (g, needs) => {
     let gx: Tensor | null = null;
-    let gW: Tensor | null = null;
-    if (needs[0]) mulRows(g, rows, (gx = Tensor.empty(x.shape, g.dtype, 'gradient')), B);
-    if (needs[1]) {
-      const prod = Tensor.empty(x.shape, f64 ? 'float64' : 'float32', 'workspace');
+    if (needs[0]) {
+      const wv = w.value.reshape([C]);
       try {
-        be().binary('mul', g, sx, prod);
-        gW = channelBiasGrad(prod, w.shape, w.dtype === 'float64' ? 'float64' : 'float32');
+        be().channelAffine(g, wv, null, (gx = Tensor.empty(x.shape, g.dtype, 'gradient')));
       } finally {
-        prod.release();
+        wv.release();
       }
     }
+    const gW = needs[1] ? channelBiasGrad(g, w.shape, w.dtype === 'float64' ? 'float64' : 'float32', sx) : null;
     return [gx, gW];
-  }, [sx, rows]);
+  }, [sx]);
 }
 
 /** The dtypes of a spectral layer's stages (precision/policy.ts's stageDTypes makes them from a precision mode). */

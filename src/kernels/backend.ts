@@ -74,6 +74,16 @@ export interface Backend {
   clamp(x: Tensor, min: number, max: number, out: Tensor): void;
   /** dx = dy where min ≤ x ≤ max, else 0. */
   clampBackward(x: Tensor, min: number, max: number, dy: Tensor, dx: Tensor): void;
+  /**
+   * out[b, c, …] = x[b, c, …]·scale[c] + shift[c] over x [batch, channels, …] (a layer's per-channel
+   * bias and scale); either vector may be null (1 / 0). out is x or shares no memory with it.
+   */
+  channelAffine(x: Tensor, scale: Tensor | null, shift: Tensor | null, out: Tensor): void;
+  /**
+   * out[c] = Σ_{b, …} x[b, c, …]·y[b, c, …] (y null: Σ x), plus out's old value if accumulate: the
+   * gradient of a per-channel bias (y null) or scale (y = the forward input).
+   */
+  channelSum(x: Tensor, y: Tensor | null, out: Tensor, accumulate?: boolean): void;
   /** A reduction over all elements, returned as a float64 number. */
   reduce(op: ReduceOp, x: Tensor): number;
   /** out = x converted to out's dtype (round to nearest even). */

@@ -64,3 +64,46 @@ export function checkPermute(op: string, src: Tensor, perm: readonly number[], d
   }
   checkDisjoint(op, ['dst', dst], ['src', src]);
 }
+
+/** x as [B, C, S]: batch, channels (axis 1) and the points of each channel (the axes after it). */
+export interface ChannelDims {
+  B: number;
+  C: number;
+  S: number;
+}
+
+function channelDims(op: string, name: string, x: Tensor): ChannelDims {
+  if (x.ndim < 2) throw new RangeError(`${op}: ${name} must be [batch, channels, ...]; got ${describe(x)}`);
+  let S = 1;
+  for (let d = 2; d < x.ndim; d++) S *= x.shape[d]!;
+  return { B: x.shape[0]!, C: x.shape[1]!, S };
+}
+
+function checkChannelVector(op: string, name: string, v: Tensor, x: Tensor, C: number): void {
+  checkLive(op, [name, v]);
+  if (v.size !== C) throw new RangeError(`${op}: ${name} ${describe(v)} must have one element per channel of x ${describe(x)} (${C})`);
+}
+
+/** Checks channelAffine(x, scale, shift, out): out shaped like x, scale and shift C elements, out is x or disjoint from it. */
+export function checkChannelAffine(x: Tensor, scale: Tensor | null, shift: Tensor | null, out: Tensor): ChannelDims {
+  const op = 'channelAffine';
+  checkSameShape(op, ['x', x], ['out', out]);
+  const d = channelDims(op, 'x', x);
+  if (scale) checkChannelVector(op, 'scale', scale, x, d.C);
+  if (shift) checkChannelVector(op, 'shift', shift, x, d.C);
+  if (out.ptr !== x.ptr || out.dtype !== x.dtype) checkDisjoint(op, ['out', out], ['x', x]);
+  for (const [n, v] of [['scale', scale], ['shift', shift]] as const) if (v) checkDisjoint(op, ['out', out], [n, v]);
+  return d;
+}
+
+/** Checks channelSum(x, y, out): y shaped like x, out C elements and disjoint from x and y. */
+export function checkChannelSum(x: Tensor, y: Tensor | null, out: Tensor): ChannelDims {
+  const op = 'channelSum';
+  if (y) checkSameShape(op, ['x', x], ['y', y]);
+  else checkLive(op, ['x', x]);
+  const d = channelDims(op, 'x', x);
+  checkChannelVector(op, 'out', out, x, d.C);
+  checkDisjoint(op, ['out', out], ['x', x]);
+  if (y) checkDisjoint(op, ['out', out], ['y', y]);
+  return d;
+}

@@ -1,6 +1,6 @@
 import type { Tensor } from '../core/tensor.js';
 import type { BinaryOp, GeluApproximate, ReduceOp } from './backend.js';
-import { checkFiniteNumber, checkLive, checkSameShape } from './check.js';
+import { checkChannelAffine, checkChannelSum, checkFiniteNumber, checkLive, checkSameShape } from './check.js';
 import { dtCode } from './dtcode.js';
 import type { KernelName } from './module.js';
 import { pool, splitRange } from './pool.js';
@@ -191,4 +191,36 @@ export function reduce(op: ReduceOp, x: Tensor): number {
   let total = 0;
   for (const p of parts) total += p;
   return total;
+}
+
+/** out[b, c, …] = x[b, c, …]·scale[c] + shift[c] (either vector may be null); rows split across threads. */
+export function channelAffine(x: Tensor, scale: Tensor | null, shift: Tensor | null, out: Tensor): void {
+  const { B, C, S } = checkChannelAffine(x, scale, shift, out);
+  const op = 'channelAffine';
+  const xd = dtCode(x.dtype, op);
+  const od = dtCode(out.dtype, op);
+  const [wp, wd] = scale ? [scale.ptr, dtCode(scale.dtype, op)] : [0, 0];
+  const [bp, bd] = shift ? [shift.ptr, dtCode(shift.dtype, op)] : [0, 0];
+  const rows = B * C;
+  if (rows === 0 || S === 0) return;
+  const parts = Math.min(pool.threads, Math.floor((rows * S) / PARALLEL_CHEAP) + 1);
+  const [xp, op_] = [x.ptr, out.ptr];
+  pool.run('channelAffine', splitRange(rows, parts).map(([r0, r1]) => [xp, xd, op_, od, wp, wd, bp, bd, C, S, r0, r1]));
+}
+
+/**
+ * out[c] = Σ_{b, …} x[b, c, …]·y[b, c, …] (y null: Σ x) (+ out's old value if accumulate): each row in
+ * f32 lanes over chunks of 1024 elements into an f64 total, the batch items in order; channels split
+ * across threads, so the result does not depend on the thread count.
+ */
+export function channelSum(x: Tensor, y: Tensor | null, out: Tensor, accumulate = false): void {
+  const { B, C, S } = checkChannelSum(x, y, out);
+  const op = 'channelSum';
+  const xd = dtCode(x.dtype, op);
+  const [yp, yd] = y ? [y.ptr, dtCode(y.dtype, op)] : [0, 0];
+  const od = dtCode(out.dtype, op);
+  if (C === 0) return;
+  const parts = Math.min(pool.threads, Math.floor((B * C * S * (y ? 2 : 1)) / PARALLEL_CHEAP) + 1);
+  const [xp, op_] = [x.ptr, out.ptr];
+  pool.run('channelSum', splitRange(C, parts).map(([c0, c1]) => [xp, xd, yp, yd, op_, od, accumulate ? 1 : 0, B, C, S, c0, c1]));
 }

@@ -52,6 +52,16 @@ export interface KernelExports {
   axpy(alpha: number, x: number, xDt: number, y: number, yDt: number, n: number): void;
   /** op: 0 sum, 1 sum of squares, 2 max |x|, 3 count of non-finite elements. */
   reduce(op: number, x: number, xDt: number, n: number): number;
+  /** out = x·scale[c] + shift[c] over rows [r0, r1) of [B·C, S] (scale / shift 0: none). */
+  channelAffine(
+    x: number, xDt: number, out: number, outDt: number, scale: number, scaleDt: number, shift: number, shiftDt: number,
+    c: number, s: number, r0: number, r1: number,
+  ): void;
+  /** out[ch] (+)= Σ_b Σ_s x·(y if y ≠ 0) for channels [c0, c1) of [B, C, S]. */
+  channelSum(
+    x: number, xDt: number, y: number, yDt: number, out: number, outDt: number, accumulate: number,
+    b: number, c: number, s: number, c0: number, c1: number,
+  ): void;
   /** Workspace bytes of one cgemmRun task. */
   cgemmWorkBytes(m: number, k: number): number;
   /** Fused complex GEMM for batch items [b0, b1) of the descriptor at `desc` (see wasm/cgemm.ts). */
@@ -67,6 +77,7 @@ export type KernelName = keyof KernelExports;
 /** Every exported kernel, in a fixed order (workers call them by index). */
 export const KERNEL_NAMES: readonly KernelName[] = [
   'convert', 'gemm', 'gemmWorkBytes', 'gemmBatch', 'gemmSum', 'gemmReduce', 'binary', 'unary', 'unaryBackward', 'axpy', 'reduce',
+  'channelAffine', 'channelSum',
   'fftWorkBytes', 'fftRun', 'cgemmWorkBytes', 'cgemmRun',
 ];
 

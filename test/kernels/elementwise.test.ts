@@ -443,3 +443,80 @@ describe('elementwise kernels (wasm) against the float64 reference', () => {
     }
   });
 });
+
+describe('per-channel kernels (channelAffine, channelSum) against the float64 reference', () => {
+  const shapes: number[][] = [[1, 1], [2, 3, 5], [3, 4, 7, 9], [64, 24, 16, 16], [2, 5, 1], [4, 3, 1031]];
+
+  it('channelAffine: x·scale[c] + shift[c] over random shapes, dtypes, with either vector absent, in place too', () => {
+    const rng = new Rng(2024);
+    for (const shape of shapes) for (const xDt of KERNEL_DTYPES) for (const threads of THREADS) {
+      const oDt = KERNEL_DTYPES[rng.int(3)]!;
+      const C = shape[1]!;
+      const scale = rng.random() < 0.7 ? rng.fillNormal(Tensor.empty([C], KERNEL_DTYPES[rng.int(3)]!)) : null;
+      const shift = scale === null || rng.random() < 0.7 ? rng.fillNormal(Tensor.empty([C], KERNEL_DTYPES[rng.int(3)]!)) : null;
+      const x = rng.fillNormal(Tensor.empty(shape, xDt));
+      const want = Tensor.empty(shape, 'float64');
+      ref.refChannelAffine(x, scale, shift, want);
+      const inPlace = oDt === xDt && rng.random() < 0.5;
+      const out = inPlace ? x.clone() : Tensor.empty(shape, oDt);
+      withThreads(threads, () => ew.channelAffine(inPlace ? out : x, scale, shift, out));
+      const [g, w, X] = [out.toFloat64(), want.toFloat64(), x.toFloat64()];
+      const S = x.size / (shape[0]! * C);
+      const sv = scale?.toFloat64();
+      const bv = shift?.toFloat64();
+      const rt = Math.max(RTOL[oDt], 2 ** -22);
+      for (let i = 0; i < g.length; i++) {
+        const c = Math.floor(i / S) % C;
+        // the kernel rounds x·scale to f32 before adding the shift
+        const terms = Math.abs(X[i]! * (sv ? sv[c]! : 1)) + Math.abs(bv ? bv[c]! : 0);
+        const tol = rt * Math.abs(w[i]!) + 2 ** -23 * terms + ATOL[oDt];
+        if (!(Math.abs(g[i]! - w[i]!) <= tol)) assert.fail(`channelAffine ${JSON.stringify(shape)} ${xDt}->${oDt} t${threads}: ${i} got ${g[i]} want ${w[i]}`);
+      }
+      for (const t of [x, out, want, scale, shift]) t?.release();
+    }
+  });
+
+  it('channelSum: Σ x (and Σ x·y) per channel over random shapes and dtypes, accumulate, thread count independent', () => {
+    const rng = new Rng(77);
+    for (const shape of shapes) for (const xDt of KERNEL_DTYPES) for (const withY of [false, true]) {
+      const C = shape[1]!;
+      const x = rng.fillNormal(Tensor.empty(shape, xDt));
+      const y = withY ? rng.fillNormal(Tensor.empty(shape, KERNEL_DTYPES[rng.int(3)]!)) : null;
+      const accumulate = rng.random() < 0.5;
+      const init = rng.fillNormal(Tensor.empty([C], 'float32'));
+      const want = Tensor.fromArray(init.toFloat64(), [C], 'float64');
+      ref.refChannelSum(x, y, want, accumulate);
+      // bound: f32 accumulation over chunks of 1024 (≈ 1030·u32·Σ|terms|) plus the final rounding
+      const absX = Tensor.fromArray(x.toFloat64().map(Math.abs), shape, 'float64');
+      const absY = y ? Tensor.fromArray(y.toFloat64().map(Math.abs), shape, 'float64') : null;
+      const mag = Tensor.fromArray(init.toFloat64().map(Math.abs), [C], 'float64');
+      ref.refChannelSum(absX, absY, mag, accumulate);
+      const results: Float64Array[] = [];
+      for (const threads of [1, 2, 3]) {
+        const out = init.clone();
+        withThreads(threads, () => ew.channelSum(x, y, out, accumulate));
+        results.push(out.toFloat64());
+        out.release();
+      }
+      assert.deepEqual(results[1], results[0], 'two threads = one thread, bit for bit');
+      assert.deepEqual(results[2], results[0], 'three threads = one thread, bit for bit');
+      const [g, w, m] = [results[0]!, want.toFloat64(), mag.toFloat64()];
+      for (let c = 0; c < C; c++) {
+        const tol = 1030 * 2 ** -24 * m[c]! + 2 ** -24 * Math.abs(w[c]!);
+        if (!(Math.abs(g[c]! - w[c]!) <= tol)) assert.fail(`channelSum ${JSON.stringify(shape)} ${xDt} y=${withY}: channel ${c} got ${g[c]} want ${w[c]} (tol ${tol})`);
+      }
+      for (const t of [x, y, init, want, absX, absY, mag]) t?.release();
+    }
+  });
+
+  it('bad input names the operand and the shapes', () => {
+    const f = (shape: number[]) => Tensor.zeros(shape);
+    assert.throws(() => ew.channelAffine(f([2, 3, 4]), f([4]), null, f([2, 3, 4])), /channelAffine: scale \[4\] float32 must have one element per channel of x \[2, 3, 4\] float32 \(3\)/);
+    assert.throws(() => ew.channelAffine(f([2, 3, 4]), null, f([3]), f([2, 3, 5])), /channelAffine: shapes differ/);
+    assert.throws(() => ew.channelAffine(f([3]), null, f([3]), f([3])), /channelAffine: x must be \[batch, channels, \.\.\.\]/);
+    const big = f([2, 3, 4]);
+    assert.throws(() => ew.channelAffine(big, null, big.reshape([24]).slice(0, 3), big), /channelAffine: out .* shares memory with shift/);
+    assert.throws(() => ew.channelSum(f([2, 3, 4]), f([2, 3, 5]), f([3])), /channelSum: shapes differ: x is \[2, 3, 4\] float32, y is \[2, 3, 5\] float32/);
+    assert.throws(() => ew.channelSum(f([2, 3, 4]), null, f([2])), /channelSum: out \[2\] float32 must have one element per channel/);
+  });
+});

@@ -1,6 +1,6 @@
 import type { Tensor } from '../../core/tensor.js';
 import type { BinaryOp, GeluApproximate, ReduceOp } from '../backend.js';
-import { checkFiniteNumber, checkLive, checkSameShape } from '../check.js';
+import { checkChannelAffine, checkChannelSum, checkFiniteNumber, checkLive, checkSameShape } from '../check.js';
 
 /**
  * Reference elementwise ops and reductions: every operand is decoded to float64, the math is done in
@@ -238,3 +238,33 @@ export function refConvert(x: Tensor, out: Tensor): void {
   out.set(x.toFloat64());
 }
 
+
+/** out[b, c, …] = x[b, c, …]·scale[c] + shift[c] in float64, rounded once into out. */
+export function refChannelAffine(x: Tensor, scale: Tensor | null, shift: Tensor | null, out: Tensor): void {
+  const { C, S } = checkChannelAffine(x, scale, shift, out);
+  const X = x.toFloat64();
+  const w = scale?.toFloat64();
+  const b = shift?.toFloat64();
+  for (let i = 0; i < X.length; i++) {
+    const c = Math.floor(i / S) % C;
+    X[i] = X[i]! * (w ? w[c]! : 1) + (b ? b[c]! : 0);
+  }
+  out.set(X);
+}
+
+/** out[c] (+)= Σ_{b, …} x[b, c, …]·(y[b, c, …] if y is given) in float64, rounded once into out. */
+export function refChannelSum(x: Tensor, y: Tensor | null, out: Tensor, accumulate = false): void {
+  const { B, C, S } = checkChannelSum(x, y, out);
+  const X = x.toFloat64();
+  const Y = y?.toFloat64();
+  const o = accumulate ? out.toFloat64() : new Float64Array(C);
+  for (let bi = 0; bi < B; bi++) {
+    for (let c = 0; c < C; c++) {
+      const off = (bi * C + c) * S;
+      let s = 0;
+      for (let i = off; i < off + S; i++) s += X[i]! * (Y ? Y[i]! : 1);
+      o[c] = o[c]! + s;
+    }
+  }
+  out.set(o);
+}

@@ -3,7 +3,7 @@ import { refFft } from './fft.js';
 import { refComplexGemm, refGemm } from './gemm.js';
 import { refPermute } from './permute.js';
 import {
-  refAxpy, refBinary, refClamp, refClampBackward, refConvert, refGelu, refGeluBackward, refReduce, refScale, refTanh,
+  refAxpy, refBinary, refChannelAffine, refChannelSum, refClamp, refClampBackward, refConvert, refGelu, refGeluBackward, refReduce, refScale, refTanh,
   refTanhBackward,
 } from './elementwise.js';
 
@@ -27,6 +27,8 @@ export const refBackend: Backend = {
   clamp: refClamp,
   clampBackward: refClampBackward,
   reduce: refReduce,
+  channelAffine: refChannelAffine,
+  channelSum: refChannelSum,
   convert: refConvert,
   permute: refPermute,
   fft: refFft,
