@@ -144,15 +144,8 @@ function batchView(t: Tensor, op: string): { B: number; C: number; S: number } {
   return { B: t.shape[0]!, C: t.shape[1]!, S: shapeSize(t.shape.slice(2)) };
 }
 
-/** y[b, c, …] += bias[c], in place. */
-function addChannelBias(y: Tensor, bias: Tensor): void {
-  batchView(y, 'bias');
-  be().channelAffine(y, null, bias, y);
-}
-
 /** dbias[c] = Σ_{b,s} g[b, c, s] (· y[b, c, s] where y is given: a per-channel scale's gradient). */
 function channelBiasGrad(g: Tensor, biasShape: readonly number[], dtype: DType, y: Tensor | null = null): Tensor {
-  batchView(g, 'bias backward');
   const db = Tensor.empty(biasShape, dtype, 'gradient');
   be().channelSum(g, y, db);
   return db;
@@ -259,13 +252,8 @@ export function linearGelu(x: Variable, W: Variable, bias?: Variable, approximat
 export function addBias(x: Variable, bias: Variable): Variable {
   const { C } = batchView(x.value, 'addBias');
   if (bias.size !== C) throw new RangeError(`addBias: bias ${fmtShape(bias.shape)} must have ${C} elements (x ${fmtShape(x.shape)})`);
-  const out = x.value.clone('activation');
-  const flat = bias.value.reshape([C]);
-  try {
-    addChannelBias(out, flat);
-  } finally {
-    flat.release();
-  }
+  const out = Tensor.empty(x.shape, x.dtype, 'activation');
+  be().channelAffine(x.value, null, bias.value, out);
   return record('addBias', [x, bias], out, (g, needs) => [
     needs[0] ? passOn(g) : null,
     needs[1] ? channelBiasGrad(g, bias.shape, bias.dtype === 'float64' ? 'float64' : 'float32') : null,
@@ -280,26 +268,15 @@ export function channelScale(x: Variable, w: Variable): Variable {
   const { C } = batchView(x.value, op);
   if (w.size !== C) throw new RangeError(`${op}: weight ${fmtShape(w.shape)} must have ${C} elements (x ${fmtShape(x.shape)})`);
   const out = Tensor.empty(x.shape, x.dtype, 'activation');
-  const wFlat = w.value.reshape([C]);
-  try {
-    be().channelAffine(x.value, wFlat, null, out);
-  } finally {
-    wFlat.release();
-  }
+  const sw = save(w.value);
+  be().channelAffine(x.value, sw, null, out);
   const sx = save(x.value);
   return record(op, [x, w], out, (g, needs) => {
     let gx: Tensor | null = null;
-    if (needs[0]) {
-      const wv = w.value.reshape([C]);
-      try {
-        be().channelAffine(g, wv, null, (gx = Tensor.empty(x.shape, g.dtype, 'gradient')));
-      } finally {
-        wv.release();
-      }
-    }
+    if (needs[0]) be().channelAffine(g, sw, null, (gx = Tensor.empty(x.shape, g.dtype, 'gradient')));
     const gW = needs[1] ? channelBiasGrad(g, w.shape, w.dtype === 'float64' ? 'float64' : 'float32', sx) : null;
     return [gx, gW];
-  }, [sx]);
+  }, [sx, sw]);
 }
 
 /** The dtypes of a spectral layer's stages (precision/policy.ts's stageDTypes makes them from a precision mode). */
@@ -378,11 +355,7 @@ export function irfftModes(Y: Variable, sizes: readonly number[], o: { norm: Fft
   } finally {
     Yc.release();
   }
-  if (bias) {
-    const flat = bias.value.reshape([C]);
-    addChannelBias(out, flat);
-    flat.release();
-  }
+  if (bias) be().channelAffine(out, null, bias.value, out);
   const ydt = Y.dtype;
   return record(op, [Y, bias ?? null], out, (g, needs) => {
     let gY: Tensor | null = null;

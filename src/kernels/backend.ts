@@ -80,10 +80,10 @@ export interface Backend {
    */
   channelAffine(x: Tensor, scale: Tensor | null, shift: Tensor | null, out: Tensor): void;
   /**
-   * out[c] = Σ_{b, …} x[b, c, …]·y[b, c, …] (y null: Σ x), plus out's old value if accumulate: the
-   * gradient of a per-channel bias (y null) or scale (y = the forward input).
+   * out[c] = Σ_{b, …} x[b, c, …]·y[b, c, …] (y null: Σ x): the gradient of a per-channel bias (y null)
+   * or scale (y = the forward input).
    */
-  channelSum(x: Tensor, y: Tensor | null, out: Tensor, accumulate?: boolean): void;
+  channelSum(x: Tensor, y: Tensor | null, out: Tensor): void;
   /** A reduction over all elements, returned as a float64 number. */
   reduce(op: ReduceOp, x: Tensor): number;
   /** out = x converted to out's dtype (round to nearest even). */

@@ -1,4 +1,4 @@
-import { type Tensor, fmtShape, shapeEq } from '../core/tensor.js';
+import { type Tensor, fmtShape, shapeEq, shapeSize } from '../core/tensor.js';
 
 /** Shared argument checks for kernel fronts: every message names the operation and the operands. */
 
@@ -74,9 +74,7 @@ export interface ChannelDims {
 
 function channelDims(op: string, name: string, x: Tensor): ChannelDims {
   if (x.ndim < 2) throw new RangeError(`${op}: ${name} must be [batch, channels, ...]; got ${describe(x)}`);
-  let S = 1;
-  for (let d = 2; d < x.ndim; d++) S *= x.shape[d]!;
-  return { B: x.shape[0]!, C: x.shape[1]!, S };
+  return { B: x.shape[0]!, C: x.shape[1]!, S: shapeSize(x.shape.slice(2)) };
 }
 
 function checkChannelVector(op: string, name: string, v: Tensor, x: Tensor, C: number): void {

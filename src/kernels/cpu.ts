@@ -35,8 +35,7 @@ export const cpuBackend: Backend = {
     anyF64(x, dy, dx) ? refBackend.clampBackward(x, min, max, dy, dx) : ew.clampBackward(x, min, max, dy, dx),
   channelAffine: (x, scale, shift, out) =>
     anyF64(x, out, scale ?? undefined, shift ?? undefined) ? refBackend.channelAffine(x, scale, shift, out) : ew.channelAffine(x, scale, shift, out),
-  channelSum: (x, y, out, accumulate) =>
-    anyF64(x, out, y ?? undefined) ? refBackend.channelSum(x, y, out, accumulate) : ew.channelSum(x, y, out, accumulate),
+  channelSum: (x, y, out) => (anyF64(x, out, y ?? undefined) ? refBackend.channelSum(x, y, out) : ew.channelSum(x, y, out)),
   reduce: (op, x) => (anyF64(x) ? refBackend.reduce(op, x) : ew.reduce(op, x)),
   convert: (x, out) => (anyF64(x, out) ? refBackend.convert(x, out) : convert(x, out)),
   // a strided copy of stored values: the same code serves every dtype, float64 included

@@ -209,11 +209,11 @@ export function channelAffine(x: Tensor, scale: Tensor | null, shift: Tensor | n
 }
 
 /**
- * out[c] = Σ_{b, …} x[b, c, …]·y[b, c, …] (y null: Σ x) (+ out's old value if accumulate): each row in
+ * out[c] = Σ_{b, …} x[b, c, …]·y[b, c, …] (y null: Σ x): each row in
  * f32 lanes over chunks of 1024 elements into an f64 total, the batch items in order; channels split
  * across threads, so the result does not depend on the thread count.
  */
-export function channelSum(x: Tensor, y: Tensor | null, out: Tensor, accumulate = false): void {
+export function channelSum(x: Tensor, y: Tensor | null, out: Tensor): void {
   const { B, C, S } = checkChannelSum(x, y, out);
   const op = 'channelSum';
   const xd = dtCode(x.dtype, op);
@@ -222,5 +222,5 @@ export function channelSum(x: Tensor, y: Tensor | null, out: Tensor, accumulate 
   if (C === 0) return;
   const parts = Math.min(pool.threads, Math.floor((B * C * S * (y ? 2 : 1)) / PARALLEL_CHEAP) + 1);
   const [xp, op_] = [x.ptr, out.ptr];
-  pool.run('channelSum', splitRange(C, parts).map(([c0, c1]) => [xp, xd, yp, yd, op_, od, accumulate ? 1 : 0, B, C, S, c0, c1]));
+  pool.run('channelSum', splitRange(C, parts).map(([c0, c1]) => [xp, xd, yp, yd, op_, od, B, C, S, c0, c1]));
 }

@@ -137,10 +137,9 @@ function sumBatch(p: GemmPlan, x: Ptrs, threads: number): void {
   const rows = splitRange(p.m, threads, 4);
   const cols = splitRange(p.n, threads, 8);
   const widest = (r: [number, number][]) => Math.max(...r.map(([s, e]) => e - s));
+  // one thread (or a C too small to split) gives the single part [0, M) × [0, N) either way
   const byRows = rows.length > 1 && widest(rows) / p.m <= widest(cols) / p.n;
-  const parts: [number, number, number, number][] = threads === 1 || (rows.length < 2 && cols.length < 2)
-    ? [[0, p.m, 0, p.n]]
-    : byRows ? rows.map(([s, e]) => [s, e, 0, p.n]) : cols.map(([s, e]) => [0, p.m, s, e]);
+  const parts = byRows ? rows.map(([s, e]) => [s, e, 0, p.n] as const) : cols.map(([s, e]) => [0, p.m, s, e] as const);
   const per = Math.ceil(wasm.gemmWorkBytes(Math.max(...parts.map((q) => q[1] - q[0])), Math.max(...parts.map((q) => q[3] - q[2])), p.k, x.cDt) / 64) * 64;
   const ws = workspace(per * parts.length);
   try {
@@ -149,10 +148,9 @@ function sumBatch(p: GemmPlan, x: Ptrs, threads: number): void {
       x.b + j0 * p.csB * x.sb, x.bDt, p.rsB, p.csB,
       x.c + (i0 * p.ldc + j0) * x.sc, x.cDt, p.ldc,
       i1 - i0, j1 - j0, p.k, p.alpha, p.beta, x.bias !== 0 ? x.bias + i0 * itemSize(p.bias!.dtype) : 0, x.biasDt, ws.ptr + t * per,
-      p.batch, p.strideA * x.sa, p.strideB * x.sb,
+      p.batch, p.strideA * x.sa, p.strideB * x.sb, 0, 0, 0,
     ]);
-    if (tasks.length === 1) wasm.gemmSum(...(tasks[0] as Parameters<typeof wasm.gemmSum>));
-    else pool.run('gemmSum', tasks);
+    pool.run('gemmBatch', tasks);
   } finally {
     ws.release();
   }

@@ -22,17 +22,8 @@ export interface KernelExports {
     c: number, cDt: number, ldc: number,
     m: number, n: number, k: number,
     alpha: number, beta: number, bias: number, biasDt: number, work: number,
-    /** As gemm's act and z; z advances by sc with C. */
+    /** As gemm's act and z; z advances by sc with C. sc = 0: the items are summed into one C (beta, bias with the first). */
     count: number, sa: number, sb: number, sc: number, act: number, z: number,
-  ): void;
-  /** C = alpha·Σ_i op(A_i)·op(B_i) + beta·C + bias over `count` items sa / sb bytes apart (one C). */
-  gemmSum(
-    a: number, aDt: number, rsA: number, csA: number,
-    b: number, bDt: number, rsB: number, csB: number,
-    c: number, cDt: number, ldc: number,
-    m: number, n: number, k: number,
-    alpha: number, beta: number, bias: number, biasDt: number, work: number,
-    count: number, sa: number, sb: number,
   ): void;
   gemmReduce(
     parts: number, count: number, partStride: number,
@@ -57,9 +48,9 @@ export interface KernelExports {
     x: number, xDt: number, out: number, outDt: number, scale: number, scaleDt: number, shift: number, shiftDt: number,
     c: number, s: number, r0: number, r1: number,
   ): void;
-  /** out[ch] (+)= Σ_b Σ_s x·(y if y ≠ 0) for channels [c0, c1) of [B, C, S]. */
+  /** out[ch] = Σ_b Σ_s x·(y if y ≠ 0) for channels [c0, c1) of [B, C, S]. */
   channelSum(
-    x: number, xDt: number, y: number, yDt: number, out: number, outDt: number, accumulate: number,
+    x: number, xDt: number, y: number, yDt: number, out: number, outDt: number,
     b: number, c: number, s: number, c0: number, c1: number,
   ): void;
   /** Workspace bytes of one cgemmRun task. */
@@ -76,7 +67,7 @@ export type KernelName = keyof KernelExports;
 
 /** Every exported kernel, in a fixed order (workers call them by index). */
 export const KERNEL_NAMES: readonly KernelName[] = [
-  'convert', 'gemm', 'gemmWorkBytes', 'gemmBatch', 'gemmSum', 'gemmReduce', 'binary', 'unary', 'unaryBackward', 'axpy', 'reduce',
+  'convert', 'gemm', 'gemmWorkBytes', 'gemmBatch', 'gemmReduce', 'binary', 'unary', 'unaryBackward', 'axpy', 'reduce',
   'channelAffine', 'channelSum',
   'fftWorkBytes', 'fftRun', 'cgemmWorkBytes', 'cgemmRun',
 ];

@@ -476,25 +476,25 @@ describe('per-channel kernels (channelAffine, channelSum) against the float64 re
     }
   });
 
-  it('channelSum: Σ x (and Σ x·y) per channel over random shapes and dtypes, accumulate, thread count independent', () => {
+  it('channelSum: Σ x (and Σ x·y) per channel over random shapes and dtypes, overwriting out, thread count independent', () => {
     const rng = new Rng(77);
     for (const shape of shapes) for (const xDt of KERNEL_DTYPES) for (const withY of [false, true]) {
       const C = shape[1]!;
       const x = rng.fillNormal(Tensor.empty(shape, xDt));
       const y = withY ? rng.fillNormal(Tensor.empty(shape, KERNEL_DTYPES[rng.int(3)]!)) : null;
-      const accumulate = rng.random() < 0.5;
+      // out starts with random values: they must be overwritten, not added to
       const init = rng.fillNormal(Tensor.empty([C], 'float32'));
-      const want = Tensor.fromArray(init.toFloat64(), [C], 'float64');
-      ref.refChannelSum(x, y, want, accumulate);
+      const want = Tensor.empty([C], 'float64');
+      ref.refChannelSum(x, y, want);
       // bound: f32 accumulation over chunks of 1024 (≈ 1030·u32·Σ|terms|) plus the final rounding
       const absX = Tensor.fromArray(x.toFloat64().map(Math.abs), shape, 'float64');
       const absY = y ? Tensor.fromArray(y.toFloat64().map(Math.abs), shape, 'float64') : null;
-      const mag = Tensor.fromArray(init.toFloat64().map(Math.abs), [C], 'float64');
-      ref.refChannelSum(absX, absY, mag, accumulate);
+      const mag = Tensor.empty([C], 'float64');
+      ref.refChannelSum(absX, absY, mag);
       const results: Float64Array[] = [];
       for (const threads of [1, 2, 3]) {
         const out = init.clone();
-        withThreads(threads, () => ew.channelSum(x, y, out, accumulate));
+        withThreads(threads, () => ew.channelSum(x, y, out));
         results.push(out.toFloat64());
         out.release();
       }

@@ -252,12 +252,12 @@ export function refChannelAffine(x: Tensor, scale: Tensor | null, shift: Tensor 
   out.set(X);
 }
 
-/** out[c] (+)= Σ_{b, …} x[b, c, …]·(y[b, c, …] if y is given) in float64, rounded once into out. */
-export function refChannelSum(x: Tensor, y: Tensor | null, out: Tensor, accumulate = false): void {
+/** out[c] = Σ_{b, …} x[b, c, …]·(y[b, c, …] if y is given) in float64, rounded once into out. */
+export function refChannelSum(x: Tensor, y: Tensor | null, out: Tensor): void {
   const { B, C, S } = checkChannelSum(x, y, out);
   const X = x.toFloat64();
   const Y = y?.toFloat64();
-  const o = accumulate ? out.toFloat64() : new Float64Array(C);
+  const o = new Float64Array(C);
   for (let bi = 0; bi < B; bi++) {
     for (let c = 0; c < C; c++) {
       const off = (bi * C + c) * S;

@@ -1,7 +1,7 @@
 // Per-channel kernels on [B, C, S] tensors (rows r = b·C + c of S contiguous elements): the bias add
 // and per-channel scale of a layer, and the per-channel sums that are their gradients.
 //   channelAffine: out[r, s] = x[r, s]·scale[c] + shift[c] (scale / shift 0: 1 / 0), rows [r0, r1).
-//   channelSum:    out[c] (+)= Σ_b Σ_s x[b, c, s] (·y[b, c, s] where y ≠ 0), channels [c0, c1); each
+//   channelSum:    out[c] = Σ_b Σ_s x[b, c, s] (·y[b, c, s] where y ≠ 0), channels [c0, c1); each
 //                  row is summed in f32 lanes over chunks of CHUNK elements added into an f64 total, the
 //                  rows in batch order, so the result does not depend on how channels are split.
 import { DT_F32, load1, load4, store1, store4, store8 } from "./common";
@@ -78,13 +78,13 @@ export function channelAffine(
 }
 
 @inline function sumLoop(
-  x: usize, xDt: i32, y: usize, yDt: i32, out: usize, outDt: i32, accumulate: i32,
+  x: usize, xDt: i32, y: usize, yDt: i32, out: usize, outDt: i32,
   b: i32, c: i32, s: i32, c0: i32, c1: i32, withY: bool,
 ): void {
   const xs: usize = xDt == DT_F32 ? 4 : 2;
   const ys: usize = yDt == DT_F32 ? 4 : 2;
   for (let ch = c0; ch < c1; ch++) {
-    let total: f64 = accumulate != 0 ? <f64>load1(out, <usize>ch, outDt) : 0;
+    let total: f64 = 0;
     for (let bi: i32 = 0; bi < b; bi++) {
       const off = (<usize>bi * <usize>c + <usize>ch) * <usize>s;
       total += rowSum(x + off * xs, xDt, withY ? y + off * ys : 0, yDt, s, withY);
@@ -93,17 +93,17 @@ export function channelAffine(
   }
 }
 
-/** out[ch] (+)= Σ_b Σ_s x[b, ch, s]·(y[b, ch, s] if y ≠ 0) for channels [c0, c1). */
+/** out[ch] = Σ_b Σ_s x[b, ch, s]·(y[b, ch, s] if y ≠ 0) for channels [c0, c1). */
 export function channelSum(
-  x: usize, xDt: i32, y: usize, yDt: i32, out: usize, outDt: i32, accumulate: i32,
+  x: usize, xDt: i32, y: usize, yDt: i32, out: usize, outDt: i32,
   b: i32, c: i32, s: i32, c0: i32, c1: i32,
 ): void {
   if (y != 0) {
-    if (xDt == DT_F32 && yDt == DT_F32) sumLoop(x, DT_F32, y, DT_F32, out, outDt, accumulate, b, c, s, c0, c1, true);
-    else sumLoop(x, xDt, y, yDt, out, outDt, accumulate, b, c, s, c0, c1, true);
+    if (xDt == DT_F32 && yDt == DT_F32) sumLoop(x, DT_F32, y, DT_F32, out, outDt, b, c, s, c0, c1, true);
+    else sumLoop(x, xDt, y, yDt, out, outDt, b, c, s, c0, c1, true);
   } else if (xDt == DT_F32) {
-    sumLoop(x, DT_F32, 0, DT_F32, out, outDt, accumulate, b, c, s, c0, c1, false);
+    sumLoop(x, DT_F32, 0, DT_F32, out, outDt, b, c, s, c0, c1, false);
   } else {
-    sumLoop(x, xDt, 0, DT_F32, out, outDt, accumulate, b, c, s, c0, c1, false);
+    sumLoop(x, xDt, 0, DT_F32, out, outDt, b, c, s, c0, c1, false);
   }
 }

@@ -306,7 +306,9 @@ export function gemmReduce(
 
 /**
  * `count` GEMMs of one shape whose operands lie sa / sb / sc bytes apart (sa or sb may be 0 for an
- * operand shared by all items): one call per thread instead of one per item.
+ * operand shared by all items): one call per thread instead of one per item. sc = 0 sums the items
+ * into one C in item order (a channel mixing's weight gradient, Σ_b dY_b·X_bᵀ): beta and the bias
+ * then apply with the first item only, each later item is added as gemm adds one product.
  */
 export function gemmBatch(
   a: usize, aDt: i32, rsA: i32, csA: i32,
@@ -317,30 +319,10 @@ export function gemmBatch(
   count: i32, sa: i32, sb: i32, sc: i32, act: i32, z: usize,
 ): void {
   for (let i: i32 = 0; i < count; i++) {
+    const later = sc == 0 && i > 0;
     gemm(
       a + <usize>(i * sa), aDt, rsA, csA, b + <usize>(i * sb), bDt, rsB, csB, c + <usize>(i * sc), cDt, ldc,
-      m, n, k, alpha, beta, bias, biasDt, work, act, z != 0 ? z + <usize>(i * sc) : 0,
-    );
-  }
-}
-
-/**
- * C = alpha·Σ_i op(A_i)·op(B_i) + beta·C + bias: `count` products of one shape summed into one C
- * (operands sa / sb bytes apart, 0 for a shared one), in item order, each added to C as gemm does —
- * the weight gradient of a channel mixing, Σ_b dY_b·X_bᵀ, in one call.
- */
-export function gemmSum(
-  a: usize, aDt: i32, rsA: i32, csA: i32,
-  b: usize, bDt: i32, rsB: i32, csB: i32,
-  c: usize, cDt: i32, ldc: i32,
-  m: i32, n: i32, k: i32,
-  alpha: f32, beta: f32, bias: usize, biasDt: i32, work: usize,
-  count: i32, sa: i32, sb: i32,
-): void {
-  for (let i: i32 = 0; i < count; i++) {
-    gemm(
-      a + <usize>(i * sa), aDt, rsA, csA, b + <usize>(i * sb), bDt, rsB, csB, c, cDt, ldc,
-      m, n, k, alpha, i == 0 ? beta : 1, i == 0 ? bias : 0, biasDt, work, ACT_NONE, 0,
+      m, n, k, alpha, later ? 1 : beta, later ? 0 : bias, biasDt, work, act, z != 0 ? z + <usize>(i * sc) : 0,
     );
   }
 }
