@@ -99,15 +99,20 @@ export function scale(x: Variable, alpha: number): Variable {
   });
 }
 
+/** gelu(x); with gradients on, gelu′(x) is written in the same pass and the backward is g·gelu′(x). */
 export function gelu(x: Variable, approximate: GeluApproximate = 'none'): Variable {
   const out = like(x.value);
-  be().gelu(x.value, out, approximate);
-  const sx = save(x.value);
+  if (!(isGradEnabled() && x.requiresGrad)) {
+    be().gelu(x.value, out, approximate);
+    return new Variable(out);
+  }
+  const d = like(x.value);
+  be().gelu(x.value, out, approximate, d);
   return record('gelu', [x], out, (g) => {
     const gx = gradLike(g);
-    be().geluBackward(sx, g, gx, approximate);
+    be().binary('mul', g, d, gx);
     return [gx];
-  }, [sx]);
+  }, [d]);
 }
 
 export function tanh(x: Variable): Variable {
@@ -196,8 +201,8 @@ export function linear(x: Variable, W: Variable, bias?: Variable): Variable {
 
 /**
  * gelu(linear(x, W, bias)) in one GEMM whose epilogue adds the bias and applies gelu, so the activation is
- * written once instead of written, read and written again. With gradients on, the pre-activation
- * z = linear(x, W, bias) is also written (gelu′ needs it); the backward is gelu′(z)·g followed by linear's.
+ * written once instead of written, read and written again. With gradients on, gelu′ at the pre-activation
+ * z = linear(x, W, bias) is also written; the backward is gelu′(z)·g followed by linear's.
  * In float32 the result equals ops.gelu(ops.linear(x, W, bias)) bit for bit.
  */
 export function linearGelu(x: Variable, W: Variable, bias?: Variable, approximate: GeluApproximate = 'none'): Variable {
@@ -209,15 +214,15 @@ export function linearGelu(x: Variable, W: Variable, bias?: Variable, approximat
   const outShape = [B, Co, ...x.shape.slice(2)];
   const out = Tensor.empty(outShape, x.dtype, 'activation');
   const needsGrad = isGradEnabled() && (x.requiresGrad || W.requiresGrad || (bias?.requiresGrad ?? false));
-  const z = needsGrad ? Tensor.empty(outShape, x.dtype, 'activation') : undefined;
+  const d = needsGrad ? Tensor.empty(outShape, x.dtype, 'activation') : undefined;
   const x3 = x.value.reshape([B, Ci, S]);
-  const views = [out.reshape([B, Co, S]), z?.reshape([B, Co, S])];
+  const views = [out.reshape([B, Co, S]), d?.reshape([B, Co, S])];
   try {
-    be().gemm(W.value, x3, views[0]!, { gelu: approximate, ...(bias ? { bias: bias.value } : {}), ...(views[1] ? { preActivation: views[1] } : {}) });
+    be().gemm(W.value, x3, views[0]!, { gelu: approximate, ...(bias ? { bias: bias.value } : {}), ...(views[1] ? { activationGrad: views[1] } : {}) });
   } finally {
     for (const v of views) v?.release();
   }
-  if (!z) {
+  if (!d) {
     x3.release();
     return new Variable(out);
   }
@@ -225,7 +230,7 @@ export function linearGelu(x: Variable, W: Variable, bias?: Variable, approximat
   return record(op, [x, W, bias ?? null], out, (g, needs) => {
     // gz = gelu′(z)·g, then the three products of a channel mixing's backward
     const gz = gradLike(g);
-    be().geluBackward(z, g, gz, approximate);
+    be().binary('mul', g, d, gz);
     const gz3 = gz.reshape([B, Co, S]);
     const grads: (Tensor | null)[] = [null, null, null];
     try {
@@ -245,7 +250,7 @@ export function linearGelu(x: Variable, W: Variable, bias?: Variable, approximat
       gz3.release();
       gz.release();
     }
-  }, [x3, sW, z]);
+  }, [x3, sW, d]);
 }
 
 /** y[b, c, …] = x[b, c, …] + bias[c]. */

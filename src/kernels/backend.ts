@@ -27,8 +27,11 @@ export interface GemmOptions {
    * Not with `gelu`.
    */
   sumBatch?: boolean;
-  /** With `gelu`: also receives the values before the activation (what its backward needs); shaped and typed like C. */
-  preActivation?: Tensor;
+  /**
+   * With `gelu`: also receives gelu′ at the values before the activation, so that the backward is one
+   * multiplication (dz = dy·gelu′); shaped and typed like C.
+   */
+  activationGrad?: Tensor;
 }
 
 /** Planar complex operand of complexGemm. */
@@ -69,7 +72,8 @@ export interface Backend {
   tanh(x: Tensor, out: Tensor): void;
   /** dx = dy·(1 − y²), from the forward output y. */
   tanhBackward(y: Tensor, dy: Tensor, dx: Tensor): void;
-  gelu(x: Tensor, out: Tensor, approximate?: GeluApproximate): void;
+  /** out = gelu(x); with `grad`, also grad = gelu′(x) (shaped like x), from the same transcendental. */
+  gelu(x: Tensor, out: Tensor, approximate?: GeluApproximate, grad?: Tensor): void;
   geluBackward(x: Tensor, dy: Tensor, dx: Tensor, approximate?: GeluApproximate): void;
   clamp(x: Tensor, min: number, max: number, out: Tensor): void;
   /** dx = dy where min ≤ x ≤ max, else 0. */

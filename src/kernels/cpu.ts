@@ -27,7 +27,8 @@ export const cpuBackend: Backend = {
   axpy: (alpha, x, y) => (anyF64(x, y) ? refBackend.axpy(alpha, x, y) : ew.axpy(alpha, x, y)),
   tanh: (x, out) => (anyF64(x, out) ? refBackend.tanh(x, out) : ew.tanh(x, out)),
   tanhBackward: (y, dy, dx) => (anyF64(y, dy, dx) ? refBackend.tanhBackward(y, dy, dx) : ew.tanhBackward(y, dy, dx)),
-  gelu: (x, out, approximate) => (anyF64(x, out) ? refBackend.gelu(x, out, approximate) : ew.gelu(x, out, approximate)),
+  gelu: (x, out, approximate, grad) =>
+    anyF64(x, out, grad) ? refBackend.gelu(x, out, approximate, grad) : ew.gelu(x, out, approximate, grad),
   geluBackward: (x, dy, dx, approximate) =>
     anyF64(x, dy, dx) ? refBackend.geluBackward(x, dy, dx, approximate) : ew.geluBackward(x, dy, dx, approximate),
   clamp: (x, min, max, out) => (anyF64(x, out) ? refBackend.clamp(x, min, max, out) : ew.clamp(x, min, max, out)),

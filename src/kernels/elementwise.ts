@@ -1,6 +1,6 @@
 import type { Tensor } from '../core/tensor.js';
 import type { BinaryOp, GeluApproximate, ReduceOp } from './backend.js';
-import { checkChannelAffine, checkChannelSum, checkFiniteNumber, checkLive, checkSameShape } from './check.js';
+import { checkChannelAffine, checkChannelSum, checkDisjoint, checkFiniteNumber, checkLive, checkSameShape } from './check.js';
 import { dtCode } from './dtcode.js';
 import type { KernelName } from './module.js';
 import { pool, splitRange } from './pool.js';
@@ -140,9 +140,25 @@ export function tanhBackward(y: Tensor, dy: Tensor, dx: Tensor): void {
   backwardRun('tanhBackward', U_TANH, 'y', y, dy, dx, 0, 0, PARALLEL_CHEAP);
 }
 
-/** out = gelu(x): 'none' = 0.5·x·(1 + erf(x/√2)), 'tanh' = 0.5·x·(1 + tanh(√(2/π)·(x + 0.044715·x³))). */
-export function gelu(x: Tensor, out: Tensor, approximate: GeluApproximate = 'none'): void {
-  unaryRun('gelu', geluOp(approximate, 'gelu'), x, out, 0, 0, PARALLEL_MATH);
+/**
+ * out = gelu(x): 'none' = 0.5·x·(1 + erf(x/√2)), 'tanh' = 0.5·x·(1 + tanh(√(2/π)·(x + 0.044715·x³))).
+ * With `grad`: also grad = gelu′(x) in the same pass (out is bit-identical either way; grad equals the
+ * factor geluBackward multiplies dy by). grad must not overlap x or out.
+ */
+export function gelu(x: Tensor, out: Tensor, approximate: GeluApproximate = 'none', grad?: Tensor): void {
+  const code = geluOp(approximate, 'gelu');
+  if (!grad) {
+    unaryRun('gelu', code, x, out, 0, 0, PARALLEL_MATH);
+    return;
+  }
+  checkSameShape('gelu', ['x', x], ['out', out], ['grad', grad]);
+  checkDisjoint('gelu', ['grad', grad], ['x', x], ['out', out]);
+  const xd = dtCode(x.dtype, 'gelu');
+  const od = dtCode(out.dtype, 'gelu');
+  const gd = dtCode(grad.dtype, 'gelu');
+  const [xp, op, gp] = [x.ptr, out.ptr, grad.ptr];
+  const [xs, os, gs] = [size(x), size(out), size(grad)];
+  runSplit('geluGrad', x.size, PARALLEL_MATH, (s, c) => [code, xp + s * xs, xd, op + s * os, od, gp + s * gs, gd, c]);
 }
 
 /** dx = dy·gelu′(x). */

@@ -17,7 +17,7 @@ export interface GemmPlan {
   ldc: number;
   /** Fused activation (0 none, 1 gelu erf, 2 gelu tanh) and the tensor that receives the values before it. */
   act: number;
-  preActivation: Tensor | undefined;
+  activationGrad: Tensor | undefined;
   /** Elements between batch items (0 when the operand is shared by all items). */
   strideA: number;
   strideB: number;
@@ -66,19 +66,19 @@ export function planGemm(a: Tensor, b: Tensor, c: Tensor, opts: GemmOptions = {}
     if (t.size > 0 && (t.ptr % itemSize(t.dtype)) !== 0) throw new Error(`${op}: ${name} is misaligned`);
   }
   let act = 0;
-  const z = opts.preActivation;
+  const z = opts.activationGrad;
   if (opts.gelu !== undefined) {
     if (opts.gelu === 'none') act = 1;
     else if (opts.gelu === 'tanh') act = 2;
     else throw new TypeError(`${op}: gelu must be 'none' or 'tanh', got '${String(opts.gelu)}'`);
   }
   if (z !== undefined) {
-    if (act === 0) throw new RangeError(`${op}: preActivation is only written with a fused activation (gelu)`);
-    checkLive(op, ['preActivation', z]);
+    if (act === 0) throw new RangeError(`${op}: activationGrad is only written with a fused activation (gelu)`);
+    checkLive(op, ['activationGrad', z]);
     if (!shapeEq(z.shape, c.shape) || z.dtype !== c.dtype) {
-      throw new RangeError(`${op}: preActivation must be a contiguous tensor like C; got preActivation ${describe(z)}, ${ctx()}`);
+      throw new RangeError(`${op}: activationGrad must be a contiguous tensor like C; got activationGrad ${describe(z)}, ${ctx()}`);
     }
-    checkDisjoint(op, ['preActivation', z], ['A', a], ['B', b], ['C', c], ...(bias ? [['bias', bias] as [string, Tensor]] : []));
+    checkDisjoint(op, ['activationGrad', z], ['A', a], ['B', b], ['C', c], ...(bias ? [['bias', bias] as [string, Tensor]] : []));
   }
   checkDisjoint(op, ['C', c], ['A', a], ['B', b], ...(bias ? [['bias', bias] as [string, Tensor]] : []));
   return {
@@ -95,7 +95,7 @@ export function planGemm(a: Tensor, b: Tensor, c: Tensor, opts: GemmOptions = {}
     beta: opts.accumulate ? 1 : 0,
     bias,
     act,
-    preActivation: z,
+    activationGrad: z,
     sumBatch,
   };
 }

@@ -33,7 +33,7 @@ export function gemm(a: Tensor, b: Tensor, c: Tensor, opts: GemmOptions = {}): v
     c: c.ptr, cDt: dtCode(c.dtype, 'gemm'),
     bias: p.bias ? p.bias.ptr : 0, biasDt: p.bias ? dtCode(p.bias.dtype, 'gemm') : 0,
     sa: itemSize(a.dtype), sb: itemSize(b.dtype), sc: itemSize(c.dtype),
-    z: p.preActivation ? p.preActivation.ptr : 0,
+    z: p.activationGrad ? p.activationGrad.ptr : 0,
   };
   const threads = pool.threads;
   const flops = 2 * p.batch * p.m * p.n * p.k;

@@ -12,8 +12,8 @@ export interface KernelExports {
     c: number, cDt: number, ldc: number,
     m: number, n: number, k: number,
     alpha: number, beta: number, bias: number, biasDt: number, work: number,
-    /** Fused activation after bias: 0 none, 1 gelu (erf), 2 gelu (tanh); z: where the values before it go (0: nowhere). */
-    act: number, z: number,
+    /** Fused activation after bias: 0 none, 1 gelu (erf), 2 gelu (tanh); d: where act′ at the values before it goes (0: nowhere). */
+    act: number, d: number,
   ): void;
   gemmWorkBytes(m: number, n: number, k: number, cDt: number): number;
   gemmBatch(
@@ -22,8 +22,8 @@ export interface KernelExports {
     c: number, cDt: number, ldc: number,
     m: number, n: number, k: number,
     alpha: number, beta: number, bias: number, biasDt: number, work: number,
-    /** As gemm's act and z; z advances by sc with C. sc = 0: the items are summed into one C (beta, bias with the first). */
-    count: number, sa: number, sb: number, sc: number, act: number, z: number,
+    /** As gemm's act and d; d advances by sc with C. sc = 0: the items are summed into one C (beta, bias with the first). */
+    count: number, sa: number, sb: number, sc: number, act: number, d: number,
   ): void;
   gemmReduce(
     parts: number, count: number, partStride: number,
@@ -39,6 +39,8 @@ export interface KernelExports {
     op: number, x: number, xDt: number, dy: number, dyDt: number, dx: number, dxDt: number, n: number,
     p0: number, p1: number,
   ): void;
+  /** out = gelu(x) and g = gelu′(x) in one pass; op: 2 erf form, 3 tanh form. */
+  geluGrad(op: number, x: number, xDt: number, out: number, outDt: number, g: number, gDt: number, n: number): void;
   /** y += alpha·x. */
   axpy(alpha: number, x: number, xDt: number, y: number, yDt: number, n: number): void;
   /** op: 0 sum, 1 sum of squares, 2 max |x|, 3 count of non-finite elements. */
@@ -67,7 +69,7 @@ export type KernelName = keyof KernelExports;
 
 /** Every exported kernel, in a fixed order (workers call them by index). */
 export const KERNEL_NAMES: readonly KernelName[] = [
-  'convert', 'gemm', 'gemmWorkBytes', 'gemmBatch', 'gemmReduce', 'binary', 'unary', 'unaryBackward', 'axpy', 'reduce',
+  'convert', 'gemm', 'gemmWorkBytes', 'gemmBatch', 'gemmReduce', 'binary', 'unary', 'unaryBackward', 'geluGrad', 'axpy', 'reduce',
   'channelAffine', 'channelSum',
   'fftWorkBytes', 'fftRun', 'cgemmWorkBytes', 'cgemmRun',
 ];

@@ -1,7 +1,7 @@
 import type { DType } from '../core/dtype.js';
 import type { Rng } from '../core/rng.js';
 import * as ops from '../autograd/ops.js';
-import type { Variable } from '../autograd/variable.js';
+import { type Variable, tidy } from '../autograd/variable.js';
 import type { FftNorm } from '../fft/index.js';
 import { type Stabilizer, stabilize } from '../precision/policy.js';
 import { ChannelMLP, ModuleList, Skip, type SkipType, roundHalfEven } from './layers.js';
@@ -80,20 +80,25 @@ export class FNOBlocks extends Module {
     const st = this.opts.stabilizer;
     for (let i = 0; i < n; i++) {
       const last = i === n - 1;
-      const skipFno = this.fnoSkipList[i]?.forward(h);
-      const skipMlp = this.mlpSkipList[i]?.forward(h);
-      // the stabiliser acts on the spectral branch only; the skips take the raw input
-      const inConv = stabilize(h, st);
-      const conv = this.convList[i]!.forward(inConv);
-      let y = skipFno ? ops.add(conv, skipFno) : conv;
-      if (!last) y = ops.gelu(y);
-      const mlp = this.mlpList[i];
-      if (mlp) {
-        const z = mlp.forward(y);
-        y = skipMlp ? ops.add(z, skipMlp) : z;
-      }
-      if (!last) y = ops.gelu(y);
-      h = y;
+      const input = h;
+      // one scope per layer: the layer's intermediates that no backward saved are released when it
+      // ends (the saved ones survive as views), instead of living until the end of the step
+      h = tidy(() => {
+        const skipFno = this.fnoSkipList[i]?.forward(input);
+        const skipMlp = this.mlpSkipList[i]?.forward(input);
+        // the stabiliser acts on the spectral branch only; the skips take the raw input
+        const inConv = stabilize(input, st);
+        const conv = this.convList[i]!.forward(inConv);
+        let y = skipFno ? ops.add(conv, skipFno) : conv;
+        if (!last) y = ops.gelu(y);
+        const mlp = this.mlpList[i];
+        if (mlp) {
+          const z = mlp.forward(y);
+          y = skipMlp ? ops.add(z, skipMlp) : z;
+        }
+        if (!last) y = ops.gelu(y);
+        return y;
+      });
     }
     return h;
   }

@@ -260,8 +260,31 @@ describe('elementwise kernels (wasm) against the float64 reference', () => {
           `geluBackward(${approx}) x ${xd}, dy ${dyDt}→${od}`, `geluBackward ${approx}`, n, od,
           (o) => ew.geluBackward(x, dy, o, approx), (o) => ref.refGeluBackward(x, dy, o, approx), scale,
         );
-        x.release();
-        dy.release();
+        // gelu with its derivative in one pass: the derivative against float64, the value bit-identical
+        // to gelu alone, and in f32 the derivative is exactly the factor geluBackward multiplies by
+        const plain = Tensor.empty([n], od);
+        ew.gelu(x, plain, approx);
+        const y = Tensor.empty([n], od);
+        const ones = Tensor.full([n], 1, 'float32');
+        runBoth(
+          `gelu(${approx}) with gelu′ ${xd}→${od}`, `gelu′ ${approx}`, n, od,
+          (o) => ew.gelu(x, y, approx, o), (o) => {
+            const t = Tensor.empty([n], od);
+            ref.refGelu(x, t, approx, o);
+            t.release();
+          }, X.map((v) => gradScale(v)),
+        );
+        assert.deepEqual(y.toFloat64(), plain.toFloat64(), `gelu(${approx}) ${xd}→${od} n=${n}: the value changes when gelu′ is written too`);
+        if (od === 'float32') {
+          const d = Tensor.empty([n], od);
+          const viaBackward = Tensor.empty([n], od);
+          ew.gelu(x, y, approx, d);
+          ew.geluBackward(x, ones, viaBackward, approx);
+          assert.deepEqual(d.toFloat64(), viaBackward.toFloat64(), `gelu′(${approx}) ${xd} n=${n} differs from geluBackward with dy = 1`);
+          d.release();
+          viaBackward.release();
+        }
+        for (const t of [x, dy, plain, y, ones]) t.release();
       };
       for (const n of sizes(rng)) for (const c of UNARY_COMBOS) run(n, c);
       for (const c of LARGE_UNARY) run(LARGE, c);
@@ -335,6 +358,11 @@ describe('elementwise kernels (wasm) against the float64 reference', () => {
       ew.geluBackward(x, dy, got, a);
       ref.refGeluBackward(x, dy, want, a);
       same(`geluBackward ${a}`);
+      const y = Tensor.empty([vals.length], 'float32');
+      ew.gelu(x, y, a, got);
+      ref.refGelu(x, y, a, want);
+      same(`gelu′ ${a}`);
+      y.release();
     }
     assert.deepEqual(Array.from(got.toArray().slice(0, 2)), [1, 0]);
     for (const t of [x, dy, got, want]) t.release();
@@ -395,6 +423,8 @@ describe('elementwise kernels (wasm) against the float64 reference', () => {
     }
     assert.throws(() => ew.tanhBackward(a, c, b), /tanhBackward: shapes differ: y is \[2, 3\] float32, dx is \[3, 2\] float16/);
     assert.throws(() => ew.geluBackward(a, b, c), /geluBackward: shapes differ: x is \[2, 3\] float32, dy is \[3, 2\] float16/);
+    assert.throws(() => ew.gelu(a, a, 'none', b), /gelu: shapes differ: x is \[2, 3\] float32, grad is \[3, 2\] float16/);
+    assert.throws(() => ew.gelu(a, c, 'none', a), /gelu: grad .* shares memory with x/);
     assert.throws(() => ew.axpy(1, a, b), /axpy: shapes differ: x is \[2, 3\] float32, y is \[3, 2\] float16/);
     // float64 has no wasm kernel (the CPU backend sends it to the reference)
     assert.throws(() => ew.gelu(d, a), /gelu: float64 has no wasm kernel/);

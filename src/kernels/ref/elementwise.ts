@@ -121,7 +121,8 @@ export function geluTanh(x: number): number {
   return x / (1 + Math.exp(-2 * u));
 }
 
-function geluErfGrad(x: number): number {
+/** d/dx gelu (erf form) of one float64 value. */
+export function geluErfGrad(x: number): number {
   if (x === Infinity) return 1;
   if (x === -Infinity) return 0;
   const e = Math.exp(-0.5 * x * x);
@@ -129,7 +130,8 @@ function geluErfGrad(x: number): number {
   return 0.5 * refErfc(-x * SQRT1_2) + x * e * INV_SQRT_2PI;
 }
 
-function geluTanhGrad(x: number): number {
+/** d/dx gelu (tanh form) of one float64 value. */
+export function geluTanhGrad(x: number): number {
   if (x === Infinity) return 1;
   if (x === -Infinity) return 0;
   const u = SQRT_2_OVER_PI * (x + GELU_C * x * x * x);
@@ -176,9 +178,10 @@ export function refTanhBackward(y: Tensor, dy: Tensor, dx: Tensor): void {
   map2(y, dy, dx, (yv, g) => g * ((1 - yv) * (1 + yv)));
 }
 
-export function refGelu(x: Tensor, out: Tensor, approximate: GeluApproximate = 'none'): void {
+export function refGelu(x: Tensor, out: Tensor, approximate: GeluApproximate = 'none', grad?: Tensor): void {
   checkGelu(approximate, 'gelu');
-  checkSameShape('gelu', ['x', x], ['out', out]);
+  checkSameShape('gelu', ['x', x], ['out', out], ...(grad ? [['grad', grad] as [string, Tensor]] : []));
+  if (grad) map1(x, grad, approximate === 'tanh' ? geluTanhGrad : geluErfGrad);
   map1(x, out, approximate === 'tanh' ? geluTanh : geluErf);
 }
 

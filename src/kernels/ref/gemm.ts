@@ -1,7 +1,7 @@
 import { Tensor } from '../../core/tensor.js';
 import type { ComplexGemmOptions, ComplexPair, GemmOptions } from '../backend.js';
 import { planComplexGemm, planGemm } from '../gemm-plan.js';
-import { geluErf, geluTanh } from './elementwise.js';
+import { geluErf, geluErfGrad, geluTanh, geluTanhGrad } from './elementwise.js';
 
 /** Reference GEMM: decodes every operand to float64, computes in float64, rounds once into C's dtype. */
 export function refGemm(a: Tensor, b: Tensor, c: Tensor, opts: GemmOptions = {}): void {
@@ -32,7 +32,10 @@ export function refGemm(a: Tensor, b: Tensor, c: Tensor, opts: GemmOptions = {})
     return;
   }
   // fused activation: on the float64 sums, each output rounded once
-  if (p.preActivation) p.preActivation.set(C);
+  if (p.activationGrad) {
+    const d = p.act === 1 ? geluErfGrad : geluTanhGrad;
+    p.activationGrad.set(C.map(d));
+  }
   const f = p.act === 1 ? geluErf : geluTanh;
   for (let i = 0; i < C.length; i++) C[i] = f(C[i]!);
   c.set(C);

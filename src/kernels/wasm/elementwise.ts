@@ -1,4 +1,4 @@
-// Elementwise kernels: binary ops, scale/tanh/gelu/clamp and their backward forms, axpy.
+// Elementwise kernels: binary ops, scale/tanh/gelu/clamp and their backward forms, gelu with its derivative, axpy.
 // Every operand has its own dtype (f32/f16/bf16); values are decoded to f32, computed 4 lanes at a time
 // in f32x4 SIMD, and rounded once into the output dtype. The scalar tail runs the same vector math on a
 // splatted lane, so the tail and the body give bit-identical results. Nothing is written past n.
@@ -173,8 +173,8 @@ const K2_D: f64 = 1.5957691216057308;
   return v128.and(x, ki(I_0xfffff000));
 }
 
-/** 0.5·x·(1 + erf(x/√2)). */
-@inline export function geluErfV(x: v128): v128 {
+/** erfc(|x|/√2) = t·exp(P(t) − x²/2), the one transcendental of gelu (erf form). */
+@inline function erfcHalfV(x: v128): v128 {
   const ax = f32x4.abs(x);
   const t = erfcT(ax);
   const p = erfcPoly(t);
@@ -183,10 +183,19 @@ const K2_D: f64 = 1.5957691216057308;
   const xl = f32x4.sub(x, xh);
   const H = f32x4.mul(f32x4.mul(xh, xh), kf(F_0_5));
   const L = f32x4.mul(xl, f32x4.add(xh, f32x4.mul(xl, kf(F_0_5))));
-  const erfc = f32x4.mul(t, expSplit(p, H, L)); // erfc(|x|/√2)
+  return f32x4.mul(t, expSplit(p, H, L));
+}
+
+/** 0.5·x·(1 + erf(x/√2)) from erfc = erfc(|x|/√2). */
+@inline function geluErfFromErfc(x: v128, erfc: v128): v128 {
   const h = v128.andnot(f32x4.mul(f32x4.mul(x, kf(F_0_5)), erfc), isInf(x));
   // x < 0: 0.5·x·erfc(|x|/√2); x ≥ 0: 0.5·x·(2 − erfc(x/√2)) = x − h
   return v128.bitselect(h, f32x4.sub(x, h), f32x4.lt(x, f32x4.splat(0)));
+}
+
+/** 0.5·x·(1 + erf(x/√2)). */
+@inline export function geluErfV(x: v128): v128 {
+  return geluErfFromErfc(x, erfcHalfV(x));
 }
 
 /** −2u = −2√(2/π)·x·(1 + 0.044715·x²), formed in f64 (lanes 0–1 of the f64 halves). */
@@ -195,11 +204,20 @@ const K2_D: f64 = 1.5957691216057308;
   return f64x2.mul(f64x2.mul(x64, kd(D_MK2_D)), g);
 }
 
-/** 0.5·x·(1 + tanh(u)) = x·σ(2u) = x / (1 + e^{−2u}). */
-@inline export function geluTanhV(x: v128): v128 {
-  const e = expW(geluTanhArg(lo64(x)), geluTanhArg(hi64(x)));
+/** e^{−2u}, the one transcendental of gelu (tanh form). */
+@inline function geluTanhE(x: v128): v128 {
+  return expW(geluTanhArg(lo64(x)), geluTanhArg(hi64(x)));
+}
+
+/** x·σ(2u) = x / (1 + e^{−2u}) from e = e^{−2u}. */
+@inline function geluTanhFromE(x: v128, e: v128): v128 {
   const y = f32x4.div(x, f32x4.add(kf(F_1), e));
   return v128.andnot(y, f32x4.eq(x, kf(F_MInfinity))); // −Inf/Inf would be NaN; the limit is 0
+}
+
+/** 0.5·x·(1 + tanh(u)) = x·σ(2u) = x / (1 + e^{−2u}). */
+@inline export function geluTanhV(x: v128): v128 {
+  return geluTanhFromE(x, geluTanhE(x));
 }
 
 /**
@@ -211,34 +229,55 @@ const K2_D: f64 = 1.5957691216057308;
   return v128.bitselect(v128.and(f32x4.gt(x, f32x4.splat(0)), kf(F_1)), d, big);
 }
 
-/** d/dx gelu (erf form) = Φ(x) + x·φ(x). */
-@inline function geluErfGradV(x: v128): v128 {
-  const ax = f32x4.abs(x);
-  const t = erfcT(ax);
+/**
+ * d/dx gelu (erf form) = Φ(x) + x·φ(x) from erfc = erfc(|x|/√2): Φ(−|x|) = erfc/2, φ(x) = exp(−x²/2)/√(2π)
+ * (a second exp, of −x²/2 split as in erfcHalfV).
+ */
+@inline function geluErfGradFromErfc(x: v128, erfc: v128): v128 {
   const xh = hiBits(x);
   const xl = f32x4.sub(x, xh);
   const H = f32x4.mul(f32x4.mul(xh, xh), kf(F_0_5));
   const L = f32x4.mul(xl, f32x4.add(xh, f32x4.mul(xl, kf(F_0_5))));
   const E = expSplit(f32x4.splat(0), H, L); // exp(−x²/2)
-  const eP = expf(erfcPoly(t));
-  // Φ(−|x|) = 0.5·t·eP·E, φ(x) = E/√(2π)
-  const a = f32x4.mul(f32x4.mul(t, eP), kf(F_0_5));
-  const b = f32x4.mul(x, kf(F_INV_SQRT_2PI));
-  const neg = f32x4.lt(x, f32x4.splat(0));
-  const sa = v128.bitselect(a, f32x4.neg(a), neg);
-  const g = f32x4.mul(E, f32x4.add(b, sa)); // x < 0: E·(a + b); x ≥ 0: E·(b − a), to which 1 is added
-  const d = v128.bitselect(g, f32x4.add(kf(F_1), g), neg);
+  const a = f32x4.mul(erfc, kf(F_0_5)); // Φ(−|x|)
+  const bE = f32x4.mul(f32x4.mul(x, kf(F_INV_SQRT_2PI)), E); // x·φ(x)
+  // x < 0: Φ(−|x|) + x·φ(x); x ≥ 0: 1 − Φ(−|x|) + x·φ(x)
+  const d = v128.bitselect(f32x4.add(a, bE), f32x4.add(kf(F_1), f32x4.sub(bE, a)), f32x4.lt(x, f32x4.splat(0)));
   return saturateGrad(x, d);
 }
 
-/** d/dx gelu (tanh form) = σ(2u) + x·σ(2u)·(1 − σ(2u))·2u′. */
-@inline function geluTanhGradV(x: v128): v128 {
-  const e = expW(geluTanhArg(lo64(x)), geluTanhArg(hi64(x)));
+/** d/dx gelu (tanh form) = σ(2u) + x·σ(2u)·(1 − σ(2u))·2u′, from e = e^{−2u}. */
+@inline function geluTanhGradFromE(x: v128, e: v128): v128 {
   const sig = f32x4.div(kf(F_1), f32x4.add(kf(F_1), e));
   const om = f32x4.pmin(kf(F_1), f32x4.mul(e, sig)); // 1 − σ = e/(1 + e); Inf·0 = NaN → 1
   const du = f32x4.mul(kf(F_K2), f32x4.add(kf(F_1), f32x4.mul(f32x4.mul(x, x), kf(F_3xGC3))));
   const d = f32x4.mul(sig, f32x4.add(kf(F_1), f32x4.mul(f32x4.mul(x, om), du)));
   return saturateGrad(x, d);
+}
+
+// A gelu and its derivative share one transcendental ("core"): erfc(|x|/√2) in the erf form, e^{−2u} in
+// the tanh form. Forward passes that keep the derivative for the backward compute both from one core;
+// the value is bit-identical to geluErfV / geluTanhV, the derivative to what unaryBackward uses.
+
+/** The shared transcendental of gelu (erf form if erfForm, else tanh form). */
+@inline export function geluCoreV(erfForm: bool, x: v128): v128 {
+  return erfForm ? erfcHalfV(x) : geluTanhE(x);
+}
+
+@inline export function geluFromCoreV(erfForm: bool, x: v128, c: v128): v128 {
+  return erfForm ? geluErfFromErfc(x, c) : geluTanhFromE(x, c);
+}
+
+@inline export function geluGradFromCoreV(erfForm: bool, x: v128, c: v128): v128 {
+  return erfForm ? geluErfGradFromErfc(x, c) : geluTanhGradFromE(x, c);
+}
+
+@inline function geluErfGradV(x: v128): v128 {
+  return geluErfGradFromErfc(x, erfcHalfV(x));
+}
+
+@inline function geluTanhGradV(x: v128): v128 {
+  return geluTanhGradFromE(x, geluTanhE(x));
 }
 
 // ---- per-op vector functions (op is a constant after inlining) ----
@@ -398,6 +437,56 @@ export function unaryBackward(
   else if (op == 2) backwardLoop(2, x, xDt, dy, dyDt, dx, dxDt, n, p0, p1);
   else if (op == 3) backwardLoop(3, x, xDt, dy, dyDt, dx, dxDt, n, p0, p1);
   else backwardLoop(4, x, xDt, dy, dyDt, dx, dxDt, n, p0, p1);
+}
+
+@inline function geluGradBody(
+  erfForm: bool, x: usize, xDt: i32, out: usize, outDt: i32, g: usize, gDt: i32, n: i32,
+): void {
+  let i: i32 = 0;
+  for (; i + 8 <= n; i += 8) {
+    const k = <usize>i;
+    const a = load4(x, k, xDt);
+    const b = load4(x, k + 4, xDt);
+    const ca = geluCoreV(erfForm, a);
+    const cb = geluCoreV(erfForm, b);
+    store8(out, k, outDt, geluFromCoreV(erfForm, a, ca), geluFromCoreV(erfForm, b, cb));
+    store8(g, k, gDt, geluGradFromCoreV(erfForm, a, ca), geluGradFromCoreV(erfForm, b, cb));
+  }
+  for (; i + 4 <= n; i += 4) {
+    const k = <usize>i;
+    const a = load4(x, k, xDt);
+    const ca = geluCoreV(erfForm, a);
+    store4(out, k, outDt, geluFromCoreV(erfForm, a, ca));
+    store4(g, k, gDt, geluGradFromCoreV(erfForm, a, ca));
+  }
+  for (; i < n; i++) {
+    const k = <usize>i;
+    const a = f32x4.splat(load1(x, k, xDt));
+    const ca = geluCoreV(erfForm, a);
+    store1(out, k, outDt, f32x4.extract_lane(geluFromCoreV(erfForm, a, ca), 0));
+    store1(g, k, gDt, f32x4.extract_lane(geluGradFromCoreV(erfForm, a, ca), 0));
+  }
+}
+
+@inline function geluGradLoop(
+  erfForm: bool, x: usize, xDt: i32, out: usize, outDt: i32, g: usize, gDt: i32, n: i32,
+): void {
+  if (xDt == outDt && xDt == gDt) {
+    if (xDt == DT_F32) geluGradBody(erfForm, x, DT_F32, out, DT_F32, g, DT_F32, n);
+    else if (xDt == DT_F16) geluGradBody(erfForm, x, DT_F16, out, DT_F16, g, DT_F16, n);
+    else geluGradBody(erfForm, x, DT_BF16, out, DT_BF16, g, DT_BF16, n);
+  } else {
+    geluGradBody(erfForm, x, xDt, out, outDt, g, gDt, n);
+  }
+}
+
+/**
+ * out = gelu(x) and g = gelu′(x) in one pass (for a backward that is then dy·g); op: 2 erf form, 3 tanh
+ * form. out is bit-identical to unary's, g to the factor unaryBackward multiplies dy by.
+ */
+export function geluGrad(op: i32, x: usize, xDt: i32, out: usize, outDt: i32, g: usize, gDt: i32, n: i32): void {
+  if (op == 2) geluGradLoop(true, x, xDt, out, outDt, g, gDt, n);
+  else geluGradLoop(false, x, xDt, out, outDt, g, gDt, n);
 }
 
 @inline function axpyBody(alpha: f32, x: usize, xDt: i32, y: usize, yDt: i32, n: i32): void {

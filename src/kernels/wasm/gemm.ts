@@ -7,7 +7,7 @@
 // the block. All accumulation is in f32: when K spans several blocks and C is 16-bit, partial sums go to
 // an f32 buffer and C is written once at the end.
 import { DT_F32, load1, load4, store1, store4, storeT4 } from "./common";
-import { geluErfV, geluTanhV } from "./elementwise";
+import { geluCoreV, geluErfV, geluFromCoreV, geluGradFromCoreV, geluTanhV } from "./elementwise";
 
 export const KC: i32 = 256;
 
@@ -43,13 +43,24 @@ export const ACT_GELU_TANH: i32 = 2;
   return v;
 }
 
+/** act(v) for one value through the vector code; drow != 0: act′(v) goes to element i of drow. */
+@inline function actScalar(act: i32, v: f32, drow: usize, i: usize, dt: i32): f32 {
+  const x = f32x4.splat(v);
+  if (drow == 0) return f32x4.extract_lane(actV(act, x), 0);
+  const erf = act == ACT_GELU_ERF;
+  const core = geluCoreV(erf, x);
+  store1(drow, i, dt, f32x4.extract_lane(geluGradFromCoreV(erf, x, core), 0));
+  return f32x4.extract_lane(geluFromCoreV(erf, x, core), 0);
+}
+
 /**
  * Writes dst(i, j..j+len) = act(src-row values + beta·dst + bias) (len <= 8); with an activation and
- * zrow != 0, the value before it goes to zrow (same dtype and columns as dst) for the backward pass.
+ * drow != 0, its derivative at the value before it goes to drow (same dtype and columns as dst): the
+ * backward pass is then one multiplication.
  * The scalar tail runs the same vector code on a splatted lane (identical to the elementwise kernels).
  */
 @inline function epilogueRow(
-  src: usize, dst: usize, dDt: i32, j: i32, len: i32, beta: f32, bv: f32, act: i32, zrow: usize,
+  src: usize, dst: usize, dDt: i32, j: i32, len: i32, beta: f32, bv: f32, act: i32, drow: usize,
 ): void {
   // src: f32 row values (contiguous), dst: row start of C
   let q: i32 = 0;
@@ -58,8 +69,14 @@ export const ACT_GELU_TANH: i32 = 2;
     if (beta != 0) v = f32x4.add(v, f32x4.mul(f32x4.splat(beta), load4(dst, <usize>(j + q), dDt)));
     if (bv != 0) v = f32x4.add(v, f32x4.splat(bv));
     if (act != ACT_NONE) {
-      if (zrow != 0) store4(zrow, <usize>(j + q), dDt, v);
-      v = actV(act, v);
+      if (drow != 0) {
+        const erf = act == ACT_GELU_ERF;
+        const core = geluCoreV(erf, v);
+        store4(drow, <usize>(j + q), dDt, geluGradFromCoreV(erf, v, core));
+        v = geluFromCoreV(erf, v, core);
+      } else {
+        v = actV(act, v);
+      }
     }
     store4(dst, <usize>(j + q), dDt, v);
   }
@@ -67,10 +84,7 @@ export const ACT_GELU_TANH: i32 = 2;
     let v = load<f32>(src + (<usize>q << 2));
     if (beta != 0) v += beta * load1(dst, <usize>(j + q), dDt);
     v += bv;
-    if (act != ACT_NONE) {
-      if (zrow != 0) store1(zrow, <usize>(j + q), dDt, v);
-      v = f32x4.extract_lane(actV(act, f32x4.splat(v)), 0);
-    }
+    if (act != ACT_NONE) v = actScalar(act, v, drow, <usize>(j + q), dDt);
     store1(dst, <usize>(j + q), dDt, v);
   }
 }
@@ -80,10 +94,10 @@ export const ACT_GELU_TANH: i32 = 2;
  * into each copy of the loop).
  */
 @inline function epilogueAct(
-  src: usize, dst: usize, dDt: i32, j: i32, len: i32, beta: f32, bv: f32, act: i32, zrow: usize,
+  src: usize, dst: usize, dDt: i32, j: i32, len: i32, beta: f32, bv: f32, act: i32, drow: usize,
 ): void {
-  if (act == ACT_GELU_ERF) epilogueRow(src, dst, dDt, j, len, beta, bv, ACT_GELU_ERF, zrow);
-  else if (act == ACT_GELU_TANH) epilogueRow(src, dst, dDt, j, len, beta, bv, ACT_GELU_TANH, zrow);
+  if (act == ACT_GELU_ERF) epilogueRow(src, dst, dDt, j, len, beta, bv, ACT_GELU_ERF, drow);
+  else if (act == ACT_GELU_TANH) epilogueRow(src, dst, dDt, j, len, beta, bv, ACT_GELU_TANH, drow);
   else epilogueRow(src, dst, dDt, j, len, beta, bv, ACT_NONE, 0);
 }
 
@@ -93,7 +107,7 @@ export function gemm(
   c: usize, cDt: i32, ldc: i32,
   m: i32, n: i32, k: i32,
   alpha: f32, beta: f32, bias: usize, biasDt: i32, work: usize,
-  act: i32, z: usize,
+  act: i32, d: usize,
 ): void {
   if (m <= 0 || n <= 0) return;
   const mt = (m + 3) >> 2;
@@ -112,14 +126,11 @@ export function gemm(
     for (let i: i32 = 0; i < m; i++) {
       const bv: f32 = bias != 0 ? load1(bias, <usize>i, biasDt) : 0;
       const row = c + <usize>(i * ldc) * sz(cDt);
-      const zrow = z != 0 ? z + <usize>(i * ldc) * sz(cDt) : 0;
+      const drow = d != 0 ? d + <usize>(i * ldc) * sz(cDt) : 0;
       for (let j: i32 = 0; j < n; j++) {
         let v: f32 = bv;
         if (beta != 0) v += beta * load1(row, <usize>j, cDt);
-        if (act != ACT_NONE) {
-          if (zrow != 0) store1(zrow, <usize>j, cDt, v);
-          v = f32x4.extract_lane(actV(act, f32x4.splat(v)), 0);
-        }
+        if (act != ACT_NONE) v = actScalar(act, v, drow, <usize>j, cDt);
         store1(row, <usize>j, cDt, v);
       }
     }
@@ -251,9 +262,9 @@ export function gemm(
             for (let q: i32 = 0; q < nc; q++) store<f32>(trow + <usize>((j0 + q) * 4), load<f32>(tmp + <usize>(q * 4)));
           } else {
             // the activation goes with the last K block's write (then the sums are complete)
-            const zrow = z != 0 && last ? z + <usize>(i * ldc) * sz(tDt) : 0;
+            const drow = d != 0 && last ? d + <usize>(i * ldc) * sz(tDt) : 0;
             const bv: f32 = first && bias != 0 ? load1(bias, <usize>i, biasDt) : 0;
-            epilogueAct(tmp, trow, tDt, j0, nc, first ? beta : 0, bv, last ? act : ACT_NONE, zrow);
+            epilogueAct(tmp, trow, tDt, j0, nc, first ? beta : 0, bv, last ? act : ACT_NONE, drow);
           }
         }
       }
@@ -263,9 +274,9 @@ export function gemm(
         const bv: f32 = bias != 0 ? load1(bias, <usize>i, biasDt) : 0;
         const crow = c + <usize>(i * ldc) * sz(cDt);
         const srow = cw + <usize>(i * n * 4);
-        const zrow = z != 0 ? z + <usize>(i * ldc) * sz(cDt) : 0;
+        const drow = d != 0 ? d + <usize>(i * ldc) * sz(cDt) : 0;
         for (let j0: i32 = 0; j0 < n; j0 += 8) {
-          epilogueAct(srow + <usize>(j0 * 4), crow, cDt, j0, min(8, n - j0), beta, bv, act, zrow);
+          epilogueAct(srow + <usize>(j0 * 4), crow, cDt, j0, min(8, n - j0), beta, bv, act, drow);
         }
       }
     }
@@ -316,13 +327,13 @@ export function gemmBatch(
   c: usize, cDt: i32, ldc: i32,
   m: i32, n: i32, k: i32,
   alpha: f32, beta: f32, bias: usize, biasDt: i32, work: usize,
-  count: i32, sa: i32, sb: i32, sc: i32, act: i32, z: usize,
+  count: i32, sa: i32, sb: i32, sc: i32, act: i32, d: usize,
 ): void {
   for (let i: i32 = 0; i < count; i++) {
     const later = sc == 0 && i > 0;
     gemm(
       a + <usize>(i * sa), aDt, rsA, csA, b + <usize>(i * sb), bDt, rsB, csB, c + <usize>(i * sc), cDt, ldc,
-      m, n, k, alpha, later ? 1 : beta, later ? 0 : bias, biasDt, work, act, z != 0 ? z + <usize>(i * sc) : 0,
+      m, n, k, alpha, later ? 1 : beta, later ? 0 : bias, biasDt, work, act, d != 0 ? d + <usize>(i * sc) : 0,
     );
   }
 }

@@ -2,7 +2,7 @@
 export * from "./convert";
 export * from "./gemm";
 // named: elementwise.ts also exports inline vector helpers (v128 signatures) for the GEMM epilogue
-export { binary, unary, unaryBackward, axpy } from "./elementwise";
+export { binary, unary, unaryBackward, geluGrad, axpy } from "./elementwise";
 export * from "./reduce";
 export * from "./channel";
 export * from "./fft";
