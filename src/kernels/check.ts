@@ -105,3 +105,9 @@ export function checkChannelSum(x: Tensor, y: Tensor | null, out: Tensor): Chann
   if (y) checkDisjoint(op, ['out', out], ['y', y]);
   return d;
 }
+
+/** Checks gelu(x, out, approximate, grad): out and grad shaped like x, grad disjoint from x and out (out may be x). */
+export function checkGeluGrad(x: Tensor, out: Tensor, grad: Tensor): void {
+  checkSameShape('gelu', ['x', x], ['out', out], ['grad', grad]);
+  checkDisjoint('gelu', ['grad', grad], ['x', x], ['out', out]);
+}

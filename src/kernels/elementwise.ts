@@ -1,6 +1,6 @@
 import type { Tensor } from '../core/tensor.js';
 import type { BinaryOp, GeluApproximate, ReduceOp } from './backend.js';
-import { checkChannelAffine, checkChannelSum, checkDisjoint, checkFiniteNumber, checkLive, checkSameShape } from './check.js';
+import { checkChannelAffine, checkChannelSum, checkFiniteNumber, checkGeluGrad, checkLive, checkSameShape } from './check.js';
 import { dtCode } from './dtcode.js';
 import type { KernelName } from './module.js';
 import { pool, splitRange } from './pool.js';
@@ -151,8 +151,7 @@ export function gelu(x: Tensor, out: Tensor, approximate: GeluApproximate = 'non
     unaryRun('gelu', code, x, out, 0, 0, PARALLEL_MATH);
     return;
   }
-  checkSameShape('gelu', ['x', x], ['out', out], ['grad', grad]);
-  checkDisjoint('gelu', ['grad', grad], ['x', x], ['out', out]);
+  checkGeluGrad(x, out, grad);
   const xd = dtCode(x.dtype, 'gelu');
   const od = dtCode(out.dtype, 'gelu');
   const gd = dtCode(grad.dtype, 'gelu');

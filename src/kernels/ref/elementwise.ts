@@ -1,6 +1,6 @@
 import type { Tensor } from '../../core/tensor.js';
 import type { BinaryOp, GeluApproximate, ReduceOp } from '../backend.js';
-import { checkChannelAffine, checkChannelSum, checkFiniteNumber, checkLive, checkSameShape } from '../check.js';
+import { checkChannelAffine, checkChannelSum, checkFiniteNumber, checkGeluGrad, checkLive, checkSameShape } from '../check.js';
 
 /**
  * Reference elementwise ops and reductions: every operand is decoded to float64, the math is done in
@@ -180,7 +180,8 @@ export function refTanhBackward(y: Tensor, dy: Tensor, dx: Tensor): void {
 
 export function refGelu(x: Tensor, out: Tensor, approximate: GeluApproximate = 'none', grad?: Tensor): void {
   checkGelu(approximate, 'gelu');
-  checkSameShape('gelu', ['x', x], ['out', out], ...(grad ? [['grad', grad] as [string, Tensor]] : []));
+  if (grad) checkGeluGrad(x, out, grad);
+  else checkSameShape('gelu', ['x', x], ['out', out]);
   if (grad) map1(x, grad, approximate === 'tanh' ? geluTanhGrad : geluErfGrad);
   map1(x, out, approximate === 'tanh' ? geluTanh : geluErf);
 }
