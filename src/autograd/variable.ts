@@ -183,7 +183,11 @@ export function record(
 
 function accumulate(into: Tensor | null, g: Tensor, role: Role, dtype: DType): Tensor {
   if (into === null) {
-    if (g.dtype === dtype && g.role === role) return g;
+    if (g.dtype === dtype) {
+      // only the ledger label differs: relabel the gradient's own storage instead of copying it
+      if (g.role !== role && !g.isShared) g.setRole(role);
+      if (g.role === role) return g;
+    }
     const t = Tensor.empty(g.shape, dtype, role);
     backend().convert(g, t);
     g.release();

@@ -42,19 +42,20 @@ const T3: f32 = 0.021020556012438563;
 const T4: f32 = -0.006198726021464017;
 const TANH_SMALL: f32 = 0.55;
 
-// erfc(z) = t·exp(−z² + Σ Ci·t^i), t = 1/(1 + z/2) (Numerical Recipes' erfcc Chebyshev fit)
-const C0: f32 = -1.26551223;
-const C1: f32 = 1.00002368;
-const C2: f32 = 0.37409196;
-const C3: f32 = 0.09678418;
-const C4: f32 = -0.18628806;
-const C5: f32 = 0.27886807;
-const C6: f32 = -1.13520398;
-const C7: f32 = 1.48851587;
-const C8: f32 = -0.82215223;
-const C9: f32 = 0.17087277;
+// erfc(|x|/√2) = R(|x|)·exp(−x²/2), R(a) = erfcx(a/√2) = t·Q(t), t = 1/(1 + a/4), Q of degree 8 fitted
+// (iteratively reweighted least squares on relative error) on a ∈ [0, 13.4], the range where
+// exp(−x²/2) > 0 in f32: relative error 5e-8 in exact arithmetic, 4e-7 evaluated in f32 (mostly the
+// rounding of t). Beyond 13.4 the exp factor is 0 and R only needs to stay finite (t → 0, Q(0) = Q0).
+const Q0: f32 = 0.19960753254239424;
+const Q1: f32 = 0.19682987136569585;
+const Q2: f32 = 0.2088864974074273;
+const Q3: f32 = 0.06060716534722952;
+const Q4: f32 = 0.415456896668898;
+const Q5: f32 = -0.42839399413228313;
+const Q6: f32 = 0.6066202812336183;
+const Q7: f32 = -0.3124408352925301;
+const Q8: f32 = 0.05282653433452188;
 
-const HALF_SQRT1_2: f32 = 0.35355339059327373; // fl(√½)/2 exactly (halving is exact)
 const INV_SQRT_2PI: f32 = 0.3989422804014327;
 // gelu tanh form: u = √(2/π)·(x + C3·x³); K2 = 2·√(2/π)
 const GC3: f32 = 0.044715;
@@ -95,17 +96,17 @@ const K2_D: f64 = 1.5957691216057308;
 }
 
 /**
- * exp(P − H − L) where H + L = x²/2 exactly (H ≫ |L|) and |P| ≲ 2: the large part H is reduced exactly
- * (H and n·LN2_HI agree to within |P| + ln2/2, so their difference is exact), so the result keeps a relative
- * error of a few ulps even where H ≈ 87. Results below e^−87.3 are 0.
+ * exp(−H − L) where H + L = x²/2 exactly (H ≫ |L|): the large part H is reduced exactly (H and n·LN2_HI
+ * agree to within ln2/2, so their difference is exact), so the result keeps a relative error of a few
+ * ulps even where H ≈ 87. Results below e^−87.3 are 0.
  */
-@inline function expSplit(P: v128, H: v128, L: v128): v128 {
-  const w = f32x4.pmax(f32x4.sub(P, H), kf(F_M88)); // NaN stays NaN
+@inline function expSplit(H: v128, L: v128): v128 {
+  const w = f32x4.pmax(f32x4.neg(H), kf(F_M88)); // NaN stays NaN
   const t = f32x4.add(f32x4.mul(w, kf(F_LOG2E)), kf(F_MAGIC));
   const nf = f32x4.sub(t, kf(F_MAGIC));
   const n = i32x4.sub(t, ki(I_MAGIC_BITS));
   const hr = f32x4.sub(f32x4.neg(H), f32x4.mul(nf, kf(F_LN2_HI)));
-  const r = f32x4.sub(f32x4.sub(f32x4.add(hr, P), L), f32x4.mul(nf, kf(F_LN2_LO)));
+  const r = f32x4.sub(f32x4.sub(hr, L), f32x4.mul(nf, kf(F_LN2_LO)));
   // where w was clamped (or H is Inf) r is out of range: the result there is 0
   return v128.andnot(expCore(n, r), i32x4.lt_s(n, ki(I_M125)));
 }
@@ -154,18 +155,15 @@ const K2_D: f64 = 1.5957691216057308;
   return v128.or(t, signOf(x));
 }
 
-/** P(t) of erfc(z) = t·exp(−z² + P(t)), t = 1/(1 + z/2) (Chebyshev fit, fractional error < 1.2e-7). */
-@inline function erfcPoly(t: v128): v128 {
+/** R(|x|) = erfcx(|x|/√2) = t·Q(t), t = 1/(1 + |x|/4) (see Q0…Q8). */
+@inline function erfcxHalfV(x: v128): v128 {
+  const t = f32x4.div(kf(F_1), f32x4.add(kf(F_1), f32x4.mul(f32x4.abs(x), kf(F_0_25))));
   const t2 = f32x4.mul(t, t);
   const t4 = f32x4.mul(t2, t2);
-  const q0 = madd(lin(kf(F_C0), kf(F_C1), t), t2, lin(kf(F_C2), kf(F_C3), t));
-  const q1 = madd(lin(kf(F_C4), kf(F_C5), t), t2, lin(kf(F_C6), kf(F_C7), t));
-  const q2 = lin(kf(F_C8), kf(F_C9), t);
-  return madd(q0, t4, madd(q1, t4, q2));
-}
-
-@inline function erfcT(ax: v128): v128 {
-  return f32x4.div(kf(F_1), f32x4.add(kf(F_1), f32x4.mul(ax, kf(F_HALF_SQRT1_2))));
+  const q0 = madd(lin(kf(F_Q0), kf(F_Q1), t), t2, lin(kf(F_Q2), kf(F_Q3), t));
+  const q1 = madd(lin(kf(F_Q4), kf(F_Q5), t), t2, lin(kf(F_Q6), kf(F_Q7), t));
+  const q = madd(q0, t4, madd(q1, t4, kf(F_Q8)));
+  return f32x4.mul(t, q);
 }
 
 /** x & ~0xfff: the top 12 significant bits of x, so that hx² and hx·(x − hx) are exact in f32. */
@@ -173,17 +171,26 @@ const K2_D: f64 = 1.5957691216057308;
   return v128.and(x, ki(I_0xfffff000));
 }
 
-/** erfc(|x|/√2) = t·exp(P(t) − x²/2), the one transcendental of gelu (erf form). */
-@inline function erfcHalfV(x: v128): v128 {
-  const ax = f32x4.abs(x);
-  const t = erfcT(ax);
-  const p = erfcPoly(t);
-  // x²/2 = H + L exactly enough: H = xh²/2 (exact), L = xh·xl + xl²/2
+/**
+ * exp(−x²/2), with x²/2 = H + L split exactly enough (H = xh²/2 exact, L = xh·xl + xl²/2) so that the
+ * large part is reduced exactly (expSplit): a few ulps even where x²/2 ≈ 87.
+ */
+@inline function expHalfSqV(x: v128): v128 {
   const xh = hiBits(x);
   const xl = f32x4.sub(x, xh);
   const H = f32x4.mul(f32x4.mul(xh, xh), kf(F_0_5));
   const L = f32x4.mul(xl, f32x4.add(xh, f32x4.mul(xl, kf(F_0_5))));
-  return f32x4.mul(t, expSplit(p, H, L));
+  return expSplit(H, L);
+}
+
+/** erfc(|x|/√2) = R(|x|)·exp(−x²/2) from E = exp(−x²/2). */
+@inline function erfcHalfFromE(x: v128, E: v128): v128 {
+  return f32x4.mul(erfcxHalfV(x), E);
+}
+
+/** erfc(|x|/√2), the transcendental of gelu (erf form). */
+@inline function erfcHalfV(x: v128): v128 {
+  return erfcHalfFromE(x, expHalfSqV(x));
 }
 
 /** 0.5·x·(1 + erf(x/√2)) from erfc = erfc(|x|/√2). */
@@ -230,15 +237,10 @@ const K2_D: f64 = 1.5957691216057308;
 }
 
 /**
- * d/dx gelu (erf form) = Φ(x) + x·φ(x) from erfc = erfc(|x|/√2): Φ(−|x|) = erfc/2, φ(x) = exp(−x²/2)/√(2π)
- * (a second exp, of −x²/2 split as in erfcHalfV).
+ * d/dx gelu (erf form) = Φ(x) + x·φ(x) from erfc = erfc(|x|/√2) and E = exp(−x²/2): Φ(−|x|) = erfc/2,
+ * φ(x) = E/√(2π). The one exp E serves the value (erfc = R·E) and the derivative.
  */
-@inline function geluErfGradFromErfc(x: v128, erfc: v128): v128 {
-  const xh = hiBits(x);
-  const xl = f32x4.sub(x, xh);
-  const H = f32x4.mul(f32x4.mul(xh, xh), kf(F_0_5));
-  const L = f32x4.mul(xl, f32x4.add(xh, f32x4.mul(xl, kf(F_0_5))));
-  const E = expSplit(f32x4.splat(0), H, L); // exp(−x²/2)
+@inline function geluErfGradFromParts(x: v128, erfc: v128, E: v128): v128 {
   const a = f32x4.mul(erfc, kf(F_0_5)); // Φ(−|x|)
   const bE = f32x4.mul(f32x4.mul(x, kf(F_INV_SQRT_2PI)), E); // x·φ(x)
   // x < 0: Φ(−|x|) + x·φ(x); x ≥ 0: 1 − Φ(−|x|) + x·φ(x)
@@ -255,25 +257,32 @@ const K2_D: f64 = 1.5957691216057308;
   return saturateGrad(x, d);
 }
 
-// A gelu and its derivative share one transcendental ("core"): erfc(|x|/√2) in the erf form, e^{−2u} in
-// the tanh form. Forward passes that keep the derivative for the backward compute both from one core;
-// the value is bit-identical to geluErfV / geluTanhV, the derivative to what unaryBackward uses.
+// A gelu and its derivative share their transcendental parts ("core"): in the erf form E = exp(−x²/2)
+// (c) and erfc(|x|/√2) = R·E (c2); in the tanh form e^{−2u} (c; c2 is the same vector, unused). Forward
+// passes that keep the derivative for the backward compute both from one core; the value is
+// bit-identical to geluErfV / geluTanhV, the derivative to what unaryBackward uses.
 
-/** The shared transcendental of gelu (erf form if erfForm, else tanh form). */
+/** The exp of gelu's core (erf form if erfForm, else tanh form). */
 @inline export function geluCoreV(erfForm: bool, x: v128): v128 {
-  return erfForm ? erfcHalfV(x) : geluTanhE(x);
+  return erfForm ? expHalfSqV(x) : geluTanhE(x);
 }
 
-@inline export function geluFromCoreV(erfForm: bool, x: v128, c: v128): v128 {
-  return erfForm ? geluErfFromErfc(x, c) : geluTanhFromE(x, c);
+/** The second part of the core from the first: erfc(|x|/√2) in the erf form. */
+@inline export function geluCore2V(erfForm: bool, x: v128, c: v128): v128 {
+  return erfForm ? erfcHalfFromE(x, c) : c;
 }
 
-@inline export function geluGradFromCoreV(erfForm: bool, x: v128, c: v128): v128 {
-  return erfForm ? geluErfGradFromErfc(x, c) : geluTanhGradFromE(x, c);
+@inline export function geluFromCoreV(erfForm: bool, x: v128, c: v128, c2: v128): v128 {
+  return erfForm ? geluErfFromErfc(x, c2) : geluTanhFromE(x, c);
+}
+
+@inline export function geluGradFromCoreV(erfForm: bool, x: v128, c: v128, c2: v128): v128 {
+  return erfForm ? geluErfGradFromParts(x, c2, c) : geluTanhGradFromE(x, c);
 }
 
 @inline function geluErfGradV(x: v128): v128 {
-  return geluErfGradFromErfc(x, erfcHalfV(x));
+  const E = expHalfSqV(x);
+  return geluErfGradFromParts(x, erfcHalfFromE(x, E), E);
 }
 
 @inline function geluTanhGradV(x: v128): v128 {
@@ -449,22 +458,26 @@ export function unaryBackward(
     const b = load4(x, k + 4, xDt);
     const ca = geluCoreV(erfForm, a);
     const cb = geluCoreV(erfForm, b);
-    store8(out, k, outDt, geluFromCoreV(erfForm, a, ca), geluFromCoreV(erfForm, b, cb));
-    store8(g, k, gDt, geluGradFromCoreV(erfForm, a, ca), geluGradFromCoreV(erfForm, b, cb));
+    const da = geluCore2V(erfForm, a, ca);
+    const db = geluCore2V(erfForm, b, cb);
+    store8(out, k, outDt, geluFromCoreV(erfForm, a, ca, da), geluFromCoreV(erfForm, b, cb, db));
+    store8(g, k, gDt, geluGradFromCoreV(erfForm, a, ca, da), geluGradFromCoreV(erfForm, b, cb, db));
   }
   for (; i + 4 <= n; i += 4) {
     const k = <usize>i;
     const a = load4(x, k, xDt);
     const ca = geluCoreV(erfForm, a);
-    store4(out, k, outDt, geluFromCoreV(erfForm, a, ca));
-    store4(g, k, gDt, geluGradFromCoreV(erfForm, a, ca));
+    const da = geluCore2V(erfForm, a, ca);
+    store4(out, k, outDt, geluFromCoreV(erfForm, a, ca, da));
+    store4(g, k, gDt, geluGradFromCoreV(erfForm, a, ca, da));
   }
   for (; i < n; i++) {
     const k = <usize>i;
     const a = f32x4.splat(load1(x, k, xDt));
     const ca = geluCoreV(erfForm, a);
-    store1(out, k, outDt, f32x4.extract_lane(geluFromCoreV(erfForm, a, ca), 0));
-    store1(g, k, gDt, f32x4.extract_lane(geluGradFromCoreV(erfForm, a, ca), 0));
+    const da = geluCore2V(erfForm, a, ca);
+    store1(out, k, outDt, f32x4.extract_lane(geluFromCoreV(erfForm, a, ca, da), 0));
+    store1(g, k, gDt, f32x4.extract_lane(geluGradFromCoreV(erfForm, a, ca, da), 0));
   }
 }
 
@@ -538,23 +551,23 @@ const KF_TABLE = memory.data<f32>([
   1, // F_1
   T4, // F_T4
   TANH_SMALL, // F_TANH_SMALL
-  HALF_SQRT1_2, // F_HALF_SQRT1_2
+  0, // (unused)
   0.5, // F_0_5
   -Infinity, // F_MInfinity
   20, // F_20
   INV_SQRT_2PI, // F_INV_SQRT_2PI
   K2, // F_K2
   3 * GC3, // F_3xGC3
-  C0, // F_C0
-  C1, // F_C1
-  C2, // F_C2
-  C3, // F_C3
-  C4, // F_C4
-  C5, // F_C5
-  C6, // F_C6
-  C7, // F_C7
-  C8, // F_C8
-  C9, // F_C9
+  Q0, // F_Q0
+  Q1, // F_Q1
+  Q2, // F_Q2
+  Q3, // F_Q3
+  Q4, // F_Q4
+  Q5, // F_Q5
+  Q6, // F_Q6
+  Q7, // F_Q7
+  Q8, // F_Q8
+  0.25, // F_0_25
   E2, // F_E2
   E3, // F_E3
   E4, // F_E4
@@ -576,23 +589,22 @@ const F_Infinity: i32 = 8;
 const F_1: i32 = 9;
 const F_T4: i32 = 10;
 const F_TANH_SMALL: i32 = 11;
-const F_HALF_SQRT1_2: i32 = 12;
 const F_0_5: i32 = 13;
 const F_MInfinity: i32 = 14;
 const F_20: i32 = 15;
 const F_INV_SQRT_2PI: i32 = 16;
 const F_K2: i32 = 17;
 const F_3xGC3: i32 = 18;
-const F_C0: i32 = 19;
-const F_C1: i32 = 20;
-const F_C2: i32 = 21;
-const F_C3: i32 = 22;
-const F_C4: i32 = 23;
-const F_C5: i32 = 24;
-const F_C6: i32 = 25;
-const F_C7: i32 = 26;
-const F_C8: i32 = 27;
-const F_C9: i32 = 28;
+const F_Q0: i32 = 19;
+const F_Q1: i32 = 20;
+const F_Q2: i32 = 21;
+const F_Q3: i32 = 22;
+const F_Q4: i32 = 23;
+const F_Q5: i32 = 24;
+const F_Q6: i32 = 25;
+const F_Q7: i32 = 26;
+const F_Q8: i32 = 27;
+const F_0_25: i32 = 28;
 const F_E2: i32 = 29;
 const F_E3: i32 = 30;
 const F_E4: i32 = 31;

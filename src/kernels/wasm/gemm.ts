@@ -7,7 +7,7 @@
 // the block. All accumulation is in f32: when K spans several blocks and C is 16-bit, partial sums go to
 // an f32 buffer and C is written once at the end.
 import { DT_F32, load1, load4, store1, store4, storeT4 } from "./common";
-import { geluCoreV, geluErfV, geluFromCoreV, geluGradFromCoreV, geluTanhV } from "./elementwise";
+import { geluCore2V, geluCoreV, geluErfV, geluFromCoreV, geluGradFromCoreV, geluTanhV } from "./elementwise";
 
 export const KC: i32 = 256;
 
@@ -49,8 +49,9 @@ export const ACT_GELU_TANH: i32 = 2;
   if (drow == 0) return f32x4.extract_lane(actV(act, x), 0);
   const erf = act == ACT_GELU_ERF;
   const core = geluCoreV(erf, x);
-  store1(drow, i, dt, f32x4.extract_lane(geluGradFromCoreV(erf, x, core), 0));
-  return f32x4.extract_lane(geluFromCoreV(erf, x, core), 0);
+  const core2 = geluCore2V(erf, x, core);
+  store1(drow, i, dt, f32x4.extract_lane(geluGradFromCoreV(erf, x, core, core2), 0));
+  return f32x4.extract_lane(geluFromCoreV(erf, x, core, core2), 0);
 }
 
 /**
@@ -72,8 +73,9 @@ export const ACT_GELU_TANH: i32 = 2;
       if (drow != 0) {
         const erf = act == ACT_GELU_ERF;
         const core = geluCoreV(erf, v);
-        store4(drow, <usize>(j + q), dDt, geluGradFromCoreV(erf, v, core));
-        v = geluFromCoreV(erf, v, core);
+        const core2 = geluCore2V(erf, v, core);
+        store4(drow, <usize>(j + q), dDt, geluGradFromCoreV(erf, v, core, core2));
+        v = geluFromCoreV(erf, v, core, core2);
       } else {
         v = actV(act, v);
       }
