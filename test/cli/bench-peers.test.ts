@@ -47,6 +47,16 @@ describe('mpno bench fno / darcy16 (the PyTorch peers\' workloads)', () => {
     assert.match(r.stderr, /one thread count/);
   });
 
+  it('bench/peers.sh refuses an unknown workload or repetition count by name', () => {
+    const script = fileURLToPath(new URL('../../../bench/peers.sh', import.meta.url));
+    let r = spawnSync('bash', [script, '--only', 'gemm'], { encoding: 'utf8' });
+    assert.equal(r.status, 2);
+    assert.match(r.stderr, /--only takes darcy16, fno or kernels, got 'gemm'/);
+    r = spawnSync('bash', [script, '--reps', '0'], { encoding: 'utf8' });
+    assert.equal(r.status, 2);
+    assert.match(r.stderr, /--reps must be a positive integer/);
+  });
+
   it('bench darcy16 --quick trains the example for one epoch and reports its time and test errors', () => {
     const r = mpno('bench', 'darcy16', '--quick', '--json');
     assert.equal(r.status, 0, r.stderr);
