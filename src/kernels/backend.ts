@@ -55,6 +55,34 @@ export interface ComplexGemmOptions {
  * computes in at least f32 and rounds once into the output's dtype. Outputs are written in place and
  * may be the same tensor as an input of an elementwise op. A WebGPU backend would implement this too.
  */
+/**
+ * One update of the Adam family over one weight, in place (parameters and moments): float64 arithmetic,
+ * each stored moment and parameter rounded once into its dtype and read back before it is used again.
+ *  - 'adam' (torch.optim.Adam): g ← g + weightDecay·p; m ← lerp(m, g, 1 − β1); v ← β2·v + (1 − β2)·g²;
+ *    p ← p − stepSize·m/(√v/bc2Sqrt + eps), stepSize = lr/(1 − β1^t), bc2Sqrt = √(1 − β2^t). One part.
+ *  - 'adamw' (neuralop's AdamW): v ← β2·v + (1 − β2)·Σ_parts g²; denom ← √v + eps; per part
+ *    m ← β1·m + (1 − β1)·g, p ← p − alpha·m/denom, then p ← p + decay·p where decay ≠ 0. One part, or
+ *    the real and imaginary parts of a complex weight sharing one v.
+ * A null gradient is zero. Every tensor has the first parameter's shape; the moments and v have the
+ * parameters' dtype for float32/float64 parameters, float32 for 16-bit ones.
+ */
+export interface AdamStep {
+  kind: 'adam' | 'adamw';
+  params: readonly Tensor[];
+  grads: readonly (Tensor | null)[];
+  m: readonly Tensor[];
+  v: Tensor;
+  beta1: number;
+  beta2: number;
+  eps: number;
+  /** adam: the step size lr/(1 − β1^t); adamw: alpha (lr, times √(1 − β2^t)/(1 − β1^t) with bias correction). */
+  stepSize: number;
+  /** adam: √(1 − β2^t) (unused by adamw). */
+  bc2Sqrt: number;
+  /** adam: the L2 weight decay added to g; adamw: decay = −lr·weight_decay (0: none). */
+  decay: number;
+}
+
 export interface Backend {
   readonly name: string;
   /**
@@ -105,4 +133,6 @@ export interface Backend {
   complexGemm(a: ComplexPair, b: ComplexPair, c: ComplexPair, opts?: ComplexGemmOptions): void;
   /** One batched 1-D FFT pass along an axis (see FftPass); n-D transforms are sequences of passes. */
   fft(pass: FftPass): void;
+  /** One optimizer update of the Adam family over one weight (see AdamStep). */
+  adamStep(s: AdamStep): void;
 }

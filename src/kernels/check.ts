@@ -1,4 +1,5 @@
 import { type Tensor, fmtShape, shapeEq, shapeSize } from '../core/tensor.js';
+import type { AdamStep } from './backend.js';
 
 /** Shared argument checks for kernel fronts: every message names the operation and the operands. */
 
@@ -110,4 +111,30 @@ export function checkChannelSum(x: Tensor, y: Tensor | null, out: Tensor): Chann
 export function checkGeluGrad(x: Tensor, out: Tensor, grad: Tensor): void {
   checkSameShape('gelu', ['x', x], ['out', out], ['grad', grad]);
   checkDisjoint('gelu', ['grad', grad], ['x', x], ['out', out]);
+}
+
+/**
+ * Checks an adamStep call: one part for 'adam', one or two for 'adamw'; grads and m one per part; every
+ * tensor live and of the first parameter's shape; the moments in the state dtype (the parameter's for
+ * float32/float64, float32 for 16-bit parameters); finite hyperparameters.
+ */
+export function checkAdamStep(s: AdamStep): void {
+  const op = 'adamStep';
+  if (s.kind !== 'adam' && s.kind !== 'adamw') throw new TypeError(`${op}: kind must be 'adam' or 'adamw', got '${String(s.kind)}'`);
+  const K = s.params.length;
+  if (K < 1 || K > (s.kind === 'adam' ? 1 : 2)) throw new RangeError(`${op}: ${s.kind} takes ${s.kind === 'adam' ? 'one part' : 'one or two parts'}, got ${K}`);
+  if (s.grads.length !== K || s.m.length !== K) throw new RangeError(`${op}: ${K} parameter part(s) need as many grads and m, got ${s.grads.length} and ${s.m.length}`);
+  const all: [string, Tensor][] = [['v', s.v]];
+  s.params.forEach((p, k) => {
+    all.push([`params[${k}]`, p], [`m[${k}]`, s.m[k]!]);
+    const g = s.grads[k];
+    if (g) all.push([`grads[${k}]`, g]);
+  });
+  checkSameShape(op, ['params[0]', s.params[0]!], ...all);
+  const p0 = s.params[0]!.dtype;
+  const state = p0 === 'float64' ? 'float64' : 'float32';
+  for (const [n, t] of [['v', s.v] as [string, Tensor], ...s.m.map((t, k) => [`m[${k}]`, t] as [string, Tensor])]) {
+    if (t.dtype !== state) throw new TypeError(`${op}: ${n} is ${t.dtype}; the state of ${p0} parameters is ${state}`);
+  }
+  for (const k of ['beta1', 'beta2', 'eps', 'stepSize', 'bc2Sqrt', 'decay'] as const) checkFiniteNumber(op, k, s[k]);
 }

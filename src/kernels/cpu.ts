@@ -6,6 +6,7 @@ import { fftPass } from './fft.js';
 import { gemm } from './gemm.js';
 import { complexGemm } from './cgemm.js';
 import { permute } from './permute.js';
+import { adamStep } from './optim.js';
 import { refBackend } from './ref/index.js';
 
 function anyF64(...ts: (Tensor | undefined)[]): boolean {
@@ -42,6 +43,8 @@ export const cpuBackend: Backend = {
   // a strided copy of stored values: the same code serves every dtype, float64 included
   permute,
   fft: (p) => (anyF64(p.src.re, p.dst.re) ? refBackend.fft(p) : fftPass(p)),
+  // float32 on the wasm kernels, every other dtype on the reference (the same results)
+  adamStep,
 };
 
 let current: Backend = cpuBackend;

@@ -1,4 +1,4 @@
-export type { Backend, BinaryOp, ComplexGemmOptions, ComplexPair, GemmOptions, GeluApproximate, ReduceOp } from './backend.js';
+export type { AdamStep, Backend, BinaryOp, ComplexGemmOptions, ComplexPair, GemmOptions, GeluApproximate, ReduceOp } from './backend.js';
 export { cpuBackend, backend, setBackend } from './cpu.js';
 export { refBackend } from './ref/index.js';
 export { pool, splitRange } from './pool.js';

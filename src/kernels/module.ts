@@ -63,6 +63,13 @@ export interface KernelExports {
   fftWorkBytes(rows: number, stageRows: number): number;
   /** Runs the FFT pass described at `desc` for lanes [laneStart, laneEnd) (see src/kernels/wasm/fft.ts). */
   fftRun(desc: number, laneStart: number, laneEnd: number, work: number): void;
+  /** torch.optim.Adam on f32 elements [0, n) in f64 arithmetic (see wasm/optim.ts); g = 0: zero gradient. */
+  adamStep(p: number, g: number, m: number, v: number, n: number, stepSize: number, bc2Sqrt: number, w: number, beta2: number, eps: number, wd: number): void;
+  /** neuralop's AdamW on f32 elements [0, n) of a weight in 1 or 2 parts (v shared); g0/g1 = 0: zero gradient. */
+  adamwStep(
+    parts: number, p0: number, p1: number, g0: number, g1: number, m0: number, m1: number, v: number, n: number,
+    alpha: number, beta1: number, beta2: number, eps: number, decay: number,
+  ): void;
 }
 
 export type KernelName = keyof KernelExports;
@@ -71,7 +78,7 @@ export type KernelName = keyof KernelExports;
 export const KERNEL_NAMES: readonly KernelName[] = [
   'convert', 'gemm', 'gemmWorkBytes', 'gemmBatch', 'gemmReduce', 'binary', 'unary', 'unaryBackward', 'geluGrad', 'axpy', 'reduce',
   'channelAffine', 'channelSum',
-  'fftWorkBytes', 'fftRun', 'cgemmWorkBytes', 'cgemmRun',
+  'fftWorkBytes', 'fftRun', 'cgemmWorkBytes', 'cgemmRun', 'adamStep', 'adamwStep',
 ];
 
 /** The kernel builds: 'relaxed-simd' adds relaxed-SIMD fused multiply-add (GEMM) to the plain 'simd' one. */

@@ -123,16 +123,6 @@ function isRecord(x: unknown): x is Record<string, unknown> {
   return typeof x === 'object' && x !== null && !Array.isArray(x);
 }
 
-/** Elements as numbers: the live view for float32/float64 tensors, a float64 copy otherwise. */
-function numbers(t: Tensor): Floats {
-  return t.dtype === 'float32' || t.dtype === 'float64' ? (t.data as Floats) : t.toFloat64();
-}
-
-/** Writes back values that numbers() returned as a copy (16-bit tensors). */
-function commit(t: Tensor, a: Floats): void {
-  if (t.dtype !== 'float32' && t.dtype !== 'float64') t.set(a);
-}
-
 function checkLr(op: string, lr: unknown): number {
   if (typeof lr !== 'number' || !Number.isFinite(lr) || lr < 0) throw new OptimizerError(`${op}: lr must be a finite number ≥ 0, got ${String(lr)}`);
   return lr;
@@ -242,8 +232,8 @@ abstract class AdamFamily implements Optimizer {
     if (this.released) throw new OptimizerError(`${op}: the optimizer was released`);
   }
 
-  /** One update of an entry whose step count has just been incremented; grads[k] null means zero. */
-  protected abstract update(parts: Floats[], grads: (Floats | null)[], m: Floats[], v: Floats, step: number): void;
+  /** The backend's update of one entry whose step count has just been incremented (grads[k] null: zero). */
+  protected abstract update(parts: readonly Tensor[], grads: readonly (Tensor | null)[], m: readonly Tensor[], v: Tensor, step: number): void;
 
   /**
    * One optimisation step over every parameter that has a gradient (entries without any are skipped
@@ -271,9 +261,7 @@ abstract class AdamFamily implements Optimizer {
     for (const [e, grads] of active) {
       const st = (e.state ??= this.allocState(e));
       st.step++;
-      const parts = e.parts.map((p) => numbers(p.value));
-      this.update(parts, grads.map((g) => (g ? numbers(g) : null)), st.m.map((m) => m.data as Floats), st.v.data as Floats, st.step);
-      e.parts.forEach((p, k) => commit(p.value, parts[k]!));
+      this.update(e.parts.map((p) => p.value), grads, st.m, st.v, st.step);
     }
   }
 
@@ -421,37 +409,20 @@ const ADAM_DEFAULTS: Hyper = { lr: 1e-3, beta1: 0.9, beta2: 0.999, eps: 1e-8, we
  * stored once and shared by both parts. Both parts must be in the parameter list.
  *
  * Arithmetic is float64; moments are stored as float32 (float64 for float64 parameters) and the
- * updated values are read back after each store, so results depend only on the stored state.
+ * updated values are read back after each store, so results depend only on the stored state. The
+ * update runs as the backend's adamStep (wasm f64x2 lanes for float32, bit-identical to the reference).
  */
 export class AdamW extends AdamFamily {
   constructor(params: ParamList, opts: AdamWOptions = {}) {
     super('AdamW', params, opts, ADAMW_DEFAULTS, true);
   }
 
-  protected update(parts: Floats[], grads: (Floats | null)[], m: Floats[], v: Floats, step: number): void {
+  protected update(parts: readonly Tensor[], grads: readonly (Tensor | null)[], m: readonly Tensor[], v: Tensor, step: number): void {
     const { lr, beta1, beta2, eps, weightDecay, correctBias } = this.hyper;
     let alpha = lr;
     if (correctBias) alpha = (alpha * Math.sqrt(1 - beta2 ** step)) / (1 - beta1 ** step);
     const decay = weightDecay > 0 ? -lr * weightDecay : 0;
-    const K = parts.length;
-    const n = v.length;
-    for (let i = 0; i < n; i++) {
-      let sq = 0;
-      for (let k = 0; k < K; k++) {
-        const g = grads[k] ? grads[k]![i]! : 0;
-        sq += g * g;
-      }
-      v[i] = beta2 * v[i]! + (1 - beta2) * sq;
-      const denom = Math.sqrt(v[i]!) + eps;
-      for (let k = 0; k < K; k++) {
-        const g = grads[k] ? grads[k]![i]! : 0;
-        const mk = m[k]!;
-        const p = parts[k]!;
-        mk[i] = beta1 * mk[i]! + (1 - beta1) * g;
-        p[i] = p[i]! - alpha * (mk[i]! / denom);
-        if (decay !== 0) p[i] = p[i]! + decay * p[i]!;
-      }
-    }
+    backend().adamStep({ kind: 'adamw', params: parts, grads, m, v, beta1, beta2, eps, stepSize: alpha, bc2Sqrt: 1, decay });
   }
 }
 
@@ -467,23 +438,10 @@ export class Adam extends AdamFamily {
     super('Adam', params, opts, ADAM_DEFAULTS, false);
   }
 
-  protected update(parts: Floats[], grads: (Floats | null)[], m: Floats[], v: Floats, step: number): void {
+  protected update(parts: readonly Tensor[], grads: readonly (Tensor | null)[], m: readonly Tensor[], v: Tensor, step: number): void {
     const { lr, beta1, beta2, eps, weightDecay } = this.hyper;
     const stepSize = lr / (1 - beta1 ** step);
     const bc2Sqrt = Math.sqrt(1 - beta2 ** step);
-    const w = 1 - beta1;
-    const p = parts[0]!;
-    const gr = grads[0]!;
-    const mm = m[0]!;
-    const n = v.length;
-    for (let i = 0; i < n; i++) {
-      let g = gr[i]!;
-      if (weightDecay !== 0) g = g + weightDecay * p[i]!;
-      // torch's lerp: start + w·(end − start) for w < 0.5, end − (end − start)·(1 − w) otherwise
-      mm[i] = w < 0.5 ? mm[i]! + w * (g - mm[i]!) : g - (g - mm[i]!) * (1 - w);
-      v[i] = beta2 * v[i]! + (1 - beta2) * (g * g);
-      const denom = Math.sqrt(v[i]!) / bc2Sqrt + eps;
-      p[i] = p[i]! - stepSize * (mm[i]! / denom);
-    }
+    backend().adamStep({ kind: 'adam', params: parts, grads, m, v, beta1, beta2, eps, stepSize, bc2Sqrt, decay: weightDecay });
   }
 }

@@ -2,6 +2,7 @@ import type { Backend } from '../backend.js';
 import { refFft } from './fft.js';
 import { refComplexGemm, refGemm } from './gemm.js';
 import { refPermute } from './permute.js';
+import { refAdamStep } from './optim.js';
 import {
   refAxpy, refBinary, refChannelAffine, refChannelSum, refClamp, refClampBackward, refConvert, refGelu, refGeluBackward, refReduce, refScale, refTanh,
   refTanhBackward,
@@ -10,6 +11,7 @@ import {
 export { refComplexGemm, refGemm } from './gemm.js';
 export { refFft } from './fft.js';
 export { refPermute } from './permute.js';
+export { refAdamStep } from './optim.js';
 export * from './elementwise.js';
 
 /** The plain-TypeScript backend: float64 arithmetic, every dtype; the oracle of the kernel tests. */
@@ -32,4 +34,5 @@ export const refBackend: Backend = {
   convert: refConvert,
   permute: refPermute,
   fft: refFft,
+  adamStep: refAdamStep,
 };

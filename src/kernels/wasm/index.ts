@@ -7,3 +7,4 @@ export * from "./reduce";
 export * from "./channel";
 export * from "./fft";
 export * from "./cgemm";
+export * from "./optim";
