@@ -157,6 +157,29 @@ function channelBiasGrad(g: Tensor, biasShape: readonly number[], dtype: DType, 
 }
 
 /**
+ * The three products of a channel mixing's backward from the output gradient gz ([B, Co, …], gz3 its
+ * [B, Co, S] view): gx = Wᵀ·gz, gW = Σ_b gz·xᵀ, gb = Σ gz, each where `needs` asks for it (x, W, bias).
+ */
+function mixingGrads(
+  gz: Tensor, gz3: Tensor, x3: Tensor, xShape: readonly number[], W: Tensor, wVar: Variable, bias: Variable | undefined,
+  needs: readonly [boolean, boolean, boolean],
+): (Tensor | null)[] {
+  const grads: (Tensor | null)[] = [null, null, null];
+  if (needs[0]) {
+    const gx = Tensor.empty(x3.shape, gz.dtype, 'gradient');
+    be().gemm(W, gz3, gx, { transA: true });
+    grads[0] = gx.reshapeOwned(xShape);
+  }
+  if (needs[1]) {
+    const gW = Tensor.zeros(W.shape, wVar.dtype === 'float64' ? 'float64' : 'float32', 'gradient');
+    be().gemm(gz3, x3, gW, { transB: true, sumBatch: true, accumulate: true });
+    grads[1] = gW;
+  }
+  if (needs[2] && bias) grads[2] = channelBiasGrad(gz, bias.shape, bias.dtype === 'float64' ? 'float64' : 'float32');
+  return grads;
+}
+
+/**
  * Channel mixing (a 1×1 convolution): y[b, o, …] = Σ_i W[o, i]·x[b, i, …] + bias[o].
  * x: [B, Ci, …], W: [Co, Ci], bias: [Co].
  */
@@ -179,20 +202,7 @@ export function linear(x: Variable, W: Variable, bias?: Variable): Variable {
   return record(op, [x, W, bias ?? null], out, (g, needs) => {
     const g3 = g.reshape([B, Co, S]);
     try {
-      let gx: Tensor | null = null;
-      let gW: Tensor | null = null;
-      let gb: Tensor | null = null;
-      if (needs[0]) {
-        gx = Tensor.empty(x3.shape, g.dtype, 'gradient');
-        be().gemm(sW, g3, gx, { transA: true });
-        gx = gx.reshapeOwned(x.shape);
-      }
-      if (needs[1]) {
-        gW = Tensor.zeros([Co, Ci], W.dtype === 'float64' ? 'float64' : 'float32', 'gradient');
-        be().gemm(g3, x3, gW, { transB: true, sumBatch: true, accumulate: true });
-      }
-      if (needs[2] && bias) gb = channelBiasGrad(g, bias.shape, bias.dtype === 'float64' ? 'float64' : 'float32');
-      return [gx, gW, gb];
+      return mixingGrads(g, g3, x3, x.shape, sW, W, bias, [needs[0]!, needs[1]!, needs[2]!]);
     } finally {
       g3.release();
     }
@@ -232,25 +242,141 @@ export function linearGelu(x: Variable, W: Variable, bias?: Variable, approximat
     const gz = gradLike(g);
     be().binary('mul', g, d, gz);
     const gz3 = gz.reshape([B, Co, S]);
-    const grads: (Tensor | null)[] = [null, null, null];
     try {
-      if (needs[0]) {
-        const gx = Tensor.empty(x3.shape, g.dtype, 'gradient');
-        be().gemm(sW, gz3, gx, { transA: true });
-        grads[0] = gx.reshapeOwned(x.shape);
-      }
-      if (needs[1]) {
-        const gW = Tensor.zeros([Co, Ci], W.dtype === 'float64' ? 'float64' : 'float32', 'gradient');
-        be().gemm(gz3, x3, gW, { transB: true, sumBatch: true, accumulate: true });
-        grads[1] = gW;
-      }
-      if (needs[2] && bias) grads[2] = channelBiasGrad(gz, bias.shape, bias.dtype === 'float64' ? 'float64' : 'float32');
-      return grads;
+      return mixingGrads(gz, gz3, x3, x.shape, sW, W, bias, [needs[0]!, needs[1]!, needs[2]!]);
     } finally {
       gz3.release();
       gz.release();
     }
   }, [x3, sW, d]);
+}
+
+/**
+ * act(W·x + bias + r): a channel mixing that joins another branch r (an FNO layer's skip joining its
+ * spectral convolution), with an optional gelu, as one GEMM whose epilogue adds r (and applies gelu,
+ * writing gelu′ for the backward). r must have the output's shape and x's dtype. The backward passes the
+ * pre-activation gradient to r without a copy. In float32 the result and the gradients equal those of
+ * gelu(add(r, linear(x, W, bias))) bit for bit.
+ */
+export function linearAdd(x: Variable, W: Variable, bias: Variable | undefined, r: Variable, approximate: GeluApproximate | null = null): Variable {
+  const op = 'linearAdd';
+  const { B, C: Ci, S } = batchView(x.value, op);
+  if (W.value.ndim !== 2 || W.shape[1] !== Ci) throw new RangeError(`${op}: weight ${fmtShape(W.shape)} does not take ${Ci} input channels (x ${fmtShape(x.shape)})`);
+  const Co = W.shape[0]!;
+  if (bias && (bias.value.ndim !== 1 || bias.shape[0] !== Co)) throw new RangeError(`${op}: bias ${fmtShape(bias.shape)} must be [${Co}]`);
+  const outShape = [B, Co, ...x.shape.slice(2)];
+  if (!shapeEq(r.shape, outShape) || r.dtype !== x.dtype) throw new RangeError(`${op}: the added branch ${fmtShape(r.shape)} ${r.dtype} must be ${fmtShape(outShape)} ${x.dtype}`);
+  const needsGrad = isGradEnabled() && [x, W, bias, r].some((v) => v?.requiresGrad ?? false);
+  const out = Tensor.empty(outShape, x.dtype, 'activation');
+  const d = needsGrad && approximate !== null ? Tensor.empty(outShape, x.dtype, 'activation') : undefined;
+  const x3 = x.value.reshape([B, Ci, S]);
+  const views = [out.reshape([B, Co, S]), r.value.reshape([B, Co, S]), d?.reshape([B, Co, S])];
+  try {
+    be().gemm(W.value, x3, views[0]!, {
+      residual: views[1]!, ...(bias ? { bias: bias.value } : {}),
+      ...(approximate !== null ? { gelu: approximate } : {}), ...(views[2] ? { activationGrad: views[2] } : {}),
+    });
+  } finally {
+    for (const v of views) v?.release();
+  }
+  if (!needsGrad) {
+    x3.release();
+    return new Variable(out);
+  }
+  const sW = save(W.value);
+  return record(op, [x, W, bias ?? null, r], out, (g, needs) => {
+    // the pre-activation gradient: g·gelu′ (owned here), or g itself
+    let gz: Tensor;
+    if (d) {
+      gz = gradLike(g);
+      be().binary('mul', g, d, gz);
+    } else {
+      gz = passOn(g);
+    }
+    const gz3 = gz.reshape([B, Co, S]);
+    let grads: (Tensor | null)[];
+    try {
+      grads = mixingGrads(gz, gz3, x3, x.shape, sW, W, bias, [needs[0]!, needs[1]!, needs[2]!]);
+    } finally {
+      gz3.release();
+    }
+    // the added branch takes the pre-activation gradient itself
+    if (needs[3]) grads.push(gz);
+    else {
+      grads.push(null);
+      gz.release();
+    }
+    return grads;
+  }, d ? [x3, sW, d] : [x3, sW]);
+}
+
+/**
+ * A two-layer channel MLP, W2·gelu(W1·x + b1) + b2 (neuralop's ChannelMLP with n_layers 2), as one op:
+ * the first GEMM writes gelu and gelu′ of its pre-activation in its epilogue, and the backward's GEMM
+ * for the hidden gradient multiplies by gelu′ in its epilogue (dh = (W2ᵀ·g)·gelu′), so that gradient
+ * is written once, with no second tensor of the hidden width alive. In float32 the result and every
+ * gradient equal those of linear(linearGelu(x, W1, b1), W2, b2) bit for bit.
+ */
+export function linearGeluLinear(
+  x: Variable, W1: Variable, b1: Variable | undefined, W2: Variable, b2: Variable | undefined, approximate: GeluApproximate = 'none',
+): Variable {
+  const op = 'linearGeluLinear';
+  const { B, C: Ci, S } = batchView(x.value, op);
+  if (W1.value.ndim !== 2 || W1.shape[1] !== Ci) throw new RangeError(`${op}: first weight ${fmtShape(W1.shape)} does not take ${Ci} input channels (x ${fmtShape(x.shape)})`);
+  const H = W1.shape[0]!;
+  if (W2.value.ndim !== 2 || W2.shape[1] !== H) throw new RangeError(`${op}: second weight ${fmtShape(W2.shape)} does not take the ${H} hidden channels of the first ${fmtShape(W1.shape)}`);
+  const Co = W2.shape[0]!;
+  if (b1 && (b1.value.ndim !== 1 || b1.shape[0] !== H)) throw new RangeError(`${op}: first bias ${fmtShape(b1.shape)} must be [${H}]`);
+  if (b2 && (b2.value.ndim !== 1 || b2.shape[0] !== Co)) throw new RangeError(`${op}: second bias ${fmtShape(b2.shape)} must be [${Co}]`);
+  const inputs = [x, W1, b1 ?? null, W2, b2 ?? null];
+  const needsGrad = isGradEnabled() && inputs.some((v) => v?.requiresGrad ?? false);
+  const hidden = Tensor.empty([B, H, S], x.dtype, 'activation');
+  const d = needsGrad ? Tensor.empty([B, H, S], x.dtype, 'activation') : undefined;
+  const out = Tensor.empty([B, Co, ...x.shape.slice(2)], x.dtype, 'activation');
+  const x3 = x.value.reshape([B, Ci, S]);
+  const o3 = out.reshape([B, Co, S]);
+  try {
+    be().gemm(W1.value, x3, hidden, { gelu: approximate, ...(b1 ? { bias: b1.value } : {}), ...(d ? { activationGrad: d } : {}) });
+    be().gemm(W2.value, hidden, o3, b2 ? { bias: b2.value } : {});
+  } finally {
+    o3.release();
+  }
+  if (!d) {
+    x3.release();
+    hidden.release();
+    return new Variable(out);
+  }
+  const sW1 = save(W1.value);
+  const sW2 = save(W2.value);
+  const wDt = (w: Variable): DType => (w.dtype === 'float64' ? 'float64' : 'float32');
+  return record(op, inputs, out, (g, needs) => {
+    const g3 = g.reshape([B, Co, S]);
+    const grads: (Tensor | null)[] = [null, null, null, null, null];
+    let gh: Tensor | undefined;
+    try {
+      if (needs[3]) {
+        const gW2 = Tensor.zeros([Co, H], wDt(W2), 'gradient');
+        be().gemm(g3, hidden, gW2, { transB: true, sumBatch: true, accumulate: true });
+        grads[3] = gW2;
+      }
+      if (needs[4] && b2) grads[4] = channelBiasGrad(g, b2.shape, wDt(b2));
+      if (needs[0] || needs[1] || needs[2]) {
+        gh = Tensor.empty([B, H, S], g.dtype, 'gradient');
+        if (g.dtype === d.dtype) {
+          be().gemm(sW2, g3, gh, { transA: true, multiply: d });
+        } else {
+          be().gemm(sW2, g3, gh, { transA: true });
+          be().binary('mul', gh, d, gh);
+        }
+        const first = mixingGrads(gh, gh, x3, x.shape, sW1, W1, b1, [needs[0]!, needs[1]!, needs[2]!]);
+        for (let i = 0; i < 3; i++) grads[i] = first[i]!;
+      }
+      return grads;
+    } finally {
+      g3.release();
+      gh?.release();
+    }
+  }, [x3, sW1, sW2, hidden, d]);
 }
 
 /** y[b, c, …] = x[b, c, …] + bias[c]. */

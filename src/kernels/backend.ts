@@ -32,6 +32,17 @@ export interface GemmOptions {
    * multiplication (dz = dy·gelu′); shaped and typed like C.
    */
   activationGrad?: Tensor;
+  /**
+   * Added to the sum before the activation: C = act(alpha·op(A)·op(B) + beta·C + bias + residual)
+   * (a skip branch joining a GEMM's output). Shaped and typed like C, sharing no memory with it.
+   * Not with `sumBatch`.
+   */
+  residual?: Tensor;
+  /**
+   * Multiplies the result elementwise after the activation: C = act(…)·multiply (a backward
+   * dz = (Wᵀ·dy)·act′ in one pass). Shaped and typed like C, sharing no memory with it. Not with `sumBatch`.
+   */
+  multiply?: Tensor;
 }
 
 /** Planar complex operand of complexGemm. */

@@ -18,6 +18,9 @@ export interface GemmPlan {
   /** Fused activation (0 none, 1 gelu erf, 2 gelu tanh) and the tensor that receives the values before it. */
   act: number;
   activationGrad: Tensor | undefined;
+  /** Added before the activation / multiplied after it (each like C). */
+  residual: Tensor | undefined;
+  multiply: Tensor | undefined;
   /** Elements between batch items (0 when the operand is shared by all items). */
   strideA: number;
   strideB: number;
@@ -80,6 +83,13 @@ export function planGemm(a: Tensor, b: Tensor, c: Tensor, opts: GemmOptions = {}
     }
     checkDisjoint(op, ['activationGrad', z], ['A', a], ['B', b], ['C', c], ...(bias ? [['bias', bias] as [string, Tensor]] : []));
   }
+  for (const [name, t] of [['residual', opts.residual], ['multiply', opts.multiply]] as const) {
+    if (t === undefined) continue;
+    if (sumBatch) throw new RangeError(`${op}: sumBatch does not take a ${name}; got ${ctx()}`);
+    checkLive(op, [name, t]);
+    if (!shapeEq(t.shape, c.shape) || t.dtype !== c.dtype) throw new RangeError(`${op}: ${name} must be a contiguous tensor like C; got ${name} ${describe(t)}, ${ctx()}`);
+    checkDisjoint(op, [name, t], ['C', c], ...(z ? [['activationGrad', z] as [string, Tensor]] : []));
+  }
   checkDisjoint(op, ['C', c], ['A', a], ['B', b], ...(bias ? [['bias', bias] as [string, Tensor]] : []));
   return {
     batch, m, n, k,
@@ -96,6 +106,8 @@ export function planGemm(a: Tensor, b: Tensor, c: Tensor, opts: GemmOptions = {}
     bias,
     act,
     activationGrad: z,
+    residual: opts.residual,
+    multiply: opts.multiply,
     sumBatch,
   };
 }

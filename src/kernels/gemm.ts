@@ -16,8 +16,11 @@ const MIN_K_PER_THREAD = 1024;
 interface Ptrs {
   a: number; aDt: number; b: number; bDt: number; c: number; cDt: number;
   bias: number; biasDt: number; sa: number; sb: number; sc: number;
-  /** The pre-activation output of a fused activation (0: none). */
+  /** Where the fused activation's derivative goes (0: none). */
   z: number;
+  /** The residual added before the activation and the factor multiplied after it (0: none). */
+  r: number;
+  mm: number;
 }
 
 function workspace(bytes: number): Tensor {
@@ -34,6 +37,8 @@ export function gemm(a: Tensor, b: Tensor, c: Tensor, opts: GemmOptions = {}): v
     bias: p.bias ? p.bias.ptr : 0, biasDt: p.bias ? dtCode(p.bias.dtype, 'gemm') : 0,
     sa: itemSize(a.dtype), sb: itemSize(b.dtype), sc: itemSize(c.dtype),
     z: p.activationGrad ? p.activationGrad.ptr : 0,
+    r: p.residual ? p.residual.ptr : 0,
+    mm: p.multiply ? p.multiply.ptr : 0,
   };
   const threads = pool.threads;
   const flops = 2 * p.batch * p.m * p.n * p.k;
@@ -44,8 +49,8 @@ export function gemm(a: Tensor, b: Tensor, c: Tensor, opts: GemmOptions = {}): v
   if (p.batch >= threads && (p.batch % threads === 0 || p.batch >= 4 * threads)) return splitBatch(p, x, threads);
   if (p.n >= MIN_COLS_PER_THREAD * threads) return splitN(p, x, threads);
   if (p.batch >= threads) return splitBatch(p, x, threads);
-  // the fused activation lives in gemm's and gemmBatch's epilogue only (gemmReduce has none)
-  if (p.act !== 0) return serial(p, x);
+  // the fused activation, residual and factor live in gemm's and gemmBatch's epilogue only (gemmReduce has none)
+  if (p.act !== 0 || x.r !== 0 || x.mm !== 0) return serial(p, x);
   if (p.k >= MIN_K_PER_THREAD * threads) return splitK(p, x, threads);
   return serial(p, x);
 }
@@ -59,10 +64,10 @@ function args(p: GemmPlan, x: Ptrs, bi: number, j0: number, n: number, k0: numbe
   ];
 }
 
-/** gemm's arguments with the fused activation: its code and where the values before it go. */
+/** gemm's arguments with the fused epilogue: the activation, where its derivative goes, the residual and the factor. */
 function fusedArgs(p: GemmPlan, x: Ptrs, bi: number, j0: number, n: number, work: number): number[] {
-  const z = x.z !== 0 ? x.z + (bi * p.strideC + j0) * x.sc : 0;
-  return [...args(p, x, bi, j0, n, 0, p.k, cPtr(p, x, bi, j0), x.cDt, p.ldc, p.beta, x.bias, work), p.act, z];
+  const at = (q: number) => (q !== 0 ? q + (bi * p.strideC + j0) * x.sc : 0);
+  return [...args(p, x, bi, j0, n, 0, p.k, cPtr(p, x, bi, j0), x.cDt, p.ldc, p.beta, x.bias, work), p.act, at(x.z), at(x.r), at(x.mm)];
 }
 
 function cPtr(p: GemmPlan, x: Ptrs, bi: number, j0: number): number {
@@ -103,7 +108,7 @@ function splitBatch(p: GemmPlan, x: Ptrs, threads: number): void {
     pool.run('gemmBatch', ranges.map(([b0, b1], t) => [
       ...args(p, x, b0, 0, p.n, 0, p.k, cPtr(p, x, b0, 0), x.cDt, p.ldc, p.beta, x.bias, ws.ptr + t * per),
       b1 - b0, p.strideA * x.sa, p.strideB * x.sb, p.strideC * x.sc,
-      p.act, x.z !== 0 ? x.z + b0 * p.strideC * x.sc : 0,
+      p.act, ...[x.z, x.r, x.mm].map((q) => (q !== 0 ? q + b0 * p.strideC * x.sc : 0)),
     ]));
   } finally {
     ws.release();
@@ -118,7 +123,7 @@ function splitK(p: GemmPlan, x: Ptrs, threads: number): void {
   const ws = workspace(per * ranges.length);
   try {
     for (let bi = 0; bi < p.batch; bi++) {
-      pool.run('gemm', ranges.map(([s, e], t) => [...args(p, x, bi, 0, p.n, s, e - s, parts.ptr + t * partBytes, 0, p.n, 0, 0, ws.ptr + t * per), 0, 0]));
+      pool.run('gemm', ranges.map(([s, e], t) => [...args(p, x, bi, 0, p.n, s, e - s, parts.ptr + t * partBytes, 0, p.n, 0, 0, ws.ptr + t * per), 0, 0, 0, 0]));
       wasm.gemmReduce(parts.ptr, ranges.length, partBytes, cPtr(p, x, bi, 0), x.cDt, p.ldc, p.m, p.n, p.beta, x.bias, x.biasDt);
     }
   } finally {
@@ -148,7 +153,7 @@ function sumBatch(p: GemmPlan, x: Ptrs, threads: number): void {
       x.b + j0 * p.csB * x.sb, x.bDt, p.rsB, p.csB,
       x.c + (i0 * p.ldc + j0) * x.sc, x.cDt, p.ldc,
       i1 - i0, j1 - j0, p.k, p.alpha, p.beta, x.bias !== 0 ? x.bias + i0 * itemSize(p.bias!.dtype) : 0, x.biasDt, ws.ptr + t * per,
-      p.batch, p.strideA * x.sa, p.strideB * x.sb, 0, 0, 0,
+      p.batch, p.strideA * x.sa, p.strideB * x.sb, 0, 0, 0, 0, 0,
     ]);
     pool.run('gemmBatch', tasks);
   } finally {

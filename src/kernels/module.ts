@@ -14,6 +14,8 @@ export interface KernelExports {
     alpha: number, beta: number, bias: number, biasDt: number, work: number,
     /** Fused activation after bias: 0 none, 1 gelu (erf), 2 gelu (tanh); d: where act′ at the values before it goes (0: nowhere). */
     act: number, d: number,
+    /** A residual added before the activation and a factor multiplied after it, like C (0: none). */
+    r: number, mm: number,
   ): void;
   gemmWorkBytes(m: number, n: number, k: number, cDt: number): number;
   gemmBatch(
@@ -23,7 +25,7 @@ export interface KernelExports {
     m: number, n: number, k: number,
     alpha: number, beta: number, bias: number, biasDt: number, work: number,
     /** As gemm's act and d; d advances by sc with C. sc = 0: the items are summed into one C (beta, bias with the first). */
-    count: number, sa: number, sb: number, sc: number, act: number, d: number,
+    count: number, sa: number, sb: number, sc: number, act: number, d: number, r: number, mm: number,
   ): void;
   gemmReduce(
     parts: number, count: number, partStride: number,

@@ -84,13 +84,20 @@ export class FNOBlocks extends Module {
       // one scope per layer: the layer's intermediates that no backward saved are released when it
       // ends (the saved ones survive as views), instead of living until the end of the step
       h = tidy(() => {
-        const skipFno = this.fnoSkipList[i]?.forward(input);
+        const skip = this.fnoSkipList[i];
         const skipMlp = this.mlpSkipList[i]?.forward(input);
         // the stabiliser acts on the spectral branch only; the skips take the raw input
         const inConv = stabilize(input, st);
         const conv = this.convList[i]!.forward(inConv);
-        let y = skipFno ? ops.add(conv, skipFno) : conv;
-        if (!last) y = ops.gelu(y);
+        let y: Variable;
+        if (skip?.conv && conv.dtype === input.dtype) {
+          // a linear skip joins the spectral branch (and the gelu) in its GEMM's epilogue
+          y = ops.linearAdd(input, skip.conv.weight2d(), skip.conv.bias, conv, last ? null : 'none');
+        } else {
+          const skipFno = skip?.forward(input);
+          y = skipFno ? ops.add(conv, skipFno) : conv;
+          if (!last) y = ops.gelu(y);
+        }
         const mlp = this.mlpList[i];
         if (mlp) {
           const z = mlp.forward(y);

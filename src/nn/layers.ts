@@ -28,15 +28,18 @@ export class Conv1x1 extends Module {
     this.bias = opts.bias === false ? undefined : this.registerParameter('bias', new Parameter(uniform(opts.rng, [outChannels], b, opts.dtype)));
   }
 
+  /** The weight as the [out, in] matrix of the channel mixing (a view; gradients flow to the weight). */
+  weight2d(): Variable {
+    return ops.reshape(this.weight, [this.outChannels, this.inChannels]);
+  }
+
   forward(x: Variable): Variable {
-    const w = ops.reshape(this.weight, [this.outChannels, this.inChannels]);
-    return ops.linear(x, w, this.bias);
+    return ops.linear(x, this.weight2d(), this.bias);
   }
 
   /** gelu(forward(x)) as one fused GEMM (bias and gelu in its epilogue). */
   forwardGelu(x: Variable): Variable {
-    const w = ops.reshape(this.weight, [this.outChannels, this.inChannels]);
-    return ops.linearGelu(x, w, this.bias);
+    return ops.linearGelu(x, this.weight2d(), this.bias);
   }
 }
 
@@ -60,6 +63,11 @@ export class ChannelMLP extends Module {
   }
 
   forward(x: Variable): Variable {
+    if (this.fcs.length === 2) {
+      // one fused op: the hidden layer's gelu and its gradient in the GEMM epilogues
+      const [a, b] = this.fcs as [Conv1x1, Conv1x1];
+      return ops.linearGeluLinear(x, a.weight2d(), a.bias, b.weight2d(), b.bias);
+    }
     let h = x;
     this.fcs.forEach((fc, i) => {
       h = i < this.fcs.length - 1 ? fc.forwardGelu(h) : fc.forward(h);

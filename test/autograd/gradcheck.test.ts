@@ -53,6 +53,86 @@ describe('gradients match finite differences in float64', () => {
     assert.deepEqual(inference, run(false)[0]);
   });
 
+  it('linearGeluLinear (the fused two-layer channel MLP), both gelu forms, with and without biases', () => {
+    expectOk('linearGeluLinear', gradcheck(([x, w1, b1, w2, b2]) => ops.linearGeluLinear(x!, w1!, b1!, w2!, b2!), [rand([3, 4, 7], 2), rand([5, 4]), rand([5]), rand([2, 5]), rand([2])], { samples: 20 }));
+    expectOk('linearGeluLinear tanh 2d', gradcheck(([x, w1, b1, w2, b2]) => ops.linearGeluLinear(x!, w1!, b1!, w2!, b2!, 'tanh'), [rand([2, 3, 4, 5], 2), rand([6, 3]), rand([6]), rand([3, 6]), rand([3])], { samples: 20 }));
+    expectOk('linearGeluLinear no biases', gradcheck(([x, w1, w2]) => ops.linearGeluLinear(x!, w1!, undefined, w2!, undefined), [rand([2, 3, 6], 2), rand([4, 3]), rand([5, 4])], { samples: 20 }));
+  });
+
+  it('linearGeluLinear in float32 equals linear(linearGelu(·)) bit for bit (forward, gradients, no-grad); with bfloat16 activations one rounding fewer', () => {
+    const r = new Rng(6);
+    for (const dt of ['float32', 'bfloat16'] as const) {
+      const t = (shape: number[], d: 'float32' | 'bfloat16' = 'float32') => r.fillNormal(Tensor.empty(shape, d));
+      const [xT, w1T, b1T, w2T, b2T, gT] = [t([2, 6, 9, 11], dt), t([16, 6]), t([16]), t([3, 16]), t([3]), t([2, 3, 9, 11], dt)];
+      const run = (fused: boolean) => tidy(() => {
+        const vs = [xT, w1T, b1T, w2T, b2T].map((v) => new Variable(v.clone(), { requiresGrad: true })) as [Variable, Variable, Variable, Variable, Variable];
+        const [x, w1, b1, w2, b2] = vs;
+        const y = fused ? ops.linearGeluLinear(x, w1, b1, w2, b2) : ops.linear(ops.linearGelu(x, w1, b1), w2, b2);
+        const out = y.value.toArray();
+        backward(y, gT.clone());
+        return [out, ...vs.map((v) => v.grad!.toArray())];
+      });
+      const [fused, plain] = [run(true), run(false)];
+      if (dt === 'float32') assert.deepEqual(fused, plain);
+      else {
+        // forward and the second layer's gradients are the same computation; the hidden gradient is
+        // rounded to bfloat16 once (after the factor) instead of twice, so x, W1, b1 differ by roundings
+        assert.deepEqual([fused[0], fused[4], fused[5]], [plain[0], plain[4], plain[5]]);
+        for (const i of [1, 2, 3]) {
+          const [a, b] = [fused[i]!, plain[i]!];
+          const num = Math.hypot(...a.map((v, k) => v - b[k]!));
+          const den = Math.hypot(...b);
+          assert.ok(num / den < 2e-2 && num > 0, `bfloat16 gradient ${i}: relative difference ${num / den}`);
+        }
+      }
+      const inference = noGrad(() => tidy(() => ops.linearGeluLinear(...([xT, w1T, b1T, w2T, b2T].map((v) => Variable.constant(v)) as [Variable, Variable, Variable, Variable, Variable])).value.toArray()));
+      assert.deepEqual(inference, run(false)[0], dt);
+    }
+  });
+
+  it('linearAdd (a channel mixing joining another branch, with or without gelu)', () => {
+    expectOk('linearAdd gelu', gradcheck(([x, w, b, r]) => ops.linearAdd(x!, w!, b!, r!, 'none'), [rand([3, 4, 7], 2), rand([5, 4]), rand([5]), rand([3, 5, 7])], { samples: 20 }));
+    expectOk('linearAdd tanh-gelu 2d', gradcheck(([x, w, r]) => ops.linearAdd(x!, w!, undefined, r!, 'tanh'), [rand([2, 3, 4, 5], 2), rand([6, 3]), rand([2, 6, 4, 5])], { samples: 20 }));
+    expectOk('linearAdd no activation', gradcheck(([x, w, r]) => ops.linearAdd(x!, w!, undefined, r!), [rand([2, 3, 6]), rand([4, 3]), rand([2, 4, 6])], { samples: 20 }));
+  });
+
+  it('linearAdd in float32 equals gelu(add(r, linear(·))) bit for bit (forward, gradients, no-grad)', () => {
+    const r0 = new Rng(8);
+    const f32 = (shape: number[]) => r0.fillNormal(Tensor.empty(shape, 'float32'));
+    for (const act of ['none', null] as const) {
+      const [xT, wT, rT, gT] = [f32([2, 6, 9, 11]), f32([6, 6]), f32([2, 6, 9, 11]), f32([2, 6, 9, 11])];
+      const run = (fused: boolean) => tidy(() => {
+        const vs = [xT, wT, rT].map((v) => new Variable(v.clone(), { requiresGrad: true })) as [Variable, Variable, Variable];
+        const [x, w, r] = vs;
+        // r enters through an op, as the spectral branch does (its gradient then flows on)
+        const rr = ops.scale(r, 1.5);
+        let y = fused ? ops.linearAdd(x, w, undefined, rr, act) : ops.add(rr, ops.linear(x, w));
+        if (!fused && act) y = ops.gelu(y);
+        const out = y.value.toArray();
+        backward(y, gT.clone());
+        return [out, ...vs.map((v) => v.grad!.toArray())];
+      });
+      assert.deepEqual(run(true), run(false), String(act));
+      const inference = noGrad(() => tidy(() => ops.linearAdd(Variable.constant(xT), Variable.constant(wT), undefined, Variable.constant(rT), act).value.toArray()));
+      const direct = noGrad(() => tidy(() => {
+        const y = ops.add(Variable.constant(rT), ops.linear(Variable.constant(xT), Variable.constant(wT)));
+        return (act ? ops.gelu(y) : y).value.toArray();
+      }));
+      assert.deepEqual(inference, direct, String(act));
+    }
+    const c = (shape: number[], dt: 'float32' | 'bfloat16' = 'float32') => Variable.constant(Tensor.zeros(shape, dt));
+    assert.throws(() => ops.linearAdd(c([1, 4, 3]), c([5, 4]), undefined, c([1, 4, 3])), /linearAdd: the added branch \[1, 4, 3\] float32 must be \[1, 5, 3\] float32/);
+    assert.throws(() => ops.linearAdd(c([1, 4, 3]), c([5, 4]), undefined, c([1, 5, 3], 'bfloat16')), /linearAdd: the added branch \[1, 5, 3\] bfloat16 must be \[1, 5, 3\] float32/);
+  });
+
+  it('linearGeluLinear names a weight or bias of the wrong shape', () => {
+    const c = (shape: number[]) => Variable.constant(Tensor.zeros(shape, 'float32'));
+    assert.throws(() => ops.linearGeluLinear(c([1, 4, 3]), c([5, 3]), undefined, c([2, 5]), undefined), /linearGeluLinear: first weight \[5, 3\] does not take 4 input channels/);
+    assert.throws(() => ops.linearGeluLinear(c([1, 4, 3]), c([5, 4]), undefined, c([2, 6]), undefined), /linearGeluLinear: second weight \[2, 6\] does not take the 5 hidden channels/);
+    assert.throws(() => ops.linearGeluLinear(c([1, 4, 3]), c([5, 4]), c([4]), c([2, 5]), undefined), /linearGeluLinear: first bias \[4\] must be \[5\]/);
+    assert.throws(() => ops.linearGeluLinear(c([1, 4, 3]), c([5, 4]), undefined, c([2, 5]), c([3])), /linearGeluLinear: second bias \[3\] must be \[2\]/);
+  });
+
   it('linear (channel mixing) with and without bias, 1-D and 2-D spatial', () => {
     expectOk('linear', gradcheck(([x, w, b]) => ops.linear(x!, w!, b!), [rand([3, 4, 7]), rand([5, 4]), rand([5])], { samples: 20 }));
     expectOk('linear 2d', gradcheck(([x, w]) => ops.linear(x!, w!), [rand([2, 3, 4, 5]), rand([6, 3])], { samples: 20 }));

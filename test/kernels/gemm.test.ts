@@ -366,3 +366,85 @@ describe('gemm with the fused bias + gelu epilogue', () => {
     assert.throws(() => gemm(A, B, C, { gelu: 'erf' as GeluApproximate }), /gemm: gelu must be 'none' or 'tanh'/);
   });
 });
+
+describe('gemm with a residual (before the activation) and a factor (after it)', () => {
+  it('matches the float64 reference over random shapes, dtypes, K blocks, batches and threads', () => {
+    const rng = new Rng(2468);
+    const pick = <T>(xs: readonly T[]): T => xs[rng.int(xs.length)]!;
+    for (let trial = 0; trial < 100; trial++) {
+      const c: Case = {
+        m: pick(SIZES), n: pick([...SIZES, 70, 300]), k: pick([0, 1, 3, 8, 17, 255, 256, 257, 600]),
+        batch: pick([0, 0, 2, 5]), batchA: false, transA: rng.random() < 0.3, transB: rng.random() < 0.3,
+        accumulate: rng.random() < 0.3, alpha: pick([1, 0.5]), bias: rng.random() < 0.5,
+        aDt: pick(KERNEL_DTYPES), bDt: pick(KERNEL_DTYPES), cDt: pick(KERNEL_DTYPES), biasDt: pick(KERNEL_DTYPES),
+      };
+      const act: GeluApproximate | undefined = pick([undefined, 'none', 'tanh'] as const);
+      const withR = rng.random() < 0.7;
+      const withM = !withR || rng.random() < 0.6;
+      const threads = pick([1, 2]);
+      const { a, b, c: cT, bias, opts } = make(rng, c);
+      const R = withR ? rng.fillNormal(Tensor.empty(cT.shape, cT.dtype)) : undefined;
+      const M = withM ? rng.fillNormal(Tensor.empty(cT.shape, cT.dtype)) : undefined;
+      const full: GemmOptions = { ...opts, ...(act ? { gelu: act } : {}), ...(R ? { residual: R } : {}), ...(M ? { multiply: M } : {}) };
+      const yRef = cT.clone();
+      refGemm(a, b, yRef, full);
+      // the activation's values (before the factor) and the |terms| of the sum, for the bound
+      const aRef = cT.clone();
+      refGemm(a, b, aRef, { ...full, multiply: undefined });
+      const abs = (t: Tensor) => Tensor.fromArray(t.toFloat64().map(Math.abs), t.shape, 'float64');
+      const mag = abs(cT);
+      const absBias = bias ? abs(bias) : undefined;
+      refGemm(abs(a), abs(b), mag, { ...opts, alpha: Math.abs(c.alpha), ...(absBias ? { bias: absBias } : {}), ...(R ? { residual: abs(R) } : {}) });
+      withThreads(threads, () => gemm(a, b, cT, full));
+      const got = cT.toFloat64();
+      const want = yRef.toFloat64();
+      const actV = aRef.toFloat64();
+      const Mv = M?.toFloat64();
+      const mg = mag.toFloat64();
+      const uOut = c.cDt === 'float32' ? 0 : 2 * unitRoundoff(c.cDt);
+      for (let i = 0; i < got.length; i++) {
+        const sumErr = (c.k + 4) * 2 ** -24 * mg[i]! * (1 + uOut);
+        const f = Mv ? Math.abs(Mv[i]!) : 1;
+        const tol = f * (1.13 * sumErr + (uOut + 2e-6) * Math.abs(actV[i]!)) + uOut * Math.abs(want[i]!) + 1e-30;
+        if (!(Math.abs(got[i]! - want[i]!) <= tol)) {
+          assert.fail(`gemm residual ${!!R} factor ${!!M} act ${act} ${JSON.stringify(c)} threads=${threads}: element ${i} got ${got[i]} want ${want[i]} (tol ${tol})`);
+        }
+      }
+      for (const t of [a, b, cT, yRef, aRef, mag, bias, absBias, R, M]) t?.release();
+    }
+  });
+
+  it('in float32 equals gemm, add, gelu and mul run one after the other, bit for bit', () => {
+    const rng = new Rng(99);
+    for (const [m, k, n, approx, threads] of [[24, 24, 4100, 'none', 2], [7, 300, 33, 'tanh', 1], [48, 96, 1030, 'none', 1], [32, 600, 70, 'none', 2]] as const) {
+      const W = rng.fillNormal(Tensor.empty([m, k], 'float32'));
+      const X = rng.fillNormal(Tensor.empty([3, k, n], 'float32'));
+      const bias = rng.fillNormal(Tensor.empty([m], 'float32'));
+      const [R, F, z, y1, d1, y2, d2] = Array.from({ length: 7 }, () => Tensor.empty([3, m, n], 'float32'));
+      rng.fillNormal(R!);
+      rng.fillNormal(F!);
+      withThreads(threads, () => {
+        gemm(W, X, z!, { bias });
+        ew.binary('add', z!, R!, z!);
+        ew.gelu(z!, y1!, approx, d1!);
+        ew.binary('mul', y1!, F!, y1!);
+        gemm(W, X, y2!, { bias, residual: R!, gelu: approx, activationGrad: d2!, multiply: F! });
+      });
+      assert.deepEqual(y2!.toArray(), y1!.toArray());
+      assert.deepEqual(d2!.toArray(), d1!.toArray());
+      for (const t of [W, X, bias, R, F, z, y1, d1, y2, d2]) t!.release();
+    }
+  });
+
+  it('rejects a residual or factor of the wrong shape or dtype, sharing memory with C, or with sumBatch', () => {
+    const A = Tensor.zeros([2, 3]);
+    const B = Tensor.zeros([3, 4]);
+    const C = Tensor.zeros([2, 4]);
+    assert.throws(() => gemm(A, B, C, { residual: Tensor.zeros([2, 5]) }), /gemm: residual must be a contiguous tensor like C/);
+    assert.throws(() => gemm(A, B, C, { multiply: Tensor.zeros([2, 4], 'bfloat16') }), /gemm: multiply must be a contiguous tensor like C/);
+    assert.throws(() => gemm(A, B, C, { multiply: C }), /gemm: multiply .* shares memory with C/);
+    const Ab = Tensor.zeros([5, 2, 3]);
+    const Bb = Tensor.zeros([5, 3, 4]);
+    assert.throws(() => gemm(Ab, Bb, C, { sumBatch: true, residual: Tensor.zeros([2, 4]) }), /gemm: sumBatch does not take a residual/);
+  });
+});

@@ -27,17 +27,23 @@ export function refGemm(a: Tensor, b: Tensor, c: Tensor, opts: GemmOptions = {})
       }
     }
   }
-  if (p.act === 0) {
-    c.set(C);
-    return;
+  if (p.residual) {
+    const R = p.residual.toFloat64();
+    for (let i = 0; i < C.length; i++) C[i] = C[i]! + R[i]!;
   }
   // fused activation: on the float64 sums, each output rounded once
-  if (p.activationGrad) {
-    const d = p.act === 1 ? geluErfGrad : geluTanhGrad;
-    p.activationGrad.set(C.map(d));
+  if (p.act !== 0) {
+    if (p.activationGrad) {
+      const d = p.act === 1 ? geluErfGrad : geluTanhGrad;
+      p.activationGrad.set(C.map(d));
+    }
+    const f = p.act === 1 ? geluErf : geluTanh;
+    for (let i = 0; i < C.length; i++) C[i] = f(C[i]!);
   }
-  const f = p.act === 1 ? geluErf : geluTanh;
-  for (let i = 0; i < C.length; i++) C[i] = f(C[i]!);
+  if (p.multiply) {
+    const M = p.multiply.toFloat64();
+    for (let i = 0; i < C.length; i++) C[i] = C[i]! * M[i]!;
+  }
   c.set(C);
 }
 

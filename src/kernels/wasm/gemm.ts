@@ -1,11 +1,15 @@
 // GEMM: C[m×n] = alpha·op(A)·op(B) + beta·C + bias (bias per row of C), any mix of f32/f16/bf16.
 // Operands are addressed by strides (in elements), which gives the transposed forms:
 //   A(i,p) at a + (i*rsA + p*csA)·size, B(p,j) at b + (p*rsB + j*csB)·size, C(i,j) at c + (i*ldc + j)·size.
-// Design (measured on this machine kind at 12–21 GFLOP/s on one thread): K is cut into blocks of KC;
-// each block of A is packed as 4-row tiles [kc][4] in f32, each 8-column panel of B as [kc][8] in f32
-// (16-bit inputs are decoded while packing), and a 4×8 register tile (8 f32x4 accumulators) runs over
-// the block. All accumulation is in f32: when K spans several blocks and C is 16-bit, partial sums go to
-// an f32 buffer and C is written once at the end.
+// Design (measured on this machine kind at 25–35 GFLOP/s on one thread with relaxed-SIMD FMA): K is cut
+// into blocks of KC; each block of A is packed as 4-row tiles [kc][4] in f32; N is cut into blocks of up
+// to 64K packed floats, whose 8-column panels of B are packed as [kc][8] in f32 (16-bit inputs are
+// decoded while packing); the row tiles then run over the whole N block with a 4×8 register tile (8
+// f32x4 accumulators), so every row of C is written in long runs (the channel mixings of an FNO have
+// small K and a large M·N: their cost is writing C and running the epilogue). The epilogue adds beta·C,
+// the bias and a residual, applies the activation (writing its derivative) and a factor. All
+// accumulation is in f32: when K spans several blocks and C is 16-bit, partial sums go to an f32 buffer
+// and C is written once at the end.
 import { DT_F32, load1, load4, store1, store4, storeT4 } from "./common";
 import { geluCore2V, geluCoreV, geluErfV, geluFromCoreV, geluGradFromCoreV, geluTanhV } from "./elementwise";
 
@@ -24,10 +28,20 @@ export const KC: i32 = 256;
   return dt == DT_F32 ? 4 : 2;
 }
 
+/** Packed B floats per N block at most (256 KB: the block stays in L2 while the row tiles run over it). */
+const NB_FLOATS: i32 = 65536;
+
+/** Columns per N block (a multiple of 8): as many as fit NB_FLOATS at this K block size, at least 8. */
+@inline function blockCols(k: i32, n: i32): i32 {
+  const kc = min(max(k, 1), KC);
+  const nb = max(8, (NB_FLOATS / kc) & ~7);
+  return min(nb, (n + 7) & ~7);
+}
+
 /** Workspace bytes that gemm() needs for these sizes (the caller allocates it, 64-byte aligned). */
 export function gemmWorkBytes(m: i32, n: i32, k: i32, cDt: i32): i32 {
   const mt = (m + 3) >> 2;
-  let w = mt * KC * 16 + KC * 32 + 64;
+  let w = mt * KC * 16 + min(max(k, 1), KC) * blockCols(k, n) * 4 + 64;
   if (k > KC && cDt != DT_F32) w += m * n * 4;
   return w;
 }
@@ -55,13 +69,14 @@ export const ACT_GELU_TANH: i32 = 2;
 }
 
 /**
- * Writes dst(i, j..j+len) = act(src-row values + beta·dst + bias) (len <= 8); with an activation and
- * drow != 0, its derivative at the value before it goes to drow (same dtype and columns as dst): the
- * backward pass is then one multiplication.
+ * Writes dst(i, j..j+len) = act(src-row values + beta·dst + bias + res)·mul (len <= 8); with an
+ * activation and drow != 0, its derivative at the value before it goes to drow (same dtype and columns as
+ * dst): the backward pass is then one multiplication. rrow / mrow (0: none) are the rows of a residual
+ * added before the activation and of a factor multiplied after it, in dst's dtype and columns.
  * The scalar tail runs the same vector code on a splatted lane (identical to the elementwise kernels).
  */
 @inline function epilogueRow(
-  src: usize, dst: usize, dDt: i32, j: i32, len: i32, beta: f32, bv: f32, act: i32, drow: usize,
+  src: usize, dst: usize, dDt: i32, j: i32, len: i32, beta: f32, bv: f32, act: i32, drow: usize, rrow: usize, mrow: usize,
 ): void {
   // src: f32 row values (contiguous), dst: row start of C
   let q: i32 = 0;
@@ -69,6 +84,7 @@ export const ACT_GELU_TANH: i32 = 2;
     let v = v128.load(src + (<usize>q << 2));
     if (beta != 0) v = f32x4.add(v, f32x4.mul(f32x4.splat(beta), load4(dst, <usize>(j + q), dDt)));
     if (bv != 0) v = f32x4.add(v, f32x4.splat(bv));
+    if (rrow != 0) v = f32x4.add(v, load4(rrow, <usize>(j + q), dDt));
     if (act != ACT_NONE) {
       if (drow != 0) {
         const erf = act == ACT_GELU_ERF;
@@ -80,13 +96,16 @@ export const ACT_GELU_TANH: i32 = 2;
         v = actV(act, v);
       }
     }
+    if (mrow != 0) v = f32x4.mul(v, load4(mrow, <usize>(j + q), dDt));
     store4(dst, <usize>(j + q), dDt, v);
   }
   for (; q < len; q++) {
     let v = load<f32>(src + (<usize>q << 2));
     if (beta != 0) v += beta * load1(dst, <usize>(j + q), dDt);
     v += bv;
+    if (rrow != 0) v += load1(rrow, <usize>(j + q), dDt);
     if (act != ACT_NONE) v = actScalar(act, v, drow, <usize>(j + q), dDt);
+    if (mrow != 0) v *= load1(mrow, <usize>(j + q), dDt);
     store1(dst, <usize>(j + q), dDt, v);
   }
 }
@@ -96,11 +115,11 @@ export const ACT_GELU_TANH: i32 = 2;
  * into each copy of the loop).
  */
 @inline function epilogueAct(
-  src: usize, dst: usize, dDt: i32, j: i32, len: i32, beta: f32, bv: f32, act: i32, drow: usize,
+  src: usize, dst: usize, dDt: i32, j: i32, len: i32, beta: f32, bv: f32, act: i32, drow: usize, rrow: usize, mrow: usize,
 ): void {
-  if (act == ACT_GELU_ERF) epilogueRow(src, dst, dDt, j, len, beta, bv, ACT_GELU_ERF, drow);
-  else if (act == ACT_GELU_TANH) epilogueRow(src, dst, dDt, j, len, beta, bv, ACT_GELU_TANH, drow);
-  else epilogueRow(src, dst, dDt, j, len, beta, bv, ACT_NONE, 0);
+  if (act == ACT_GELU_ERF) epilogueRow(src, dst, dDt, j, len, beta, bv, ACT_GELU_ERF, drow, rrow, mrow);
+  else if (act == ACT_GELU_TANH) epilogueRow(src, dst, dDt, j, len, beta, bv, ACT_GELU_TANH, drow, rrow, mrow);
+  else epilogueRow(src, dst, dDt, j, len, beta, bv, ACT_NONE, 0, rrow, mrow);
 }
 
 export function gemm(
@@ -109,13 +128,14 @@ export function gemm(
   c: usize, cDt: i32, ldc: i32,
   m: i32, n: i32, k: i32,
   alpha: f32, beta: f32, bias: usize, biasDt: i32, work: usize,
-  act: i32, d: usize,
+  act: i32, d: usize, res: usize, mm: usize,
 ): void {
   if (m <= 0 || n <= 0) return;
   const mt = (m + 3) >> 2;
   const ap: usize = work;
   const bp: usize = ap + <usize>(mt * KC * 16);
-  const tmp: usize = bp + <usize>(KC * 32);
+  const nb = blockCols(k, n);
+  const tmp: usize = bp + <usize>(min(k, KC) * nb * 4);
   const useCw = k > KC && cDt != DT_F32;
   const cw: usize = tmp + 64;
   // target of the block updates: C itself, or the f32 buffer cw (row stride n)
@@ -129,10 +149,14 @@ export function gemm(
       const bv: f32 = bias != 0 ? load1(bias, <usize>i, biasDt) : 0;
       const row = c + <usize>(i * ldc) * sz(cDt);
       const drow = d != 0 ? d + <usize>(i * ldc) * sz(cDt) : 0;
+      const rrow = res != 0 ? res + <usize>(i * ldc) * sz(cDt) : 0;
+      const mrow = mm != 0 ? mm + <usize>(i * ldc) * sz(cDt) : 0;
       for (let j: i32 = 0; j < n; j++) {
         let v: f32 = bv;
         if (beta != 0) v += beta * load1(row, <usize>j, cDt);
+        if (rrow != 0) v += load1(rrow, <usize>j, cDt);
         if (act != ACT_NONE) v = actScalar(act, v, drow, <usize>j, cDt);
+        if (mrow != 0) v *= load1(mrow, <usize>j, cDt);
         store1(row, <usize>j, cDt, v);
       }
     }
@@ -173,100 +197,114 @@ export function gemm(
         }
       }
     }
-    for (let j0: i32 = 0; j0 < n; j0 += 8) {
-      const nc: i32 = min(8, n - j0);
-      // pack B panel [kc][8]
-      if (nc == 8 && csB == 1) {
-        for (let p: i32 = 0; p < kc; p++) {
-          const off = (pc + p) * rsB + j0;
-          const dst = bp + <usize>(p * 32);
-          v128.store(dst, load4(b, <usize>off, bDt));
-          v128.store(dst, load4(b, <usize>(off + 4), bDt), 16);
-        }
-      } else {
-        let p: i32 = 0;
-        if (nc == 8 && rsB == 1) {
-          // transposed B: each of the 8 columns is contiguous along k: two 4×4 transposes per 4 k
-          for (; p + 4 <= kc; p += 4) {
-            const o = j0 * csB + pc + p;
-            const dst = bp + <usize>(p * 32);
-            storeT4(dst, 32,
-              load4(b, <usize>o, bDt), load4(b, <usize>(o + csB), bDt),
-              load4(b, <usize>(o + 2 * csB), bDt), load4(b, <usize>(o + 3 * csB), bDt));
-            storeT4(dst + 16, 32,
-              load4(b, <usize>(o + 4 * csB), bDt), load4(b, <usize>(o + 5 * csB), bDt),
-              load4(b, <usize>(o + 6 * csB), bDt), load4(b, <usize>(o + 7 * csB), bDt));
+    // N is cut into blocks of nb columns whose B panels are packed together; the row tiles then run over
+    // the whole block, so C (and the epilogue's other rows) are written in runs of nb columns per row
+    // instead of 8-column pieces scattered over all M rows
+    for (let jb: i32 = 0; jb < n; jb += nb) {
+      const jEnd: i32 = min(n, jb + nb);
+      for (let j0: i32 = jb; j0 < jEnd; j0 += 8) {
+        const nc: i32 = min(8, n - j0);
+        const pbase: usize = bp + <usize>(((j0 - jb) >> 3) * kc * 32);
+        // pack B panel [kc][8]
+        if (nc == 8 && csB == 1) {
+          for (let p: i32 = 0; p < kc; p++) {
+            const off = (pc + p) * rsB + j0;
+            const dst = pbase + <usize>(p * 32);
+            v128.store(dst, load4(b, <usize>off, bDt));
+            v128.store(dst, load4(b, <usize>(off + 4), bDt), 16);
           }
-        }
-        for (; p < kc; p++) {
-          const off = (pc + p) * rsB + j0 * csB;
-          const dst = bp + <usize>(p * 32);
-          for (let q: i32 = 0; q < 8; q++) {
-            store<f32>(dst + <usize>(q * 4), q < nc ? load1(b, <usize>(off + q * csB), bDt) : 0);
+        } else {
+          let p: i32 = 0;
+          if (nc == 8 && rsB == 1) {
+            // transposed B: each of the 8 columns is contiguous along k: two 4×4 transposes per 4 k
+            for (; p + 4 <= kc; p += 4) {
+              const o = j0 * csB + pc + p;
+              const dst = pbase + <usize>(p * 32);
+              storeT4(dst, 32,
+                load4(b, <usize>o, bDt), load4(b, <usize>(o + csB), bDt),
+                load4(b, <usize>(o + 2 * csB), bDt), load4(b, <usize>(o + 3 * csB), bDt));
+              storeT4(dst + 16, 32,
+                load4(b, <usize>(o + 4 * csB), bDt), load4(b, <usize>(o + 5 * csB), bDt),
+                load4(b, <usize>(o + 6 * csB), bDt), load4(b, <usize>(o + 7 * csB), bDt));
+            }
+          }
+          for (; p < kc; p++) {
+            const off = (pc + p) * rsB + j0 * csB;
+            const dst = pbase + <usize>(p * 32);
+            for (let q: i32 = 0; q < 8; q++) {
+              store<f32>(dst + <usize>(q * 4), q < nc ? load1(b, <usize>(off + q * csB), bDt) : 0);
+            }
           }
         }
       }
       for (let t: i32 = 0; t < mt; t++) {
-        let c00 = f32x4.splat(0), c01 = f32x4.splat(0);
-        let c10 = f32x4.splat(0), c11 = f32x4.splat(0);
-        let c20 = f32x4.splat(0), c21 = f32x4.splat(0);
-        let c30 = f32x4.splat(0), c31 = f32x4.splat(0);
-        let pa = ap + <usize>(t * kc * 16);
-        let pb = bp;
-        for (let p: i32 = 0; p < kc; p++) {
-          const b0 = v128.load(pb);
-          const b1 = v128.load(pb, 16);
-          let av = v128.load32_splat(pa);
-          c00 = madd(av, b0, c00);
-          c01 = madd(av, b1, c01);
-          av = v128.load32_splat(pa, 4);
-          c10 = madd(av, b0, c10);
-          c11 = madd(av, b1, c11);
-          av = v128.load32_splat(pa, 8);
-          c20 = madd(av, b0, c20);
-          c21 = madd(av, b1, c21);
-          av = v128.load32_splat(pa, 12);
-          c30 = madd(av, b0, c30);
-          c31 = madd(av, b1, c31);
-          pa += 16;
-          pb += 32;
-        }
-        const al = f32x4.splat(alpha);
-        const rows: i32 = min(4, m - t * 4);
-        for (let r: i32 = 0; r < rows; r++) {
-          let v0: v128, v1: v128;
-          if (r == 0) { v0 = c00; v1 = c01; }
-          else if (r == 1) { v0 = c10; v1 = c11; }
-          else if (r == 2) { v0 = c20; v1 = c21; }
-          else { v0 = c30; v1 = c31; }
-          v0 = f32x4.mul(v0, al);
-          v1 = f32x4.mul(v1, al);
-          const i = t * 4 + r;
-          const trow = tp + <usize>(i * ldt) * sz(tDt);
-          if (!first) {
-            // accumulate onto the previous blocks' partial sums (f32 target or f32 C)
-            if (nc == 8) {
-              v128.store(tmp, f32x4.add(v0, load4(trow, <usize>j0, tDt)));
-              v128.store(tmp, f32x4.add(v1, load4(trow, <usize>(j0 + 4), tDt)), 16);
+        for (let j0: i32 = jb; j0 < jEnd; j0 += 8) {
+          const nc: i32 = min(8, n - j0);
+          let c00 = f32x4.splat(0), c01 = f32x4.splat(0);
+          let c10 = f32x4.splat(0), c11 = f32x4.splat(0);
+          let c20 = f32x4.splat(0), c21 = f32x4.splat(0);
+          let c30 = f32x4.splat(0), c31 = f32x4.splat(0);
+          let pa = ap + <usize>(t * kc * 16);
+          let pb = bp + <usize>(((j0 - jb) >> 3) * kc * 32);
+          for (let p: i32 = 0; p < kc; p++) {
+            const b0 = v128.load(pb);
+            const b1 = v128.load(pb, 16);
+            let av = v128.load32_splat(pa);
+            c00 = madd(av, b0, c00);
+            c01 = madd(av, b1, c01);
+            av = v128.load32_splat(pa, 4);
+            c10 = madd(av, b0, c10);
+            c11 = madd(av, b1, c11);
+            av = v128.load32_splat(pa, 8);
+            c20 = madd(av, b0, c20);
+            c21 = madd(av, b1, c21);
+            av = v128.load32_splat(pa, 12);
+            c30 = madd(av, b0, c30);
+            c31 = madd(av, b1, c31);
+            pa += 16;
+            pb += 32;
+          }
+          const al = f32x4.splat(alpha);
+          const rows: i32 = min(4, m - t * 4);
+          for (let r: i32 = 0; r < rows; r++) {
+            let v0: v128, v1: v128;
+            if (r == 0) { v0 = c00; v1 = c01; }
+            else if (r == 1) { v0 = c10; v1 = c11; }
+            else if (r == 2) { v0 = c20; v1 = c21; }
+            else { v0 = c30; v1 = c31; }
+            v0 = f32x4.mul(v0, al);
+            v1 = f32x4.mul(v1, al);
+            const i = t * 4 + r;
+            const trow = tp + <usize>(i * ldt) * sz(tDt);
+            if (!first) {
+              // accumulate onto the previous blocks' partial sums (f32 target or f32 C)
+              if (nc == 8) {
+                v128.store(tmp, f32x4.add(v0, load4(trow, <usize>j0, tDt)));
+                v128.store(tmp, f32x4.add(v1, load4(trow, <usize>(j0 + 4), tDt)), 16);
+              } else {
+                v128.store(tmp, v0);
+                v128.store(tmp, v1, 16);
+                for (let q: i32 = 0; q < nc; q++) {
+                  store<f32>(tmp + <usize>(q * 4), load<f32>(tmp + <usize>(q * 4)) + load1(trow, <usize>(j0 + q), tDt));
+                }
+              }
             } else {
               v128.store(tmp, v0);
               v128.store(tmp, v1, 16);
-              for (let q: i32 = 0; q < nc; q++) {
-                store<f32>(tmp + <usize>(q * 4), load<f32>(tmp + <usize>(q * 4)) + load1(trow, <usize>(j0 + q), tDt));
-              }
             }
-          } else {
-            v128.store(tmp, v0);
-            v128.store(tmp, v1, 16);
-          }
-          if (useCw) {
-            // partial sums stay in f32 until the end
-            for (let q: i32 = 0; q < nc; q++) store<f32>(trow + <usize>((j0 + q) * 4), load<f32>(tmp + <usize>(q * 4)));
-          } else {
-            // the activation goes with the last K block's write (then the sums are complete)
-            const drow = d != 0 && last ? d + <usize>(i * ldc) * sz(tDt) : 0;
-            const bv: f32 = first && bias != 0 ? load1(bias, <usize>i, biasDt) : 0;
-            epilogueAct(tmp, trow, tDt, j0, nc, first ? beta : 0, bv, last ? act : ACT_NONE, drow);
+            if (useCw) {
+              // partial sums stay in f32 until the end
+              for (let q: i32 = 0; q < nc; q++) store<f32>(trow + <usize>((j0 + q) * 4), load<f32>(tmp + <usize>(q * 4)));
+            } else {
+              // the bias goes with the first K block's write; the residual, the activation and the factor with
+              // the last one's (then the sums are complete: the residual joins the finished sum, as an add after
+              // the GEMM would)
+              const drow = d != 0 && last ? d + <usize>(i * ldc) * sz(tDt) : 0;
+              const rrow = res != 0 && last ? res + <usize>(i * ldc) * sz(tDt) : 0;
+              const mrow = mm != 0 && last ? mm + <usize>(i * ldc) * sz(tDt) : 0;
+              const bv: f32 = first && bias != 0 ? load1(bias, <usize>i, biasDt) : 0;
+              epilogueAct(tmp, trow, tDt, j0, nc, first ? beta : 0, bv, last ? act : ACT_NONE, drow, rrow, mrow);
+            }
           }
         }
       }
@@ -277,8 +315,10 @@ export function gemm(
         const crow = c + <usize>(i * ldc) * sz(cDt);
         const srow = cw + <usize>(i * n * 4);
         const drow = d != 0 ? d + <usize>(i * ldc) * sz(cDt) : 0;
+        const rrow = res != 0 ? res + <usize>(i * ldc) * sz(cDt) : 0;
+        const mrow = mm != 0 ? mm + <usize>(i * ldc) * sz(cDt) : 0;
         for (let j0: i32 = 0; j0 < n; j0 += 8) {
-          epilogueAct(srow + <usize>(j0 * 4), crow, cDt, j0, min(8, n - j0), beta, bv, act, drow);
+          epilogueAct(srow + <usize>(j0 * 4), crow, cDt, j0, min(8, n - j0), beta, bv, act, drow, rrow, mrow);
         }
       }
     }
@@ -312,7 +352,7 @@ export function gemmReduce(
     const bv: f32 = bias != 0 ? load1(bias, <usize>i, biasDt) : 0;
     const crow = c + <usize>(i * ldc) * sz(cDt);
     for (let j0: i32 = 0; j0 < n; j0 += 8) {
-      epilogueRow(row + <usize>(j0 * 4), crow, cDt, j0, min(8, n - j0), beta, bv, ACT_NONE, 0);
+      epilogueRow(row + <usize>(j0 * 4), crow, cDt, j0, min(8, n - j0), beta, bv, ACT_NONE, 0, 0, 0);
     }
   }
 }
@@ -329,13 +369,14 @@ export function gemmBatch(
   c: usize, cDt: i32, ldc: i32,
   m: i32, n: i32, k: i32,
   alpha: f32, beta: f32, bias: usize, biasDt: i32, work: usize,
-  count: i32, sa: i32, sb: i32, sc: i32, act: i32, d: usize,
+  count: i32, sa: i32, sb: i32, sc: i32, act: i32, d: usize, res: usize, mm: usize,
 ): void {
   for (let i: i32 = 0; i < count; i++) {
     const later = sc == 0 && i > 0;
     gemm(
       a + <usize>(i * sa), aDt, rsA, csA, b + <usize>(i * sb), bDt, rsB, csB, c + <usize>(i * sc), cDt, ldc,
       m, n, k, alpha, later ? 1 : beta, later ? 0 : bias, biasDt, work, act, d != 0 ? d + <usize>(i * sc) : 0,
+      res != 0 ? res + <usize>(i * sc) : 0, mm != 0 ? mm + <usize>(i * sc) : 0,
     );
   }
 }
