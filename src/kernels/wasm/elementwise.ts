@@ -36,14 +36,6 @@ const E4: f32 = 0.04166840718609145;
 const E5: f32 = 0.008368913691138647;
 const E6: f32 = 0.0013814190750921045;
 
-// tanh(x) ≈ x + x³·(T0 + s·(T1 + s·(T2 + s·(T3 + s·T4)))), s = x², |x| ≤ 0.55 (fitted, rel. error 1.3e-9)
-const T0: f32 = -0.3333331467761348;
-const T1: f32 = 0.13332480557122897;
-const T2: f32 = -0.0538405191840386;
-const T3: f32 = 0.021020556012438563;
-const T4: f32 = -0.006198726021464017;
-const TANH_SMALL: f32 = 0.55;
-
 // erfc(|x|/√2) = R(|x|)·exp(−x²/2), R(a) = erfcx(a/√2) = t·Q(t), t = 1/(1 + a/4), Q of degree 8 fitted
 // (iteratively reweighted least squares on relative error) on a ∈ [0, 13.4], the range where
 // exp(−x²/2) > 0 in f32: relative error 5e-8 in exact arithmetic, 4e-7 evaluated in f32 (mostly the
@@ -170,17 +162,21 @@ const K2_D: f64 = 1.5957691216057308;
 }
 
 @inline function tanhV(x: v128): v128 {
+  // tanh|x| = e/(e + 2) with e = expm1(2|x|), which has no cancellation at small |x| (one formula for
+  // every x); 2|x| is clamped at 20, where tanh is 1 in f32 (NaN stays NaN)
   const ax = f32x4.abs(x);
-  // large: 1 − 2/(e^{2|x|} + 1)
-  const e = expf(f32x4.add(ax, ax));
-  const big = f32x4.sub(kf(F_1), f32x4.div(kf(F_2), f32x4.add(e, kf(F_1))));
-  // small: odd polynomial
-  const s = f32x4.mul(ax, ax);
-  const s2 = f32x4.mul(s, s);
-  const q = madd(lin(kf(F_T0), kf(F_T1), s), s2, madd(lin(kf(F_T2), kf(F_T3), s), s2, kf(F_T4)));
-  const small = f32x4.add(ax, f32x4.mul(f32x4.mul(ax, s), q));
-  const t = v128.bitselect(big, small, f32x4.ge(ax, kf(F_TANH_SMALL)));
-  return v128.or(t, signOf(x));
+  const y = f32x4.pmin(f32x4.add(ax, ax), kf(F_20));
+  const t = f32x4.add(f32x4.mul(y, kf(F_LOG2E)), kf(F_MAGIC));
+  const nf = f32x4.sub(t, kf(F_MAGIC));
+  const n = i32x4.sub(t, ki(I_MAGIC_BITS));
+  const r = f32x4.sub(f32x4.sub(y, f32x4.mul(nf, kf(F_LN2_HI))), f32x4.mul(nf, kf(F_LN2_LO)));
+  // expm1(r) = r + r²·q(r) (the exp polynomial), expm1(y) = 2^n·expm1(r) + (2^n − 1), n ∈ [0, 29]
+  const r2 = f32x4.mul(r, r);
+  const q = madd(lin(kf(F_E2), kf(F_E3), r), r2, madd(lin(kf(F_E4), kf(F_E5), r), r2, kf(F_E6)));
+  const em = f32x4.add(r, f32x4.mul(r2, q));
+  const p2 = i32x4.shl(i32x4.add(n, ki(I_127)), 23);
+  const e = f32x4.add(f32x4.mul(p2, em), f32x4.sub(p2, kf(F_1)));
+  return v128.or(f32x4.div(e, f32x4.add(e, kf(F_2))), signOf(x));
 }
 
 /** R(|x|) = erfcx(|x|/√2) = t·Q(t), t = 1/(1 + |x|/4) (see Q0…Q8). */
@@ -607,8 +603,8 @@ const KF_TABLE = memory.data<f32>([
   LN2_LO, // F_LN2_LO
   Infinity, // F_Infinity
   1, // F_1
-  T4, // F_T4
-  TANH_SMALL, // F_TANH_SMALL
+  0, // (unused)
+  0, // (unused)
   0, // (unused)
   0.5, // F_0_5
   -Infinity, // F_MInfinity
@@ -630,10 +626,10 @@ const KF_TABLE = memory.data<f32>([
   E3, // F_E3
   E4, // F_E4
   E5, // F_E5
-  T0, // F_T0
-  T1, // F_T1
-  T2, // F_T2
-  T3, // F_T3
+  0, // (unused)
+  0, // (unused)
+  0, // (unused)
+  0, // (unused)
   0.3, // F_0_3
   QL0, // F_QL0
   QL1, // F_QL1
@@ -655,8 +651,6 @@ const F_LN2_HI: i32 = 6;
 const F_LN2_LO: i32 = 7;
 const F_Infinity: i32 = 8;
 const F_1: i32 = 9;
-const F_T4: i32 = 10;
-const F_TANH_SMALL: i32 = 11;
 const F_0_5: i32 = 13;
 const F_MInfinity: i32 = 14;
 const F_20: i32 = 15;
@@ -677,10 +671,6 @@ const F_E2: i32 = 29;
 const F_E3: i32 = 30;
 const F_E4: i32 = 31;
 const F_E5: i32 = 32;
-const F_T0: i32 = 33;
-const F_T1: i32 = 34;
-const F_T2: i32 = 35;
-const F_T3: i32 = 36;
 const F_0_3: i32 = 37;
 const F_QL0: i32 = 38;
 const F_QL1: i32 = 39;
@@ -701,12 +691,14 @@ const KI_TABLE = memory.data<u32>([
   -125, // I_M125
   0x80000000, // I_0x80000000
   0xfffff000, // I_0xfffff000
+  127, // I_127
 ]);
 const I_126: i32 = 0;
 const I_MAGIC_BITS: i32 = 1;
 const I_M125: i32 = 2;
 const I_0x80000000: i32 = 3;
 const I_0xfffff000: i32 = 4;
+const I_127: i32 = 5;
 @inline function ki(i: i32): v128 {
   return v128.load32_splat(KI_TABLE + (<usize>i << 2));
 }
