@@ -474,8 +474,8 @@ describe('elementwise kernels (wasm) against the float64 reference', () => {
   });
 });
 
-describe('gelu with 16-bit outputs (the lite polynomials)', () => {
-  it('gives the correctly rounded code or its neighbour, the neighbour for at most 2 % of values (fp16, bf16; gelu′ where its terms do not cancel)', () => {
+describe('gelu with 16-bit outputs: rounding of the f32 result', () => {
+  it('gives the correctly rounded code or its neighbour, the neighbour for at most 0.2 % of values (fp16, bf16; gelu′ where its terms do not cancel)', () => {
     const rng = new Rng(31);
     const n = 100_000;
     const v = new Float64Array(n);
@@ -506,7 +506,7 @@ describe('gelu with 16-bit outputs (the lite polynomials)', () => {
           assert.ok(ok, `${name} → ${dt}: x = ${v[i]}: code ${g[i]} is not the correctly rounded ${w[i]} or its neighbour`);
           off++;
         }
-        assert.ok(off / n <= 0.02, `${name} → ${dt}: ${off} of ${n} results are the neighbour of the correctly rounded code`);
+        assert.ok(off / n <= 0.002, `${name} → ${dt}: ${off} of ${n} results are the neighbour of the correctly rounded code`);
         got.release();
         want.release();
       }

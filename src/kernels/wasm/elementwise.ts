@@ -7,9 +7,7 @@
 // argument is large and itself the result of f32 arithmetic (−x²/2 in gelu-erf, −2u in gelu-tanh),
 // its absolute error would turn into a relative error of the result of up to ~1e-5 near |arg| ≈ 87;
 // those arguments are therefore formed and range-reduced in f64x2 lanes (expW), and only the reduced
-// argument r ∈ [−ln2/2, ln2/2] goes through the f32 polynomial. gelu (erf form) and its derivative
-// use shorter polynomials where every output of the kernel is 16-bit ("lite", relative error ≤ 1.5e-5
-// before the one rounding: the correctly rounded code or its neighbour, see QL0…EL4).
+// argument r ∈ [−ln2/2, ln2/2] goes through the f32 polynomial.
 import { DT_BF16, DT_F16, DT_F32, load1, load4, store1, store4, store8 } from "./common";
 
 // ---- vector math helpers ----
@@ -50,23 +48,6 @@ const Q6: f32 = 0.6066202812336183;
 const Q7: f32 = -0.3124408352925301;
 const Q8: f32 = 0.05282653433452188;
 
-// The "lite" forms, for kernels whose every output is 16-bit (fp16: 11 significant bits, bf16: 8): a
-// relative error of at most 1.5e-5 before the one rounding into the output, a small fraction of the
-// output's unit (fp16 2^-11 = 4.9e-4), so the result is the correctly rounded one or its neighbour, as
-// with the f32 forms. R(a) = t·QL(t), t = 1/(1 + 0.3·a), QL of degree 5 (fitted as Q0…Q8, rel. error
-// 7.4e-6); exp(r) = 1 + r + r²·(EL2 + EL3·r + EL4·r²) on |r| ≤ ln2/2 (rel. error 5.3e-6); and x²/2 is
-// formed in f32 without the exact split (its relative error, ≤ 87·2^-24, stays below 1e-6 wherever an
-// fp16 result is not 0).
-const QL0: f32 = 0.2401919933815058;
-const QL1: f32 = 0.22702137905911585;
-const QL2: f32 = 0.2902231841408876;
-const QL3: f32 = -0.037289651694594125;
-const QL4: f32 = 0.4350422497430086;
-const QL5: f32 = -0.15518175622876554;
-const EL2: f32 = 0.50005116173179;
-const EL3: f32 = 0.16753514369902478;
-const EL4: f32 = 0.04127773526393244;
-
 const INV_SQRT_2PI: f32 = 0.3989422804014327;
 // gelu tanh form: u = √(2/π)·(x + C3·x³); K2 = 2·√(2/π)
 const GC3: f32 = 0.044715;
@@ -92,15 +73,6 @@ const K2_D: f64 = 1.5957691216057308;
 @inline function expCore(n: v128, r: v128): v128 {
   const r2 = f32x4.mul(r, r);
   const q = madd(lin(kf(F_E2), kf(F_E3), r), r2, madd(lin(kf(F_E4), kf(F_E5), r), r2, kf(F_E6)));
-  const p = f32x4.add(kf(F_2), f32x4.add(f32x4.add(r, r), f32x4.mul(f32x4.add(r2, r2), q)));
-  const s = i32x4.shl(i32x4.max_s(i32x4.add(n, ki(I_126)), i32x4.splat(0)), 23);
-  return f32x4.mul(p, s);
-}
-
-/** expCore with the lite polynomial (see EL2…EL4). */
-@inline function expCoreLite(n: v128, r: v128): v128 {
-  const r2 = f32x4.mul(r, r);
-  const q = madd(lin(kf(F_EL2), kf(F_EL3), r), r2, kf(F_EL4));
   const p = f32x4.add(kf(F_2), f32x4.add(f32x4.add(r, r), f32x4.mul(f32x4.add(r2, r2), q)));
   const s = i32x4.shl(i32x4.max_s(i32x4.add(n, ki(I_126)), i32x4.splat(0)), 23);
   return f32x4.mul(p, s);
@@ -217,25 +189,6 @@ const K2_D: f64 = 1.5957691216057308;
   return erfcHalfFromE(x, expHalfSqV(x));
 }
 
-/** R(|x|) in the lite form: t·QL(t), t = 1/(1 + 0.3·|x|). */
-@inline function erfcxHalfLiteV(x: v128): v128 {
-  const t = f32x4.div(kf(F_1), f32x4.add(kf(F_1), f32x4.mul(f32x4.abs(x), kf(F_0_3))));
-  const t2 = f32x4.mul(t, t);
-  const q = madd(madd(lin(kf(F_QL0), kf(F_QL1), t), t2, lin(kf(F_QL2), kf(F_QL3), t)), f32x4.mul(t2, t2), lin(kf(F_QL4), kf(F_QL5), t));
-  return f32x4.mul(t, q);
-}
-
-/** exp(−x²/2) in the lite form: x²/2 rounded once in f32, then reduced as in expSplit. */
-@inline function expHalfSqLiteV(x: v128): v128 {
-  const H = f32x4.mul(f32x4.mul(x, x), kf(F_0_5));
-  const w = f32x4.pmax(f32x4.neg(H), kf(F_M88)); // NaN stays NaN
-  const t = f32x4.add(f32x4.mul(w, kf(F_LOG2E)), kf(F_MAGIC));
-  const nf = f32x4.sub(t, kf(F_MAGIC));
-  const n = i32x4.sub(t, ki(I_MAGIC_BITS));
-  const r = f32x4.sub(f32x4.sub(f32x4.neg(H), f32x4.mul(nf, kf(F_LN2_HI))), f32x4.mul(nf, kf(F_LN2_LO)));
-  return v128.andnot(expCoreLite(n, r), i32x4.lt_s(n, ki(I_M125)));
-}
-
 /** 0.5·x·(1 + erf(x/√2)) from erfc = erfc(|x|/√2). */
 @inline function geluErfFromErfc(x: v128, erfc: v128): v128 {
   const h = v128.andnot(f32x4.mul(f32x4.mul(x, kf(F_0_5)), erfc), isInf(x));
@@ -246,11 +199,6 @@ const K2_D: f64 = 1.5957691216057308;
 /** 0.5·x·(1 + erf(x/√2)). */
 @inline export function geluErfV(x: v128): v128 {
   return geluErfFromErfc(x, erfcHalfV(x));
-}
-
-/** 0.5·x·(1 + erf(x/√2)) in the lite form (every output 16-bit). */
-@inline export function geluErfLiteV(x: v128): v128 {
-  return geluErfFromErfc(x, f32x4.mul(erfcxHalfLiteV(x), expHalfSqLiteV(x)));
 }
 
 /** −2u = −2√(2/π)·x·(1 + 0.044715·x²), formed in f64 (lanes 0–1 of the f64 halves). */
@@ -310,16 +258,14 @@ const K2_D: f64 = 1.5957691216057308;
 // passes that keep the derivative for the backward compute both from one core; the value is
 // bit-identical to geluErfV / geluTanhV, the derivative to what unaryBackward uses.
 
-/** The exp of gelu's core (erf form if erfForm, else tanh form; lite: the erf form's 16-bit-output polynomials). */
-@inline export function geluCoreV(erfForm: bool, lite: bool, x: v128): v128 {
-  if (!erfForm) return geluTanhE(x);
-  return lite ? expHalfSqLiteV(x) : expHalfSqV(x);
+/** The exp of gelu's core (erf form if erfForm, else tanh form). */
+@inline export function geluCoreV(erfForm: bool, x: v128): v128 {
+  return erfForm ? expHalfSqV(x) : geluTanhE(x);
 }
 
 /** The second part of the core from the first: erfc(|x|/√2) in the erf form. */
-@inline export function geluCore2V(erfForm: bool, lite: bool, x: v128, c: v128): v128 {
-  if (!erfForm) return c;
-  return f32x4.mul(lite ? erfcxHalfLiteV(x) : erfcxHalfV(x), c);
+@inline export function geluCore2V(erfForm: bool, x: v128, c: v128): v128 {
+  return erfForm ? erfcHalfFromE(x, c) : c;
 }
 
 @inline export function geluFromCoreV(erfForm: bool, x: v128, c: v128, c2: v128): v128 {
@@ -330,9 +276,9 @@ const K2_D: f64 = 1.5957691216057308;
   return erfForm ? geluErfGradFromParts(x, c2, c) : geluTanhGradFromE(x, c);
 }
 
-@inline function geluErfGradV(lite: bool, x: v128): v128 {
-  const E = geluCoreV(true, lite, x);
-  return geluErfGradFromParts(x, geluCore2V(true, lite, x, E), E);
+@inline function geluErfGradV(x: v128): v128 {
+  const E = expHalfSqV(x);
+  return geluErfGradFromParts(x, erfcHalfFromE(x, E), E);
 }
 
 @inline function geluTanhGradV(x: v128): v128 {
@@ -347,17 +293,17 @@ const K2_D: f64 = 1.5957691216057308;
   return f32x4.mul(a, b);
 }
 
-@inline function unaryV(op: i32, lite: bool, x: v128, p0: v128, p1: v128): v128 {
+@inline function unaryV(op: i32, x: v128, p0: v128, p1: v128): v128 {
   if (op == 0) return f32x4.mul(x, p0);
   if (op == 1) return tanhV(x);
-  if (op == 2) return lite ? geluErfLiteV(x) : geluErfV(x);
+  if (op == 2) return geluErfV(x);
   if (op == 3) return geluTanhV(x);
   return f32x4.min(f32x4.max(x, p0), p1);
 }
 
-@inline function unaryBackwardV(op: i32, lite: bool, x: v128, dy: v128, p0: v128, p1: v128): v128 {
+@inline function unaryBackwardV(op: i32, x: v128, dy: v128, p0: v128, p1: v128): v128 {
   if (op == 1) return f32x4.mul(dy, f32x4.mul(f32x4.sub(kf(F_1), x), f32x4.add(kf(F_1), x)));
-  if (op == 2) return f32x4.mul(dy, geluErfGradV(lite, x));
+  if (op == 2) return f32x4.mul(dy, geluErfGradV(x));
   if (op == 3) return f32x4.mul(dy, geluTanhGradV(x));
   return v128.and(dy, v128.and(f32x4.ge(x, p0), f32x4.le(x, p1)));
 }
@@ -410,21 +356,20 @@ export function binary(op: i32, a: usize, aDt: i32, b: usize, bDt: i32, out: usi
 @inline function unaryBody(op: i32, x: usize, xDt: i32, out: usize, outDt: i32, n: i32, p0: f32, p1: f32): void {
   const v0 = f32x4.splat(p0);
   const v1 = f32x4.splat(p1);
-  const lite = outDt != DT_F32;
   let i: i32 = 0;
   for (; i + 8 <= n; i += 8) {
     const k = <usize>i;
     const a = load4(x, k, xDt);
     const b = load4(x, k + 4, xDt);
-    store8(out, k, outDt, unaryV(op, lite, a, v0, v1), unaryV(op, lite, b, v0, v1));
+    store8(out, k, outDt, unaryV(op, a, v0, v1), unaryV(op, b, v0, v1));
   }
   for (; i + 4 <= n; i += 4) {
     const k = <usize>i;
-    store4(out, k, outDt, unaryV(op, lite, load4(x, k, xDt), v0, v1));
+    store4(out, k, outDt, unaryV(op, load4(x, k, xDt), v0, v1));
   }
   for (; i < n; i++) {
     const k = <usize>i;
-    store1(out, k, outDt, f32x4.extract_lane(unaryV(op, lite, f32x4.splat(load1(x, k, xDt)), v0, v1), 0));
+    store1(out, k, outDt, f32x4.extract_lane(unaryV(op, f32x4.splat(load1(x, k, xDt)), v0, v1), 0));
   }
 }
 
@@ -454,7 +399,6 @@ export function unary(op: i32, x: usize, xDt: i32, out: usize, outDt: i32, n: i3
 ): void {
   const v0 = f32x4.splat(p0);
   const v1 = f32x4.splat(p1);
-  const lite = dxDt != DT_F32;
   let i: i32 = 0;
   for (; i + 8 <= n; i += 8) {
     const k = <usize>i;
@@ -462,15 +406,15 @@ export function unary(op: i32, x: usize, xDt: i32, out: usize, outDt: i32, n: i3
     const xb = load4(x, k + 4, xDt);
     const ya = load4(dy, k, dyDt);
     const yb = load4(dy, k + 4, dyDt);
-    store8(dx, k, dxDt, unaryBackwardV(op, lite, xa, ya, v0, v1), unaryBackwardV(op, lite, xb, yb, v0, v1));
+    store8(dx, k, dxDt, unaryBackwardV(op, xa, ya, v0, v1), unaryBackwardV(op, xb, yb, v0, v1));
   }
   for (; i + 4 <= n; i += 4) {
     const k = <usize>i;
-    store4(dx, k, dxDt, unaryBackwardV(op, lite, load4(x, k, xDt), load4(dy, k, dyDt), v0, v1));
+    store4(dx, k, dxDt, unaryBackwardV(op, load4(x, k, xDt), load4(dy, k, dyDt), v0, v1));
   }
   for (; i < n; i++) {
     const k = <usize>i;
-    const r = unaryBackwardV(op, lite, f32x4.splat(load1(x, k, xDt)), f32x4.splat(load1(dy, k, dyDt)), v0, v1);
+    const r = unaryBackwardV(op, f32x4.splat(load1(x, k, xDt)), f32x4.splat(load1(dy, k, dyDt)), v0, v1);
     store1(dx, k, dxDt, f32x4.extract_lane(r, 0));
   }
 }
@@ -503,33 +447,31 @@ export function unaryBackward(
 @inline function geluGradBody(
   erfForm: bool, x: usize, xDt: i32, out: usize, outDt: i32, g: usize, gDt: i32, n: i32,
 ): void {
-  // the lite polynomials only where both outputs are 16-bit (then the value equals gelu alone's)
-  const lite = outDt != DT_F32 && gDt != DT_F32;
   let i: i32 = 0;
   for (; i + 8 <= n; i += 8) {
     const k = <usize>i;
     const a = load4(x, k, xDt);
     const b = load4(x, k + 4, xDt);
-    const ca = geluCoreV(erfForm, lite, a);
-    const cb = geluCoreV(erfForm, lite, b);
-    const da = geluCore2V(erfForm, lite, a, ca);
-    const db = geluCore2V(erfForm, lite, b, cb);
+    const ca = geluCoreV(erfForm, a);
+    const cb = geluCoreV(erfForm, b);
+    const da = geluCore2V(erfForm, a, ca);
+    const db = geluCore2V(erfForm, b, cb);
     store8(out, k, outDt, geluFromCoreV(erfForm, a, ca, da), geluFromCoreV(erfForm, b, cb, db));
     store8(g, k, gDt, geluGradFromCoreV(erfForm, a, ca, da), geluGradFromCoreV(erfForm, b, cb, db));
   }
   for (; i + 4 <= n; i += 4) {
     const k = <usize>i;
     const a = load4(x, k, xDt);
-    const ca = geluCoreV(erfForm, lite, a);
-    const da = geluCore2V(erfForm, lite, a, ca);
+    const ca = geluCoreV(erfForm, a);
+    const da = geluCore2V(erfForm, a, ca);
     store4(out, k, outDt, geluFromCoreV(erfForm, a, ca, da));
     store4(g, k, gDt, geluGradFromCoreV(erfForm, a, ca, da));
   }
   for (; i < n; i++) {
     const k = <usize>i;
     const a = f32x4.splat(load1(x, k, xDt));
-    const ca = geluCoreV(erfForm, lite, a);
-    const da = geluCore2V(erfForm, lite, a, ca);
+    const ca = geluCoreV(erfForm, a);
+    const da = geluCore2V(erfForm, a, ca);
     store1(out, k, outDt, f32x4.extract_lane(geluFromCoreV(erfForm, a, ca, da), 0));
     store1(g, k, gDt, f32x4.extract_lane(geluGradFromCoreV(erfForm, a, ca, da), 0));
   }
@@ -630,16 +572,6 @@ const KF_TABLE = memory.data<f32>([
   0, // (unused)
   0, // (unused)
   0, // (unused)
-  0.3, // F_0_3
-  QL0, // F_QL0
-  QL1, // F_QL1
-  QL2, // F_QL2
-  QL3, // F_QL3
-  QL4, // F_QL4
-  QL5, // F_QL5
-  EL2, // F_EL2
-  EL3, // F_EL3
-  EL4, // F_EL4
 ]);
 const F_E6: i32 = 0;
 const F_2: i32 = 1;
@@ -671,16 +603,6 @@ const F_E2: i32 = 29;
 const F_E3: i32 = 30;
 const F_E4: i32 = 31;
 const F_E5: i32 = 32;
-const F_0_3: i32 = 37;
-const F_QL0: i32 = 38;
-const F_QL1: i32 = 39;
-const F_QL2: i32 = 40;
-const F_QL3: i32 = 41;
-const F_QL4: i32 = 42;
-const F_QL5: i32 = 43;
-const F_EL2: i32 = 44;
-const F_EL3: i32 = 45;
-const F_EL4: i32 = 46;
 @inline function kf(i: i32): v128 {
   return v128.load32_splat(KF_TABLE + (<usize>i << 2));
 }

@@ -11,7 +11,7 @@
 // accumulation is in f32: when K spans several blocks and C is 16-bit, partial sums go to an f32 buffer
 // and C is written once at the end.
 import { DT_F32, load1, load4, store1, store4, storeT4 } from "./common";
-import { geluCore2V, geluCoreV, geluErfLiteV, geluErfV, geluFromCoreV, geluGradFromCoreV, geluTanhV } from "./elementwise";
+import { geluCore2V, geluCoreV, geluErfV, geluFromCoreV, geluGradFromCoreV, geluTanhV } from "./elementwise";
 
 export const KC: i32 = 256;
 
@@ -51,19 +51,19 @@ export const ACT_NONE: i32 = 0;
 export const ACT_GELU_ERF: i32 = 1;
 export const ACT_GELU_TANH: i32 = 2;
 
-@inline function actV(act: i32, lite: bool, v: v128): v128 {
-  if (act == ACT_GELU_ERF) return lite ? geluErfLiteV(v) : geluErfV(v);
+@inline function actV(act: i32, v: v128): v128 {
+  if (act == ACT_GELU_ERF) return geluErfV(v);
   if (act == ACT_GELU_TANH) return geluTanhV(v);
   return v;
 }
 
 /** act(v) for one value through the vector code; drow != 0: act′(v) goes to element i of drow. */
-@inline function actScalar(act: i32, lite: bool, v: f32, drow: usize, i: usize, dt: i32): f32 {
+@inline function actScalar(act: i32, v: f32, drow: usize, i: usize, dt: i32): f32 {
   const x = f32x4.splat(v);
-  if (drow == 0) return f32x4.extract_lane(actV(act, lite, x), 0);
+  if (drow == 0) return f32x4.extract_lane(actV(act, x), 0);
   const erf = act == ACT_GELU_ERF;
-  const core = geluCoreV(erf, lite, x);
-  const core2 = geluCore2V(erf, lite, x, core);
+  const core = geluCoreV(erf, x);
+  const core2 = geluCore2V(erf, x, core);
   store1(drow, i, dt, f32x4.extract_lane(geluGradFromCoreV(erf, x, core, core2), 0));
   return f32x4.extract_lane(geluFromCoreV(erf, x, core, core2), 0);
 }
@@ -76,7 +76,7 @@ export const ACT_GELU_TANH: i32 = 2;
  * The scalar tail runs the same vector code on a splatted lane (identical to the elementwise kernels).
  */
 @inline function epilogueRow(
-  src: usize, dst: usize, dDt: i32, j: i32, len: i32, beta: f32, bv: f32, act: i32, lite: bool, drow: usize, rrow: usize, mrow: usize,
+  src: usize, dst: usize, dDt: i32, j: i32, len: i32, beta: f32, bv: f32, act: i32, drow: usize, rrow: usize, mrow: usize,
 ): void {
   // src: f32 row values (contiguous), dst: row start of C
   let q: i32 = 0;
@@ -88,12 +88,12 @@ export const ACT_GELU_TANH: i32 = 2;
     if (act != ACT_NONE) {
       if (drow != 0) {
         const erf = act == ACT_GELU_ERF;
-        const core = geluCoreV(erf, lite, v);
-        const core2 = geluCore2V(erf, lite, v, core);
+        const core = geluCoreV(erf, v);
+        const core2 = geluCore2V(erf, v, core);
         store4(drow, <usize>(j + q), dDt, geluGradFromCoreV(erf, v, core, core2));
         v = geluFromCoreV(erf, v, core, core2);
       } else {
-        v = actV(act, lite, v);
+        v = actV(act, v);
       }
     }
     if (mrow != 0) v = f32x4.mul(v, load4(mrow, <usize>(j + q), dDt));
@@ -104,7 +104,7 @@ export const ACT_GELU_TANH: i32 = 2;
     if (beta != 0) v += beta * load1(dst, <usize>(j + q), dDt);
     v += bv;
     if (rrow != 0) v += load1(rrow, <usize>(j + q), dDt);
-    if (act != ACT_NONE) v = actScalar(act, lite, v, drow, <usize>(j + q), dDt);
+    if (act != ACT_NONE) v = actScalar(act, v, drow, <usize>(j + q), dDt);
     if (mrow != 0) v *= load1(mrow, <usize>(j + q), dDt);
     store1(dst, <usize>(j + q), dDt, v);
   }
@@ -112,17 +112,14 @@ export const ACT_GELU_TANH: i32 = 2;
 
 /**
  * The epilogue with the activation code as a constant (so that only the one activation is inlined
- * into each copy of the loop), in its lite form (16-bit polynomials) where C is 16-bit: C and the
- * derivative are then the kernel's only outputs, both 16-bit.
+ * into each copy of the loop).
  */
 @inline function epilogueAct(
   src: usize, dst: usize, dDt: i32, j: i32, len: i32, beta: f32, bv: f32, act: i32, drow: usize, rrow: usize, mrow: usize,
 ): void {
-  if (act == ACT_GELU_ERF) {
-    if (dDt == DT_F32) epilogueRow(src, dst, dDt, j, len, beta, bv, ACT_GELU_ERF, false, drow, rrow, mrow);
-    else epilogueRow(src, dst, dDt, j, len, beta, bv, ACT_GELU_ERF, true, drow, rrow, mrow);
-  } else if (act == ACT_GELU_TANH) epilogueRow(src, dst, dDt, j, len, beta, bv, ACT_GELU_TANH, false, drow, rrow, mrow);
-  else epilogueRow(src, dst, dDt, j, len, beta, bv, ACT_NONE, false, 0, rrow, mrow);
+  if (act == ACT_GELU_ERF) epilogueRow(src, dst, dDt, j, len, beta, bv, ACT_GELU_ERF, drow, rrow, mrow);
+  else if (act == ACT_GELU_TANH) epilogueRow(src, dst, dDt, j, len, beta, bv, ACT_GELU_TANH, drow, rrow, mrow);
+  else epilogueRow(src, dst, dDt, j, len, beta, bv, ACT_NONE, 0, rrow, mrow);
 }
 
 export function gemm(
@@ -158,7 +155,7 @@ export function gemm(
         let v: f32 = bv;
         if (beta != 0) v += beta * load1(row, <usize>j, cDt);
         if (rrow != 0) v += load1(rrow, <usize>j, cDt);
-        if (act != ACT_NONE) v = cDt == DT_F32 ? actScalar(act, false, v, drow, <usize>j, cDt) : actScalar(act, true, v, drow, <usize>j, cDt);
+        if (act != ACT_NONE) v = actScalar(act, v, drow, <usize>j, cDt);
         if (mrow != 0) v *= load1(mrow, <usize>j, cDt);
         store1(row, <usize>j, cDt, v);
       }
@@ -355,7 +352,7 @@ export function gemmReduce(
     const bv: f32 = bias != 0 ? load1(bias, <usize>i, biasDt) : 0;
     const crow = c + <usize>(i * ldc) * sz(cDt);
     for (let j0: i32 = 0; j0 < n; j0 += 8) {
-      epilogueRow(row + <usize>(j0 * 4), crow, cDt, j0, min(8, n - j0), beta, bv, ACT_NONE, false, 0, 0, 0);
+      epilogueRow(row + <usize>(j0 * 4), crow, cDt, j0, min(8, n - j0), beta, bv, ACT_NONE, 0, 0, 0);
     }
   }
 }
