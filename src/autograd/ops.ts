@@ -241,6 +241,7 @@ export function linearGelu(x: Variable, W: Variable, bias?: Variable, approximat
     // gz = gelu′(z)·g, then the three products of a channel mixing's backward
     const gz = gradLike(g);
     be().binary('mul', g, d, gz);
+    d.release();
     const gz3 = gz.reshape([B, Co, S]);
     try {
       return mixingGrads(gz, gz3, x3, x.shape, sW, W, bias, [needs[0]!, needs[1]!, needs[2]!]);
@@ -290,6 +291,7 @@ export function linearAdd(x: Variable, W: Variable, bias: Variable | undefined, 
     if (d) {
       gz = gradLike(g);
       be().binary('mul', g, d, gz);
+      d.release();
     } else {
       gz = passOn(g);
     }
@@ -360,6 +362,9 @@ export function linearGeluLinear(
         grads[3] = gW2;
       }
       if (needs[4] && b2) grads[4] = channelBiasGrad(g, b2.shape, wDt(b2));
+      // the hidden activation and then gelu′ are freed as soon as they are used (the hidden-width
+      // gradient would otherwise live beside both)
+      hidden.release();
       if (needs[0] || needs[1] || needs[2]) {
         gh = Tensor.empty([B, H, S], g.dtype, 'gradient');
         if (g.dtype === d.dtype) {
@@ -368,6 +373,7 @@ export function linearGeluLinear(
           be().gemm(sW2, g3, gh, { transA: true });
           be().binary('mul', gh, d, gh);
         }
+        d.release();
         const first = mixingGrads(gh, gh, x3, x.shape, sW1, W1, b1, [needs[0]!, needs[1]!, needs[2]!]);
         for (let i = 0; i < 3; i++) grads[i] = first[i]!;
       }

@@ -175,7 +175,8 @@ export function record(
     release: () => {
       if (!live) return;
       live = false;
-      for (const t of saved) t.release();
+      // a backward may release a saved tensor as soon as it has used it (there is no second backward)
+      for (const t of saved) if (!t.isReleased) t.release();
     },
   };
   return new Variable(value, { gradFn: fn, requiresGrad: true });

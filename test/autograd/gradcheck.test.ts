@@ -125,6 +125,25 @@ describe('gradients match finite differences in float64', () => {
     assert.throws(() => ops.linearAdd(c([1, 4, 3]), c([5, 4]), undefined, c([1, 5, 3], 'bfloat16')), /linearAdd: the added branch \[1, 5, 3\] bfloat16 must be \[1, 5, 3\] float32/);
   });
 
+  it('linearGeluLinear frees its hidden activation and gelu′ during the backward, before the hidden gradient exists beside them', () => {
+    const r = new Rng(9);
+    const t = (shape: number[]) => r.fillNormal(Tensor.empty(shape, 'float32'));
+    const [B, Ci, H, Co, S] = [2, 3, 64, 2, 500];
+    const vs = [t([B, Ci, S]), t([H, Ci]), t([H]), t([Co, H]), t([Co])].map((v) => new Variable(v, { requiresGrad: true }));
+    const [x, w1, b1, w2, b2] = vs as [Variable, Variable, Variable, Variable, Variable];
+    const y = ops.linearGeluLinear(x, w1, b1, w2, b2);
+    const before = ledger.snapshot().live;
+    ledger.resetPeak();
+    backward(y, t([B, Co, S]));
+    const rise = ledger.snapshot().peak - before;
+    const hiddenBytes = B * H * S * 4;
+    // the hidden gradient replaces the freed hidden activation: the rise is the small gradients only
+    // (holding both would add at least one more hidden-sized tensor)
+    assert.ok(rise < 0.5 * hiddenBytes, `backward raised the live bytes by ${rise}, a hidden tensor is ${hiddenBytes}`);
+    y.release();
+    for (const v of vs) v.release();
+  });
+
   it('linearGeluLinear names a weight or bias of the wrong shape', () => {
     const c = (shape: number[]) => Variable.constant(Tensor.zeros(shape, 'float32'));
     assert.throws(() => ops.linearGeluLinear(c([1, 4, 3]), c([5, 3]), undefined, c([2, 5]), undefined), /linearGeluLinear: first weight \[5, 3\] does not take 4 input channels/);
