@@ -149,6 +149,23 @@ function batchView(t: Tensor, op: string): { B: number; C: number; S: number } {
   return { B: t.shape[0]!, C: t.shape[1]!, S: shapeSize(t.shape.slice(2)) };
 }
 
+/** The dtype of a parameter's gradient: float64 for float64 parameters, float32 otherwise. */
+function paramGradDType(p: { dtype: DType }): DType {
+  return p.dtype === 'float64' ? 'float64' : 'float32';
+}
+
+/**
+ * Checks a channel mixing's operands (x [B, Ci, …], W [Co, Ci], bias [Co]) and returns the sizes; the
+ * messages name the op and, for ops with several layers, which weight and bias (`layer`: 'first ').
+ */
+function mixingDims(op: string, x: Variable, W: Variable, bias: Variable | undefined, layer = ''): { B: number; Ci: number; Co: number; S: number } {
+  const { B, C: Ci, S } = batchView(x.value, op);
+  if (W.value.ndim !== 2 || W.shape[1] !== Ci) throw new RangeError(`${op}: ${layer}weight ${fmtShape(W.shape)} does not take ${Ci} input channels (x ${fmtShape(x.shape)})`);
+  const Co = W.shape[0]!;
+  if (bias && (bias.value.ndim !== 1 || bias.shape[0] !== Co)) throw new RangeError(`${op}: ${layer}bias ${fmtShape(bias.shape)} must be [${Co}]`);
+  return { B, Ci, Co, S };
+}
+
 /** dbias[c] = Σ_{b,s} g[b, c, s] (· y[b, c, s] where y is given: a per-channel scale's gradient). */
 function channelBiasGrad(g: Tensor, biasShape: readonly number[], dtype: DType, y: Tensor | null = null): Tensor {
   const db = Tensor.empty(biasShape, dtype, 'gradient');
@@ -157,25 +174,22 @@ function channelBiasGrad(g: Tensor, biasShape: readonly number[], dtype: DType, 
 }
 
 /**
- * The three products of a channel mixing's backward from the output gradient gz ([B, Co, …], gz3 its
- * [B, Co, S] view): gx = Wᵀ·gz, gW = Σ_b gz·xᵀ, gb = Σ gz, each where `needs` asks for it (x, W, bias).
+ * The three products of a channel mixing's backward from the output gradient gz3 ([B, Co, S]):
+ * gx = Wᵀ·gz (shaped xShape), gW = Σ_b gz·xᵀ, gb = Σ gz, each where needs[0], [1], [2] ask for it.
  */
-function mixingGrads(
-  gz: Tensor, gz3: Tensor, x3: Tensor, xShape: readonly number[], W: Tensor, wVar: Variable, bias: Variable | undefined,
-  needs: readonly [boolean, boolean, boolean],
-): (Tensor | null)[] {
+function mixingGrads(gz3: Tensor, x3: Tensor, xShape: readonly number[], W: Tensor, bias: Variable | undefined, needs: readonly boolean[]): (Tensor | null)[] {
   const grads: (Tensor | null)[] = [null, null, null];
   if (needs[0]) {
-    const gx = Tensor.empty(x3.shape, gz.dtype, 'gradient');
+    const gx = Tensor.empty(x3.shape, gz3.dtype, 'gradient');
     be().gemm(W, gz3, gx, { transA: true });
     grads[0] = gx.reshapeOwned(xShape);
   }
   if (needs[1]) {
-    const gW = Tensor.zeros(W.shape, wVar.dtype === 'float64' ? 'float64' : 'float32', 'gradient');
+    const gW = Tensor.zeros(W.shape, paramGradDType(W), 'gradient');
     be().gemm(gz3, x3, gW, { transB: true, sumBatch: true, accumulate: true });
     grads[1] = gW;
   }
-  if (needs[2] && bias) grads[2] = channelBiasGrad(gz, bias.shape, bias.dtype === 'float64' ? 'float64' : 'float32');
+  if (needs[2] && bias) grads[2] = channelBiasGrad(gz3, bias.shape, paramGradDType(bias));
   return grads;
 }
 
@@ -185,10 +199,7 @@ function mixingGrads(
  */
 export function linear(x: Variable, W: Variable, bias?: Variable): Variable {
   const op = 'linear';
-  const { B, C: Ci, S } = batchView(x.value, op);
-  if (W.value.ndim !== 2 || W.shape[1] !== Ci) throw new RangeError(`${op}: weight ${fmtShape(W.shape)} does not take ${Ci} input channels (x ${fmtShape(x.shape)})`);
-  const Co = W.shape[0]!;
-  if (bias && (bias.value.ndim !== 1 || bias.shape[0] !== Co)) throw new RangeError(`${op}: bias ${fmtShape(bias.shape)} must be [${Co}]`);
+  const { B, Ci, Co, S } = mixingDims(op, x, W, bias);
   const outShape = [B, Co, ...x.shape.slice(2)];
   const out = Tensor.empty(outShape, x.dtype, 'activation');
   const x3 = x.value.reshape([B, Ci, S]);
@@ -202,7 +213,7 @@ export function linear(x: Variable, W: Variable, bias?: Variable): Variable {
   return record(op, [x, W, bias ?? null], out, (g, needs) => {
     const g3 = g.reshape([B, Co, S]);
     try {
-      return mixingGrads(g, g3, x3, x.shape, sW, W, bias, [needs[0]!, needs[1]!, needs[2]!]);
+      return mixingGrads(g3, x3, x.shape, sW, bias, needs);
     } finally {
       g3.release();
     }
@@ -217,10 +228,7 @@ export function linear(x: Variable, W: Variable, bias?: Variable): Variable {
  */
 export function linearGelu(x: Variable, W: Variable, bias?: Variable, approximate: GeluApproximate = 'none'): Variable {
   const op = 'linearGelu';
-  const { B, C: Ci, S } = batchView(x.value, op);
-  if (W.value.ndim !== 2 || W.shape[1] !== Ci) throw new RangeError(`${op}: weight ${fmtShape(W.shape)} does not take ${Ci} input channels (x ${fmtShape(x.shape)})`);
-  const Co = W.shape[0]!;
-  if (bias && (bias.value.ndim !== 1 || bias.shape[0] !== Co)) throw new RangeError(`${op}: bias ${fmtShape(bias.shape)} must be [${Co}]`);
+  const { B, Ci, Co, S } = mixingDims(op, x, W, bias);
   const outShape = [B, Co, ...x.shape.slice(2)];
   const out = Tensor.empty(outShape, x.dtype, 'activation');
   const needsGrad = isGradEnabled() && (x.requiresGrad || W.requiresGrad || (bias?.requiresGrad ?? false));
@@ -244,7 +252,7 @@ export function linearGelu(x: Variable, W: Variable, bias?: Variable, approximat
     d.release();
     const gz3 = gz.reshape([B, Co, S]);
     try {
-      return mixingGrads(gz, gz3, x3, x.shape, sW, W, bias, [needs[0]!, needs[1]!, needs[2]!]);
+      return mixingGrads(gz3, x3, x.shape, sW, bias, needs);
     } finally {
       gz3.release();
       gz.release();
@@ -261,10 +269,7 @@ export function linearGelu(x: Variable, W: Variable, bias?: Variable, approximat
  */
 export function linearAdd(x: Variable, W: Variable, bias: Variable | undefined, r: Variable, approximate: GeluApproximate | null = null): Variable {
   const op = 'linearAdd';
-  const { B, C: Ci, S } = batchView(x.value, op);
-  if (W.value.ndim !== 2 || W.shape[1] !== Ci) throw new RangeError(`${op}: weight ${fmtShape(W.shape)} does not take ${Ci} input channels (x ${fmtShape(x.shape)})`);
-  const Co = W.shape[0]!;
-  if (bias && (bias.value.ndim !== 1 || bias.shape[0] !== Co)) throw new RangeError(`${op}: bias ${fmtShape(bias.shape)} must be [${Co}]`);
+  const { B, Ci, Co, S } = mixingDims(op, x, W, bias);
   const outShape = [B, Co, ...x.shape.slice(2)];
   if (!shapeEq(r.shape, outShape) || r.dtype !== x.dtype) throw new RangeError(`${op}: the added branch ${fmtShape(r.shape)} ${r.dtype} must be ${fmtShape(outShape)} ${x.dtype}`);
   const needsGrad = isGradEnabled() && [x, W, bias, r].some((v) => v?.requiresGrad ?? false);
@@ -298,7 +303,7 @@ export function linearAdd(x: Variable, W: Variable, bias: Variable | undefined, 
     const gz3 = gz.reshape([B, Co, S]);
     let grads: (Tensor | null)[];
     try {
-      grads = mixingGrads(gz, gz3, x3, x.shape, sW, W, bias, [needs[0]!, needs[1]!, needs[2]!]);
+      grads = mixingGrads(gz3, x3, x.shape, sW, bias, needs);
     } finally {
       gz3.release();
     }
@@ -323,12 +328,9 @@ export function linearGeluLinear(
   x: Variable, W1: Variable, b1: Variable | undefined, W2: Variable, b2: Variable | undefined, approximate: GeluApproximate = 'none',
 ): Variable {
   const op = 'linearGeluLinear';
-  const { B, C: Ci, S } = batchView(x.value, op);
-  if (W1.value.ndim !== 2 || W1.shape[1] !== Ci) throw new RangeError(`${op}: first weight ${fmtShape(W1.shape)} does not take ${Ci} input channels (x ${fmtShape(x.shape)})`);
-  const H = W1.shape[0]!;
+  const { B, Ci, Co: H, S } = mixingDims(op, x, W1, b1, 'first ');
   if (W2.value.ndim !== 2 || W2.shape[1] !== H) throw new RangeError(`${op}: second weight ${fmtShape(W2.shape)} does not take the ${H} hidden channels of the first ${fmtShape(W1.shape)}`);
   const Co = W2.shape[0]!;
-  if (b1 && (b1.value.ndim !== 1 || b1.shape[0] !== H)) throw new RangeError(`${op}: first bias ${fmtShape(b1.shape)} must be [${H}]`);
   if (b2 && (b2.value.ndim !== 1 || b2.shape[0] !== Co)) throw new RangeError(`${op}: second bias ${fmtShape(b2.shape)} must be [${Co}]`);
   const inputs = [x, W1, b1 ?? null, W2, b2 ?? null];
   const needsGrad = isGradEnabled() && inputs.some((v) => v?.requiresGrad ?? false);
@@ -350,18 +352,17 @@ export function linearGeluLinear(
   }
   const sW1 = save(W1.value);
   const sW2 = save(W2.value);
-  const wDt = (w: Variable): DType => (w.dtype === 'float64' ? 'float64' : 'float32');
   return record(op, inputs, out, (g, needs) => {
     const g3 = g.reshape([B, Co, S]);
     const grads: (Tensor | null)[] = [null, null, null, null, null];
     let gh: Tensor | undefined;
     try {
       if (needs[3]) {
-        const gW2 = Tensor.zeros([Co, H], wDt(W2), 'gradient');
+        const gW2 = Tensor.zeros([Co, H], paramGradDType(W2), 'gradient');
         be().gemm(g3, hidden, gW2, { transB: true, sumBatch: true, accumulate: true });
         grads[3] = gW2;
       }
-      if (needs[4] && b2) grads[4] = channelBiasGrad(g, b2.shape, wDt(b2));
+      if (needs[4] && b2) grads[4] = channelBiasGrad(g, b2.shape, paramGradDType(b2));
       // the hidden activation and then gelu′ are freed as soon as they are used (the hidden-width
       // gradient would otherwise live beside both)
       hidden.release();
@@ -374,7 +375,7 @@ export function linearGeluLinear(
           be().binary('mul', gh, d, gh);
         }
         d.release();
-        const first = mixingGrads(gh, gh, x3, x.shape, sW1, W1, b1, [needs[0]!, needs[1]!, needs[2]!]);
+        const first = mixingGrads(gh, x3, x.shape, sW1, b1, needs);
         for (let i = 0; i < 3; i++) grads[i] = first[i]!;
       }
       return grads;
@@ -393,7 +394,7 @@ export function addBias(x: Variable, bias: Variable): Variable {
   be().channelAffine(x.value, null, bias.value, out);
   return record('addBias', [x, bias], out, (g, needs) => [
     needs[0] ? passOn(g) : null,
-    needs[1] ? channelBiasGrad(g, bias.shape, bias.dtype === 'float64' ? 'float64' : 'float32') : null,
+    needs[1] ? channelBiasGrad(g, bias.shape, paramGradDType(bias)) : null,
   ]);
 }
 
@@ -411,7 +412,7 @@ export function channelScale(x: Variable, w: Variable): Variable {
   return record(op, [x, w], out, (g, needs) => {
     let gx: Tensor | null = null;
     if (needs[0]) be().channelAffine(g, sw, null, (gx = Tensor.empty(x.shape, g.dtype, 'gradient')));
-    const gW = needs[1] ? channelBiasGrad(g, w.shape, w.dtype === 'float64' ? 'float64' : 'float32', sx) : null;
+    const gW = needs[1] ? channelBiasGrad(g, w.shape, paramGradDType(w), sx) : null;
     return [gx, gW];
   }, [sx, sw]);
 }
@@ -501,7 +502,7 @@ export function irfftModes(Y: Variable, sizes: readonly number[], o: { norm: Fft
       gY = G.packed('gradient');
       G.release();
     }
-    const gb = needs[1] && bias ? channelBiasGrad(g, bias.shape, bias.dtype === 'float64' ? 'float64' : 'float32') : null;
+    const gb = needs[1] && bias ? channelBiasGrad(g, bias.shape, paramGradDType(bias)) : null;
     return [gY, gb];
   });
 }

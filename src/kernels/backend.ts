@@ -62,14 +62,9 @@ export interface ComplexGemmOptions {
 }
 
 /**
- * The one interface through which ops reach kernels. Every tensor may have its own dtype; a backend
- * computes in at least f32 and rounds once into the output's dtype. Outputs are written in place and
- * may be the same tensor as an input of an elementwise op. A WebGPU backend would implement this too.
- */
-/**
  * One update of the Adam family over one weight, in place (parameters and moments): float64 arithmetic,
  * each stored moment and parameter rounded once into its dtype and read back before it is used again.
- *  - 'adam' (torch.optim.Adam): g ← g + weightDecay·p; m ← lerp(m, g, 1 − β1); v ← β2·v + (1 − β2)·g²;
+ *  - 'adam' (torch.optim.Adam): g ← g + decay·p; m ← lerp(m, g, 1 − β1); v ← β2·v + (1 − β2)·g²;
  *    p ← p − stepSize·m/(√v/bc2Sqrt + eps), stepSize = lr/(1 − β1^t), bc2Sqrt = √(1 − β2^t). One part.
  *  - 'adamw' (neuralop's AdamW): v ← β2·v + (1 − β2)·Σ_parts g²; denom ← √v + eps; per part
  *    m ← β1·m + (1 − β1)·g, p ← p − alpha·m/denom, then p ← p + decay·p where decay ≠ 0. One part, or
@@ -94,6 +89,11 @@ export interface AdamStep {
   decay: number;
 }
 
+/**
+ * The one interface through which ops reach kernels. Every tensor may have its own dtype; a backend
+ * computes in at least f32 and rounds once into the output's dtype. Outputs are written in place and
+ * may be the same tensor as an input of an elementwise op. A WebGPU backend would implement this too.
+ */
 export interface Backend {
   readonly name: string;
   /**

@@ -14,12 +14,12 @@ const ALIGN = 16;
  * the thread pool; other dtypes run the reference (src/kernels/ref/optim.ts).
  */
 export function adamStep(s: AdamStep): void {
-  checkAdamStep(s);
-  const all = [...s.params, ...s.m, s.v, ...s.grads.filter((g) => g !== null)];
-  if (all.some((t) => t.dtype !== 'float32')) {
+  // other dtypes go to the reference, which checks the call itself
+  if ([...s.params, ...s.m, s.v, ...s.grads].some((t) => t != null && t.dtype !== 'float32')) {
     refAdamStep(s);
     return;
   }
+  checkAdamStep(s);
   const n = s.v.size;
   if (n === 0) return;
   const parts = Math.min(pool.threads, Math.floor(n / PARALLEL) + 1);

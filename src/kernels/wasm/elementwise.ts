@@ -545,9 +545,6 @@ const KF_TABLE = memory.data<f32>([
   LN2_LO, // F_LN2_LO
   Infinity, // F_Infinity
   1, // F_1
-  0, // (unused)
-  0, // (unused)
-  0, // (unused)
   0.5, // F_0_5
   -Infinity, // F_MInfinity
   20, // F_20
@@ -568,10 +565,6 @@ const KF_TABLE = memory.data<f32>([
   E3, // F_E3
   E4, // F_E4
   E5, // F_E5
-  0, // (unused)
-  0, // (unused)
-  0, // (unused)
-  0, // (unused)
 ]);
 const F_E6: i32 = 0;
 const F_2: i32 = 1;
@@ -583,26 +576,26 @@ const F_LN2_HI: i32 = 6;
 const F_LN2_LO: i32 = 7;
 const F_Infinity: i32 = 8;
 const F_1: i32 = 9;
-const F_0_5: i32 = 13;
-const F_MInfinity: i32 = 14;
-const F_20: i32 = 15;
-const F_INV_SQRT_2PI: i32 = 16;
-const F_K2: i32 = 17;
-const F_3xGC3: i32 = 18;
-const F_Q0: i32 = 19;
-const F_Q1: i32 = 20;
-const F_Q2: i32 = 21;
-const F_Q3: i32 = 22;
-const F_Q4: i32 = 23;
-const F_Q5: i32 = 24;
-const F_Q6: i32 = 25;
-const F_Q7: i32 = 26;
-const F_Q8: i32 = 27;
-const F_0_25: i32 = 28;
-const F_E2: i32 = 29;
-const F_E3: i32 = 30;
-const F_E4: i32 = 31;
-const F_E5: i32 = 32;
+const F_0_5: i32 = 10;
+const F_MInfinity: i32 = 11;
+const F_20: i32 = 12;
+const F_INV_SQRT_2PI: i32 = 13;
+const F_K2: i32 = 14;
+const F_3xGC3: i32 = 15;
+const F_Q0: i32 = 16;
+const F_Q1: i32 = 17;
+const F_Q2: i32 = 18;
+const F_Q3: i32 = 19;
+const F_Q4: i32 = 20;
+const F_Q5: i32 = 21;
+const F_Q6: i32 = 22;
+const F_Q7: i32 = 23;
+const F_Q8: i32 = 24;
+const F_0_25: i32 = 25;
+const F_E2: i32 = 26;
+const F_E3: i32 = 27;
+const F_E4: i32 = 28;
+const F_E5: i32 = 29;
 @inline function kf(i: i32): v128 {
   return v128.load32_splat(KF_TABLE + (<usize>i << 2));
 }

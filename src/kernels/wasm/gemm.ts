@@ -31,17 +31,21 @@ export const KC: i32 = 256;
 /** Packed B floats per N block at most (256 KB: the block stays in L2 while the row tiles run over it). */
 const NB_FLOATS: i32 = 65536;
 
+/** The largest K block of a GEMM with this K (at least 1, so that the workspace layout is defined for K = 0). */
+@inline function kBlock(k: i32): i32 {
+  return min(max(k, 1), KC);
+}
+
 /** Columns per N block (a multiple of 8): as many as fit NB_FLOATS at this K block size, at least 8. */
 @inline function blockCols(k: i32, n: i32): i32 {
-  const kc = min(max(k, 1), KC);
-  const nb = max(8, (NB_FLOATS / kc) & ~7);
+  const nb = max(8, (NB_FLOATS / kBlock(k)) & ~7);
   return min(nb, (n + 7) & ~7);
 }
 
 /** Workspace bytes that gemm() needs for these sizes (the caller allocates it, 64-byte aligned). */
 export function gemmWorkBytes(m: i32, n: i32, k: i32, cDt: i32): i32 {
   const mt = (m + 3) >> 2;
-  let w = mt * KC * 16 + min(max(k, 1), KC) * blockCols(k, n) * 4 + 64;
+  let w = mt * KC * 16 + kBlock(k) * blockCols(k, n) * 4 + 64;
   if (k > KC && cDt != DT_F32) w += m * n * 4;
   return w;
 }
@@ -122,6 +126,43 @@ export const ACT_GELU_TANH: i32 = 2;
   else epilogueRow(src, dst, dDt, j, len, beta, bv, ACT_NONE, 0, rrow, mrow);
 }
 
+/**
+ * Packs the 8-column panel of B at columns j0..j0+nc, rows pc..pc+kc, as [kc][8] f32 at pbase (columns past
+ * nc are 0); 16-bit inputs are decoded here.
+ */
+@inline function packPanel(b: usize, bDt: i32, rsB: i32, csB: i32, pc: i32, kc: i32, j0: i32, nc: i32, pbase: usize): void {
+  if (nc == 8 && csB == 1) {
+    for (let p: i32 = 0; p < kc; p++) {
+      const off = (pc + p) * rsB + j0;
+      const dst = pbase + <usize>(p * 32);
+      v128.store(dst, load4(b, <usize>off, bDt));
+      v128.store(dst, load4(b, <usize>(off + 4), bDt), 16);
+    }
+  } else {
+    let p: i32 = 0;
+    if (nc == 8 && rsB == 1) {
+      // transposed B: each of the 8 columns is contiguous along k: two 4×4 transposes per 4 k
+      for (; p + 4 <= kc; p += 4) {
+        const o = j0 * csB + pc + p;
+        const dst = pbase + <usize>(p * 32);
+        storeT4(dst, 32,
+          load4(b, <usize>o, bDt), load4(b, <usize>(o + csB), bDt),
+          load4(b, <usize>(o + 2 * csB), bDt), load4(b, <usize>(o + 3 * csB), bDt));
+        storeT4(dst + 16, 32,
+          load4(b, <usize>(o + 4 * csB), bDt), load4(b, <usize>(o + 5 * csB), bDt),
+          load4(b, <usize>(o + 6 * csB), bDt), load4(b, <usize>(o + 7 * csB), bDt));
+      }
+    }
+    for (; p < kc; p++) {
+      const off = (pc + p) * rsB + j0 * csB;
+      const dst = pbase + <usize>(p * 32);
+      for (let q: i32 = 0; q < 8; q++) {
+        store<f32>(dst + <usize>(q * 4), q < nc ? load1(b, <usize>(off + q * csB), bDt) : 0);
+      }
+    }
+  }
+}
+
 export function gemm(
   a: usize, aDt: i32, rsA: i32, csA: i32,
   b: usize, bDt: i32, rsB: i32, csB: i32,
@@ -135,7 +176,7 @@ export function gemm(
   const ap: usize = work;
   const bp: usize = ap + <usize>(mt * KC * 16);
   const nb = blockCols(k, n);
-  const tmp: usize = bp + <usize>(min(k, KC) * nb * 4);
+  const tmp: usize = bp + <usize>(kBlock(k) * nb * 4);
   const useCw = k > KC && cDt != DT_F32;
   const cw: usize = tmp + 64;
   // target of the block updates: C itself, or the f32 buffer cw (row stride n)
@@ -203,39 +244,7 @@ export function gemm(
     for (let jb: i32 = 0; jb < n; jb += nb) {
       const jEnd: i32 = min(n, jb + nb);
       for (let j0: i32 = jb; j0 < jEnd; j0 += 8) {
-        const nc: i32 = min(8, n - j0);
-        const pbase: usize = bp + <usize>(((j0 - jb) >> 3) * kc * 32);
-        // pack B panel [kc][8]
-        if (nc == 8 && csB == 1) {
-          for (let p: i32 = 0; p < kc; p++) {
-            const off = (pc + p) * rsB + j0;
-            const dst = pbase + <usize>(p * 32);
-            v128.store(dst, load4(b, <usize>off, bDt));
-            v128.store(dst, load4(b, <usize>(off + 4), bDt), 16);
-          }
-        } else {
-          let p: i32 = 0;
-          if (nc == 8 && rsB == 1) {
-            // transposed B: each of the 8 columns is contiguous along k: two 4×4 transposes per 4 k
-            for (; p + 4 <= kc; p += 4) {
-              const o = j0 * csB + pc + p;
-              const dst = pbase + <usize>(p * 32);
-              storeT4(dst, 32,
-                load4(b, <usize>o, bDt), load4(b, <usize>(o + csB), bDt),
-                load4(b, <usize>(o + 2 * csB), bDt), load4(b, <usize>(o + 3 * csB), bDt));
-              storeT4(dst + 16, 32,
-                load4(b, <usize>(o + 4 * csB), bDt), load4(b, <usize>(o + 5 * csB), bDt),
-                load4(b, <usize>(o + 6 * csB), bDt), load4(b, <usize>(o + 7 * csB), bDt));
-            }
-          }
-          for (; p < kc; p++) {
-            const off = (pc + p) * rsB + j0 * csB;
-            const dst = pbase + <usize>(p * 32);
-            for (let q: i32 = 0; q < 8; q++) {
-              store<f32>(dst + <usize>(q * 4), q < nc ? load1(b, <usize>(off + q * csB), bDt) : 0);
-            }
-          }
-        }
+        packPanel(b, bDt, rsB, csB, pc, kc, j0, min(8, n - j0), bp + <usize>(((j0 - jb) >> 3) * kc * 32));
       }
       for (let t: i32 = 0; t < mt; t++) {
         for (let j0: i32 = jb; j0 < jEnd; j0 += 8) {
