@@ -7,6 +7,8 @@ export * from './core/index.js';
 export * from './kernels/index.js';
 export { convert } from './kernels/convert.js';
 export * from './fft/index.js';
+export * from './fft/legendre.js';
+export * from './fft/sht.js';
 export * from './autograd/index.js';
 export * from './precision/index.js';
 export * from './nn/module.js';

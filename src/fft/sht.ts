@@ -1,0 +1,273 @@
+/**
+ * Real spherical harmonic transforms (SHT) on equiangular and Gauss–Legendre grids, built from the
+ * FFT and GEMM kernels:
+ *
+ *   forward   f̂_l^m = 2π·Σ_k q_k·P̄_l^m(cos θ_k)·F_m(θ_k),   F_m = rfft(f(θ_k, ·), norm 'forward')
+ *   inverse   f(θ_k, φ) = Σ_{m<mmax} Σ_{l<lmax} f̂_l^m·P̄_l^m(cos θ_k)·e^{imφ}   (+ conjugates for m > 0)
+ *
+ * with P̄ orthonormal without the Condon–Shortley phase (legendre.ts) and q_k the grid's quadrature
+ * weights. This is torch-harmonics' RealSHT / InverseRealSHT ('ortho' norm) with csphase=False;
+ * lmax and mmax are exclusive bounds (degrees 0…lmax−1, orders 0…mmax−1).
+ *
+ * The longitude FFT keeps the mmax lowest orders (rfftnModes, mode-major [mmax, R, nlat]); the
+ * Legendre step is then one batched GEMM over the orders m per real/imaginary part:
+ *   analysis   Y[m] = A[m]·F[m]ᵀ, A[m] = [lmax, nlat] (2π·q_k·P̄_l^m(x_k)) → [mmax, lmax, R]
+ *   synthesis  Z[m] = Y[m]ᵀ·S[m], S[m] = [lmax, nlat] (P̄_l^m(x_k))     → [mmax, R, nlat]
+ * so it runs in the fast kernels, on all threads, with 16-bit inputs and outputs (f32 accumulation).
+ * The Legendre matrices are computed once per plan in float64 and kept in float32 (float64 for
+ * float64 data). Rows l < m of A[m] and S[m] are zero (P̄_l^m vanishes there).
+ */
+import type { DType } from '../core/dtype.js';
+import { ComplexTensor, Tensor, fmtShape, shapeSize } from '../core/tensor.js';
+import { backend } from '../kernels/cpu.js';
+import { type FftOptions, irfftnModes, irfftnModesAdjoint, rfftnModes, rfftnModesAdjoint } from './index.js';
+import { type LatitudeGrid, type SphereGrid, SPHERE_GRIDS, defaultTruncation, latitudeGrid, legendreTable } from './legendre.js';
+
+export interface ShtPlanOptions {
+  /** Degrees kept, exclusive (default: see defaultTruncation). */
+  lmax?: number;
+  /** Orders kept, exclusive, ≤ nlon//2 + 1 (default: see defaultTruncation). */
+  mmax?: number;
+  grid?: SphereGrid;
+}
+
+/** The Legendre step's two matrices in one dtype, each [mmax, lmax, nlat]. */
+interface LegendreMatrices {
+  analysis: Tensor;
+  synthesis: Tensor;
+}
+
+/** A cached transform between fields [.., nlat, nlon] and coefficients l < lmax, m < mmax. */
+export class ShtPlan {
+  readonly lat: LatitudeGrid;
+  private readonly mats = new Map<string, LegendreMatrices>();
+
+  constructor(readonly nlat: number, readonly nlon: number, readonly lmax: number, readonly mmax: number, readonly grid: SphereGrid) {
+    this.lat = latitudeGrid(nlat, grid);
+  }
+
+  /** The Legendre matrices in float32 (float64 for float64 data); built once, owned by the plan. */
+  matrices(dtype: DType): LegendreMatrices {
+    const key = dtype === 'float64' ? 'float64' : 'float32';
+    let m = this.mats.get(key);
+    if (!m) {
+      const { nlat, lmax, mmax } = this;
+      const p = legendreTable(mmax, lmax, this.lat.theta);
+      const a = new Float64Array(p.length);
+      for (let i = 0; i < p.length; i++) a[i] = 2 * Math.PI * this.lat.weights[i % nlat]! * p[i]!;
+      m = {
+        analysis: Tensor.fromArray(a, [mmax, lmax, nlat], key, 'data'),
+        synthesis: Tensor.fromArray(p, [mmax, lmax, nlat], key, 'data'),
+      };
+      this.mats.set(key, m);
+    }
+    return m;
+  }
+
+  get description(): string {
+    return `SHT ${this.grid} ${this.nlat}×${this.nlon}, lmax ${this.lmax}, mmax ${this.mmax}`;
+  }
+}
+
+const planCache = new Map<string, ShtPlan>();
+
+/**
+ * The SHT plan of a grid (cached by its arguments). Errors name the bad argument: nlat, nlon, lmax
+ * (1…nlat), mmax (1…nlon//2 + 1), grid.
+ */
+export function shtPlan(nlat: number, nlon: number, o: ShtPlanOptions = {}): ShtPlan {
+  const op = 'shtPlan';
+  const grid = o.grid ?? 'equiangular';
+  if (!(SPHERE_GRIDS as readonly string[]).includes(grid)) throw new RangeError(`${op}: grid must be one of ${SPHERE_GRIDS.join(', ')}, got ${JSON.stringify(grid)}`);
+  for (const [k, v] of [['nlat', nlat], ['nlon', nlon]] as const) {
+    if (!Number.isInteger(v) || v < 1) throw new RangeError(`${op}: ${k} must be a positive integer, got ${v}`);
+  }
+  const def = defaultTruncation(nlat, nlon, grid);
+  const lmax = o.lmax ?? def.lmax;
+  const mmax = o.mmax ?? def.mmax;
+  if (!Number.isInteger(lmax) || lmax < 1 || lmax > nlat) throw new RangeError(`${op}: lmax must be an integer in 1…${nlat} (nlat) on a ${nlat}×${nlon} grid, got ${lmax}`);
+  const mLimit = Math.floor(nlon / 2) + 1;
+  if (!Number.isInteger(mmax) || mmax < 1 || mmax > mLimit) throw new RangeError(`${op}: mmax must be an integer in 1…${mLimit} (nlon//2 + 1) on a ${nlat}×${nlon} grid, got ${mmax}`);
+  const key = `${grid}:${nlat}:${nlon}:${lmax}:${mmax}`;
+  let p = planCache.get(key);
+  if (!p) {
+    p = new ShtPlan(nlat, nlon, lmax, mmax, grid);
+    planCache.set(key, p);
+  }
+  return p;
+}
+
+function checkField(x: Tensor, plan: ShtPlan, op: string): number {
+  if (x.ndim < 2 || x.shape[x.ndim - 2] !== plan.nlat || x.shape[x.ndim - 1] !== plan.nlon) {
+    throw new RangeError(`${op}: field ${fmtShape(x.shape)} does not end in the plan's grid [${plan.nlat}, ${plan.nlon}] (latitude, longitude)`);
+  }
+  return shapeSize(x.shape.slice(0, -2));
+}
+
+function checkModes(Y: ComplexTensor, plan: ShtPlan, op: string): number {
+  if (Y.re.ndim !== 3 || Y.shape[0] !== plan.mmax || Y.shape[1] !== plan.lmax) {
+    throw new RangeError(`${op}: coefficients ${fmtShape(Y.shape)} are not mode-major [${plan.mmax}, ${plan.lmax}, batch] (mmax, lmax, batch)`);
+  }
+  return Y.shape[2]!;
+}
+
+/**
+ * Analysis form Y[m] = A[m]·F[m]ᵀ over F [mmax, R, nlat] → [mmax, lmax, R] in `dtype`, with A
+ * [mmax, lmax, nlat] (one GEMM per part, batched over m).
+ */
+function analysisForm(F: ComplexTensor, A: Tensor, dtype: DType): ComplexTensor {
+  const [M, R] = F.shape as [number, number, number];
+  const L = A.shape[1]!;
+  const Y = ComplexTensor.empty([M, L, R], dtype, 'activation');
+  try {
+    backend().gemm(A, F.re, Y.re, { transB: true });
+    backend().gemm(A, F.im, Y.im, { transB: true });
+  } catch (e) {
+    Y.release();
+    throw e;
+  }
+  return Y;
+}
+
+/** Synthesis form Z[m] = Y[m]ᵀ·S[m] over Y [mmax, lmax, R] → [mmax, R, nlat] in `dtype`. */
+function synthesisForm(Y: ComplexTensor, S: Tensor, dtype: DType): ComplexTensor {
+  const [M, , R] = Y.shape as [number, number, number];
+  const K = S.shape[2]!;
+  const Z = ComplexTensor.empty([M, R, K], dtype, 'activation');
+  try {
+    backend().gemm(Y.re, S, Z.re, { transA: true });
+    backend().gemm(Y.im, S, Z.im, { transA: true });
+  } catch (e) {
+    Z.release();
+    throw e;
+  }
+  return Z;
+}
+
+export interface ShtOptions {
+  /** dtype of the result (default: the input's). */
+  dtype?: DType;
+  /**
+   * dtype of the values between the longitude FFT and the Legendre step (default: float32, float64
+   * for float64 input): the half type for a transform that runs wholly in half.
+   */
+  work?: DType;
+  /** Emulated half arithmetic in the FFT stages (see FftOptions.emulate). */
+  emulate?: FftOptions['emulate'];
+}
+
+function workOf(x: DType, o: ShtOptions): DType {
+  return o.work ?? (x === 'float64' ? 'float64' : 'float32');
+}
+
+function fftOpts(dtype: DType, o: ShtOptions): FftOptions {
+  return o.emulate ? { norm: 'forward', dtype, emulate: o.emulate } : { norm: 'forward', dtype };
+}
+
+/** Forward SHT: x [batch…, nlat, nlon] → coefficients mode-major [mmax, lmax, R] (R = Π batch). */
+export function shtModes(x: Tensor, plan: ShtPlan, o: ShtOptions = {}): ComplexTensor {
+  const R = checkField(x, plan, 'shtModes');
+  const work = workOf(x.dtype, o);
+  const x3 = x.reshape([R, plan.nlat, plan.nlon]);
+  let F: ComplexTensor;
+  try {
+    F = rfftnModes(x3, [plan.mmax], fftOpts(work, o)); // [M, R, nlat]
+  } finally {
+    x3.release();
+  }
+  try {
+    return analysisForm(F, plan.matrices(work).analysis, o.dtype ?? x.dtype);
+  } finally {
+    F.release();
+  }
+}
+
+/** Inverse SHT: coefficients [mmax, lmax, R] → fields [R, nlat, nlon] (the other modes zero). */
+export function ishtModes(Y: ComplexTensor, plan: ShtPlan, o: ShtOptions = {}): Tensor {
+  checkModes(Y, plan, 'ishtModes');
+  const work = workOf(Y.dtype, o);
+  const Z = synthesisForm(Y, plan.matrices(work).synthesis, work); // [M, R, nlat]
+  try {
+    return irfftnModes(Z, [plan.nlon], fftOpts(o.dtype ?? Y.dtype, o)); // [R, nlat, nlon]
+  } finally {
+    Z.release();
+  }
+}
+
+/** The adjoint of shtModes (real-linear, ⟨Z, Y⟩ = Σ Re(conj Z·Y)): its backward. → [R, nlat, nlon]. */
+export function shtModesAdjoint(G: ComplexTensor, plan: ShtPlan, o: ShtOptions = {}): Tensor {
+  checkModes(G, plan, 'shtModesAdjoint');
+  const work = workOf(G.dtype, o);
+  const Z = synthesisForm(G, plan.matrices(work).analysis, work); // Aᵀ per m: [M, R, nlat]
+  try {
+    return rfftnModesAdjoint(Z, [plan.nlon], fftOpts(o.dtype ?? G.dtype, o));
+  } finally {
+    Z.release();
+  }
+}
+
+/** The adjoint of ishtModes: its backward. g [batch…, nlat, nlon] → [mmax, lmax, R]. */
+export function ishtModesAdjoint(g: Tensor, plan: ShtPlan, o: ShtOptions = {}): ComplexTensor {
+  const R = checkField(g, plan, 'ishtModesAdjoint');
+  const work = workOf(g.dtype, o);
+  const g3 = g.reshape([R, plan.nlat, plan.nlon]);
+  let F: ComplexTensor;
+  try {
+    F = irfftnModesAdjoint(g3, [plan.mmax], fftOpts(work, o)); // [M, R, nlat]
+  } finally {
+    g3.release();
+  }
+  try {
+    return analysisForm(F, plan.matrices(work).synthesis, o.dtype ?? g.dtype);
+  } finally {
+    F.release();
+  }
+}
+
+/**
+ * Forward SHT in torch-harmonics' layout: x [batch…, nlat, nlon] → complex [batch…, lmax, mmax]
+ * (f̂_l^m at [.., l, m]; zero for m > l).
+ */
+export function sht(x: Tensor, plan: ShtPlan, o: ShtOptions = {}): ComplexTensor {
+  const batch = x.shape.slice(0, -2);
+  const Y = shtModes(x, plan, o);
+  try {
+    const R = shapeSize(batch);
+    const out = ComplexTensor.empty([...batch, plan.lmax, plan.mmax], Y.dtype, 'activation');
+    const view = (t: Tensor) => t.reshape([R, plan.lmax, plan.mmax]);
+    for (const [src, dst] of [[Y.re, out.re], [Y.im, out.im]] as const) {
+      const d = view(dst);
+      try {
+        backend().permute(src, [2, 1, 0], d);
+      } finally {
+        d.release();
+      }
+    }
+    return out;
+  } finally {
+    Y.release();
+  }
+}
+
+/** Inverse SHT from torch-harmonics' layout: complex [batch…, lmax, mmax] → real [batch…, nlat, nlon]. */
+export function isht(X: ComplexTensor, plan: ShtPlan, o: ShtOptions = {}): Tensor {
+  if (X.re.ndim < 2 || X.shape[X.re.ndim - 2] !== plan.lmax || X.shape[X.re.ndim - 1] !== plan.mmax) {
+    throw new RangeError(`isht: coefficients ${fmtShape(X.shape)} do not end in the plan's [${plan.lmax}, ${plan.mmax}] (lmax, mmax)`);
+  }
+  const batch = X.shape.slice(0, -2);
+  const R = shapeSize(batch);
+  const Y = ComplexTensor.empty([plan.mmax, plan.lmax, R], X.dtype, 'activation');
+  try {
+    for (const [src, dst] of [[X.re, Y.re], [X.im, Y.im]] as const) {
+      const s = src.reshape([R, plan.lmax, plan.mmax]);
+      try {
+        backend().permute(s, [2, 1, 0], dst);
+      } finally {
+        s.release();
+      }
+    }
+    return ishtModes(Y, plan, o).reshapeOwned([...batch, plan.nlat, plan.nlon]);
+  } finally {
+    Y.release();
+  }
+}
