@@ -7,6 +7,7 @@ import { ComplexTensor, Tensor, fmtShape, shapeEq, shapeSize } from '../core/ten
 import type { GeluApproximate } from '../kernels/backend.js';
 import { backend } from '../kernels/cpu.js';
 import { type FftNorm, type FftOptions, irfftnModes, irfftnModesAdjoint, rfftnModes, rfftnModesAdjoint } from '../fft/index.js';
+import { type ShtPlan, ishtModes as ishtModesT, ishtModesAdjoint, shtModes as shtModesT, shtModesAdjoint } from '../fft/sht.js';
 import { Variable, isGradEnabled, record, save } from './variable.js';
 
 export { record as recordOp };
@@ -423,6 +424,8 @@ export interface SpectralStages {
   transformIn: DType;
   /** dtype of the spectrum, the contraction and the inverse transform's input. */
   spectrum: DType;
+  /** dtype inside a forward transform of several stages (the SHT between its FFT and its Legendre GEMM). */
+  forwardWork?: DType;
   /** Emulated half arithmetic inside the forward / inverse transform (every stage rounded). */
   forwardEmulate?: FftOptions['emulate'] | undefined;
   inverseEmulate?: FftOptions['emulate'] | undefined;
@@ -499,6 +502,97 @@ export function irfftModes(Y: Variable, sizes: readonly number[], o: { norm: Fft
     let gY: Tensor | null = null;
     if (needs[0]) {
       const G = irfftnModesAdjoint(g, modes, { norm: o.norm, dtype: ydt, ...emulateOpt(o.emulate) });
+      gY = G.packed('gradient');
+      G.release();
+    }
+    const gb = needs[1] && bias ? channelBiasGrad(g, bias.shape, paramGradDType(bias)) : null;
+    return [gY, gb];
+  });
+}
+
+/**
+ * x with its axes permuted: output axis d is input axis perm[d] (a copy in x's dtype); the gradient
+ * is permuted back.
+ */
+export function permute(x: Variable, perm: readonly number[]): Variable {
+  const op = 'permute';
+  const n = x.value.ndim;
+  if (perm.length !== n || [...perm].sort((a, b) => a - b).some((v, i) => v !== i)) {
+    throw new RangeError(`${op}: [${perm.join(', ')}] is not a permutation of the ${n} axes of ${fmtShape(x.shape)}`);
+  }
+  const out = Tensor.empty(perm.map((a) => x.shape[a]!), x.dtype, 'activation');
+  be().permute(x.value, perm, out);
+  const inv = new Array<number>(n);
+  perm.forEach((a, d) => (inv[a] = d));
+  return record(op, [x], out, (g) => {
+    const gx = Tensor.empty(x.shape, g.dtype, 'gradient');
+    be().permute(g, inv, gx);
+    return [gx];
+  });
+}
+
+/**
+ * Forward spherical harmonic transform of a batch of fields: x [B, C, nlat, nlon] → the
+ * coefficients packed [2, mmax, lmax, B·C] (order-major, index 0 the real part) in dtype `spectrum`;
+ * `work` is the dtype between the longitude FFT and the Legendre GEMM, `transformIn` the dtype the
+ * input is read rounded to (as rfftModes). Backward: the adjoint transform.
+ */
+export function shtModes(x: Variable, plan: ShtPlan, o: { spectrum: DType; work?: DType; transformIn?: DType; emulate?: FftOptions['emulate'] | undefined }): Variable {
+  const op = 'shtModes';
+  const { B, C } = batchView(x.value, op);
+  if (x.value.ndim !== 4 || x.shape[2] !== plan.nlat || x.shape[3] !== plan.nlon) {
+    throw new RangeError(`${op}: x ${fmtShape(x.shape)} is not [batch, channels, ${plan.nlat}, ${plan.nlon}] (the ${plan.description} grid)`);
+  }
+  const tin = o.transformIn ?? x.dtype;
+  const xin = tin !== x.dtype ? Tensor.empty(x.shape, tin, 'workspace') : undefined;
+  const emu = emulateOpt(o.emulate);
+  let Y: ComplexTensor;
+  try {
+    if (xin) be().convert(x.value, xin);
+    Y = shtModesT(xin ?? x.value, plan, { dtype: o.spectrum, ...(o.work ? { work: o.work } : {}), ...emu });
+  } finally {
+    xin?.release();
+  }
+  const out = Y.packed();
+  Y.release();
+  const xdt = x.dtype;
+  return record(op, [x], out, (g) => {
+    const G = ComplexTensor.fromPacked(g);
+    try {
+      return [shtModesAdjoint(G, plan, { dtype: xdt, ...emu }).reshapeOwned([B, C, plan.nlat, plan.nlon])];
+    } finally {
+      G.release();
+    }
+  });
+}
+
+/**
+ * Inverse spherical harmonic transform: coefficients packed [2, mmax, lmax, B·C] (as shtModes makes
+ * them) → fields [B, C, nlat, nlon] in `dtype` (`batch` = [B, C]), plus an optional channel bias [C]
+ * (or [C, 1, 1]) added in the same op. The Legendre synthesis writes in the coefficients' dtype, the
+ * longitude FFT reads it. Backward: the adjoint, in the coefficients' dtype.
+ */
+export function ishtModes(Y: Variable, plan: ShtPlan, batch: readonly [number, number], o: { dtype: DType; emulate?: FftOptions['emulate'] | undefined }, bias?: Variable): Variable {
+  const op = 'ishtModes';
+  const [B, C] = batch;
+  if (Y.value.ndim !== 4 || Y.shape[0] !== 2 || Y.shape[1] !== plan.mmax || Y.shape[2] !== plan.lmax || Y.shape[3] !== B * C) {
+    throw new RangeError(`${op}: coefficients ${fmtShape(Y.shape)} are not packed [2, ${plan.mmax}, ${plan.lmax}, ${B * C}] (mmax, lmax, batch ${B} × channels ${C})`);
+  }
+  if (bias && bias.size !== C) throw new RangeError(`${op}: bias ${fmtShape(bias.shape)} does not have ${C} channels`);
+  const emu = emulateOpt(o.emulate);
+  const Yc = ComplexTensor.fromPacked(Y.value);
+  let out: Tensor;
+  try {
+    out = ishtModesT(Yc, plan, { dtype: o.dtype, work: Y.dtype, ...emu }).reshapeOwned([B, C, plan.nlat, plan.nlon]);
+  } finally {
+    Yc.release();
+  }
+  if (bias) be().channelAffine(out, null, bias.value, out);
+  const ydt = Y.dtype;
+  return record(op, [Y, bias ?? null], out, (g, needs) => {
+    let gY: Tensor | null = null;
+    if (needs[0]) {
+      const G = ishtModesAdjoint(g, plan, { dtype: ydt, work: ydt, ...emu });
       gY = G.packed('gradient');
       G.release();
     }

@@ -21,7 +21,7 @@ import type { DType } from '../core/dtype.js';
 import { ComplexTensor, Tensor, fmtShape, shapeSize } from '../core/tensor.js';
 import { backend } from '../kernels/cpu.js';
 import { type FftOptions, irfftnModes, irfftnModesAdjoint, rfftnModes, rfftnModesAdjoint } from './index.js';
-import { type LatitudeGrid, type SphereGrid, SPHERE_GRIDS, defaultTruncation, latitudeGrid, legendreTable } from './legendre.js';
+import { type LatitudeGrid, type SphereGrid, SPHERE_GRIDS, defaultTruncation, latitudeGrid, legendreDerivativeTables, legendreTable } from './legendre.js';
 
 export interface ShtPlanOptions {
   /** Degrees kept, exclusive (default: see defaultTruncation). */
@@ -37,10 +37,23 @@ interface LegendreMatrices {
   synthesis: Tensor;
 }
 
+/**
+ * The vector transform's matrices, each [mmax, lmax, nlat]: analysis D̂ = 2π·q_k·dP̄/dθ and
+ * Q̂ = 2π·q_k·m·P̄/sin θ; synthesis from vorticity/divergence Ď = −dP̄/dθ / (l(l+1)) and
+ * Q̌ = −(m·P̄/sin θ) / (l(l+1)) (zero at l = 0: the inverse Laplacian on the unit sphere folded in).
+ */
+interface VectorMatrices {
+  dA: Tensor;
+  qA: Tensor;
+  dS: Tensor;
+  qS: Tensor;
+}
+
 /** A cached transform between fields [.., nlat, nlon] and coefficients l < lmax, m < mmax. */
 export class ShtPlan {
   readonly lat: LatitudeGrid;
   private readonly mats = new Map<string, LegendreMatrices>();
+  private readonly vmats = new Map<string, VectorMatrices>();
 
   constructor(readonly nlat: number, readonly nlon: number, readonly lmax: number, readonly mmax: number, readonly grid: SphereGrid) {
     this.lat = latitudeGrid(nlat, grid);
@@ -62,6 +75,31 @@ export class ShtPlan {
       this.mats.set(key, m);
     }
     return m;
+  }
+
+  /** The vector transform's matrices (see VectorMatrices), built once. */
+  vectorMatrices(dtype: DType): VectorMatrices {
+    const key = dtype === 'float64' ? 'float64' : 'float32';
+    let v = this.vmats.get(key);
+    if (!v) {
+      const { nlat, lmax, mmax } = this;
+      const { dtheta, mOverSin } = legendreDerivativeTables(mmax, lmax, this.lat.theta);
+      const n = dtheta.length;
+      const [dA, qA, dS, qS] = [new Float64Array(n), new Float64Array(n), new Float64Array(n), new Float64Array(n)];
+      for (let i = 0; i < n; i++) {
+        const w = 2 * Math.PI * this.lat.weights[i % nlat]!;
+        const l = Math.floor(i / nlat) % lmax;
+        const inv = l === 0 ? 0 : -1 / (l * (l + 1));
+        dA[i] = w * dtheta[i]!;
+        qA[i] = w * mOverSin[i]!;
+        dS[i] = inv * dtheta[i]!;
+        qS[i] = inv * mOverSin[i]!;
+      }
+      const t = (a: Float64Array) => Tensor.fromArray(a, [mmax, lmax, nlat], key, 'data');
+      v = { dA: t(dA), qA: t(qA), dS: t(dS), qS: t(qS) };
+      this.vmats.set(key, v);
+    }
+    return v;
   }
 
   get description(): string {
@@ -269,5 +307,80 @@ export function isht(X: ComplexTensor, plan: ShtPlan, o: ShtOptions = {}): Tenso
     return ishtModes(Y, plan, o).reshapeOwned([...batch, plan.nlat, plan.nlon]);
   } finally {
     Y.release();
+  }
+}
+
+/** Σ_t alpha_t·A_t[m]·src_t[m]ᵀ into out [mmax, lmax, R] (analysis form, one GEMM per term). */
+function analysisSum(terms: readonly (readonly [Tensor, Tensor, number])[], out: Tensor): void {
+  terms.forEach(([A, src, alpha], t) => backend().gemm(A, src, out, { transB: true, alpha, accumulate: t > 0 }));
+}
+
+/** Σ_t alpha_t·src_t[m]ᵀ·S_t[m] into out [mmax, R, nlat] (synthesis form). */
+function synthesisSum(terms: readonly (readonly [Tensor, Tensor, number])[], out: Tensor): void {
+  terms.forEach(([S, src, alpha], t) => backend().gemm(src, S, out, { transA: true, alpha, accumulate: t > 0 }));
+}
+
+/**
+ * Vorticity and divergence coefficients of a tangent vector field on the unit sphere: u (eastward)
+ * and v (northward) [batch…, nlat, nlon] → ζ = r̂·∇×(u, v) and δ = ∇·(u, v), each mode-major
+ * [mmax, lmax, R]. Computed by parts from the quadrature (no derivative of gridded data):
+ *   ζ_l^m = 2π Σ_k q_k (−dP̄/dθ·U_m + i·(m P̄/sin θ)·V_m),  δ_l^m = 2π Σ_k q_k (dP̄/dθ·V_m + i·(m P̄/sin θ)·U_m)
+ * with U_m, V_m the longitude Fourier coefficients; exact for band-limited fields on grids whose
+ * quadrature integrates the products. On a sphere of radius a, divide both by a.
+ */
+export function vorticityDivergence(u: Tensor, v: Tensor, plan: ShtPlan, o: ShtOptions = {}): { vrt: ComplexTensor; div: ComplexTensor } {
+  const R = checkField(u, plan, 'vorticityDivergence');
+  checkField(v, plan, 'vorticityDivergence');
+  if (u.shape.join() !== v.shape.join()) throw new RangeError(`vorticityDivergence: u ${fmtShape(u.shape)} and v ${fmtShape(v.shape)} differ in shape`);
+  const work = workOf(u.dtype, o);
+  const dtype = o.dtype ?? u.dtype;
+  const ff = (t: Tensor) => {
+    const t3 = t.reshape([R, plan.nlat, plan.nlon]);
+    try {
+      return rfftnModes(t3, [plan.mmax], fftOpts(work, o));
+    } finally {
+      t3.release();
+    }
+  };
+  const U = ff(u);
+  const V = ff(v);
+  const { dA, qA } = plan.vectorMatrices(work);
+  const vrt = ComplexTensor.empty([plan.mmax, plan.lmax, R], dtype, 'activation');
+  const div = ComplexTensor.empty([plan.mmax, plan.lmax, R], dtype, 'activation');
+  try {
+    analysisSum([[dA, U.re, -1], [qA, V.im, -1]], vrt.re);
+    analysisSum([[dA, U.im, -1], [qA, V.re, 1]], vrt.im);
+    analysisSum([[dA, V.re, 1], [qA, U.im, -1]], div.re);
+    analysisSum([[dA, V.im, 1], [qA, U.re, 1]], div.im);
+  } finally {
+    U.release();
+    V.release();
+  }
+  return { vrt, div };
+}
+
+/**
+ * The velocity (u eastward, v northward) [R, nlat, nlon] on the unit sphere whose vorticity and
+ * divergence have the coefficients vrt and div ([mmax, lmax, R]; their l = 0 terms, which no
+ * velocity field has, are ignored): u = ∂ψ/∂θ + (1/sin θ)∂χ/∂φ, v = (1/sin θ)∂ψ/∂φ − ∂χ/∂θ with the
+ * streamfunction ψ = ∇⁻²ζ and velocity potential χ = ∇⁻²δ. On a sphere of radius a, multiply by a.
+ */
+export function velocityFromVorticityDivergence(vrt: ComplexTensor, div: ComplexTensor, plan: ShtPlan, o: ShtOptions = {}): { u: Tensor; v: Tensor } {
+  const R = checkModes(vrt, plan, 'velocityFromVorticityDivergence');
+  checkModes(div, plan, 'velocityFromVorticityDivergence');
+  const work = workOf(vrt.dtype, o);
+  const dtype = o.dtype ?? vrt.dtype;
+  const { dS, qS } = plan.vectorMatrices(work);
+  const U = ComplexTensor.empty([plan.mmax, R, plan.nlat], work, 'activation');
+  const V = ComplexTensor.empty([plan.mmax, R, plan.nlat], work, 'activation');
+  try {
+    synthesisSum([[dS, vrt.re, 1], [qS, div.im, -1]], U.re);
+    synthesisSum([[dS, vrt.im, 1], [qS, div.re, 1]], U.im);
+    synthesisSum([[qS, vrt.im, -1], [dS, div.re, -1]], V.re);
+    synthesisSum([[qS, vrt.re, 1], [dS, div.im, -1]], V.im);
+    return { u: irfftnModes(U, [plan.nlon], fftOpts(dtype, o)), v: irfftnModes(V, [plan.nlon], fftOpts(dtype, o)) };
+  } finally {
+    U.release();
+    V.release();
   }
 }

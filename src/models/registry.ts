@@ -7,6 +7,7 @@ import type { Module } from '../nn/module.js';
 import type { PrecisionControlled } from '../precision/policy.js';
 import { FNO, type FNOOptions, resolveFnoOptions } from './fno.js';
 import { TFNO, type TFNOOptions, resolveTfnoOptions } from './tfno.js';
+import { SFNO, type SFNOOptions, resolveSfnoOptions } from './sfno.js';
 
 /** A trained operator: a module with one forward pass whose precision the policy controls. */
 export type NeuralOperator = Module & PrecisionControlled & { forward(x: Variable): Variable };
@@ -81,3 +82,4 @@ function fnoFamily<O extends FNOOptions>(name: string, summary: string, validate
 
 registerModel(fnoFamily<FNOOptions>('FNO', 'Fourier Neural Operator (dense spectral weights)', (o) => resolveFnoOptions(o), (o) => new FNO(o)));
 registerModel(fnoFamily<TFNOOptions>('TFNO', 'Tensorized FNO (factorised spectral weights: Tucker, CP or TT; Tucker rank 0.1 by default)', resolveTfnoOptions, (o) => new TFNO(o)));
+registerModel(fnoFamily<SFNOOptions>('SFNO', 'Spherical FNO (spherical-harmonic spectral convolutions on equiangular or Gauss–Legendre grids; dense or factorised per-degree weights)', resolveSfnoOptions, (o) => new SFNO(o)));

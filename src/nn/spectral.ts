@@ -26,7 +26,16 @@ export interface SpectralTransform {
   readonly name: string;
   /** Kept modes per spectrum axis, as the spectrum stores them. */
   readonly modes: readonly number[];
+  /**
+   * The leading mode axes the weight spans (all of them for the Fourier transform; the degrees l
+   * only for spherical harmonics, whose weights are shared over the orders m): the other mode axes
+   * are folded into the batch for the contraction.
+   */
+  readonly weightModes: readonly number[];
+  /** The norm of its (longitude) FFT. */
   readonly norm: FftNorm;
+  /** For reports: '8x8 modes', 'lmax 16, mmax 16 (equiangular)'. */
+  readonly description: string;
   /** Throws a named error when the kept modes do not fit fields of these spatial sizes. */
   checkGrid(sizes: readonly number[], inputShape: readonly number[]): void;
   forward(x: Variable, st: ops.SpectralStages): Variable;
@@ -42,6 +51,7 @@ export interface SpectralTransform {
 export class FourierTransform implements SpectralTransform {
   readonly name = 'fourier';
   readonly modes: readonly number[];
+  readonly weightModes: readonly number[];
 
   /** nModes as neuralop takes them: the last axis keeps nModes[-1]//2 + 1 frequencies. */
   constructor(nModes: readonly number[], readonly norm: FftNorm = 'forward') {
@@ -50,6 +60,11 @@ export class FourierTransform implements SpectralTransform {
     for (const m of nModes) if (!Number.isInteger(m) || m < 1) throw new RangeError(`SpectralConv: n_modes must be positive integers, got [${nModes.join(', ')}]`);
     if (!FFT_NORMS.includes(norm)) throw new RangeError(`SpectralConv: fft_norm must be one of ${FFT_NORMS.join(', ')}, got ${JSON.stringify(norm)}`);
     this.modes = Object.freeze(nModes.map((m, i) => (i === d - 1 ? Math.floor(m / 2) + 1 : m)));
+    this.weightModes = this.modes;
+  }
+
+  get description(): string {
+    return `${this.modes.join('x')} modes`;
   }
 
   checkGrid(sizes: readonly number[], inputShape: readonly number[]): void {
@@ -191,6 +206,8 @@ export interface SpectralConvOptions {
   fftNorm?: FftNorm;
   /** The weight (default dense). */
   weight?: SpectralWeightFactory;
+  /** The transform (default the Fourier transform of nModes and fftNorm). */
+  transform?: SpectralTransform;
   rng: Rng;
   dtype?: DType;
 }
@@ -201,7 +218,7 @@ export interface SpectralConvOptions {
  * model's PrecisionControlled interface.
  */
 export class SpectralConv extends Module implements PrecisionLayer {
-  readonly transform: FourierTransform;
+  readonly transform: SpectralTransform;
   readonly weight: SpectralWeight;
   readonly bias: Parameter | undefined;
   /** Precision of the transforms and the contraction (see precision/policy.ts). */
@@ -216,10 +233,10 @@ export class SpectralConv extends Module implements PrecisionLayer {
 
   constructor(readonly inChannels: number, readonly outChannels: number, opts: SpectralConvOptions) {
     super();
-    this.transform = new FourierTransform(opts.nModes, opts.fftNorm ?? 'forward');
+    this.transform = opts.transform ?? new FourierTransform(opts.nModes, opts.fftNorm ?? 'forward');
     const d = this.transform.modes.length;
     const dt = opts.dtype ?? 'float32';
-    this.weight = (opts.weight ?? denseWeight)({ inChannels, outChannels, modes: this.transform.modes, rng: opts.rng, dtype: dt });
+    this.weight = (opts.weight ?? denseWeight)({ inChannels, outChannels, modes: this.transform.weightModes, rng: opts.rng, dtype: dt });
     for (const [name, p] of this.weight.parameters) this.registerParameter(name, p);
     const std = Math.sqrt(2 / (inChannels + outChannels));
     this.bias = opts.bias === false ? undefined : this.registerParameter('bias', new Parameter(normal(opts.rng, [outChannels, ...Array<number>(d).fill(1)], std, dt)));
@@ -235,7 +252,7 @@ export class SpectralConv extends Module implements PrecisionLayer {
   }
 
   get description(): string {
-    return `SpectralConv ${this.modes.join('x')} modes ${this.weight.description}`;
+    return `${this.constructor.name} ${this.transform.description} ${this.weight.description}`;
   }
 
   private run(x: Variable, p: LayerPrecision, bias: Variable | undefined): Variable {
@@ -247,8 +264,17 @@ export class SpectralConv extends Module implements PrecisionLayer {
     this.transform.checkGrid(sizes, x.shape);
     const st = stageDTypes(p, x.dtype);
     const X = this.transform.forward(x, st);
-    const Y = this.weight.contract(X);
+    const Y = this.contract(X);
     return this.transform.inverse(Y, sizes, x.dtype, st, bias);
+  }
+
+  /** The weight's contraction; mode axes the weight does not span are folded into the batch. */
+  private contract(X: Variable): Variable {
+    const k = this.transform.weightModes.length;
+    if (k === this.modes.length) return this.weight.contract(X);
+    const rows = shapeSize(X.shape.slice(k + 1, -1));
+    const Y = this.weight.contract(ops.reshape(X, [2, ...this.transform.weightModes, rows, this.inChannels]));
+    return ops.reshape(Y, [...X.shape.slice(0, -1), this.outChannels]);
   }
 
   forward(x: Variable): Variable {

@@ -66,6 +66,11 @@ export interface StageDTypes {
   transformIn: DType;
   /** The spectrum (output of the forward transform), the contraction and the inverse transform's input. */
   spectrum: DType;
+  /**
+   * Values inside a forward transform of several stages (the SHT's longitude FFT → Legendre GEMM):
+   * the half type in 'half', float32 otherwise ('mixed' runs the forward transform in full precision).
+   */
+  forwardWork: DType;
   /** Emulated half arithmetic inside the forward / inverse transform, if any. */
   forwardEmulate: HalfType | undefined;
   inverseEmulate: HalfType | undefined;
@@ -76,12 +81,13 @@ export interface StageDTypes {
  * emulation reads the forward transform's input rounded to the half type.
  */
 export function stageDTypes(p: LayerPrecision, input: DType): StageDTypes {
-  if (input === 'float64') return { transformIn: 'float64', spectrum: 'float64', forwardEmulate: undefined, inverseEmulate: undefined };
+  if (input === 'float64') return { transformIn: 'float64', spectrum: 'float64', forwardWork: 'float64', forwardEmulate: undefined, inverseEmulate: undefined };
   const half = p.halfType;
   const emu = p.emulateFft;
   return {
     transformIn: p.precision === 'half' && !emu ? half : input,
     spectrum: p.precision === 'full' ? 'float32' : half,
+    forwardWork: p.precision === 'half' ? half : 'float32',
     forwardEmulate: emu && p.precision === 'half' ? half : undefined,
     inverseEmulate: emu && p.precision !== 'full' ? half : undefined,
   };

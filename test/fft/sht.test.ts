@@ -4,7 +4,7 @@ import type { DType } from '../../src/core/dtype.js';
 import { Rng } from '../../src/core/rng.js';
 import { ComplexTensor, Tensor } from '../../src/core/tensor.js';
 import { type SphereGrid, latitudeGrid, legendreTable } from '../../src/fft/legendre.js';
-import { isht, ishtModes, ishtModesAdjoint, sht, shtModes, shtModesAdjoint, shtPlan } from '../../src/fft/sht.js';
+import { isht, ishtModes, ishtModesAdjoint, sht, shtModes, shtModesAdjoint, shtPlan, velocityFromVorticityDivergence, vorticityDivergence } from '../../src/fft/sht.js';
 import { relL2, withThreads } from '../helpers.js';
 
 const rng = new Rng(4242);
@@ -159,5 +159,104 @@ describe('spherical harmonic transforms', () => {
     const plan = shtPlan(16, 32);
     assert.throws(() => shtModes(Tensor.zeros([2, 16, 30], 'float32'), plan), /field \[2, 16, 30\] does not end in the plan's grid \[16, 32\]/);
     assert.throws(() => ishtModes(ComplexTensor.zeros([3, 3, 1], 'float32'), plan), /not mode-major \[8, 8, batch\]/);
+  });
+});
+
+describe('vector spherical harmonic transform (vorticity/divergence ↔ velocity)', () => {
+  /** A field [1, nlat, nlon] from f(θ, φ). */
+  function field(nlat: number, nlon: number, grid: SphereGrid, f: (theta: number, phi: number) => number): Tensor {
+    const g = latitudeGrid(nlat, grid);
+    const a = new Float64Array(nlat * nlon);
+    for (let k = 0; k < nlat; k++) for (let j = 0; j < nlon; j++) a[k * nlon + j] = f(g.theta[k]!, (2 * Math.PI * j) / nlon);
+    return Tensor.fromArray(a, [1, nlat, nlon], 'float64');
+  }
+  /** Coefficient (m, l) of a mode-major [mmax, lmax, 1] tensor. */
+  const coef = (c: ComplexTensor, m: number, l: number) => {
+    const L = c.shape[1]!;
+    return [c.re.toFloat64()[m * L + l]!, c.im.toFloat64()[m * L + l]!] as const;
+  };
+  const others = (c: ComplexTensor, keep: [number, number]) => {
+    const L = c.shape[1]!;
+    let worst = 0;
+    for (const t of [c.re.toFloat64(), c.im.toFloat64()]) t.forEach((v, i) => {
+      if (!(Math.floor(i / L) === keep[0] && i % L === keep[1])) worst = Math.max(worst, Math.abs(v));
+    });
+    return worst;
+  };
+
+  for (const grid of ['equiangular', 'legendre-gauss'] as const) {
+    it(`solid-body rotation u = cos(lat) has vorticity 2·sin(lat) and no divergence; the velocity comes back (${grid})`, () => {
+      const plan = shtPlan(17, 32, { lmax: 8, mmax: 8, grid });
+      const u = field(17, 32, grid, (t) => Math.sin(t));
+      const v = field(17, 32, grid, () => 0);
+      const { vrt, div } = vorticityDivergence(u, v, plan);
+      // 2 cos θ = 2·√(4π/3)·P̄_1^0
+      const want = 2 * Math.sqrt((4 * Math.PI) / 3);
+      assert.ok(Math.abs(coef(vrt, 0, 1)[0] - want) < 1e-12, `ζ_1^0 = ${coef(vrt, 0, 1)[0]}, expected ${want}`);
+      assert.ok(others(vrt, [0, 1]) < 1e-12 && others(div, [-1, -1]) < 1e-12);
+      const back = velocityFromVorticityDivergence(vrt, div, plan);
+      assert.ok(relL2(back.u.toFloat64(), u.toFloat64()) < 1e-12);
+      assert.ok(back.v.toFloat64().every((x) => Math.abs(x) < 1e-12));
+    });
+
+    it(`a potential flow v = cos(lat) (χ = cos θ) has divergence −2·sin(lat) and no vorticity (${grid})`, () => {
+      const plan = shtPlan(17, 32, { lmax: 8, mmax: 8, grid });
+      const { vrt, div } = vorticityDivergence(field(17, 32, grid, () => 0), field(17, 32, grid, (t) => Math.sin(t)), plan);
+      const want = -2 * Math.sqrt((4 * Math.PI) / 3);
+      assert.ok(Math.abs(coef(div, 0, 1)[0] - want) < 1e-12, `δ_1^0 = ${coef(div, 0, 1)[0]}`);
+      assert.ok(others(div, [0, 1]) < 1e-12 && others(vrt, [-1, -1]) < 1e-12);
+    });
+  }
+
+  it('a rotated (non-zonal) flow: u = cos(lat)·… from ψ = P̄_1^1 has ζ = −2ψ exactly', () => {
+    // ψ = 2·Re(c·P̄_1^1 e^{iφ}) with c = 0.3 − 0.7i: its vorticity is ∇²ψ = −2ψ (degree 1)
+    const plan = shtPlan(24, 40, { lmax: 10, mmax: 10, grid: 'legendre-gauss' });
+    const vrt = ComplexTensor.zeros([10, 10, 1], 'float64');
+    const div = ComplexTensor.zeros([10, 10, 1], 'float64');
+    const re = vrt.re.toFloat64();
+    const im = vrt.im.toFloat64();
+    re[1 * 10 + 1] = -2 * 0.3;
+    im[1 * 10 + 1] = -2 * -0.7;
+    vrt.re.set(re);
+    vrt.im.set(im);
+    const { u, v } = velocityFromVorticityDivergence(vrt, div, plan);
+    // ψ = 2·P̄_1^1(θ)·(0.3 cos φ + 0.7 sin φ), P̄_1^1 = √(3/8π) sin θ: u = ∂ψ/∂θ, v = (1/sin θ)∂ψ/∂φ
+    const c = 2 * Math.sqrt(3 / (8 * Math.PI));
+    const uw = field(24, 40, 'legendre-gauss', (t, p) => c * Math.cos(t) * (0.3 * Math.cos(p) + 0.7 * Math.sin(p)));
+    const vw = field(24, 40, 'legendre-gauss', (_t, p) => c * (-0.3 * Math.sin(p) + 0.7 * Math.cos(p)));
+    assert.ok(relL2(u.toFloat64(), uw.toFloat64()) < 1e-12, `u ${relL2(u.toFloat64(), uw.toFloat64())}`);
+    assert.ok(relL2(v.toFloat64(), vw.toFloat64()) < 1e-12, `v ${relL2(v.toFloat64(), vw.toFloat64())}`);
+  });
+
+  it('round trip vorticity/divergence → velocity → vorticity/divergence for random band-limited fields (both grids)', () => {
+    for (const grid of ['equiangular', 'legendre-gauss'] as const) {
+      const nlat = grid === 'equiangular' ? 33 : 17;
+      const plan = shtPlan(nlat, 36, { lmax: 16, mmax: 16, grid });
+      // degrees 1…14: the velocity (degree ≤ 15) times the derivative tables stays in the exact range
+      const make = () => {
+        const c = randomCoefficients(2, 16, 16);
+        const re = c.re.toFloat64();
+        const im = c.im.toFloat64();
+        for (let i = 0; i < re.length; i++) {
+          const l = Math.floor(i / 16) % 16;
+          if (l === 0 || l >= 15) re[i] = im[i] = 0;
+        }
+        // mode-major [mmax, lmax, R]
+        const mm = (a: Float64Array) => {
+          const o = new Float64Array(a.length);
+          for (let b = 0; b < 2; b++) for (let l = 0; l < 16; l++) for (let m = 0; m < 16; m++) o[(m * 16 + l) * 2 + b] = a[(b * 16 + l) * 16 + m]!;
+          return Tensor.fromArray(o, [16, 16, 2], 'float64');
+        };
+        return new ComplexTensor(mm(re), mm(im));
+      };
+      const vrt = make();
+      const div = make();
+      const { u, v } = velocityFromVorticityDivergence(vrt, div, plan);
+      const back = vorticityDivergence(u, v, plan);
+      for (const [got, want, name] of [[back.vrt, vrt, 'vorticity'], [back.div, div, 'divergence']] as const) {
+        const e = Math.max(relL2(got.re.toFloat64(), want.re.toFloat64()), relL2(got.im.toFloat64(), want.im.toFloat64()));
+        assert.ok(e < 1e-12, `${grid} ${name}: ${e}`);
+      }
+    }
   });
 });
