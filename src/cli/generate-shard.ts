@@ -1,13 +1,15 @@
 import { generateDarcy, subsampledResolution } from '../data/generators/darcy.js';
 import { type GenerateNSOptions, generateNS } from '../data/generators/navier-stokes.js';
+import { type GenerateSweOptions, generateSwe } from '../data/generators/swe.js';
 
-export type PdeName = 'darcy' | 'navier-stokes';
-export const PDES: readonly PdeName[] = ['darcy', 'navier-stokes'];
+export type PdeName = 'darcy' | 'navier-stokes' | 'swe';
+export const PDES: readonly PdeName[] = ['darcy', 'navier-stokes', 'swe'];
 
 /** The parameters `--set` (and a config's data.generate.params) may give each PDE's generator. */
 export const PDE_PARAMS: Readonly<Record<PdeName, readonly string[]>> = {
   darcy: ['alpha', 'tau', 'f', 'tol', 'maxIter', 'preconditioner'],
   'navier-stokes': ['alpha', 'tau', 'nu', 'dt', 'T', 'recordInterval', 'layout', 'inSteps', 'forcing', 'checkStability'],
+  swe: ['nlon', 'lmax', 'nsteps', 'dt', 'mach', 'grid', 'initialCondition', 'normalize', 'chunk'],
 };
 
 /** Refuses parameters the PDE's generator does not take (they would otherwise be silently ignored). */
@@ -32,6 +34,8 @@ export interface ShardJob {
 export interface ShardResult {
   /** Stored resolutions (one per subsample factor). */
   resolutions: number[];
+  /** The spatial shape of each stored resolution ([r, r] on the square grids, [nlat, nlon] on the sphere). */
+  grids: number[][];
   /** Per resolution: x [n, C_in, r, r] and y [n, C_out, r, r], flat float32. */
   x: Float32Array[];
   y: Float32Array[];
@@ -46,7 +50,14 @@ export function runGeneratorShard(job: ShardJob, onSample: (i: number) => void, 
     const d = generateDarcy({
       ...(job.params as object), n: job.n, start: job.start, resolution: job.resolution, seed: job.seed, subsample: job.subsample, onSample,
     });
-    return { resolutions: d.resolutions, x: d.x, y: d.y, inChannels: 1, outChannels: 1, meta: { ...d.meta } };
+    return { resolutions: d.resolutions, grids: d.resolutions.map((r) => [r, r]), x: d.x, y: d.y, inChannels: 1, outChannels: 1, meta: { ...d.meta } };
+  }
+  if (job.pde === 'swe') {
+    // shallow water on the sphere: resolution = nlat, nlon from the parameters (default 2·nlat)
+    const p = job.params as Partial<GenerateSweOptions>;
+    const nlon = p.nlon ?? 2 * job.resolution;
+    const d = generateSwe({ ...p, n: job.n, start: job.start, seed: job.seed, nlat: job.resolution, nlon, onSample });
+    return { resolutions: [job.resolution], grids: [[job.resolution, nlon]], x: [d.x], y: [d.y], inChannels: 3, outChannels: 3, meta: { ...d.meta } };
   }
   // navier-stokes: simulate at `resolution`, store at resolution / factor for each factor
   const res = job.subsample.map((r) => job.resolution / r);
@@ -57,6 +68,7 @@ export function runGeneratorShard(job: ShardJob, onSample: (i: number) => void, 
   });
   return {
     resolutions: res,
+    grids: res.map((r) => [r, r]),
     x: [d.x, ...d.also.map((a) => a.x)],
     y: [d.y, ...d.also.map((a) => a.y)],
     inChannels: d.xShape[1]!,
@@ -68,6 +80,11 @@ export function runGeneratorShard(job: ShardJob, onSample: (i: number) => void, 
 /** The resolutions a job will store (validates the subsample factors before any work). */
 export function storedResolutions(pde: PdeName, s: number, subsample: readonly number[]): number[] {
   if (pde === 'darcy') return subsample.map((r) => subsampledResolution(s, r));
+  if (pde === 'swe') {
+    if (!Number.isInteger(s) || s < 4) throw new RangeError(`generate: swe needs --nlat (latitudes, at least 4), got ${s}`);
+    if (subsample.length !== 1 || subsample[0] !== 1) throw new RangeError(`generate: swe stores the simulation grid only (--subsample 1); generate each resolution with its own --nlat/--nlon`);
+    return [s];
+  }
   return subsample.map((r) => {
     if (!Number.isInteger(s) || s < 4 || s % r !== 0) throw new RangeError(`generate: resolution ${s} cannot be subsampled by ${r} (a periodic grid needs s divisible by r)`);
     return s / r;

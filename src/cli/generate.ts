@@ -51,7 +51,7 @@ function runShard(job: ShardJob, onProgress: () => void, onStep: (done: number, 
  * generator seeded from (seed, i)). Files carry their metadata and load straight into the Trainer.
  */
 export async function generateCommand(o: GenerateOptions): Promise<string[]> {
-  if (!(PDES as readonly string[]).includes(o.pde)) throw new RangeError(`generate: unknown PDE '${o.pde}' (expected ${PDES.join(' or ')})`);
+  if (!(PDES as readonly string[]).includes(o.pde)) throw new RangeError(`generate: unknown PDE '${o.pde}' (expected ${PDES.join(', ')})`);
   const pde = o.pde as PdeName;
   if (!Number.isInteger(o.n) || o.n < 1) throw new RangeError(`generate: --n must be a positive integer, got ${o.n}`);
   const workers = Math.max(1, Math.min(o.workers ?? availableParallelism(), o.n));
@@ -122,7 +122,8 @@ async function produce(o: GenerateOptions, pde: PdeName, workers: number): Promi
   const paths = o.paths ?? datasetPaths(o.out, first.resolutions);
   for (const p of paths) if (existsSync(p) && !o.force) throw new Error(`${p} exists; refusing to overwrite it (use --force)`);
   first.resolutions.forEach((r, q) => {
-    const per = (c: number) => c * r * r;
+    const grid = first.grids[q]!;
+    const per = (c: number) => c * grid.reduce((a, b) => a * b, 1);
     const x = new Float32Array(o.n * per(first.inChannels));
     const y = new Float32Array(o.n * per(first.outChannels));
     let off = 0;
@@ -131,7 +132,7 @@ async function produce(o: GenerateOptions, pde: PdeName, workers: number): Promi
       y.set(res.y[q]!, off * per(first.outChannels));
       off += res.x[q]!.length / per(first.inChannels);
     }
-    writeDataset(paths[q]!, x, [o.n, first.inChannels, r, r], y, [o.n, first.outChannels, r, r], {
+    writeDataset(paths[q]!, x, [o.n, first.inChannels, ...grid], y, [o.n, first.outChannels, ...grid], {
       format: 'mpno-dataset', pde, resolution: r, seed: o.seed, samples: o.n,
       params: { ...first.meta, generated_at_resolution: o.resolution, start: 0 },
     }, o.force);
@@ -152,12 +153,14 @@ function checkMemory(pde: PdeName, o: GenerateOptions, stored: number[], workers
   const p = o.params;
   const num = (k: string, d: number) => (typeof p[k] === 'number' ? (p[k] as number) : d);
   // channels of x plus y: one each, except navier-stokes' 'series' layout (every recorded step)
-  const channels = pde === 'navier-stokes' && p['layout'] === 'series' ? Math.max(2, Math.round(num('T', 50) / num('recordInterval', 1))) : 2;
-  const biggest = o.n * (channels - 1) * Math.max(...stored) ** 2;
+  const channels = pde === 'navier-stokes' && p['layout'] === 'series' ? Math.max(2, Math.round(num('T', 50) / num('recordInterval', 1))) : pde === 'swe' ? 6 : 2;
+  // points of a stored grid: r² on the square grids, nlat·nlon on the sphere
+  const points = (r: number) => (pde === 'swe' ? r * num('nlon', 2 * r) : r * r);
+  const biggest = o.n * (pde === 'swe' ? 3 : channels - 1) * Math.max(...stored.map(points));
   if (biggest > bufferConstants.MAX_LENGTH) {
     throw new RangeError(`generate: --n ${o.n} at --resolution ${o.resolution} makes an array of ${biggest.toExponential(2)} values; at most ${bufferConstants.MAX_LENGTH.toExponential(2)} fit in one array (use fewer samples or a lower resolution)`);
   }
-  const bytes = o.n * channels * stored.reduce((a, r) => a + r * r, 0) * 4 + workers * o.resolution ** 2 * 8;
+  const bytes = o.n * channels * stored.reduce((a, r) => a + points(r), 0) * 4 + workers * points(o.resolution) * 8;
   const mem = totalmem();
   if (bytes > mem) {
     throw new RangeError(`generate: --n ${o.n} at --resolution ${o.resolution} needs at least ${(bytes / 2 ** 30).toFixed(1)} GiB (the samples as float32 plus a float64 field per worker); this machine has ${(mem / 2 ** 30).toFixed(1)} GiB`);

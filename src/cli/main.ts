@@ -45,14 +45,14 @@ export function buildProgram(): Command {
   program
     .command('bench')
     .description('run a benchmark suite and print a table (or JSON lines with --json)')
-    .argument('<suite>', 'suite name: gemm, fft, contract (complex contraction, 4- vs 3-product, dense and CP), fft-accuracy (FFT errors vs float64 in f32 and emulated fp16/bf16), precision (FNO training/inference speed and memory in full/mixed/half), tfno (TFNO: dense vs CP vs Tucker weights at rank 0.05/0.1 in full/mixed/half: speed, ledger and RSS peaks), fno (the PyTorch peer torch_fno.py\'s workload: samples/s and peak RSS), darcy16 (the darcy16 example: seconds per epoch, wall time, peak RSS)')
+    .argument('<suite>', 'suite name: gemm, fft, contract (complex contraction, 4- vs 3-product, dense and CP), fft-accuracy (FFT errors vs float64 in f32 and emulated fp16/bf16), precision (FNO training/inference speed and memory in full/mixed/half), tfno (TFNO: dense vs CP vs Tucker weights at rank 0.05/0.1 in full/mixed/half: speed, ledger and RSS peaks), sfno (SFNO on a 64×128 sphere in full/mixed/half), fno (the PyTorch peer torch_fno.py\'s workload: samples/s and peak RSS), darcy16 (the darcy16 example: seconds per epoch, wall time, peak RSS)')
     .option('--json', 'print one JSON object per line instead of a table')
     .option('--runs <n>', 'timed runs per row (median reported; at least 5 unless --quick)', positiveInt('--runs'), 7)
     .option('--warmup <n>', 'untimed runs before timing', positiveIntOrZero('--warmup'), 1)
     .option('--threads <list>', "comma-separated thread counts, 'max' = all (default: 1,max)", threadList)
     .option('--dtypes <list>', 'comma-separated dtypes', 'float32,float16,bfloat16')
     .option('--quick', 'tiny shapes and one run: checks that the suite works, not how fast it is')
-    .option('--case <i>', 'bench precision/tfno: run one case in this process (used internally)', positiveIntOrZero('--case'))
+    .option('--case <i>', 'bench precision/tfno/sfno: run one case in this process (used internally)', positiveIntOrZero('--case'))
     .option('--grid <n>', 'bench fno: square grid size (torch_fno.py --grid)', positiveInt('--grid'), 64)
     .option('--modes <n>', 'bench fno: n_modes on both axes (torch_fno.py --modes, neuralop convention)', positiveInt('--modes'), 16)
     .option('--width <n>', 'bench fno: hidden channels (torch_fno.py --width)', positiveInt('--width'), 32)
@@ -106,7 +106,7 @@ export function buildProgram(): Command {
     });
   program
     .command('generate')
-    .description('generate PDE data (darcy, navier-stokes) at a resolution and its subsamplings, on all cores')
+    .description('generate PDE data (darcy, navier-stokes, swe) at a resolution and its subsamplings, on all cores')
     .addHelpText('after', `
 Output: with one stored resolution --out is the file; with several (--subsample 2,1) each goes to
 <stem>_<res>.safetensors: --resolution 129 --subsample 2,1 --out data/x.safetensors writes
@@ -115,17 +115,24 @@ data/x_65.safetensors and data/x_129.safetensors.
 Cost: navier-stokes defaults are the original recipe, T = 50 at dt = 1e-4 (500 000 time steps per
 sample): minutes per sample, growing with the resolution as s² log s. For quick data shorten the
 run, e.g. --set T=1 --set dt=1e-3 --set recordInterval=1 (dt must divide recordInterval, which
-must divide T). On a terminal the progress bar shows the time steps inside the current samples.`)
-    .argument('<pde>', 'darcy or navier-stokes')
+must divide T). On a terminal the progress bar shows the time steps inside the current samples.
+
+swe (shallow water on the rotating sphere, neuralop's spherical SWE recipe): --nlat and --nlon (default
+2·nlat) set the equiangular grid; x = (geopotential, vorticity, divergence) of a random state (Mach
+0.2), y = the state 3600 s later, both normalised per channel by sample 0's input (--set normalize=false:
+raw SI values). --set initialCondition=galewsky gives the Galewsky jet.`)
+    .argument('<pde>', 'darcy, navier-stokes or swe')
     .requiredOption('--n <samples>', 'number of samples', positiveInt('--n'))
-    .requiredOption('--resolution <s>', 'generation grid (darcy: vertex-centred s, s−1 divisible by the subsample factors; navier-stokes: periodic s)', positiveInt('--resolution'))
+    .option('--resolution <s>', 'generation grid (darcy: vertex-centred s, s−1 divisible by the subsample factors; navier-stokes: periodic s)', positiveInt('--resolution'))
+    .option('--nlat <n>', 'swe: latitudes of the equiangular grid', positiveInt('--nlat'))
+    .option('--nlon <n>', 'swe: longitudes (default 2·nlat)', positiveInt('--nlon'))
     .option('--subsample <list>', 'comma-separated factors of the stored resolutions (1 = the generation grid)', '1')
     .option('--seed <k>', 'seed (sample i is generated from (seed, i))', positiveIntOrZero('--seed'), 0)
     .requiredOption('--out <file>', 'output .safetensors (one file per stored resolution: <stem>_<res>.safetensors)')
-    .option('--set <key=value>', 'a PDE parameter, e.g. --set nu=1e-4 (repeatable; darcy: alpha, tau, f, tol, maxIter, preconditioner; navier-stokes: alpha, tau, nu, dt, T, recordInterval, layout, inSteps, forcing, checkStability)', (v: string, prev: string[]) => [...prev, v], [] as string[])
+    .option('--set <key=value>', 'a PDE parameter, e.g. --set nu=1e-4 (repeatable; darcy: alpha, tau, f, tol, maxIter, preconditioner; navier-stokes: alpha, tau, nu, dt, T, recordInterval, layout, inSteps, forcing, checkStability; swe: lmax, nsteps, dt, mach, grid, initialCondition, normalize, chunk)', (v: string, prev: string[]) => [...prev, v], [] as string[])
     .option('--workers <n>', 'worker threads (default: all cores)', positiveInt('--workers'))
     .option('--force', 'overwrite existing output files')
-    .action(async (pde: string, o: { n: number; resolution: number; subsample: string; seed: number; out: string; set: string[]; workers?: number; force?: boolean }) => {
+    .action(async (pde: string, o: { n: number; resolution?: number; nlat?: number; nlon?: number; subsample: string; seed: number; out: string; set: string[]; workers?: number; force?: boolean }) => {
       const subsample = o.subsample.split(',').map((v) => {
         const r = Number(v);
         if (!Number.isInteger(r) || r < 1) throw new InvalidArgumentError(`--subsample takes positive integers, got '${v}'`);
@@ -137,7 +144,11 @@ must divide T). On a terminal the progress bar shows the time steps inside the c
         if (eq <= 0) throw new InvalidArgumentError(`--set takes key=value, got '${kv}'`);
         setOwn(params, kv.slice(0, eq), parseOverrideValue(kv.slice(eq + 1)));
       }
-      await generateCommand({ pde, n: o.n, resolution: o.resolution, subsample, seed: o.seed, out: o.out, force: o.force === true, params, ...(o.workers ? { workers: o.workers } : {}) });
+      if (pde !== 'swe' && (o.nlat !== undefined || o.nlon !== undefined)) throw new InvalidArgumentError(`--nlat and --nlon are for swe; ${pde} takes --resolution`);
+      if (o.nlon !== undefined) params['nlon'] = o.nlon;
+      const resolution = pde === 'swe' ? o.nlat ?? o.resolution : o.resolution;
+      if (resolution === undefined) throw new InvalidArgumentError(pde === 'swe' ? 'swe needs --nlat (latitudes)' : `required option '--resolution <s>' not specified`);
+      await generateCommand({ pde, n: o.n, resolution, subsample, seed: o.seed, out: o.out, force: o.force === true, params, ...(o.workers ? { workers: o.workers } : {}) });
     });
 
   program

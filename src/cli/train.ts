@@ -139,6 +139,19 @@ export async function ensureData(config: RunConfig, quiet: boolean): Promise<voi
     if (!quiet) console.log(`generating training data: ${g.train.n} ${g.pde} samples → ${config.data.train}`);
     await generateCommand({ pde: g.pde, n: g.train.n, resolution: g.resolution, subsample: [g.train.subsample], seed: g.train.seed, out: config.data.train, force: false, params: g.params ?? {}, quiet, paths: [config.data.train] });
   }
+  if (g.test.resolutions && testNames.some((k) => !existsSync(config.data.test[k]!))) {
+    // swe: each test set simulated on its own grid (one seed: the same random low-degree coefficients on every grid)
+    const params = g.params ?? {};
+    const ratio = (typeof params['nlon'] === 'number' ? params['nlon'] : 2 * g.resolution) / g.resolution;
+    for (const [k, name] of testNames.entries()) {
+      const path = config.data.test[name]!;
+      if (existsSync(path)) continue;
+      const nlat = g.test.resolutions[k]!;
+      if (!quiet) console.log(`generating test data: ${g.test.n} ${g.pde} samples at ${nlat}×${Math.round(ratio * nlat)} → ${path}`);
+      await generateCommand({ pde: g.pde, n: g.test.n, resolution: nlat, subsample: [1], seed: g.test.seed, out: path, force: true, params: { ...params, nlon: Math.round(ratio * nlat) }, quiet, paths: [path] });
+    }
+    return;
+  }
   if (testNames.some((k) => !existsSync(config.data.test[k]!))) {
     if (!quiet) console.log(`generating test data: ${g.test.n} ${g.pde} samples → ${testNames.map((k) => config.data.test[k]).join(', ')}`);
     await generateCommand({ pde: g.pde, n: g.test.n, resolution: g.resolution, subsample: g.test.subsample, seed: g.test.seed, out: config.data.test[testNames[0]!]!, force: true, params: g.params ?? {}, quiet, paths: testNames.map((k) => config.data.test[k]!) });

@@ -22,10 +22,15 @@ export interface RunConfig {
      * sets' names are their resolutions).
      */
     generate?: {
-      pde: 'darcy' | 'navier-stokes';
+      pde: 'darcy' | 'navier-stokes' | 'swe';
+      /** The generation grid (swe: the latitudes nlat; params.nlon the longitudes, default 2·nlat). */
       resolution: number;
       train: { n: number; seed: number; subsample: number };
-      test: { n: number; seed: number; subsample: number[] };
+      /**
+       * `resolutions` (swe only): the latitudes of each test set, each simulated on its own grid with
+       * the training grid's nlon/nlat ratio (default: the training grid for all).
+       */
+      test: { n: number; seed: number; subsample: number[]; resolutions?: number[] };
       params?: Record<string, unknown>;
     } | null;
   };
@@ -59,7 +64,7 @@ type Shape = { [k: string]: Shape | 'any' };
 const SCHEMA: Shape = {
   data: {
     train: 'any', n_train: 'any', test: 'any', n_test: 'any', batch_size: 'any', test_batch_size: 'any', shuffle: 'any', encode_output: 'any',
-    generate: { pde: 'any', resolution: 'any', train: { n: 'any', seed: 'any', subsample: 'any' }, test: { n: 'any', seed: 'any', subsample: 'any' }, params: 'any' },
+    generate: { pde: 'any', resolution: 'any', train: { n: 'any', seed: 'any', subsample: 'any' }, test: { n: 'any', seed: 'any', subsample: 'any', resolutions: 'any' }, params: 'any' },
   },
   model: 'any',
   optimizer: { name: 'any', lr: 'any', weight_decay: 'any', betas: 'any', eps: 'any' },
@@ -188,7 +193,7 @@ export function validateConfig(raw: unknown, file: string): RunConfig {
   if (c.data.n_train != null) num(c.data.n_train, 'data.n_train', file, { int: true, min: 1 });
   const g = c.data.generate;
   if (g != null) {
-    if (g.pde !== 'darcy' && g.pde !== 'navier-stokes') throw new RangeError(`${file}: 'data.generate.pde' must be 'darcy' or 'navier-stokes', got ${JSON.stringify(g.pde)}`);
+    if (g.pde !== 'darcy' && g.pde !== 'navier-stokes' && g.pde !== 'swe') throw new RangeError(`${file}: 'data.generate.pde' must be 'darcy', 'navier-stokes' or 'swe', got ${JSON.stringify(g.pde)}`);
     num(g.resolution, 'data.generate.resolution', file, { int: true, min: 3 });
     num(g.train?.n, 'data.generate.train.n', file, { int: true, min: 1 });
     num(g.train?.seed, 'data.generate.train.seed', file, { int: true, min: 0 });
@@ -198,6 +203,13 @@ export function validateConfig(raw: unknown, file: string): RunConfig {
     if (g.test.seed === g.train.seed) throw new RangeError(`${file}: 'data.generate.test.seed' must differ from the training seed (the test samples would repeat training samples)`);
     if (!Array.isArray(g.test?.subsample) || g.test.subsample.length !== Object.keys(c.data.test).length) {
       throw new RangeError(`${file}: 'data.generate.test.subsample' must list one factor per test set (${Object.keys(c.data.test).join(', ')})`);
+    }
+    if (g.test.resolutions != null) {
+      if (g.pde !== 'swe') throw new RangeError(`${file}: 'data.generate.test.resolutions' is for swe (the other PDEs store subsamplings of one grid: use 'data.generate.test.subsample')`);
+      if (!Array.isArray(g.test.resolutions) || g.test.resolutions.length !== Object.keys(c.data.test).length) {
+        throw new RangeError(`${file}: 'data.generate.test.resolutions' must list one nlat per test set (${Object.keys(c.data.test).join(', ')})`);
+      }
+      g.test.resolutions.forEach((r, k) => num(r, `data.generate.test.resolutions[${k}]`, file, { int: true, min: 4 }));
     }
   }
   try {

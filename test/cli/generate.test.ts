@@ -14,6 +14,16 @@ function mpno(...args: string[]) {
   return spawnSync(process.execPath, [bin, ...args], { encoding: 'utf8', env: { ...process.env, MPNO_THREADS: '1' } });
 }
 
+/** Trains config c (1 epoch, written to tmp/c.json, run in tmp/run) and returns the last metrics line's evaluations. */
+function trainOneEpoch(tmp: string, c: { training: object; output: { dir: string } }): Record<string, number> {
+  c.training = { ...c.training, n_epochs: 1, eval_interval: 1 };
+  c.output.dir = path.join(tmp, 'run');
+  writeFileSync(path.join(tmp, 'c.json'), JSON.stringify(c));
+  const r = mpno('train', '--config', path.join(tmp, 'c.json'), '--quiet');
+  assert.equal(r.status, 0, r.stderr);
+  return (JSON.parse(readFileSync(path.join(tmp, 'run', 'metrics.jsonl'), 'utf8').trim().split('\n').pop()!) as { eval: Record<string, number> }).eval;
+}
+
 describe('mpno generate', () => {
   it('darcy: files at each resolution load into the Trainer, carry their metadata, and do not depend on the worker count', () => {
     const tmp = mkdtempSync(path.join(tmpdir(), 'mpno-gen-'));
@@ -57,6 +67,40 @@ describe('mpno generate', () => {
     assert.deepEqual(c.y.shape, [2, 1, 16, 16]);
     assert.equal(c.y.toFloat64()[16 * 3 + 5], f.y.toFloat64()[32 * 6 + 10]);
     assert.equal(readDatasetMeta(path.join(tmp, 'ns_32.safetensors'))!.params['layout'], 'map');
+  });
+
+  it('swe: [n, 3, nlat, nlon] on the sphere, the same samples whatever the worker count; its own bad input is named', () => {
+    const tmp = mkdtempSync(path.join(tmpdir(), 'mpno-gen-swe-'));
+    for (const [name, workers] of [['a', '2'], ['b', '1']] as const) {
+      const r = mpno('generate', 'swe', '--n', '3', '--nlat', '16', '--nlon', '24', '--seed', '2', '--out', path.join(tmp, `${name}.safetensors`), '--workers', workers);
+      assert.equal(r.status, 0, r.stderr);
+    }
+    const a = loadDataset(path.join(tmp, 'a.safetensors'));
+    const b = loadDataset(path.join(tmp, 'b.safetensors'));
+    assert.deepEqual(a.x.shape, [3, 3, 16, 24]);
+    assert.deepEqual(a.y.shape, [3, 3, 16, 24]);
+    assert.deepEqual(a.x.toArray(), b.x.toArray());
+    assert.deepEqual(a.y.toArray(), b.y.toArray());
+    a.release();
+    b.release();
+    const meta = readDatasetMeta(path.join(tmp, 'a.safetensors'))!;
+    assert.equal(meta.pde, 'swe');
+    assert.equal((meta.params as { lmax: number }).lmax, 6);
+    const bad: [string[], RegExp][] = [
+      [['--n', '2', '--out', path.join(tmp, 'c.safetensors')], /swe needs --nlat/],
+      [['--n', '2', '--nlat', '16', '--subsample', '2', '--out', path.join(tmp, 'c.safetensors')], /swe stores the simulation grid only/],
+      [['--n', '2', '--nlat', '16', '--set', 'mach=0.1', '--set', 'nu=1', '--out', path.join(tmp, 'c.safetensors')], /unknown swe parameter 'nu'/],
+      [['--n', '2', '--nlat', '16', '--set', 'initialCondition=steady', '--out', path.join(tmp, 'c.safetensors')], /initialCondition must be 'random' or 'galewsky'/],
+    ];
+    for (const [args, re] of bad) {
+      const r = mpno('generate', 'swe', ...args);
+      assert.notEqual(r.status, 0);
+      assert.match(r.stderr, re);
+    }
+    assert.ok(!existsSync(path.join(tmp, 'c.safetensors')));
+    const d = mpno('generate', 'darcy', '--n', '2', '--nlat', '16', '--out', path.join(tmp, 'd.safetensors'));
+    assert.notEqual(d.status, 0);
+    assert.match(d.stderr, /--nlat and --nlon are for swe; darcy takes --resolution/);
   });
 
   it('bad input is named before any work, with a non-zero exit', () => {
@@ -105,13 +149,28 @@ describe('mpno generate', () => {
     c.data.generate = { pde: 'darcy', resolution: 17, train: { n: 8, seed: 0, subsample: 2 }, test: { n: 4, seed: 1, subsample: [2, 1] } };
     c.data.batch_size = 4;
     c.model = { ...c.model, n_modes: [4, 4], hidden_channels: 6, n_layers: 2 };
-    c.training = { ...c.training, n_epochs: 1, eval_interval: 1 };
-    c.output.dir = path.join(tmp, 'run');
-    writeFileSync(path.join(tmp, 'c.json'), JSON.stringify(c));
-    const r = mpno('train', '--config', path.join(tmp, 'c.json'), '--quiet');
-    assert.equal(r.status, 0, r.stderr);
-    const last = JSON.parse(readFileSync(path.join(tmp, 'run', 'metrics.jsonl'), 'utf8').trim().split('\n').pop()!) as { eval: Record<string, number> };
-    assert.deepEqual(Object.keys(last.eval).sort(), ['17_h1', '17_l2', '9_h1', '9_l2']);
+    assert.deepEqual(Object.keys(trainOneEpoch(tmp, c)).sort(), ['17_h1', '17_l2', '9_h1', '9_l2']);
     assert.ok(existsSync(c.data.train) && existsSync(c.data.test['17']));
+  });
+
+  it('an SFNO config with swe data.generate makes each test grid, trains and evaluates on both; test.resolutions is swe-only', () => {
+    const tmp = mkdtempSync(path.join(tmpdir(), 'mpno-gencfg-swe-'));
+    const c = JSON.parse(readFileSync(fileURLToPath(new URL('../../../examples/swe32.json', import.meta.url)), 'utf8'));
+    c.data.train = path.join(tmp, 'train_12x24.safetensors');
+    c.data.test = { '12x24': path.join(tmp, 'test_12x24.safetensors'), '24x48': path.join(tmp, 'test_24x48.safetensors') };
+    c.data.generate = { pde: 'swe', resolution: 12, train: { n: 4, seed: 0, subsample: 1 }, test: { n: 2, seed: 1, subsample: [1, 1], resolutions: [12, 24] }, params: { nlon: 24, lmax: 4, nsteps: 2 } };
+    c.data.batch_size = 2;
+    c.model = { ...c.model, n_modes: [4, 8], hidden_channels: 6 };
+    assert.deepEqual(Object.keys(trainOneEpoch(tmp, c)).sort(), ['12x24_l2', '24x48_l2']);
+    const hi = loadDataset(c.data.test['24x48']);
+    assert.deepEqual(hi.x.shape, [2, 3, 24, 48]);
+    hi.release();
+    // test.resolutions on a square-grid PDE is refused by name
+    const d = JSON.parse(readFileSync(example, 'utf8'));
+    d.data.generate.test.resolutions = [65, 129];
+    writeFileSync(path.join(tmp, 'd.json'), JSON.stringify(d));
+    const bad = mpno('train', '--config', path.join(tmp, 'd.json'), '--quiet');
+    assert.notEqual(bad.status, 0);
+    assert.match(bad.stderr, /'data.generate.test.resolutions' is for swe/);
   });
 });

@@ -30,7 +30,7 @@ function forwardShape(m: NeuralOperator, x: Tensor): number[] {
 
 describe('examples/*.json', () => {
   it('lists the examples the README names', () => {
-    assert.deepEqual(files, ['darcy16-mixed.json', 'darcy16-schedule.json', 'darcy16.json', 'darcy64.json', 'ns64-tfno.json', 'ns64.json']);
+    assert.deepEqual(files, ['darcy16-mixed.json', 'darcy16-schedule.json', 'darcy16.json', 'darcy64.json', 'ns64-tfno.json', 'ns64.json', 'swe32-mixed.json', 'swe32.json']);
   });
 
   for (const f of files) {
@@ -43,7 +43,18 @@ describe('examples/*.json', () => {
           assert.ok(s.entries.length > 0 && s.entries.at(-1)!.end === config.training.n_epochs);
         }
         const g = config.data.generate;
-        if (g) {
+        if (g && g.pde === 'swe') {
+          // on the sphere: test sets named nlat×nlon, each simulated on its own grid; 3 → 3 channels
+          const ratio = Number(g.params?.['nlon'] ?? 2 * g.resolution) / g.resolution;
+          const grids = [g.resolution, ...(g.test.resolutions ?? Object.keys(config.data.test).map(() => g.resolution))].map((r) => [r, ratio * r] as const);
+          assert.deepEqual(Object.keys(config.data.test), grids.slice(1).map(([a, b]) => `${a}x${b}`), 'test sets are named by their grid');
+          assert.ok(config.data.train.includes(`_${grids[0]![0]}x${grids[0]![1]}.`), `${config.data.train} holds ${grids[0]!.join('×')} samples`);
+          for (const [nlat, nlon] of grids) {
+            const x = Tensor.zeros([1, 3, nlat, nlon]);
+            assert.deepEqual(forwardShape(m, x), [1, 3, nlat, nlon], `${f}: ${nlat}×${nlon}`);
+            x.release();
+          }
+        } else if (g) {
           // data made on first use: the files' grids follow from the generator settings; the test sets
           // are named by their resolution; darcy and navier-stokes ('map') have 1 input and 1 output channel
           assert.equal(g.params?.['layout'] ?? 'map', 'map');

@@ -1,3 +1,4 @@
 /** PDE data generators. */
 export * from './darcy.js';
 export * from './navier-stokes.js';
+export * from './swe.js';
