@@ -3,7 +3,8 @@ import { Variable, noGrad, tidy } from '../autograd/variable.js';
 import { loadDataset } from '../data/dataset-file.js';
 import { type NeuralOperator, buildModel } from '../models/registry.js';
 import { type HalfType, type PrecisionControlled, withPrecision } from '../precision/policy.js';
-import { errorBudget, estimateLipschitzPerAxis, estimateSupNorm, fftErrorReport } from '../precision/bounds.js';
+import { errorBudget, estimateLipschitzPerAxis, estimateSupNorm, fftErrorReport, shtErrorReport } from '../precision/bounds.js';
+import { SphericalConv } from '../nn/spherical.js';
 import { unitRoundoff } from '../core/dtype.js';
 import { loadCheckpoint } from '../train/checkpoint.js';
 import { checkWeightsFit } from './model-check.js';
@@ -90,6 +91,9 @@ export function spectralInputs(model: PrecisionControlled & { forward(x: Variabl
  */
 export function boundRows(model: NeuralOperator, x: Tensor): BoundRow[] {
   const rows: BoundRow[] = [];
+  model.precisionLayers().forEach((conv, layer) => {
+    if (conv.basis !== 'fourier' && !(conv instanceof SphericalConv)) throw new RangeError(`mpno bound: layer ${layer} is a ${conv.basis} spectral convolution (${conv.description}), which has no error bounds`);
+  });
   const inputs = spectralInputs(model, x);
   try {
     model.precisionLayers().forEach((conv, layer) => {
@@ -104,6 +108,22 @@ export function boundRows(model: NeuralOperator, x: Tensor): BoundRow[] {
       // float64 reference spectral layer (weights converted exactly), and the layer run in half
       const ref = once(conv.evaluate(v, 'float64'));
       const convError = (half: HalfType, emulateFft: boolean) => relL2(once(conv.evaluate(x32, { precision: 'half', halfType: half, emulateFft })), ref);
+      if (conv instanceof SphericalConv) {
+        // the SHT: the training path's worst case and measurements (no emulated half SHT, no discretisation estimate on the sphere)
+        const t = conv.transform as unknown as { plan(nlat: number, nlon: number): Parameters<typeof shtErrorReport>[1] };
+        const plan = t.plan(n[0]!, n[1]!);
+        for (const half of ['float16', 'bfloat16'] as const) {
+          const r = shtErrorReport(v, plan, half, 'half');
+          rows.push({
+            layer, n, modes: [...conv.modes], half, input_max_abs: maxAbs, discretization: NaN,
+            precision_worst: NaN, precision_typical: NaN, measured_fft: NaN, measured_spectral_conv: NaN, ratio: NaN,
+            training_worst: r.worst, training_typical: NaN, training_measured_fft: r.measured,
+            training_measured_spectral_conv: convError(half, false), training_ratio: NaN,
+          });
+        }
+        x32.release();
+        return;
+      }
       for (const half of ['float16', 'bfloat16'] as const) {
         const u = unitRoundoff(half);
         // (a) per function: Lipschitz and sup-norm estimates → ℓ2 discretisation bound, aggregated in ℓ2
@@ -178,11 +198,13 @@ export const BOUND_LEGEND = [
   '(b)/(a)    worst-case precision bound over the discretisation estimate: below 1, half precision adds less error than the grid already has',
   'emulated   every FFT stage rounded to the half type (emulate_half_fft: true, as a GPU half FFT computes)',
   'training   what a \'half\' Fourier layer runs by default: 16-bit input and output, f32 arithmetic inside the FFT',
+  'SFNO layers (spherical harmonic transforms): the training path\'s worst case and measurements; — where no figure exists (no',
+  '           emulated half SHT, no discretisation estimate on the sphere); the FFT columns then describe the SHT.',
   'All figures are for the whole batch (every signal together); see docs/bounds.md.',
 ];
 
 export function boundTable(rows: BoundRow[]): string {
-  const e = (v: number) => v.toExponential(2).padEnd(9);
+  const e = (v: number) => (Number.isNaN(v) ? '—' : v.toExponential(2)).padEnd(9);
   const lead = `${'layer'.padEnd(6)}${'grid'.padEnd(8)}${'modes'.padEnd(7)}${'half'.padEnd(9)}${'max|v|'.padEnd(9)}${'(a) disc.'.padEnd(10)}`;
   const group = (name: string) => `${name} ${'-'.repeat(44 - name.length)} `;
   const cols = `${'(b) worst'.padEnd(10)}${'typ.'.padEnd(9)}${'(c) FFT'.padEnd(9)}${'conv'.padEnd(9)}${'(b)/(a)'.padEnd(9)}`;

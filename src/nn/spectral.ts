@@ -251,6 +251,10 @@ export class SpectralConv extends Module implements PrecisionLayer {
     return this.transform.norm;
   }
 
+  get basis(): string {
+    return this.transform.name;
+  }
+
   get description(): string {
     return `${this.constructor.name} ${this.transform.description} ${this.weight.description}`;
   }

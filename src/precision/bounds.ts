@@ -18,6 +18,7 @@ import { unitRoundoff } from '../core/dtype.js';
 import type { HalfType } from './policy.js';
 import { Tensor, shapeSize } from '../core/tensor.js';
 import { type FftNorm, FFT_NORMS, rfftnModes } from '../fft/index.js';
+import { type ShtPlan, shtModes } from '../fft/sht.js';
 import { backend } from '../kernels/cpu.js';
 import { type Plan, isSmooth, makePlan } from '../kernels/fft-plan.js';
 
@@ -667,4 +668,146 @@ export function errorBudget(args: ErrorBudgetArgs): ErrorBudget {
     ratioWorst: precisionWorst / discretization,
     ratioTypical: precisionTypical / discretization,
   };
+}
+
+// ---------------------------------------------------------------------------------------------
+// The spherical harmonic transform (training path)
+
+/** Norms of the analysis matrices A[m] = 2π·q_k·P̄_l^m(x_k) of a plan: max_m ‖A[m]‖₂ and max_m ‖|A[m]|‖₂. */
+export interface ShtMatrixNorms {
+  /** max over m of the spectral norm of A[m] (lmax × nlat). */
+  a: number;
+  /** max over m of the spectral norm of |A[m]| (entrywise absolute values), which bounds a GEMM's rounding. */
+  absA: number;
+}
+
+const shtNormCache = new WeakMap<ShtPlan, ShtMatrixNorms>();
+
+/** Largest singular value of the rows×cols matrix M (row-major, f64) by power iteration on MᵀM (converged to 1e-12). */
+function spectralNorm(M: Float64Array, rows: number, cols: number): number {
+  let v = new Float64Array(cols).fill(1 / Math.sqrt(cols));
+  let s = 0;
+  const w = new Float64Array(rows);
+  for (let it = 0; it < 500; it++) {
+    for (let i = 0; i < rows; i++) {
+      let t = 0;
+      for (let j = 0; j < cols; j++) t += M[i * cols + j]! * v[j]!;
+      w[i] = t;
+    }
+    const z = new Float64Array(cols);
+    for (let i = 0; i < rows; i++) for (let j = 0; j < cols; j++) z[j] += M[i * cols + j]! * w[i]!;
+    const nz = Math.sqrt(z.reduce((a, q) => a + q * q, 0));
+    if (nz === 0) return 0;
+    const s2 = Math.sqrt(nz);
+    v = z.map((q) => q / nz);
+    if (Math.abs(s2 - s) <= 1e-12 * s2) return s2 * (1 + 1e-9);
+    s = s2;
+  }
+  // not converged to 1e-12: a Frobenius norm is a safe upper bound
+  return Math.sqrt(M.reduce((a, q) => a + q * q, 0));
+}
+
+/** The analysis matrices' norms of an SHT plan (float64, cached per plan). */
+export function shtMatrixNorms(plan: ShtPlan): ShtMatrixNorms {
+  let r = shtNormCache.get(plan);
+  if (!r) {
+    const A = plan.matrices('float64').analysis.toFloat64();
+    const { lmax: L, nlat: K, mmax: M } = plan;
+    let a = 0;
+    let absA = 0;
+    for (let m = 0; m < M; m++) {
+      const blk = A.subarray(m * L * K, (m + 1) * L * K);
+      a = Math.max(a, spectralNorm(blk, L, K));
+      absA = Math.max(absA, spectralNorm(blk.map(Math.abs), L, K));
+    }
+    r = { a, absA };
+    shtNormCache.set(plan, r);
+  }
+  return r;
+}
+
+/** What shtErrorReport measures and bounds for one batch. */
+export interface ShtErrorReport {
+  /** Measured ‖Ŷ − Y‖₂ / ‖Y‖₂ over the kept coefficients, half vs float64. */
+  measured: number;
+  /** Guaranteed bound on the same ratio (no overflow assumed). */
+  worst: number;
+  /** ‖Y‖₂ of the exact kept coefficients, and ‖x‖₂ of the batch. */
+  keptNorm: number;
+  inputNorm: number;
+  /** The terms: ε_F of the longitude FFT (input rounding included), the work rounding, the GEMM's γ, the matrix norms. */
+  terms: { fft: number; work: number; gemm: number; norms: ShtMatrixNorms };
+}
+
+/**
+ * Worst-case bound and measured error of the forward SHT as a spherical layer runs it in training:
+ * 'half': input rounded to the half type, the longitude FFT in f32 with its output stored in the half
+ * type, the Legendre GEMM in f32 (f32 copy of the matrices), the coefficients rounded to the half type;
+ * 'mixed': f32 input and FFT output, the coefficients rounded to the half type. For x [B, C, nlat, nlon]
+ * (all signals together) with exact kept coefficients Y = A·F·x (docs/bounds.md, "(d)"):
+ *
+ *   ‖Ŷ − Y‖ ≤ u‖Y‖ + (1 + u)·[γ_{nlat+1}·‖|A|‖·(1 + e_w) + ‖A‖·e_w]·‖x‖/√nlon + tiny terms,
+ *   e_F = u_in + ε₃₂(1 + u_in),   e_w = w(1 + e_F) + e_F
+ *
+ * with u_in = u ('half') or 0, w = u ('half') or 0, ε₃₂ the f32 FFT's worst case for nlon, γ_k = k·u₃₂/(1 − k·u₃₂),
+ * ‖A‖ and ‖|A|‖ the largest norms over the orders of the analysis matrices (shtMatrixNorms).
+ */
+export function shtErrorReport(x: Tensor, plan: ShtPlan, halfType: HalfType, precision: 'half' | 'mixed' = 'half'): ShtErrorReport {
+  const op = 'shtErrorReport';
+  const half = checkHalf(halfType, op);
+  if (precision !== 'half' && precision !== 'mixed') throw new RangeError(`${op}: precision must be 'half' or 'mixed', got '${String(precision)}'`);
+  if (x.ndim !== 4 || x.shape[2] !== plan.nlat || x.shape[3] !== plan.nlon) throw new RangeError(`${op}: x [${x.shape.join(', ')}] is not [batch, channels, ${plan.nlat}, ${plan.nlon}]`);
+  const vals = x.toFloat64();
+  let x2 = 0;
+  for (let i = 0; i < vals.length; i++) {
+    if (!Number.isFinite(vals[i])) throw new RangeError(`${op}: x holds a non-finite value at ${i}`);
+    x2 += vals[i]! * vals[i]!;
+  }
+  const made: { release(): void }[] = [];
+  try {
+    const x64 = Tensor.fromArray(vals, x.shape, 'float64', 'workspace');
+    const x32 = Tensor.fromArray(vals, x.shape, 'float32', 'workspace');
+    made.push(x64, x32);
+    const ref = shtModes(x64, plan);
+    made.push(ref);
+    let xin = x32;
+    if (precision === 'half') {
+      xin = Tensor.empty(x.shape, half, 'workspace');
+      made.push(xin);
+      backend().convert(x32, xin);
+    }
+    const got = shtModes(xin, plan, { dtype: half, work: precision === 'half' ? half : 'float32' });
+    made.push(got);
+    const [rr, ri, gr, gi] = [ref.re.toFloat64(), ref.im.toFloat64(), got.re.toFloat64(), got.im.toFloat64()];
+    let e2 = 0;
+    let s2 = 0;
+    for (let i = 0; i < rr.length; i++) {
+      e2 += (gr[i]! - rr[i]!) ** 2 + (gi[i]! - ri[i]!) ** 2;
+      s2 += rr[i]! ** 2 + ri[i]! ** 2;
+    }
+    const keptNorm = Math.sqrt(s2);
+    const inputNorm = Math.sqrt(x2);
+    const u = unitRoundoff(half);
+    const uin = precision === 'half' ? u : 0;
+    const w = precision === 'half' ? u : 0;
+    const eps32 = fftPrecisionBound([plan.nlon], U32, { norm: 'forward' }).worst;
+    const eF = uin + eps32 * (1 + uin);
+    const ew = w * (1 + eF) + eF;
+    const g = gamma(plan.nlat + 1, U32);
+    const norms = shtMatrixNorms(plan);
+    const sq = Math.sqrt(plan.nlon);
+    // tiny values below the half type's normal range: absolute TINY per rounded value (input, FFT output, coefficients)
+    const nIn = vals.length;
+    const nWork = 2 * plan.mmax * plan.nlat * (vals.length / (plan.nlat * plan.nlon));
+    const tiny = TINY[half] * (Math.sqrt(2 * rr.length) + (precision === 'half' ? norms.a * (Math.sqrt(nWork) + ((1 + eps32) * Math.sqrt(nIn)) / sq) : 0));
+    const abs = u * keptNorm + (1 + u) * ((g * norms.absA * (1 + ew) + norms.a * ew) * inputNorm / sq + tiny);
+    return {
+      measured: keptNorm > 0 ? Math.sqrt(e2) / keptNorm : e2 > 0 ? Infinity : 0,
+      worst: keptNorm > 0 ? abs / keptNorm : Infinity,
+      keptNorm, inputNorm,
+      terms: { fft: eF, work: w, gemm: g, norms },
+    };
+  } finally {
+    for (const t of made) t.release();
+  }
 }

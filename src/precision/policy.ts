@@ -146,6 +146,8 @@ export interface PrecisionLayer extends LayerPrecision {
   evaluate(x: Tensor, at: LayerPrecision | 'float64'): Tensor;
   /** Kept modes per transform axis (for error bounds). */
   readonly modes: readonly number[];
+  /** The transform's basis ('fourier', 'spherical'): the error bounds cover 'fourier'. */
+  readonly basis: string;
   /** The forward transform's normalisation ('forward', 'backward', 'ortho'). */
   readonly fftNorm: FftNorm;
 }

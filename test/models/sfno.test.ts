@@ -11,6 +11,7 @@ import { buildModel, modelNames } from '../../src/models/registry.js';
 import { Adam } from '../../src/optim/index.js';
 import { LpLoss } from '../../src/losses/index.js';
 import { relL2 } from '../helpers.js';
+import { boundRows } from '../../src/cli/bound.js';
 
 const rng = new Rng(31);
 
@@ -198,6 +199,20 @@ describe('SFNO', () => {
       opt.release();
       m.release();
     }
+  });
+
+  it('mpno bound gives each spherical layer the SHT bound of the training path, above the measured error', () => {
+    const m = new SFNO({ n_modes: [6, 12], in_channels: 1, out_channels: 1, hidden_channels: 4, n_layers: 2, stabilizer: 'tanh' });
+    const x = rng.fillNormal(Tensor.empty([2, 1, 12, 24]));
+    const rows = boundRows(m, x);
+    assert.equal(rows.length, 4); // 2 layers × 2 half types
+    for (const r of rows) {
+      assert.deepEqual(r.n, [12, 24]);
+      assert.ok(r.training_measured_fft > 0 && r.training_measured_fft <= r.training_worst, `layer ${r.layer} ${r.half}: measured ${r.training_measured_fft}, bound ${r.training_worst}`);
+      assert.ok(r.training_measured_spectral_conv > 0 && Number.isNaN(r.discretization));
+    }
+    x.release();
+    m.release();
   });
 
   it('bad options are named errors', () => {
