@@ -23,7 +23,11 @@ export interface PrecisionCase {
 export interface ModelCase {
   name: string;
   res: number;
+  /** Second spatial size (default res: a square grid; the sphere's nlon). */
+  res2?: number;
   cin: number;
+  /** Output channels (default 1). */
+  cout?: number;
   /** The config's model section (family by name); its precision fields are the case's. */
   model: { name: string } & Record<string, unknown>;
   /** The 16-bit type of AMP and half blocks, null in full precision. */
@@ -86,8 +90,9 @@ export function runModelCase(c: ModelCase, runs: number, warmup: number, quick: 
   const B = quick ? 2 : 8;
   const m = buildModel(c.model);
   const rng = new Rng(1);
-  const x = rng.fillNormal(Tensor.empty([B, c.cin, c.res, c.res], 'float32', 'data'));
-  const y = rng.fillNormal(Tensor.empty([B, 1, c.res, c.res], 'float32', 'data'));
+  const grid = [c.res, c.res2 ?? c.res];
+  const x = rng.fillNormal(Tensor.empty([B, c.cin, ...grid], 'float32', 'data'));
+  const y = rng.fillNormal(Tensor.empty([B, c.cout ?? 1, ...grid], 'float32', 'data'));
   const loss = new H1Loss({ d: 2 });
   const opt = new AdamW(m.parameters(), { lr: 1e-3 });
   const scaler = c.half === 'float16' ? new GradScaler() : undefined;
@@ -101,7 +106,7 @@ export function runModelCase(c: ModelCase, runs: number, warmup: number, quick: 
   const train = measure(step, { runs, warmup });
   const infer = measure(() => noGrad(() => tidy(() => void m.forward(Variable.constant(x)))), { runs, warmup });
   const row: PrecisionRow = {
-    suite: 'precision', name: c.name, shape: `[${B}, ${c.cin}, ${c.res}, ${c.res}]`, dtype: c.half ?? 'float32', threads: pool.threads,
+    suite: 'precision', name: c.name, shape: `[${B}, ${c.cin}, ${grid.join(', ')}]`, dtype: c.half ?? 'float32', threads: pool.threads,
     median_ms: train.median_ms, gflops: null,
     train_samples_per_s: (1000 * B) / train.median_ms, infer_samples_per_s: (1000 * B) / infer.median_ms,
     peak_ledger_bytes: train.peak_ledger_bytes, peak_rss_bytes: process.resourceUsage().maxRSS * 1024, parameters: m.numParameters(),

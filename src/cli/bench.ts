@@ -2,9 +2,10 @@ import { tableHeader, tableRow, type BenchRow, type SuiteOptions } from '../../b
 import { benchContract } from '../../bench/contract.js';
 import { benchFft } from '../../bench/fft.js';
 import { accuracyHeader, accuracyRow, fftAccuracy } from '../../bench/fft-accuracy.js';
-import { benchPrecision, precisionCases, precisionHeader, precisionRowText, runPrecisionCase } from '../../bench/precision.js';
+import { type PrecisionRow, benchPrecision, precisionCases, precisionHeader, precisionRowText, runPrecisionCase } from '../../bench/precision.js';
 import { benchGemm } from '../../bench/gemm.js';
 import { benchTfno, runTfnoCase, tfnoHalfType } from '../../bench/tfno.js';
+import { benchSfno, runSfnoCase } from '../../bench/sfno.js';
 import { type FnoBenchPrecision, GELU_NOTE, fnoHeader, fnoRowText, runFnoBench } from '../../bench/fno.js';
 import { darcyRowText, runDarcyBench } from '../../bench/darcy.js';
 import { pool } from '../../src/kernels/pool.js';
@@ -67,16 +68,19 @@ export function runBench(suite: string, o: BenchCommandOptions): unknown[] | Pro
     if (!o.json) console.log(precisionHeader());
     return benchPrecision({ ...o, onRow: (r) => console.log(o.json ? JSON.stringify(r) : precisionRowText(r)) });
   }
-  if (suite === 'tfno') {
+  if (suite === 'tfno' || suite === 'sfno') {
+    // model suites with one half type (the first 16-bit type of --dtypes): each case in its own process
     const half = tfnoHalfType(o.dtypes);
+    const tfno = suite === 'tfno';
     if (o.caseIndex !== undefined) {
-      const row = runTfnoCase(o.caseIndex, half, o.runs, o.warmup, o.quick);
+      const row = (tfno ? runTfnoCase : runSfnoCase)(o.caseIndex, half, o.runs, o.warmup, o.quick);
       console.log(JSON.stringify(row));
       return [row];
     }
     if (!o.quick && o.runs < 5) throw new Error(`--runs must be at least 5 for a median (got ${o.runs}); use --quick for a smoke run`);
-    if (!o.json) console.log(`${precisionHeader()}\n(ratios ×full are to the dense full-precision row; parameters: dense vs factorised)`);
-    return benchTfno({ ...o, half, onRow: (r) => console.log(o.json ? JSON.stringify(r) : `${precisionRowText(r)}  ${r.parameters ?? ''} params`) });
+    if (!o.json) console.log(`${precisionHeader()}\n(ratios ×full are to the ${tfno ? 'dense full-precision row; parameters: dense vs factorised' : 'full-precision row'})`);
+    const text = (r: PrecisionRow) => (tfno ? `${precisionRowText(r)}  ${r.parameters ?? ''} params` : precisionRowText(r));
+    return (tfno ? benchTfno : benchSfno)({ ...o, half, onRow: (r) => console.log(o.json ? JSON.stringify(r) : text(r)) });
   }
   if (suite === 'fft-accuracy') {
     // errors, not timings: its own table
@@ -84,7 +88,7 @@ export function runBench(suite: string, o: BenchCommandOptions): unknown[] | Pro
     return fftAccuracy({ quick: o.quick, onRow: (r) => console.log(o.json ? JSON.stringify(r) : accuracyRow(r)) });
   }
   const fn = SUITES[suite];
-  if (fn === undefined) throw new Error(`unknown bench suite '${suite}' (available: ${[...Object.keys(SUITES), 'fft-accuracy', 'precision', 'tfno', 'fno', 'darcy16'].join(', ')})`);
+  if (fn === undefined) throw new Error(`unknown bench suite '${suite}' (available: ${[...Object.keys(SUITES), 'fft-accuracy', 'precision', 'tfno', 'sfno', 'fno', 'darcy16'].join(', ')})`);
   if (!o.quick && o.runs < 5) throw new Error(`--runs must be at least 5 for a median (got ${o.runs}); use --quick for a smoke run`);
   if (!o.json) console.log(tableHeader());
   return fn({
