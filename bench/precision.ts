@@ -17,6 +17,8 @@ export interface PrecisionCase {
   cin: number;
   precision: BlockPrecision;
   half: HalfType | null;
+  /** 'SFNO': the spherical model of sfnoModelCase on a res × 2·res sphere (default FNO). */
+  family?: 'FNO' | 'SFNO';
 }
 
 /** One model configuration run by bench precision / bench tfno: its name, data shape and model section. */
@@ -65,7 +67,30 @@ export function precisionCases(quick: boolean): PrecisionCase[] {
       for (const half of ['float16', 'bfloat16'] as const) for (const precision of ['mixed', 'half'] as const) out.push({ res, cin, precision, half });
     }
   }
+  // the SFNO rows: shallow-water shaped data on a 64 × 128 sphere
+  const res = quick ? 16 : 64;
+  out.push({ res, cin: 3, precision: 'full', half: null, family: 'SFNO' });
+  for (const half of ['float16', 'bfloat16'] as const) for (const precision of ['mixed', 'half'] as const) out.push({ res, cin: 3, precision, half, family: 'SFNO' });
   return out;
+}
+
+/**
+ * The SFNO case (bench precision's SFNO rows and bench sfno): a res × 2·res equiangular sphere, 3 → 3
+ * channels (geopotential, vorticity, divergence), hidden 32, lmax = mmax = ⌈res/3⌉, 4 layers, tanh
+ * stabiliser; 'mixed'/'half' with AMP in the half type.
+ */
+export function sfnoModelCase(precision: BlockPrecision, half: HalfType, quick: boolean): ModelCase {
+  const res = quick ? 16 : 64;
+  const lmax = Math.ceil(res / 3);
+  const amp = precision !== 'full';
+  return {
+    name: `SFNO ${res}x${2 * res} ${precision}${amp ? ` ${half === 'float16' ? 'fp16' : 'bf16'} amp` : ''}`,
+    res, res2: 2 * res, cin: 3, cout: 3, half: amp ? half : null,
+    model: {
+      name: 'SFNO', n_modes: [lmax, 2 * lmax], in_channels: 3, out_channels: 3, hidden_channels: quick ? 8 : 32, n_layers: 4,
+      stabilizer: 'tanh', fno_block_precision: precision, half_type: half, amp,
+    },
+  };
 }
 
 /**
@@ -73,6 +98,7 @@ export function precisionCases(quick: boolean): PrecisionCase[] {
  * stabiliser; 'mixed'/'half' rows use AMP in their half type (fp16 rows with dynamic loss scaling).
  */
 export function precisionModelCase(c: PrecisionCase, quick: boolean): ModelCase {
+  if (c.family === 'SFNO') return sfnoModelCase(c.precision, c.half ?? 'float16', quick);
   const hidden = quick ? 8 : 32;
   const modes = quick ? 8 : 16;
   return {

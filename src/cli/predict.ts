@@ -3,9 +3,9 @@ import { existsSync, renameSync, rmdirSync, unlinkSync, writeFileSync } from 'no
 import path from 'node:path';
 import { Variable, noGrad, tidy } from '../autograd/variable.js';
 import type { TensorDataset } from '../data/dataset.js';
-import { loadDataset } from '../data/dataset-file.js';
+import { loadDataset, readDatasetMeta } from '../data/dataset-file.js';
 import { fsStep, makeDirectory } from '../data/formats/atomic.js';
-import { type Colormap, colorbar, colorize, encodePng, panel, upscale } from '../data/formats/png.js';
+import { type Colormap, colorbar, colorize, encodePng, panel, stackRows, upscale } from '../data/formats/png.js';
 import { loadCheckpoint } from '../train/checkpoint.js';
 import { modelFromCheckpoint } from './model-check.js';
 
@@ -23,7 +23,9 @@ export const MAX_PANEL_SIDE = 8192;
 /**
  * mpno predict: runs a checkpoint on samples of a data file and writes one PNG per sample with four
  * panels (input, truth, prediction, error = prediction − truth), each with a labelled colour bar
- * (truth and prediction share one range). 2-D data only. Everything is validated (indices, scale,
+ * (truth and prediction share one range), one row per output channel (named from the data file's
+ * metadata where it has channel names; fields on the sphere are drawn as equirectangular maps,
+ * north up). 2-D data only. Everything is validated (indices, scale,
  * data against the model) and every image rendered before anything is written; the files are then
  * written as temporaries and renamed into place, so a failure leaves no partial output.
  */
@@ -47,38 +49,49 @@ export function predictCommand(o: PredictOptions): string[] {
     const { model, normalizer } = built;
     model.eval();
     const fontScale = H * o.scale >= 128 ? 2 : 1;
+    const meta = readDatasetMeta(o.data);
+    const names = Array.isArray(meta?.params['channels']) ? (meta.params['channels'] as string[]) : [];
+    const [Ci, Co] = [data.x.shape[1]!, data.y.shape[1]!];
+    const S = H * W;
     for (const i of new Set(o.indices)) {
       const { x, y } = data.gather([i]);
       const pred = noGrad(() => tidy(() => {
         const p = model.forward(Variable.constant(x));
         return normalizer ? normalizer.decode(p.value) : p.value.clone('data');
       }));
-      const xs = x.toFloat64().subarray(0, H * W);
-      const ys = y.toFloat64().subarray(0, H * W);
-      const ps = pred.toFloat64().subarray(0, H * W);
+      const [xa, ya, pa] = [x.toFloat64(), y.toFloat64(), pred.toFloat64()];
       for (const t of [x, y, pred]) t.release();
-      const err = ps.map((v, k) => v - ys[k]!);
-      const range = (...vs: Float64Array[]): [number, number] => {
-        let a = Infinity;
-        let b = -Infinity;
-        for (const v of vs) for (const u of v) if (Number.isFinite(u)) [a, b] = [Math.min(a, u), Math.max(b, u)];
-        return a <= b ? [a, b] : [0, 0];
-      };
-      const [lo, hi] = range(ys, ps);
-      const [elo, ehi] = range(err);
-      const emax = Math.max(Math.abs(elo), Math.abs(ehi));
-      const img = (v: Float64Array, cmap: Colormap, title: string, [vmin, vmax]: [number, number]) => {
-        const field = upscale(colorize(v, W, H, { cmap, ...(vmin < vmax ? { vmin, vmax } : {}) }), W, H, o.scale);
-        const bar = colorbar(cmap, vmin, vmax, Math.max(field.height, 16 * fontScale), fontScale);
-        return { ...panel([field, bar], { gap: 2 * fontScale }), title };
-      };
-      const rel = Math.sqrt(err.reduce((a, v) => a + v * v, 0) / ys.reduce((a, v) => a + v * v, 0));
-      const p = panel([
-        img(xs, 'viridis', 'input', range(xs)),
-        img(ys, 'viridis', 'truth', [lo, hi]),
-        img(ps, 'viridis', 'prediction', [lo, hi]),
-        img(err, 'diverging', `error, rel ${rel.toFixed(3)}`, [-emax, emax]),
-      ], { gap: 4 * fontScale });
+      const rows = [];
+      for (let c = 0; c < Co; c++) {
+        // the input shown beside output channel c: the same channel where the input has it
+        const xs = xa.subarray(Math.min(c, Ci - 1) * S, (Math.min(c, Ci - 1) + 1) * S);
+        const ys = ya.subarray(c * S, (c + 1) * S);
+        const ps = pa.subarray(c * S, (c + 1) * S);
+        const err = ps.map((v, k) => v - ys[k]!);
+        const range = (...vs: Float64Array[]): [number, number] => {
+          let a = Infinity;
+          let b = -Infinity;
+          for (const v of vs) for (const u of v) if (Number.isFinite(u)) [a, b] = [Math.min(a, u), Math.max(b, u)];
+          return a <= b ? [a, b] : [0, 0];
+        };
+        const [lo, hi] = range(ys, ps);
+        const [elo, ehi] = range(err);
+        const emax = Math.max(Math.abs(elo), Math.abs(ehi));
+        const img = (v: Float64Array, cmap: Colormap, title: string, [vmin, vmax]: [number, number]) => {
+          const field = upscale(colorize(v, W, H, { cmap, ...(vmin < vmax ? { vmin, vmax } : {}) }), W, H, o.scale);
+          const bar = colorbar(cmap, vmin, vmax, Math.max(field.height, 16 * fontScale), fontScale);
+          return { ...panel([field, bar], { gap: 2 * fontScale }), title };
+        };
+        const rel = Math.sqrt(err.reduce((a, v) => a + v * v, 0) / ys.reduce((a, v) => a + v * v, 0));
+        const label = Co === 1 ? '' : ` ${names[c] ?? `channel ${c}`}`;
+        rows.push(panel([
+          img(xs, 'viridis', `input${Ci === 1 || Ci !== Co ? '' : label}`, range(xs)),
+          img(ys, 'viridis', `truth${label}`, [lo, hi]),
+          img(ps, 'viridis', `prediction${label}`, [lo, hi]),
+          img(err, 'diverging', `error, rel ${rel.toFixed(3)}`, [-emax, emax]),
+        ], { gap: 4 * fontScale }));
+      }
+      const p = rows.length === 1 ? rows[0]! : stackRows(rows, 6 * fontScale);
       images.push({ file: path.join(o.out, `sample-${String(i).padStart(4, '0')}.png`), bytes: encodePng(p.rgba, p.width, p.height) });
     }
   } finally {

@@ -51,6 +51,12 @@ describe('mpno CLI', () => {
     assert.equal(row['suite'], 'precision');
     assert.match(String(row['name']), /mixed fp16 amp/);
     for (const k of ['train_samples_per_s', 'infer_samples_per_s', 'peak_ledger_bytes', 'peak_rss_bytes', 'median_ms']) assert.ok((row[k] as number) > 0, k);
+    // its SFNO rows: the last case is SFNO half bf16 on a 16 × 32 sphere in the quick set
+    const s = mpno('bench', 'precision', '--quick', '--case', '14', '--runs', '1', '--warmup', '0');
+    assert.equal(s.status, 0, s.stderr);
+    const srow = JSON.parse(s.stdout.trim()) as Record<string, unknown>;
+    assert.equal(srow['name'], 'SFNO 16x32 half bf16 amp');
+    assert.equal(srow['shape'], '[2, 3, 16, 32]');
   });
 
   it('bench contract --quick runs the complex contraction in both product forms', () => {

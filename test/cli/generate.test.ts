@@ -6,6 +6,7 @@ import path from 'node:path';
 import { describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { loadDataset, readDatasetMeta } from '../../src/data/dataset-file.js';
+import { decodePng } from '../../src/data/formats/png.js';
 
 const bin = fileURLToPath(new URL('../../../bin/mpno.js', import.meta.url));
 const example = fileURLToPath(new URL('../../../examples/darcy64.json', import.meta.url));
@@ -155,7 +156,7 @@ describe('mpno generate', () => {
 
   it('an SFNO config with swe data.generate makes each test grid, trains and evaluates on both; test.resolutions is swe-only', () => {
     const tmp = mkdtempSync(path.join(tmpdir(), 'mpno-gencfg-swe-'));
-    const c = JSON.parse(readFileSync(fileURLToPath(new URL('../../../examples/swe32.json', import.meta.url)), 'utf8'));
+    const c = JSON.parse(readFileSync(fileURLToPath(new URL('../../../examples/swe32x64.json', import.meta.url)), 'utf8'));
     c.data.train = path.join(tmp, 'train_12x24.safetensors');
     c.data.test = { '12x24': path.join(tmp, 'test_12x24.safetensors'), '24x48': path.join(tmp, 'test_24x48.safetensors') };
     c.data.generate = { pde: 'swe', resolution: 12, train: { n: 4, seed: 0, subsample: 1 }, test: { n: 2, seed: 1, subsample: [1, 1], resolutions: [12, 24] }, params: { nlon: 24, lmax: 4, nsteps: 2 } };
@@ -165,6 +166,11 @@ describe('mpno generate', () => {
     const hi = loadDataset(c.data.test['24x48']);
     assert.deepEqual(hi.x.shape, [2, 3, 24, 48]);
     hi.release();
+    // predict draws each of the three channels as a row of equirectangular maps
+    const p = mpno('predict', '--checkpoint', path.join(tmp, 'run'), '--data', c.data.test['24x48'], '--index', '1', '--scale', '2', '--out', path.join(tmp, 'pred'));
+    assert.equal(p.status, 0, p.stderr);
+    const png = decodePng(readFileSync(path.join(tmp, 'pred', 'sample-0001.png')));
+    assert.ok(png.height > 3 * 24 * 2 && png.height < 4 * 24 * 2 + 120 && png.width > 4 * 48 * 2, `${png.width}×${png.height}`);
     // test.resolutions on a square-grid PDE is refused by name
     const d = JSON.parse(readFileSync(example, 'utf8'));
     d.data.generate.test.resolutions = [65, 129];

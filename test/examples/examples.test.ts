@@ -30,7 +30,7 @@ function forwardShape(m: NeuralOperator, x: Tensor): number[] {
 
 describe('examples/*.json', () => {
   it('lists the examples the README names', () => {
-    assert.deepEqual(files, ['darcy16-mixed.json', 'darcy16-schedule.json', 'darcy16.json', 'darcy64.json', 'ns64-tfno.json', 'ns64.json', 'swe32-mixed.json', 'swe32.json']);
+    assert.deepEqual(files, ['darcy16-mixed.json', 'darcy16-schedule.json', 'darcy16.json', 'darcy64.json', 'ns64-tfno.json', 'ns64.json', 'swe32x64-mixed.json', 'swe32x64-schedule.json', 'swe32x64.json']);
   });
 
   for (const f of files) {

@@ -56,6 +56,22 @@ export interface PanelOptions {
   fontScale?: number;
 }
 
+/** Images stacked top to bottom, left-aligned, `gap` background pixels apart (default 4, white). */
+export function stackRows(images: RgbaImage[], gap = 4, background: [number, number, number] = [255, 255, 255]): RgbaImage {
+  if (images.length === 0) throw new ImageError('stackRows: needs at least one image');
+  const width = Math.max(...images.map((im) => im.width));
+  const height = images.reduce((s, im) => s + im.height, 0) + gap * (images.length - 1);
+  const out = new Uint8Array(width * height * 4);
+  for (let p = 0; p < width * height; p++) out.set([...background, 255], p * 4);
+  let y0 = 0;
+  images.forEach((im, i) => {
+    checkRgba(`stackRows: image ${i}`, im.rgba, im.width, im.height);
+    for (let y = 0; y < im.height; y++) out.set(im.rgba.subarray(y * im.width * 4, (y + 1) * im.width * 4), (y0 + y) * width * 4);
+    y0 += im.height + gap;
+  });
+  return { rgba: out, width, height };
+}
+
 /** The colour given to NaN values. */
 export const NAN_COLOR: readonly [number, number, number] = [128, 128, 128];
 

@@ -97,7 +97,11 @@ export class ShallowWaterSolver {
     this.nlat = o.nlat;
     this.nlon = o.nlon;
     const l = o.lmax ?? Math.ceil(o.nlat / 3);
-    this.plan = shtPlan(o.nlat, o.nlon, { lmax: l, mmax: o.mmax ?? l, grid: o.grid ?? 'equiangular' });
+    const mm = o.mmax ?? l;
+    // the products on the grid need every kept order resolved in longitude (and the even grid torch-harmonics uses)
+    if (o.nlon % 2 !== 0) throw new RangeError(`${op}: nlon must be even, got ${o.nlon}`);
+    if (Number.isInteger(mm) && o.nlon < 2 * mm) throw new RangeError(`${op}: nlon ${o.nlon} must be at least 2·mmax = ${2 * mm}`);
+    this.plan = shtPlan(o.nlat, o.nlon, { lmax: l, mmax: mm, grid: o.grid ?? 'equiangular' });
     this.lmax = this.plan.lmax;
     this.mmax = this.plan.mmax;
     this.dt = o.dt;
@@ -215,6 +219,7 @@ export class ShallowWaterSolver {
     if (!Number.isInteger(nsteps) || nsteps < 0) throw new RangeError(`ShallowWaterSolver.step: nsteps must be a non-negative integer, got ${nsteps}`);
     const R = s0.phi.shape[2]!;
     const L = this.lmax;
+    if (!this.finite(s0)) throw new RangeError('ShallowWaterSolver.step: the initial state holds a non-finite value');
     const copy = (c: ComplexTensor) => new ComplexTensor(c.re.clone('data'), c.im.clone('data'));
     let s: SweState = { phi: copy(s0.phi), vrt: copy(s0.vrt), div: copy(s0.div) };
     const hist: SweState[] = [];
@@ -233,10 +238,25 @@ export class ShallowWaterSolver {
           }
         }
       }
+      if (!this.finite(s)) {
+        for (const h of hist) releaseState(h);
+        releaseState(s);
+        const omega = (Math.sqrt(this.gravity * this.havg) * Math.sqrt(L * (L - 1))) / this.radius;
+        throw new RangeError(`ShallowWaterSolver: blow-up at step ${k + 1} of ${nsteps} (t = ${((k + 1) * this.dt).toFixed(0)} s): the state became non-finite; dt ${this.dt} s gives ω·dt = ${(omega * this.dt).toFixed(2)} for the fastest gravity wave at lmax ${L} (AB3 needs about 0.7 or less)`);
+      }
       onStep?.(k + 1);
     }
     for (const h of hist) releaseState(h);
     return s;
+  }
+
+  /** Whether every coefficient of a state is finite. */
+  private finite(s: SweState): boolean {
+    for (const c of [s.phi, s.vrt, s.div]) for (const t of [c.re, c.im]) {
+      const d = arr(t);
+      for (let i = 0; i < d.length; i++) if (!Number.isFinite(d[i]!)) return false;
+    }
+    return true;
   }
 
   /**

@@ -118,4 +118,23 @@ describe('shallow-water solver on the rotating sphere', () => {
     assert.equal(raw.meta.normalization, null);
     assert.throws(() => generateSwe({ n: 1, seed: 0, nlat: 32, nlon: 64, dt: 600 }), /dt 600 s is shorter than one solver step \(1200 s at nlat 32\)/);
   });
+
+  it('names bad grids, a non-finite state and a blow-up', () => {
+    assert.throws(() => new ShallowWaterSolver({ nlat: 32, nlon: 63, dt: 1200 }), /nlon must be even, got 63/);
+    assert.throws(() => new ShallowWaterSolver({ nlat: 32, nlon: 16, dt: 1200 }), /nlon 16 must be at least 2·mmax = 22/);
+    assert.throws(() => new ShallowWaterSolver({ nlat: 8, nlon: 64, dt: 1200, lmax: 12 }), /lmax must be an integer in 1…8/);
+    assert.throws(() => new ShallowWaterSolver({ nlat: 32, nlon: 64, dt: 1200, grid: 'healpix' as 'equiangular' }), /grid must be one of equiangular, legendre-gauss/);
+    const solver = new ShallowWaterSolver({ nlat: 32, nlon: 64, dt: 1200 });
+    const s = solver.randomInitialCondition([new Rng(1)]);
+    const d = s.vrt.re.toFloat64();
+    d[5] = NaN;
+    s.vrt.re.set(d);
+    assert.throws(() => solver.step(s, 1), /the initial state holds a non-finite value/);
+    releaseSweState(s);
+    // dt four times too long for lmax 11: gravity waves grow until the state overflows
+    const fast = new ShallowWaterSolver({ nlat: 32, nlon: 64, dt: 9000 });
+    const s2 = fast.randomInitialCondition([new Rng(2)], 0.2);
+    assert.throws(() => fast.step(s2, 2000), /blow-up at step \d+ of 2000 .*ω·dt = 4\.\d+ for the fastest gravity wave at lmax 11/);
+    releaseSweState(s2);
+  });
 });
