@@ -1,7 +1,9 @@
 /**
  * Parity with neuralop on weights and values made by PyTorch (test/fixtures/parity/, written by
  * scripts/fixtures/make_parity_fixtures.py, which follows neuralop's source and is cross-checked
- * bitwise against the PyTorch peer of neuralop's Darcy example). Each fixture holds neuralop's state
+ * bitwise against the PyTorch peer of neuralop's Darcy example; the SFNO fixture follows neuralop's
+ * SphericalConv and torch-harmonics' RealSHT, Condon–Shortley phase included, which the per-degree
+ * weight makes invisible in the output). Each fixture holds neuralop's state
  * dict (its names and layouts), an input and the output, and one training step: input, target, loss
  * and the gradient of every weight. References are computed in float64 from the float32 weights.
  *
@@ -22,6 +24,7 @@ import { Variable, backward, noGrad, tidy } from '../../src/autograd/variable.js
 import { readSafetensors } from '../../src/data/formats/safetensors.js';
 import { H1Loss, LpLoss } from '../../src/losses/index.js';
 import { FNO, type FNOOptions } from '../../src/models/fno.js';
+import { SFNO } from '../../src/models/sfno.js';
 import { loadConfig } from '../../src/train/config.js';
 import { relL2 } from '../helpers.js';
 
@@ -58,9 +61,14 @@ function get(f: Fixture, name: string): Tensor {
   return t;
 }
 
+/** The fixture's model family in mpno (metadata `family`: FNO unless it says SFNO), with fresh weights. */
+function build(f: Fixture): FNO {
+  return f.metadata['family'] === 'SFNO' ? new SFNO(f.config) : new FNO(f.config);
+}
+
 /** The fixture's model in mpno, loaded (strictly) from neuralop's state dict. */
 function modelOf(f: Fixture): FNO {
-  const m = new FNO(f.config);
+  const m = build(f);
   m.loadStateDict(f.state);
   return m;
 }
@@ -93,7 +101,7 @@ function checkStep(t: TestContext, name: string, loss: (y: Variable, target: Ten
   const le = Math.abs(lossValue - refLoss) / Math.abs(refLoss);
   assert.ok(le <= TOL, `${name}: loss ${lossValue} vs PyTorch's ${refLoss} (relative error ${le.toExponential(3)})`);
   // PyTorch's gradients, loaded like weights into a second model, come out in mpno's parameter layout
-  const g = new FNO(f.config);
+  const g = build(f);
   g.loadStateDict(f.grads);
   const refGrads = new Map(g.namedParameters());
   let worst = 0;
@@ -134,6 +142,11 @@ describe("parity with neuralop on PyTorch's weights and values", () => {
       checkStep(t, name, lpStep);
     });
   }
+
+  it("SFNO with weights trained by PyTorch (torch-harmonics' SHT with the Condon–Shortley phase, neuralop's SphericalConv): forward and one L2 training step", (t) => {
+    checkForward(t, 'sfno_trained');
+    checkStep(t, 'sfno_trained', lpStep);
+  });
 
   it("neuralop's spectral weight name (weight.tensor) and mpno's (weight) both load, not both at once", () => {
     const f = loadFixture('null_skips');
