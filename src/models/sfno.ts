@@ -37,7 +37,8 @@ export function resolveSfnoOptions(o: SFNOOptions): ResolvedSfnoOptions {
   const fno = resolveFnoOptions(o, { who, extra: SFNO_KEYS });
   if (fno.n_modes.length !== 2) throw new RangeError(`${who}: n_modes must be [lmax, 2·mmax] (2 entries: degrees, and twice the orders kept), got ${JSON.stringify(fno.n_modes)}`);
   if (fno.n_modes[1]! < 2) throw new RangeError(`${who}: n_modes[1] must be at least 2 (it keeps n_modes[1] // 2 orders), got ${fno.n_modes[1]}`);
-  if (fno.domain_padding !== null) throw new RangeError(`${who}: domain_padding does not apply on the sphere (the sphere has no boundary); got ${fno.domain_padding}`);
+  // domain_padding is accepted as neuralop does (its SFNO example pads by 0.05): the padded array is
+  // transformed as a grid of nlat + 2p latitudes, which is not the sphere's geometry (docs/sphere.md)
   const g = o.sht_grids ?? 'equiangular';
   const grids = Array.isArray(g) ? g : [g, g];
   for (const x of grids) if (!(SPHERE_GRIDS as readonly unknown[]).includes(x)) throw new RangeError(`${who}: sht_grids must be one of ${SPHERE_GRIDS.join(', ')}, got ${JSON.stringify(x)}`);
