@@ -197,10 +197,9 @@ export class ShallowWaterSolver {
     b.vrt.release();
     // ∂ζ = −δ(q·u); ∂δ = ζ(q·u) − ∇²(Φ + KE); ∂Φ = −δ(Φ·u)
     const L = this.lmax;
-    for (const [dst, src] of [[a.div.re, a.div.re], [a.div.im, a.div.im], [b.div.re, b.div.re], [b.div.im, b.div.im]] as const) {
-      const d = arr(dst);
-      const s0 = arr(src);
-      for (let i = 0; i < d.length; i++) d[i] = -s0[i]!;
+    for (const t of [a.div.re, a.div.im, b.div.re, b.div.im]) {
+      const d = arr(t);
+      for (let i = 0; i < d.length; i++) d[i] = -d[i]!;
     }
     for (const [dst, src] of [[a.vrt.re, e.re], [a.vrt.im, e.im]] as const) {
       const d = arr(dst);
