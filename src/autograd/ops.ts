@@ -602,6 +602,66 @@ export function ishtModes(Y: Variable, plan: ShtPlan, batch: readonly [number, n
 }
 
 /**
+ * Rows of x gathered by index: y[e, :] = x[index[e], :] (x [N, C] → y [E, C]; a graph's edge values
+ * from its nodes). Backward: the gradient's rows added back into their nodes (scatter-add, float32
+ * or float64 gradients).
+ */
+export function gatherRows(x: Variable, index: Int32Array): Variable {
+  const op = 'gatherRows';
+  if (x.value.ndim !== 2) throw new RangeError(`${op}: x must be 2-D [rows, channels], got ${fmtShape(x.shape)}`);
+  const C = x.shape[1]!;
+  const out = Tensor.empty([index.length, C], x.dtype, 'activation');
+  try {
+    be().gatherRows(x.value, index, out);
+  } catch (e) {
+    out.release();
+    throw e;
+  }
+  const N = x.shape[0]!;
+  return record(op, [x], out, (g) => {
+    const gx = Tensor.zeros([N, C], g.dtype, 'gradient');
+    be().scatterAddRows(g, index, gx);
+    return [gx];
+  });
+}
+
+/**
+ * Sums (or means) of CSR segments of rows: y[q, :] = Σ_{e = rowPtr[q]}^{rowPtr[q+1]−1} x[e, :] (÷ the
+ * segment's length for 'mean'; an empty segment gives 0). x [E, C] → y [M, C] with M = rowPtr.length − 1.
+ * Backward: each edge receives its segment's gradient (÷ the length for 'mean').
+ */
+export function segmentReduce(x: Variable, rowPtr: Int32Array, reduce: 'sum' | 'mean' = 'sum'): Variable {
+  const op = 'segmentReduce';
+  if (reduce !== 'sum' && reduce !== 'mean') throw new RangeError(`${op}: reduce must be 'sum' or 'mean', got ${JSON.stringify(reduce)}`);
+  if (x.value.ndim !== 2) throw new RangeError(`${op}: x must be 2-D [edges, channels], got ${fmtShape(x.shape)}`);
+  const [E, C] = x.shape as [number, number];
+  const M = rowPtr.length - 1;
+  const out = Tensor.empty([Math.max(M, 0), C], x.dtype, 'activation');
+  try {
+    be().segmentSum(x.value, rowPtr, out, reduce === 'mean');
+  } catch (e) {
+    out.release();
+    throw e;
+  }
+  return record(op, [x], out, (g) => {
+    // the row of every edge, then its share of the row's gradient
+    const rowOf = new Int32Array(E);
+    for (let q = 0; q < M; q++) rowOf.fill(q, rowPtr[q]!, rowPtr[q + 1]!);
+    const gx = Tensor.empty([E, C], g.dtype, 'gradient');
+    be().gatherRows(g, rowOf, gx);
+    if (reduce === 'mean') {
+      const v = gx.toFloat64();
+      for (let e = 0; e < E; e++) {
+        const n = rowPtr[rowOf[e]! + 1]! - rowPtr[rowOf[e]!]!;
+        for (let c = 0; c < C; c++) v[e * C + c] /= n;
+      }
+      gx.set(v);
+    }
+    return [gx];
+  });
+}
+
+/**
  * The dense spectral weight contraction: Y[m] = X[m]·W[m] for every kept mode m, one fused complex
  * GEMM. X: packed [2, M, B, Ci]; W = Wr + i·Wi, each [M, Ci, Co] (float32 masters); the product is
  * computed on copies of the weights in X's dtype (half copies in half precision), accumulating in

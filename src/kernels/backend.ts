@@ -146,4 +146,10 @@ export interface Backend {
   fft(pass: FftPass): void;
   /** One optimizer update of the Adam family over one weight (see AdamStep). */
   adamStep(s: AdamStep): void;
+  /** out[e, :] = x[index[e], :]: rows gathered (a graph's edges from its nodes). x [N, C], out [E, C], same dtype. */
+  gatherRows(x: Tensor, index: Int32Array, out: Tensor): void;
+  /** out[index[e], :] += src[e, :]: rows added into their targets (gatherRows' adjoint). src [E, C], out [N, C]. */
+  scatterAddRows(src: Tensor, index: Int32Array, out: Tensor): void;
+  /** out[q, :] = sum (or mean) of x's rows rowPtr[q] … rowPtr[q + 1] − 1 (CSR segments; empty → 0). x [E, C], out [M, C]. */
+  segmentSum(x: Tensor, rowPtr: Int32Array, out: Tensor, mean?: boolean): void;
 }

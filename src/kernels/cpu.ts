@@ -45,6 +45,10 @@ export const cpuBackend: Backend = {
   fft: (p) => (anyF64(p.src.re, p.dst.re) ? refBackend.fft(p) : fftPass(p)),
   // float32 on the wasm kernels, every other dtype on the reference (the same results)
   adamStep,
+  // the graph kernels run on the reference for now (every dtype; no wasm kernel yet)
+  gatherRows: (x, index, out) => refBackend.gatherRows(x, index, out),
+  scatterAddRows: (src, index, out) => refBackend.scatterAddRows(src, index, out),
+  segmentSum: (x, rowPtr, out, mean) => refBackend.segmentSum(x, rowPtr, out, mean),
 };
 
 let current: Backend = cpuBackend;

@@ -3,6 +3,7 @@ import { refFft } from './fft.js';
 import { refComplexGemm, refGemm } from './gemm.js';
 import { refPermute } from './permute.js';
 import { refAdamStep } from './optim.js';
+import { refGatherRows, refScatterAddRows, refSegmentSum } from './graph.js';
 import {
   refAxpy, refBinary, refChannelAffine, refChannelSum, refClamp, refClampBackward, refConvert, refGelu, refGeluBackward, refReduce, refScale, refTanh,
   refTanhBackward,
@@ -12,6 +13,7 @@ export { refComplexGemm, refGemm } from './gemm.js';
 export { refFft } from './fft.js';
 export { refPermute } from './permute.js';
 export { refAdamStep } from './optim.js';
+export { refGatherRows, refScatterAddRows, refSegmentSum } from './graph.js';
 export * from './elementwise.js';
 
 /** The plain-TypeScript backend: float64 arithmetic, every dtype; the oracle of the kernel tests. */
@@ -35,4 +37,7 @@ export const refBackend: Backend = {
   permute: refPermute,
   fft: refFft,
   adamStep: refAdamStep,
+  gatherRows: refGatherRows,
+  scatterAddRows: refScatterAddRows,
+  segmentSum: refSegmentSum,
 };
