@@ -452,28 +452,60 @@ export function rfftModes(x: Variable, modes: readonly number[], o: { norm: FftN
   batchView(x.value, op);
   if (x.value.ndim !== d + 2) throw new RangeError(`${op}: x ${fmtShape(x.shape)} is not [batch, channels] + ${d} spatial axes`);
   const sizes = x.shape.slice(2);
-  const tin = o.transformIn ?? x.dtype;
-  const xin = tin !== x.dtype ? (() => {
-    const t = Tensor.empty(x.shape, tin, 'workspace');
-    be().convert(x.value, t);
-    return t;
-  })() : undefined;
+  const emu = emulateOpt(o.emulate);
+  return forwardTransform(op, x, o.transformIn ?? x.dtype,
+    (xin) => rfftnModes(xin, modes, { norm: o.norm, dtype: o.spectrum, ...emu }),
+    (G) => rfftnModesAdjoint(G, sizes, { norm: o.norm, dtype: x.dtype, ...emu }));
+}
+
+/**
+ * A forward transform as an op: x read rounded to `tin` (a workspace copy when that is not x's dtype),
+ * transformed by `run` into a spectrum that is returned packed; the backward applies `adjoint` to the
+ * packed gradient.
+ */
+function forwardTransform(op: string, x: Variable, tin: DType, run: (xin: Tensor) => ComplexTensor, adjoint: (G: ComplexTensor) => Tensor): Variable {
+  const xin = tin !== x.dtype ? Tensor.empty(x.shape, tin, 'workspace') : undefined;
   let X: ComplexTensor;
   try {
-    X = rfftnModes(xin ?? x.value, modes, { norm: o.norm, dtype: o.spectrum, ...emulateOpt(o.emulate) });
+    if (xin) be().convert(x.value, xin);
+    X = run(xin ?? x.value);
   } finally {
     xin?.release();
   }
   const out = X.packed();
   X.release();
-  const xdt = x.dtype;
   return record(op, [x], out, (g) => {
     const G = ComplexTensor.fromPacked(g);
     try {
-      return [rfftnModesAdjoint(G, sizes, { norm: o.norm, dtype: xdt, ...emulateOpt(o.emulate) })];
+      return [adjoint(G)];
     } finally {
       G.release();
     }
+  });
+}
+
+/**
+ * An inverse transform as an op: the packed spectrum Y → fields by `run`, plus an optional channel
+ * bias added in place; the backward gives `adjoint(g)` packed (where needed) and the bias gradient.
+ */
+function inverseTransform(op: string, Y: Variable, bias: Variable | undefined, run: (Yc: ComplexTensor) => Tensor, adjoint: (g: Tensor) => ComplexTensor): Variable {
+  const Yc = ComplexTensor.fromPacked(Y.value);
+  let out: Tensor;
+  try {
+    out = run(Yc);
+  } finally {
+    Yc.release();
+  }
+  if (bias) be().channelAffine(out, null, bias.value, out);
+  return record(op, [Y, bias ?? null], out, (g, needs) => {
+    let gY: Tensor | null = null;
+    if (needs[0]) {
+      const G = adjoint(g);
+      gY = G.packed('gradient');
+      G.release();
+    }
+    const gb = needs[1] && bias ? channelBiasGrad(g, bias.shape, paramGradDType(bias)) : null;
+    return [gY, gb];
   });
 }
 
@@ -489,25 +521,10 @@ export function irfftModes(Y: Variable, sizes: readonly number[], o: { norm: Fft
   const modes = Y.shape.slice(1, d + 1);
   const C = Y.shape[d + 2]!;
   if (bias && bias.size !== C) throw new RangeError(`${op}: bias ${fmtShape(bias.shape)} does not have ${C} channels`);
-  const Yc = ComplexTensor.fromPacked(Y.value);
-  let out: Tensor;
-  try {
-    out = irfftnModes(Yc, sizes, { norm: o.norm, dtype: o.dtype, ...emulateOpt(o.emulate) });
-  } finally {
-    Yc.release();
-  }
-  if (bias) be().channelAffine(out, null, bias.value, out);
-  const ydt = Y.dtype;
-  return record(op, [Y, bias ?? null], out, (g, needs) => {
-    let gY: Tensor | null = null;
-    if (needs[0]) {
-      const G = irfftnModesAdjoint(g, modes, { norm: o.norm, dtype: ydt, ...emulateOpt(o.emulate) });
-      gY = G.packed('gradient');
-      G.release();
-    }
-    const gb = needs[1] && bias ? channelBiasGrad(g, bias.shape, paramGradDType(bias)) : null;
-    return [gY, gb];
-  });
+  const emu = emulateOpt(o.emulate);
+  return inverseTransform(op, Y, bias,
+    (Yc) => irfftnModes(Yc, sizes, { norm: o.norm, dtype: o.dtype, ...emu }),
+    (g) => irfftnModesAdjoint(g, modes, { norm: o.norm, dtype: Y.dtype, ...emu }));
 }
 
 /**
@@ -543,27 +560,10 @@ export function shtModes(x: Variable, plan: ShtPlan, o: { spectrum: DType; work?
   if (x.value.ndim !== 4 || x.shape[2] !== plan.nlat || x.shape[3] !== plan.nlon) {
     throw new RangeError(`${op}: x ${fmtShape(x.shape)} is not [batch, channels, ${plan.nlat}, ${plan.nlon}] (the ${plan.description} grid)`);
   }
-  const tin = o.transformIn ?? x.dtype;
-  const xin = tin !== x.dtype ? Tensor.empty(x.shape, tin, 'workspace') : undefined;
   const emu = emulateOpt(o.emulate);
-  let Y: ComplexTensor;
-  try {
-    if (xin) be().convert(x.value, xin);
-    Y = shtModesT(xin ?? x.value, plan, { dtype: o.spectrum, ...(o.work ? { work: o.work } : {}), ...emu });
-  } finally {
-    xin?.release();
-  }
-  const out = Y.packed();
-  Y.release();
-  const xdt = x.dtype;
-  return record(op, [x], out, (g) => {
-    const G = ComplexTensor.fromPacked(g);
-    try {
-      return [shtModesAdjoint(G, plan, { dtype: xdt, ...emu }).reshapeOwned([B, C, plan.nlat, plan.nlon])];
-    } finally {
-      G.release();
-    }
-  });
+  return forwardTransform(op, x, o.transformIn ?? x.dtype,
+    (xin) => shtModesT(xin, plan, { dtype: o.spectrum, ...(o.work ? { work: o.work } : {}), ...emu }),
+    (G) => shtModesAdjoint(G, plan, { dtype: x.dtype, ...emu }).reshapeOwned([B, C, plan.nlat, plan.nlon]));
 }
 
 /**
@@ -580,25 +580,9 @@ export function ishtModes(Y: Variable, plan: ShtPlan, batch: readonly [number, n
   }
   if (bias && bias.size !== C) throw new RangeError(`${op}: bias ${fmtShape(bias.shape)} does not have ${C} channels`);
   const emu = emulateOpt(o.emulate);
-  const Yc = ComplexTensor.fromPacked(Y.value);
-  let out: Tensor;
-  try {
-    out = ishtModesT(Yc, plan, { dtype: o.dtype, work: Y.dtype, ...emu }).reshapeOwned([B, C, plan.nlat, plan.nlon]);
-  } finally {
-    Yc.release();
-  }
-  if (bias) be().channelAffine(out, null, bias.value, out);
-  const ydt = Y.dtype;
-  return record(op, [Y, bias ?? null], out, (g, needs) => {
-    let gY: Tensor | null = null;
-    if (needs[0]) {
-      const G = ishtModesAdjoint(g, plan, { dtype: ydt, work: ydt, ...emu });
-      gY = G.packed('gradient');
-      G.release();
-    }
-    const gb = needs[1] && bias ? channelBiasGrad(g, bias.shape, paramGradDType(bias)) : null;
-    return [gY, gb];
-  });
+  return inverseTransform(op, Y, bias,
+    (Yc) => ishtModesT(Yc, plan, { dtype: o.dtype, work: Y.dtype, ...emu }).reshapeOwned([B, C, plan.nlat, plan.nlon]),
+    (g) => ishtModesAdjoint(g, plan, { dtype: Y.dtype, work: Y.dtype, ...emu }));
 }
 
 /**

@@ -110,8 +110,7 @@ export function boundRows(model: NeuralOperator, x: Tensor): BoundRow[] {
       const convError = (half: HalfType, emulateFft: boolean) => relL2(once(conv.evaluate(x32, { precision: 'half', halfType: half, emulateFft })), ref);
       if (conv instanceof SphericalConv) {
         // the SHT: the training path's worst case and measurements (no emulated half SHT, no discretisation estimate on the sphere)
-        const t = conv.transform as unknown as { plan(nlat: number, nlon: number): Parameters<typeof shtErrorReport>[1] };
-        const plan = t.plan(n[0]!, n[1]!);
+        const plan = conv.transform.plan(n[0]!, n[1]!);
         for (const half of ['float16', 'bfloat16'] as const) {
           const r = shtErrorReport(v, plan, half, 'half');
           rows.push({

@@ -152,11 +152,14 @@ async function produce(o: GenerateOptions, pde: PdeName, workers: number): Promi
 function checkMemory(pde: PdeName, o: GenerateOptions, stored: number[], workers: number): void {
   const p = o.params;
   const num = (k: string, d: number) => (typeof p[k] === 'number' ? (p[k] as number) : d);
-  // channels of x plus y: one each, except navier-stokes' 'series' layout (every recorded step)
-  const channels = pde === 'navier-stokes' && p['layout'] === 'series' ? Math.max(2, Math.round(num('T', 50) / num('recordInterval', 1))) : pde === 'swe' ? 6 : 2;
+  // channels of x (the larger array) and of x plus y: one each, except navier-stokes' 'series' layout
+  // (every recorded step but the last in x) and swe (three fields each)
+  const series = pde === 'navier-stokes' && p['layout'] === 'series';
+  const xChannels = series ? Math.max(1, Math.round(num('T', 50) / num('recordInterval', 1)) - 1) : pde === 'swe' ? 3 : 1;
+  const channels = xChannels + (pde === 'swe' ? 3 : 1);
   // points of a stored grid: r² on the square grids, nlat·nlon on the sphere
   const points = (r: number) => (pde === 'swe' ? r * num('nlon', 2 * r) : r * r);
-  const biggest = o.n * (pde === 'swe' ? 3 : channels - 1) * Math.max(...stored.map(points));
+  const biggest = o.n * xChannels * Math.max(...stored.map(points));
   if (biggest > bufferConstants.MAX_LENGTH) {
     throw new RangeError(`generate: --n ${o.n} at --resolution ${o.resolution} makes an array of ${biggest.toExponential(2)} values; at most ${bufferConstants.MAX_LENGTH.toExponential(2)} fit in one array (use fewer samples or a lower resolution)`);
   }

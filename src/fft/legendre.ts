@@ -56,6 +56,15 @@ function clenshawCurtis(nlat: number): LatitudeGrid {
   return { grid: 'equiangular', theta, x, weights: w };
 }
 
+/** [P_n(z), P_n′(z)] by the three-term recurrence (n ≥ 1, |z| < 1). */
+function legendreWithDerivative(n: number, z: number): [number, number] {
+  let p0 = 1;
+  let p1 = z;
+  for (let k = 2; k <= n; k++) [p0, p1] = [p1, ((2 * k - 1) * z * p1 - (k - 1) * p0) / k];
+  // P_n′(z) = n (z P_n − P_{n−1}) / (z² − 1), with P_0 = 1 before the loop for n = 1
+  return [p1, (n * (z * p1 - p0)) / (z * z - 1)];
+}
+
 /** Gauss–Legendre nodes (Newton on P_n from Tricomi's initial guess) and weights, ordered north to south. */
 function gaussLegendre(nlat: number): LatitudeGrid {
   if (nlat < 1) throw new RangeError(`latitudeGrid: the legendre-gauss grid needs at least 1 latitude, got ${nlat}`);
@@ -66,32 +75,13 @@ function gaussLegendre(nlat: number): LatitudeGrid {
   for (let i = 0; i < n; i++) {
     // the i-th largest root, near cos(π(i + 3/4)/(n + 1/2))
     let z = Math.cos((Math.PI * (i + 0.75)) / (n + 0.5));
-    let dp = 1;
     for (let it = 0; it < 100; it++) {
-      let p0 = 1;
-      let p1 = z;
-      for (let k = 2; k <= n; k++) {
-        const p2 = ((2 * k - 1) * z * p1 - (k - 1) * p0) / k;
-        p0 = p1;
-        p1 = p2;
-      }
-      const pn = n === 0 ? 1 : p1;
-      const pm = n === 1 ? 1 : p0;
-      // P_n'(z) = n (z P_n − P_{n−1}) / (z² − 1)
-      dp = (n * (z * pn - pm)) / (z * z - 1);
-      const dz = pn / dp;
+      const [p, dp] = legendreWithDerivative(n, z);
+      const dz = p / dp;
       z -= dz;
       if (Math.abs(dz) < 1e-16) break;
     }
-    // one more derivative at the converged root for the weight
-    let p0 = 1;
-    let p1 = z;
-    for (let k = 2; k <= n; k++) {
-      const p2 = ((2 * k - 1) * z * p1 - (k - 1) * p0) / k;
-      p0 = p1;
-      p1 = p2;
-    }
-    dp = n === 1 ? 1 : (n * (z * p1 - p0)) / (z * z - 1);
+    const dp = legendreWithDerivative(n, z)[1];
     x[i] = z;
     theta[i] = Math.acos(z);
     w[i] = 2 / ((1 - z * z) * dp * dp);
@@ -167,13 +157,10 @@ export function legendreTable(mmax: number, lmax: number, theta: Float64Array): 
  */
 export function legendreDerivativeTables(mmax: number, lmax: number, theta: Float64Array): { dtheta: Float64Array; mOverSin: Float64Array } {
   const K = theta.length;
+  // orders up to mmax (one past the kept ones: the identities reach m + 1)
   const M1 = mmax + 1;
-  const L1 = lmax;
-  const p = legendreTable(M1, L1, theta);
-  const at = (m: number, l: number, k: number): number => {
-    if (m < 0 || m > l || l >= L1 || m >= M1) return 0;
-    return p[(m * L1 + l) * K + k]!;
-  };
+  const p = legendreTable(M1, lmax, theta);
+  const at = (m: number, l: number, k: number): number => (m < 0 || m > l || l >= lmax || m >= M1 ? 0 : p[(m * lmax + l) * K + k]!);
   const dtheta = new Float64Array(mmax * lmax * K);
   const mOverSin = new Float64Array(mmax * lmax * K);
   for (let m = 0; m < mmax; m++) {

@@ -202,63 +202,71 @@ function fftOpts(dtype: DType, o: ShtOptions): FftOptions {
   return o.emulate ? { norm: 'forward', dtype, emulate: o.emulate } : { norm: 'forward', dtype };
 }
 
-/** Forward SHT: x [batch…, nlat, nlon] → coefficients mode-major [mmax, lmax, R] (R = Π batch). */
-export function shtModes(x: Tensor, plan: ShtPlan, o: ShtOptions = {}): ComplexTensor {
-  const R = checkField(x, plan, 'shtModes');
-  const work = workOf(x.dtype, o);
+/** The longitude transform `lon` (rfftnModes, or the adjoint of irfftnModes) of fields [batch…, nlat, nlon] → [mmax, R, nlat] in `work`. */
+function longitudeModes(x: Tensor, plan: ShtPlan, op: string, work: DType, o: ShtOptions, lon: typeof rfftnModes = rfftnModes): ComplexTensor {
+  const R = checkField(x, plan, op);
   const x3 = x.reshape([R, plan.nlat, plan.nlon]);
-  let F: ComplexTensor;
   try {
-    F = rfftnModes(x3, [plan.mmax], fftOpts(work, o)); // [M, R, nlat]
+    return lon(x3, [plan.mmax], fftOpts(work, o));
   } finally {
     x3.release();
   }
+}
+
+/** Fields → coefficients [mmax, lmax, R]: the longitude transform `lon`, then the analysis form with the plan's `matrix`. */
+function fieldsToModes(x: Tensor, plan: ShtPlan, op: string, o: ShtOptions, lon: typeof rfftnModes, matrix: keyof LegendreMatrices): ComplexTensor {
+  const work = workOf(x.dtype, o);
+  const F = longitudeModes(x, plan, op, work, o, lon);
   try {
-    return analysisForm(F, plan.matrices(work).analysis, o.dtype ?? x.dtype);
+    return analysisForm(F, plan.matrices(work)[matrix], o.dtype ?? x.dtype);
   } finally {
     F.release();
   }
+}
+
+/** Coefficients [mmax, lmax, R] → fields [R, nlat, nlon]: the synthesis form with the plan's `matrix`, then the longitude transform `lon`. */
+function modesToFields(Y: ComplexTensor, plan: ShtPlan, op: string, o: ShtOptions, lon: typeof irfftnModes, matrix: keyof LegendreMatrices): Tensor {
+  checkModes(Y, plan, op);
+  const work = workOf(Y.dtype, o);
+  const Z = synthesisForm(Y, plan.matrices(work)[matrix], work); // [M, R, nlat]
+  try {
+    return lon(Z, [plan.nlon], fftOpts(o.dtype ?? Y.dtype, o));
+  } finally {
+    Z.release();
+  }
+}
+
+/** Forward SHT: x [batch…, nlat, nlon] → coefficients mode-major [mmax, lmax, R] (R = Π batch). */
+export function shtModes(x: Tensor, plan: ShtPlan, o: ShtOptions = {}): ComplexTensor {
+  return fieldsToModes(x, plan, 'shtModes', o, rfftnModes, 'analysis');
 }
 
 /** Inverse SHT: coefficients [mmax, lmax, R] → fields [R, nlat, nlon] (the other modes zero). */
 export function ishtModes(Y: ComplexTensor, plan: ShtPlan, o: ShtOptions = {}): Tensor {
-  checkModes(Y, plan, 'ishtModes');
-  const work = workOf(Y.dtype, o);
-  const Z = synthesisForm(Y, plan.matrices(work).synthesis, work); // [M, R, nlat]
-  try {
-    return irfftnModes(Z, [plan.nlon], fftOpts(o.dtype ?? Y.dtype, o)); // [R, nlat, nlon]
-  } finally {
-    Z.release();
-  }
+  return modesToFields(Y, plan, 'ishtModes', o, irfftnModes, 'synthesis');
 }
 
 /** The adjoint of shtModes (real-linear, ⟨Z, Y⟩ = Σ Re(conj Z·Y)): its backward. → [R, nlat, nlon]. */
 export function shtModesAdjoint(G: ComplexTensor, plan: ShtPlan, o: ShtOptions = {}): Tensor {
-  checkModes(G, plan, 'shtModesAdjoint');
-  const work = workOf(G.dtype, o);
-  const Z = synthesisForm(G, plan.matrices(work).analysis, work); // Aᵀ per m: [M, R, nlat]
-  try {
-    return rfftnModesAdjoint(Z, [plan.nlon], fftOpts(o.dtype ?? G.dtype, o));
-  } finally {
-    Z.release();
-  }
+  return modesToFields(G, plan, 'shtModesAdjoint', o, rfftnModesAdjoint, 'analysis'); // Aᵀ per m
 }
 
 /** The adjoint of ishtModes: its backward. g [batch…, nlat, nlon] → [mmax, lmax, R]. */
 export function ishtModesAdjoint(g: Tensor, plan: ShtPlan, o: ShtOptions = {}): ComplexTensor {
-  const R = checkField(g, plan, 'ishtModesAdjoint');
-  const work = workOf(g.dtype, o);
-  const g3 = g.reshape([R, plan.nlat, plan.nlon]);
-  let F: ComplexTensor;
-  try {
-    F = irfftnModesAdjoint(g3, [plan.mmax], fftOpts(work, o)); // [M, R, nlat]
-  } finally {
-    g3.release();
-  }
-  try {
-    return analysisForm(F, plan.matrices(work).synthesis, o.dtype ?? g.dtype);
-  } finally {
-    F.release();
+  return fieldsToModes(g, plan, 'ishtModesAdjoint', o, irfftnModesAdjoint, 'synthesis');
+}
+
+/** Both parts of a complex tensor permuted into dst, src or dst seen in the given shape (null: as it is). */
+function permuteParts(src: ComplexTensor, dst: ComplexTensor, perm: readonly number[], srcShape: readonly number[] | null, dstShape: readonly number[] | null): void {
+  for (const [a, b] of [[src.re, dst.re], [src.im, dst.im]] as const) {
+    const s = srcShape ? a.reshape(srcShape) : a;
+    const d = dstShape ? b.reshape(dstShape) : b;
+    try {
+      backend().permute(s, perm, d);
+    } finally {
+      if (srcShape) s.release();
+      if (dstShape) d.release();
+    }
   }
 }
 
@@ -270,17 +278,8 @@ export function sht(x: Tensor, plan: ShtPlan, o: ShtOptions = {}): ComplexTensor
   const batch = x.shape.slice(0, -2);
   const Y = shtModes(x, plan, o);
   try {
-    const R = shapeSize(batch);
     const out = ComplexTensor.empty([...batch, plan.lmax, plan.mmax], Y.dtype, 'activation');
-    const view = (t: Tensor) => t.reshape([R, plan.lmax, plan.mmax]);
-    for (const [src, dst] of [[Y.re, out.re], [Y.im, out.im]] as const) {
-      const d = view(dst);
-      try {
-        backend().permute(src, [2, 1, 0], d);
-      } finally {
-        d.release();
-      }
-    }
+    permuteParts(Y, out, [2, 1, 0], null, [shapeSize(batch), plan.lmax, plan.mmax]);
     return out;
   } finally {
     Y.release();
@@ -296,14 +295,7 @@ export function isht(X: ComplexTensor, plan: ShtPlan, o: ShtOptions = {}): Tenso
   const R = shapeSize(batch);
   const Y = ComplexTensor.empty([plan.mmax, plan.lmax, R], X.dtype, 'activation');
   try {
-    for (const [src, dst] of [[X.re, Y.re], [X.im, Y.im]] as const) {
-      const s = src.reshape([R, plan.lmax, plan.mmax]);
-      try {
-        backend().permute(s, [2, 1, 0], dst);
-      } finally {
-        s.release();
-      }
-    }
+    permuteParts(X, Y, [2, 1, 0], [R, plan.lmax, plan.mmax], null);
     return ishtModes(Y, plan, o).reshapeOwned([...batch, plan.nlat, plan.nlon]);
   } finally {
     Y.release();
@@ -334,16 +326,8 @@ export function vorticityDivergence(u: Tensor, v: Tensor, plan: ShtPlan, o: ShtO
   if (u.shape.join() !== v.shape.join()) throw new RangeError(`vorticityDivergence: u ${fmtShape(u.shape)} and v ${fmtShape(v.shape)} differ in shape`);
   const work = workOf(u.dtype, o);
   const dtype = o.dtype ?? u.dtype;
-  const ff = (t: Tensor) => {
-    const t3 = t.reshape([R, plan.nlat, plan.nlon]);
-    try {
-      return rfftnModes(t3, [plan.mmax], fftOpts(work, o));
-    } finally {
-      t3.release();
-    }
-  };
-  const U = ff(u);
-  const V = ff(v);
+  const U = longitudeModes(u, plan, 'vorticityDivergence', work, o);
+  const V = longitudeModes(v, plan, 'vorticityDivergence', work, o);
   const { dA, qA } = plan.vectorMatrices(work);
   const vrt = ComplexTensor.empty([plan.mmax, plan.lmax, R], dtype, 'activation');
   const div = ComplexTensor.empty([plan.mmax, plan.lmax, R], dtype, 'activation');

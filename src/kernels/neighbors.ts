@@ -46,16 +46,11 @@ export function radiusNeighbors(points: Coords, queries: Coords, radius: number)
   const side = lo.map((l, a) => Math.max(radius, (hi[a]! - l) / maxCells));
   const dims = lo.map((l, a) => Math.floor((hi[a]! - l) / side[a]!) + 1);
   const [nx, ny, nz] = dims as [number, number, number];
-  const cellOf = (x: number, y: number, z: number) => [
-    Math.min(nx - 1, Math.floor((x - lo[0]!) / side[0]!)),
-    Math.min(ny - 1, Math.floor((y - lo[1]!) / side[1]!)),
-    Math.min(nz - 1, Math.floor((z - lo[2]!) / side[2]!)),
-  ] as const;
+  const axisCell = (v: number, a: number, n: number) => Math.min(n - 1, Math.floor((v - lo[a]!) / side[a]!));
   const start = new Int32Array(nx * ny * nz + 1);
   const cell = new Int32Array(n);
   for (let i = 0; i < n; i++) {
-    const [cx, cy, cz] = cellOf(points[3 * i]!, points[3 * i + 1]!, points[3 * i + 2]!);
-    cell[i] = (cx * ny + cy) * nz + cz;
+    cell[i] = (axisCell(points[3 * i]!, 0, nx) * ny + axisCell(points[3 * i + 1]!, 1, ny)) * nz + axisCell(points[3 * i + 2]!, 2, nz);
     start[cell[i]! + 1]++;
   }
   for (let c = 0; c < nx * ny * nz; c++) start[c + 1] += start[c]!;

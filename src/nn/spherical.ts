@@ -45,10 +45,12 @@ export class SphericalTransform implements SpectralTransform {
 
   checkGrid(sizes: readonly number[], inputShape: readonly number[]): void {
     if (sizes.length !== 2) throw new RangeError(`SphericalConv: input ${fmtShape(inputShape)} is not [batch, channels, nlat, nlon]`);
-    const [nlat, nlon] = sizes as [number, number];
-    if (this.lmax > nlat) throw new RangeError(`SphericalConv: lmax ${this.lmax} does not fit ${nlat} latitudes (input ${fmtShape(inputShape)}; lmax ≤ nlat)`);
-    const mLimit = Math.floor(nlon / 2) + 1;
-    if (this.mmax > mLimit) throw new RangeError(`SphericalConv: mmax ${this.mmax} does not fit ${nlon} longitudes (input ${fmtShape(inputShape)}; mmax ≤ nlon//2 + 1 = ${mLimit})`);
+    // the plan's own checks (lmax ≤ nlat, mmax ≤ nlon//2 + 1), named for this layer and input
+    try {
+      this.plan(sizes[0]!, sizes[1]!);
+    } catch (e) {
+      throw new RangeError(`SphericalConv: input ${fmtShape(inputShape)} does not fit lmax ${this.lmax}, mmax ${this.mmax}: ${e instanceof Error ? e.message : String(e)}`);
+    }
   }
 
   /** The transform plan of a grid size (cached). */
@@ -84,6 +86,8 @@ export interface SphericalConvOptions extends Omit<SpectralConvOptions, 'transfo
  * them (the orders kept are nModes[1] // 2).
  */
 export class SphericalConv extends SpectralConv {
+  declare readonly transform: SphericalTransform;
+
   constructor(inChannels: number, outChannels: number, opts: SphericalConvOptions) {
     if (opts.nModes.length !== 2) throw new RangeError(`SphericalConv: n_modes must have 2 entries (lmax, 2·mmax), got [${opts.nModes.join(', ')}]`);
     const [l, m2] = opts.nModes as [number, number];

@@ -16,7 +16,7 @@
  */
 import { unitRoundoff } from '../core/dtype.js';
 import type { HalfType } from './policy.js';
-import { Tensor, shapeSize } from '../core/tensor.js';
+import { type ComplexTensor, Tensor, shapeSize } from '../core/tensor.js';
 import { type FftNorm, FFT_NORMS, rfftnModes } from '../fft/index.js';
 import { type ShtPlan, shtModes } from '../fft/sht.js';
 import { backend } from '../kernels/cpu.js';
@@ -522,6 +522,18 @@ export interface FftErrorReport {
   halfIo?: HalfIoFftBound;
 }
 
+/** Σ|got − ref|² and Σ|ref|² over the complex values of two spectra of one shape, and their count. */
+function keptErrors(ref: ComplexTensor, got: ComplexTensor): { e2: number; s2: number; count: number } {
+  const [rr, ri, gr, gi] = [ref.re.toFloat64(), ref.im.toFloat64(), got.re.toFloat64(), got.im.toFloat64()];
+  let e2 = 0;
+  let s2 = 0;
+  for (let i = 0; i < rr.length; i++) {
+    e2 += (gr[i]! - rr[i]!) ** 2 + (gi[i]! - ri[i]!) ** 2;
+    s2 += rr[i]! ** 2 + ri[i]! ** 2;
+  }
+  return { e2, s2, count: rr.length };
+}
+
 function checkHalf(halfType: unknown, op: string): Half {
   if (!(HALVES as readonly unknown[]).includes(halfType)) {
     throw new TypeError(`${op}: halfType must be 'float16' or 'bfloat16', got '${String(halfType)}'`);
@@ -568,16 +580,7 @@ export function fftErrorReport(x: Tensor, modes: readonly number[], halfType: Ha
       got = rfftnModes(xh, modes, { norm, dtype: half });
     }
     made.push(got);
-    const rr = ref.re.toFloat64();
-    const ri = ref.im.toFloat64();
-    const gr = got.re.toFloat64();
-    const gi = got.im.toFloat64();
-    let e2 = 0;
-    let s2 = 0;
-    for (let i = 0; i < rr.length; i++) {
-      e2 += (gr[i]! - rr[i]!) ** 2 + (gi[i]! - ri[i]!) ** 2;
-      s2 += rr[i]! ** 2 + ri[i]! ** 2;
-    }
+    const { e2, s2, count } = keptErrors(ref, got);
     const N = shapeSize(sizes);
     const c = sizes.reduce((p, n) => p * axisScale(n, norm), 1);
     const fullNorm = c * Math.sqrt(N * x2);
@@ -587,7 +590,7 @@ export function fftErrorReport(x: Tensor, modes: readonly number[], halfType: Ha
     if (path === 'training') {
       const hb = halfIoFftBound(sizes, half, { norm });
       const u = hb.output;
-      const tinyAbs = hb.tiny * ((1 + u) * (1 + hb.f32) * c * Math.sqrt(N * vals.length) + Math.sqrt(2 * rr.length));
+      const tinyAbs = hb.tiny * ((1 + u) * (1 + hb.f32) * c * Math.sqrt(N * vals.length) + Math.sqrt(2 * count));
       return {
         path, measured,
         worst: keptNorm > 0 ? hb.output + (hb.full * fullNorm + tinyAbs) / keptNorm : Infinity,
@@ -778,13 +781,7 @@ export function shtErrorReport(x: Tensor, plan: ShtPlan, halfType: HalfType, pre
     }
     const got = shtModes(xin, plan, { dtype: half, work: precision === 'half' ? half : 'float32' });
     made.push(got);
-    const [rr, ri, gr, gi] = [ref.re.toFloat64(), ref.im.toFloat64(), got.re.toFloat64(), got.im.toFloat64()];
-    let e2 = 0;
-    let s2 = 0;
-    for (let i = 0; i < rr.length; i++) {
-      e2 += (gr[i]! - rr[i]!) ** 2 + (gi[i]! - ri[i]!) ** 2;
-      s2 += rr[i]! ** 2 + ri[i]! ** 2;
-    }
+    const { e2, s2, count } = keptErrors(ref, got);
     const keptNorm = Math.sqrt(s2);
     const inputNorm = Math.sqrt(x2);
     const u = unitRoundoff(half);
@@ -799,7 +796,7 @@ export function shtErrorReport(x: Tensor, plan: ShtPlan, halfType: HalfType, pre
     // tiny values below the half type's normal range: absolute TINY per rounded value (input, FFT output, coefficients)
     const nIn = vals.length;
     const nWork = 2 * plan.mmax * plan.nlat * (vals.length / (plan.nlat * plan.nlon));
-    const tiny = TINY[half] * (Math.sqrt(2 * rr.length) + (precision === 'half' ? norms.a * (Math.sqrt(nWork) + ((1 + eps32) * Math.sqrt(nIn)) / sq) : 0));
+    const tiny = TINY[half] * (Math.sqrt(2 * count) + (precision === 'half' ? norms.a * (Math.sqrt(nWork) + ((1 + eps32) * Math.sqrt(nIn)) / sq) : 0));
     const abs = u * keptNorm + (1 + u) * ((g * norms.absA * (1 + ew) + norms.a * ew) * inputNorm / sq + tiny);
     return {
       measured: keptNorm > 0 ? Math.sqrt(e2) / keptNorm : e2 > 0 ? Infinity : 0,

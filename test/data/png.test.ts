@@ -6,7 +6,7 @@ import { after, describe, it } from 'node:test';
 import pngjs from 'pngjs';
 import {
   colorbar, colorize, colormapTable, tickLabel, decodePng, encodePng, ImageError, NAN_COLOR, panel, readPng, titleBandHeight,
-  titleWidth, TITLE_CHARS, upscale, writePng, type Colormap, type RgbaImage,
+  titleWidth, TITLE_CHARS, upscale, writePng, type Colormap, type RgbaImage, stackRows,
 } from '../../src/data/formats/png.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'mpno-png-'));
@@ -479,5 +479,20 @@ describe('colorbar', () => {
     // a constant field: one label, the centre colour
     const flat = colorbar('viridis', 3, 3, 32);
     assert.deepEqual(px(flat, 0, 0), px(flat, 0, 31));
+  });
+});
+
+describe('stackRows', () => {
+  it('stacks images top to bottom, left-aligned, with the background in the gaps and beside narrower images', () => {
+    const solid = (w: number, h: number, c: number) => ({ rgba: new Uint8Array(w * h * 4).fill(c), width: w, height: h });
+    const img = stackRows([solid(3, 2, 10), solid(2, 1, 20)], 1, [1, 2, 3]);
+    assert.equal(img.width, 3);
+    assert.equal(img.height, 2 + 1 + 1);
+    const at = (x: number, y: number) => Array.from(img.rgba.subarray((y * 3 + x) * 4, (y * 3 + x) * 4 + 4));
+    assert.deepEqual(at(2, 1), [10, 10, 10, 10]);
+    assert.deepEqual(at(0, 2), [1, 2, 3, 255], 'the gap');
+    assert.deepEqual(at(1, 3), [20, 20, 20, 20]);
+    assert.deepEqual(at(2, 3), [1, 2, 3, 255], 'beside the narrower image');
+    assert.throws(() => stackRows([]), /stackRows: needs at least one image/);
   });
 });

@@ -1,9 +1,10 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { Rng } from '../../src/core/rng.js';
+import { checkParameterGradients } from '../helpers.js';
 import { Tensor } from '../../src/core/tensor.js';
 import { gradcheck } from '../../src/autograd/gradcheck.js';
-import { Variable, backward, noGrad, tidy } from '../../src/autograd/variable.js';
+import { Variable, noGrad, tidy } from '../../src/autograd/variable.js';
 import { FNO, type FNOOptions } from '../../src/models/fno.js';
 
 const rng = new Rng(12);
@@ -62,38 +63,8 @@ describe('FNO', () => {
       const r = gradcheck(([v]) => m.forward(v!), [x], { samples: 6 });
       assert.ok(r.maxRelErr[0]! < 1e-5, `${name}: input gradient error ${r.maxRelErr[0]}`);
       // every parameter tensor: analytic .grad of L = Σ y·R against central differences
-      const y0 = noGrad(() => tidy(() => m.forward(Variable.constant(x)).value.clone()));
-      const R = Tensor.fromArray(rng.normalArray(y0.size), y0.shape, 'float64');
-      const Rv = R.toFloat64();
-      const L = () => noGrad(() => tidy(() => {
-        const y = m.forward(Variable.constant(x)).value.toFloat64();
-        return y.reduce((a, v, i) => a + v * Rv[i]!, 0);
-      }));
-      m.zeroGrad();
-      const y = tidy(() => m.forward(Variable.constant(x)));
-      backward(y, R);
-      y.release();
-      for (const [pname, p] of m.namedParameters()) {
-        const g = p.grad!.toFloat64();
-        const gmax = g.reduce((a, v) => Math.max(a, Math.abs(v)), 0);
-        const vals = p.value.toFloat64();
-        for (let k = 0; k < 2; k++) {
-          const i = rng.int(p.size);
-          const keep = vals[i]!;
-          vals[i] = keep + 1e-5;
-          p.value.set(vals);
-          const lp = L();
-          vals[i] = keep - 1e-5;
-          p.value.set(vals);
-          const lm = L();
-          vals[i] = keep;
-          p.value.set(vals);
-          const num = (lp - lm) / 2e-5;
-          const err = Math.abs(num - g[i]!) / Math.max(Math.abs(num), 1e-3 * gmax, 1e-10);
-          assert.ok(err < 1e-5, `${name}: ${pname}[${i}] analytic ${g[i]} numeric ${num}`);
-        }
-      }
-      for (const t of [x, y0, R]) t.release();
+      checkParameterGradients(m, () => m.forward(Variable.constant(x)), { rng, eps: 1e-5, tol: 1e-5, floor: 1e-10, samples: 2, gmaxShare: 1e-3, label: name });
+      x.release();
       m.release();
     });
   }

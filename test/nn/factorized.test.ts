@@ -11,7 +11,7 @@ import {
 } from '../../src/nn/factorized.js';
 import { DenseSpectralWeight, SpectralConv } from '../../src/nn/spectral.js';
 import { contractPlanCacheStats } from '../../src/precision/contract/index.js';
-import { relL2 } from '../helpers.js';
+import { checkParameterGradients, relL2 } from '../helpers.js';
 
 const rng = new Rng(31);
 type Kind = 'cp' | 'tucker' | 'tt';
@@ -276,36 +276,9 @@ describe('factorised spectral weights', () => {
     it(`${kind}: a SpectralConv's parameter gradients (re/im pairs through the FFT) match finite differences (float64)`, () => {
       const conv = new SpectralConv(3, 3, { nModes: [4, 4], weight: factorizedWeight({ factorization: kind, rank: 0.5 }), rng, dtype: 'float64' });
       const x = rng.fillNormal(Tensor.empty([2, 3, 6, 8], 'float64'));
-      const R = Tensor.fromArray(rng.normalArray(2 * 3 * 6 * 8), [2, 3, 6, 8], 'float64');
-      const Rv = R.toFloat64();
-      const L = () => noGrad(() => tidy(() => conv.forward(Variable.constant(x)).value.toFloat64().reduce((a, v, i) => a + v * Rv[i]!, 0)));
-      conv.zeroGrad();
-      const y = tidy(() => conv.forward(Variable.constant(x)));
-      backward(y, R);
-      y.release();
-      for (const [name, p] of conv.namedParameters()) {
-        const g = p.grad!.toFloat64();
-        const gmax = g.reduce((a, v) => Math.max(a, Math.abs(v)), 0);
-        assert.ok(gmax > 0, `${name}: zero gradient`);
-        const vals = p.value.toFloat64();
-        for (let k = 0; k < 2; k++) {
-          const i = rng.int(p.size);
-          const keep = vals[i]!;
-          // the output is linear in each single entry (multilinear weights), so a large step is exact
-          vals[i] = keep + 1e-3;
-          p.value.set(vals);
-          const lp = L();
-          vals[i] = keep - 1e-3;
-          p.value.set(vals);
-          const lm = L();
-          vals[i] = keep;
-          p.value.set(vals);
-          const num = (lp - lm) / 2e-3;
-          const err = Math.abs(num - g[i]!) / Math.max(Math.abs(num), 1e-3 * gmax, 1e-12);
-          assert.ok(err < 1e-8, `${name}[${i}] analytic ${g[i]} numeric ${num}`);
-        }
-      }
-      for (const t of [x, R]) t.release();
+      // the output is linear in each single entry (multilinear weights), so a large step is exact
+      checkParameterGradients(conv, () => conv.forward(Variable.constant(x)), { rng, eps: 1e-3, tol: 1e-8, floor: 1e-12, samples: 2, gmaxShare: 1e-3, nonzero: true, label: kind });
+      x.release();
       conv.release();
     });
   }

@@ -62,7 +62,8 @@ export function stackRows(images: RgbaImage[], gap = 4, background: [number, num
   const width = Math.max(...images.map((im) => im.width));
   const height = images.reduce((s, im) => s + im.height, 0) + gap * (images.length - 1);
   const out = new Uint8Array(width * height * 4);
-  for (let p = 0; p < width * height; p++) out.set([...background, 255], p * 4);
+  // the background as one RGBA word per pixel (byte order as stored: R first)
+  new Uint32Array(out.buffer).fill(new Uint32Array(Uint8Array.from([...background, 255]).buffer)[0]!);
   let y0 = 0;
   images.forEach((im, i) => {
     checkRgba(`stackRows: image ${i}`, im.rgba, im.width, im.height);
