@@ -2,9 +2,12 @@ import type { DType } from '../core/dtype.js';
 import { Rng, type RngState } from '../core/rng.js';
 import { Tensor, fmtShape, shapeSize } from '../core/tensor.js';
 import { isPtTensor, ptToTensor, readPt } from './formats/pt.js';
+import type { Batch, Dataset } from '../core/batch.js';
 
 /** Input/output pairs stored as two tensors [N, C_in, …] and [N, C_out, …]. */
-export class TensorDataset {
+export class TensorDataset implements Dataset {
+  readonly target = 'y';
+
   constructor(readonly x: Tensor, readonly y: Tensor, readonly name = 'dataset') {
     if (x.ndim < 2 || y.ndim < 2 || x.shape[0] !== y.shape[0]) {
       throw new RangeError(`${name}: x ${fmtShape(x.shape)} and y ${fmtShape(y.shape)} must be [N, channels, …] with the same N`);
@@ -31,6 +34,12 @@ export class TensorDataset {
     return { x: pick(this.x), y: pick(this.y) };
   }
 
+  /** The samples at `indices` as a batch {x, y}. */
+  batch(indices: readonly number[]): Batch {
+    const { x, y } = this.gather(indices);
+    return { size: indices.length, tensors: { x, y }, segments: {} };
+  }
+
   release(): void {
     this.x.release();
     this.y.release();
@@ -45,14 +54,14 @@ export interface DataLoaderOptions {
   seed?: number;
 }
 
-/** Batches of a TensorDataset, in order or shuffled by a seeded generator whose state can be saved. */
-export class DataLoader {
+/** Batches of a dataset, in order or shuffled by a seeded generator whose state can be saved. */
+export class DataLoader<D extends Dataset = Dataset> {
   readonly batchSize: number;
   readonly shuffle: boolean;
   readonly dropLast: boolean;
   readonly rng: Rng;
 
-  constructor(readonly dataset: TensorDataset, opts: DataLoaderOptions) {
+  constructor(readonly dataset: D, opts: DataLoaderOptions) {
     if (!Number.isInteger(opts.batchSize) || opts.batchSize < 1) throw new RangeError(`DataLoader: batch size must be a positive integer, got ${opts.batchSize}`);
     this.batchSize = opts.batchSize;
     this.shuffle = opts.shuffle ?? false;

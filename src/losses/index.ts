@@ -65,11 +65,17 @@ export class LpLoss {
     if (!(this.p >= 1)) throw new RangeError(`LpLoss: p must be ≥ 1, got ${this.p}`);
   }
 
-  /** Σ over functions of ‖x − y‖_p / (‖y‖_p + eps) (the quadrature weights cancel). */
-  rel(x: Variable, target: Variable | Tensor): Variable {
+  /**
+   * Σ over functions of ‖x − y‖_p / (‖y‖_p + eps) (the quadrature weights cancel). A function is one
+   * (batch item, channel) of a grid batch [B, C, …] (its last d axes), or with `segments` one (sample,
+   * channel) of a point field [points, C] whose samples' points are the row ranges segments[b] …
+   * segments[b + 1] − 1.
+   */
+  rel(x: Variable, target: Variable | Tensor, segments?: Int32Array): Variable {
     const op = 'LpLoss';
     const y = targetOf(target);
-    const { N, G, xv, yv } = prepare(op, x, y, this.d);
+    const { xv, yv, order, starts } = segments ? preparePoints(op, x, y, segments) : gridFunctions(op, x, y, this.d);
+    const G = starts.length - 1;
     const p = this.p;
     const scale = this.reduction === 'mean' ? 1 / G : 1;
     const dn = new Float64Array(G);
@@ -78,7 +84,8 @@ export class LpLoss {
     for (let g = 0; g < G; g++) {
       let a = 0;
       let b = 0;
-      for (let i = g * N; i < (g + 1) * N; i++) {
+      for (let k = starts[g]!; k < starts[g + 1]!; k++) {
+        const i = order ? order[k]! : k;
         a += Math.abs(xv[i]! - yv[i]!) ** p;
         b += Math.abs(yv[i]!) ** p;
       }
@@ -93,7 +100,8 @@ export class LpLoss {
       for (let g = 0; g < G; g++) {
         if (dn[g] === 0) continue;
         const c = go / (yn[g]! * dn[g]! ** (p - 1));
-        for (let i = g * N; i < (g + 1) * N; i++) {
+        for (let k = starts[g]!; k < starts[g + 1]!; k++) {
+          const i = order ? order[k]! : k;
           const e = xv[i]! - yv[i]!;
           grad[i] = c * Math.sign(e) * Math.abs(e) ** (p - 1);
         }
@@ -102,9 +110,42 @@ export class LpLoss {
     });
   }
 
-  forward(x: Variable, y: Variable | Tensor): Variable {
-    return this.rel(x, y);
+  forward(x: Variable, y: Variable | Tensor, segments?: Int32Array): Variable {
+    return this.rel(x, y, segments);
   }
+}
+
+/** The functions of a grid batch: G runs of N contiguous elements (the last d axes). */
+function gridFunctions(op: string, x: Variable, y: Tensor, d: number): { xv: Float64Array; yv: Float64Array; order: null; starts: Int32Array } {
+  const { N, G, xv, yv } = prepare(op, x, y, d);
+  const starts = new Int32Array(G + 1);
+  for (let g = 0; g <= G; g++) starts[g] = g * N;
+  return { xv, yv, order: null, starts };
+}
+
+/**
+ * The functions of a point field [R, C] (or [R]) with per-sample row pointers: function (b, c) is the
+ * elements r·C + c for the rows r of sample b; `order` lists them function by function.
+ */
+function preparePoints(op: string, x: Variable, y: Tensor, segments: Int32Array): { xv: Float64Array; yv: Float64Array; order: Int32Array; starts: Int32Array } {
+  if (!shapeEq(x.shape, y.shape)) throw new RangeError(`${op}: prediction ${fmtShape(x.shape)} and target ${fmtShape(y.shape)} differ`);
+  if (x.value.ndim < 1 || x.value.ndim > 2) throw new RangeError(`${op}: a point field is [points, channels], got ${fmtShape(x.shape)}`);
+  const R = x.shape[0]!;
+  const C = x.value.ndim === 2 ? x.shape[1]! : 1;
+  const B = segments.length - 1;
+  if (B < 1 || segments[0] !== 0 || segments[B] !== R) throw new RangeError(`${op}: row pointers ${segments[0]} … ${segments[B]} do not span the ${R} points of ${fmtShape(x.shape)}`);
+  const { xv, yv } = prepare(op, x, y, 1);
+  const order = new Int32Array(R * C);
+  const starts = new Int32Array(B * C + 1);
+  let k = 0;
+  for (let b = 0; b < B; b++) {
+    if (segments[b + 1]! < segments[b]!) throw new RangeError(`${op}: row pointers decrease at sample ${b}`);
+    for (let c = 0; c < C; c++) {
+      for (let r = segments[b]!; r < segments[b + 1]!; r++) order[k++] = r * C + c;
+      starts[b * C + c + 1] = k;
+    }
+  }
+  return { xv, yv, order, starts };
 }
 
 /**
@@ -229,7 +270,8 @@ export class H1Loss {
     });
   }
 
-  forward(x: Variable, y: Variable | Tensor): Variable {
+  forward(x: Variable, y: Variable | Tensor, segments?: Int32Array): Variable {
+    if (segments) throw new RangeError('H1Loss: a point field has no grid to differentiate on; use the l2 loss for point clouds');
     return this.rel(x, y);
   }
 }

@@ -6,13 +6,18 @@ import type { GradScaler, GradScalerState } from '../precision/scaler.js';
 import { type EpochSchedule, precisionAt } from '../precision/schedule.js';
 import { Variable, backward, disposeGraph, noGrad, tidy } from '../autograd/variable.js';
 import type { DataLoader, UnitGaussianNormalizer } from '../data/dataset.js';
+import { type Batch, releaseBatch } from '../core/batch.js';
 import type { Module } from '../nn/module.js';
 import { fsStep, makeDirectory } from '../data/formats/atomic.js';
 import { type TrainingState, saveCheckpoint } from './checkpoint.js';
 import type { RunConfig } from './config.js';
 
 export interface Loss {
-  forward(x: Variable, y: Tensor): Variable;
+  /**
+   * The loss of a batch's prediction against its target. `segments`: the target is a point field
+   * (the batch's samples concatenated along axis 0) with these per-sample row pointers.
+   */
+  forward(x: Variable, y: Tensor, segments?: Int32Array): Variable;
 }
 
 export interface OptimizerLike {
@@ -31,6 +36,21 @@ export interface SchedulerLike {
 
 export interface ModelLike extends Module {
   forward(x: Variable): Variable;
+  /** A model that reads named batch fields (point clouds, latent grids) instead of one input x. */
+  forwardBatch?(batch: Batch): Variable;
+  /** Graph statistics of the forward passes since the last call (models with neighbourhood graphs). */
+  takeGraphStats?(): GraphStats;
+}
+
+/** Neighbourhood graphs of a model's forward passes: queries, queries with no neighbour, edges (per graph). */
+export type GraphStats = Record<string, { queries: number; empty: number; edges: number }>;
+
+/** The model's prediction of a batch: forwardBatch where the model reads named fields, else forward(x). */
+export function predictBatch(model: ModelLike, batch: Batch): Variable {
+  if (model.forwardBatch) return model.forwardBatch(batch);
+  const x = batch.tensors['x'];
+  if (!x) throw new RangeError(`the model takes a batch field 'x' (the batch has ${Object.keys(batch.tensors).join(', ')})`);
+  return model.forward(Variable.constant(x));
 }
 
 /** One line of the metrics log (JSON lines). */
@@ -54,6 +74,8 @@ export interface EpochRecord {
   overflows?: number[];
   /** What changed: precision switches of the schedule, layers that fell back. */
   events?: string[];
+  /** Neighbourhood graphs of the epoch's training passes (GNO layers): queries, empty neighbourhoods, edges. */
+  graphs?: GraphStats;
 }
 
 /** Mixed-precision controls of a run. */
@@ -167,10 +189,13 @@ export class Trainer {
     let samples = 0;
     batches.forEach((idx, b) => {
       if (this.o.crashAt?.epoch === this.epoch && this.o.crashAt.batch === b) process.kill(process.pid, 'SIGKILL');
-      const { x, y } = loader.dataset.gather(idx);
+      const batch = loader.dataset.batch(idx);
+      const target = loader.dataset.target;
+      const y = batch.tensors[target]!;
+      const seg = batch.segments[target];
       const yt = outputNormalizer ? outputNormalizer.encode(y) : y;
       try {
-        const loss = tidy(() => trainLoss.forward(model.forward(Variable.constant(x)), yt));
+        const loss = tidy(() => trainLoss.forward(predictBatch(model, batch), yt, seg));
         const v = loss.item();
         this.checkFallback();
         if (!Number.isFinite(v)) {
@@ -194,9 +219,8 @@ export class Trainer {
         samples += idx.length;
         this.o.progress?.update(b + 1, v);
       } finally {
-        x.release();
         if (yt !== y) yt.release();
-        y.release();
+        releaseBatch(batch);
       }
     });
     this.o.progress?.stop();
@@ -216,20 +240,27 @@ export class Trainer {
         const sums: Record<string, number> = {};
         let n = 0;
         for (const idx of loader.epochBatches()) {
-          const { x, y } = loader.dataset.gather(idx);
-          tidy(() => {
-            const pred = model.forward(Variable.constant(x));
-            const dec = outputNormalizer ? new Variable(outputNormalizer.decode(pred.value)) : pred;
-            for (const [name, loss] of Object.entries(evalLosses)) sums[name] = (sums[name] ?? 0) + loss.forward(dec, y).item();
-          });
-          x.release();
-          y.release();
+          const batch = loader.dataset.batch(idx);
+          const target = loader.dataset.target;
+          const y = batch.tensors[target]!;
+          const seg = batch.segments[target];
+          try {
+            tidy(() => {
+              const pred = predictBatch(model, batch);
+              const dec = outputNormalizer ? new Variable(outputNormalizer.decode(pred.value)) : pred;
+              for (const [name, loss] of Object.entries(evalLosses)) sums[name] = (sums[name] ?? 0) + loss.forward(dec, y, seg).item();
+            });
+          } finally {
+            releaseBatch(batch);
+          }
           n += idx.length;
         }
         for (const [name, s] of Object.entries(sums)) out[`${set}_${name}`] = s / n;
       }
     });
     convs.forEach((c, i) => { c.overflows = counters[i]!; });
+    // the epoch record's graph statistics are the training passes'
+    model.takeGraphStats?.();
     model.train();
     return out;
   }
@@ -258,6 +289,7 @@ export class Trainer {
       const lr = this.o.optimizer.lr;
       const r = this.trainEpoch(trainLoader);
       this.o.scheduler?.step();
+      const graphs = this.o.model.takeGraphStats?.();
       const rec: EpochRecord = {
         epoch: this.epoch,
         train_err: r.sum / Math.max(1, r.batches),
@@ -274,6 +306,7 @@ export class Trainer {
           rec.skipped_steps = pc.scaler.skipped;
         }
       }
+      if (graphs && Object.keys(graphs).length) rec.graphs = graphs;
       if (this.events.length) rec.events = [...this.events];
       if (this.epoch % this.o.evalInterval === 0 || this.epoch === this.o.nEpochs - 1) {
         last = this.evaluate(testLoaders);
