@@ -3,7 +3,9 @@ import { fileURLToPath } from 'node:url';
 import { Rng } from '../src/core/rng.js';
 import { Tensor } from '../src/core/tensor.js';
 import { Variable, backward, noGrad, tidy } from '../src/autograd/variable.js';
-import { H1Loss } from '../src/losses/index.js';
+import { H1Loss, LpLoss } from '../src/losses/index.js';
+import { type Batch, releaseBatch, rowPointers } from '../src/core/batch.js';
+import { unitGrid } from '../src/data/points.js';
 import { buildModel } from '../src/models/registry.js';
 import type { BlockPrecision, HalfType } from '../src/precision/policy.js';
 import { AdamW } from '../src/optim/index.js';
@@ -17,8 +19,8 @@ export interface PrecisionCase {
   cin: number;
   precision: BlockPrecision;
   half: HalfType | null;
-  /** 'SFNO': the spherical model of sfnoModelCase on a res × 2·res sphere (default FNO). */
-  family?: 'FNO' | 'SFNO';
+  /** 'SFNO': the spherical model of sfnoModelCase on a res × 2·res sphere; 'GINO': ginoModelCase (default FNO). */
+  family?: 'FNO' | 'SFNO' | 'GINO';
 }
 
 /** One model configuration run by bench precision / bench tfno: its name, data shape and model section. */
@@ -34,6 +36,8 @@ export interface ModelCase {
   model: { name: string } & Record<string, unknown>;
   /** The 16-bit type of AMP and half blocks, null in full precision. */
   half: HalfType | null;
+  /** Point-cloud model (GINO): batches of `points` surface points per sample on a res³ latent grid. */
+  points?: number;
 }
 
 export interface PrecisionRow {
@@ -71,7 +75,65 @@ export function precisionCases(quick: boolean): PrecisionCase[] {
   const res = quick ? 16 : 64;
   out.push({ res, cin: 3, precision: 'full', half: null, family: 'SFNO' });
   for (const half of ['float16', 'bfloat16'] as const) for (const precision of ['mixed', 'half'] as const) out.push({ res, cin: 3, precision, half, family: 'SFNO' });
+  // the GINO rows: car-like point clouds on a 16³ latent grid (examples/bodies-gino.json's model)
+  out.push({ res: 16, cin: 0, precision: 'full', half: null, family: 'GINO' });
+  for (const half of ['float16', 'bfloat16'] as const) for (const precision of ['mixed', 'half'] as const) out.push({ res: 16, cin: 0, precision, half, family: 'GINO' });
   return out;
+}
+
+/**
+ * The GINO case (bench precision's GINO rows): examples/bodies-gino.json's model (latent 16³ grid,
+ * modes 8, hidden 32, 4 layers, GNO kernels [64, 64], radius 0.1) with the tanh stabiliser, on
+ * ellipsoid-like clouds of 1000 surface points (quick: 8³ grid, hidden 8, 200 points); 'mixed'/'half'
+ * rows use AMP in the GNO kernels and the FNO as well.
+ */
+export function ginoModelCase(precision: BlockPrecision, half: HalfType, quick: boolean): ModelCase {
+  const amp = precision !== 'full';
+  const G = quick ? 8 : 16;
+  const modes = quick ? 4 : 8;
+  return {
+    name: `GINO ${G}³ ${precision}${amp ? ` ${half === 'float16' ? 'fp16' : 'bf16'} amp` : ''}`,
+    res: G, cin: 0, half: amp ? half : null, points: quick ? 200 : 1000,
+    model: {
+      name: 'GINO', out_channels: 1, latent_feature_channels: 1, fno_n_modes: [modes, modes, modes], fno_hidden_channels: quick ? 8 : 32, fno_n_layers: 4,
+      in_gno_radius: 0.1, out_gno_radius: 0.1, in_gno_pos_embed_type: 'nerf', out_gno_pos_embed_type: 'nerf', gno_embed_channels: 4,
+      in_gno_channel_mlp_hidden_layers: quick ? [16, 16] : [64, 64], out_gno_channel_mlp_hidden_layers: quick ? [16, 16] : [64, 64], projection_channel_ratio: 2,
+      fno_stabilizer: 'tanh', fno_block_precision: precision, half_type: half, amp,
+    },
+  };
+}
+
+/** B ellipsoid-like point clouds of P points in [0, 1]³ (different shapes), their SDF-like latent feature and a smooth target. */
+function pointBatch(B: number, P: number, G: number, rng: Rng): Batch {
+  const geom = new Float64Array(B * P * 3);
+  const y = new Float64Array(B * P);
+  const lf = new Float64Array(B * G * G * G);
+  for (let b = 0; b < B; b++) {
+    const ax = [0.3 + 0.15 * rng.uniform(), 0.25 + 0.15 * rng.uniform(), 0.4 + 0.08 * rng.uniform()];
+    for (let i = 0; i < P; i++) {
+      // Fibonacci points on the unit sphere, stretched
+      const z = 1 - (2 * (i + 0.5)) / P;
+      const r = Math.sqrt(1 - z * z);
+      const phi = i * Math.PI * (3 - Math.sqrt(5));
+      const u = [r * Math.cos(phi), r * Math.sin(phi), z];
+      for (let a = 0; a < 3; a++) geom[(b * P + i) * 3 + a] = 0.5 + ax[a]! * u[a]!;
+      y[b * P + i] = 1 - 2.25 * (1 - z * z);
+    }
+    for (let k = 0; k < G * G * G; k++) {
+      const p = [Math.floor(k / (G * G)), Math.floor(k / G) % G, k % G].map((v) => v / (G - 1) - 0.5);
+      lf[b * G * G * G + k] = Math.hypot(p[0]! / ax[0]!, p[1]! / ax[1]!, p[2]! / ax[2]!) - 1;
+    }
+  }
+  const seg = rowPointers(Array.from({ length: B }, () => P));
+  return {
+    size: B, segments: { input_geom: seg, y: seg },
+    tensors: {
+      input_geom: Tensor.fromArray(geom, [B * P, 3], 'float32', 'data'),
+      y: Tensor.fromArray(y, [B * P, 1], 'float32', 'data'),
+      latent_features: Tensor.fromArray(lf, [B, 1, G, G, G], 'float32', 'data'),
+      latent_queries: Tensor.fromArray(unitGrid(G), [G, G, G, 3], 'float32', 'data'),
+    },
+  };
 }
 
 /**
@@ -99,6 +161,7 @@ export function sfnoModelCase(precision: BlockPrecision, half: HalfType, quick: 
  */
 export function precisionModelCase(c: PrecisionCase, quick: boolean): ModelCase {
   if (c.family === 'SFNO') return sfnoModelCase(c.precision, c.half ?? 'float16', quick);
+  if (c.family === 'GINO') return ginoModelCase(c.precision, c.half ?? 'float16', quick);
   const hidden = quick ? 8 : 32;
   const modes = quick ? 8 : 16;
   return {
@@ -113,6 +176,7 @@ export function precisionModelCase(c: PrecisionCase, quick: boolean): ModelCase 
 
 /** Runs one model case in this process: training steps (forward, H1 loss, backward, AdamW) and inference. */
 export function runModelCase(c: ModelCase, runs: number, warmup: number, quick: boolean): PrecisionRow {
+  if (c.points !== undefined) return runPointCase(c, c.points, runs, warmup, quick);
   const B = quick ? 2 : 8;
   const m = buildModel(c.model);
   const rng = new Rng(1);
@@ -138,6 +202,36 @@ export function runModelCase(c: ModelCase, runs: number, warmup: number, quick: 
     peak_ledger_bytes: train.peak_ledger_bytes, peak_rss_bytes: process.resourceUsage().maxRSS * 1024, parameters: m.numParameters(),
   };
   for (const t of [x, y]) t.release();
+  opt.release();
+  m.release();
+  return row;
+}
+
+/** A point-cloud model case (GINO): training steps with the per-sample relative L2 loss, and inference; batch 4 (quick 2). */
+function runPointCase(c: ModelCase, P: number, runs: number, warmup: number, quick: boolean): PrecisionRow {
+  const B = quick ? 2 : 4;
+  const m = buildModel(c.model);
+  const batch = pointBatch(B, P, c.res, new Rng(1));
+  const y = batch.tensors['y']!;
+  const loss = new LpLoss({});
+  const opt = new AdamW(m.parameters(), { lr: 1e-3 });
+  const scaler = c.half === 'float16' ? new GradScaler() : undefined;
+  const step = () => {
+    const l = tidy(() => loss.forward(m.forwardBatch!(batch), y, batch.segments['y']));
+    opt.zeroGrad();
+    backward(l, scaler ? Tensor.full([], scaler.scale, l.dtype, 'gradient') : undefined);
+    l.release();
+    if (!scaler || scaler.unscaleAndCheck(m.parameters())) opt.step();
+  };
+  const train = measure(step, { runs, warmup });
+  const infer = measure(() => noGrad(() => tidy(() => void m.forwardBatch!(batch))), { runs, warmup });
+  const row: PrecisionRow = {
+    suite: 'precision', name: c.name, shape: `${B} × ${P} points, ${c.res}³ latent`, dtype: c.half ?? 'float32', threads: pool.threads,
+    median_ms: train.median_ms, gflops: null,
+    train_samples_per_s: (1000 * B) / train.median_ms, infer_samples_per_s: (1000 * B) / infer.median_ms,
+    peak_ledger_bytes: train.peak_ledger_bytes, peak_rss_bytes: process.resourceUsage().maxRSS * 1024, parameters: m.numParameters(),
+  };
+  releaseBatch(batch);
   opt.release();
   m.release();
   return row;

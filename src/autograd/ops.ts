@@ -645,6 +645,189 @@ export function segmentReduce(x: Variable, rowPtr: Int32Array, reduce: 'sum' | '
   });
 }
 
+/** Checks a row-layout mixing's operands: x [R, Ci] (or [1, Ci, R] when `channelFirst`), W [Co, Ci], bias [Co]. */
+function rowMixingDims(op: string, x: Variable, W: Variable, bias: Variable | undefined, channelFirst: boolean): { R: number; Ci: number; Co: number } {
+  const ok = channelFirst ? x.value.ndim === 3 && x.shape[0] === 1 : x.value.ndim === 2;
+  if (!ok) throw new RangeError(`${op}: x must be ${channelFirst ? '[1, channels, rows]' : '[rows, channels]'}, got ${fmtShape(x.shape)}`);
+  const Ci = channelFirst ? x.shape[1]! : x.shape[1]!;
+  const R = channelFirst ? x.shape[2]! : x.shape[0]!;
+  if (W.value.ndim !== 2 || W.shape[1] !== Ci) throw new RangeError(`${op}: weight ${fmtShape(W.shape)} does not take ${Ci} input channels (x ${fmtShape(x.shape)})`);
+  const Co = W.shape[0]!;
+  if (bias && (bias.value.ndim !== 1 || bias.shape[0] !== Co)) throw new RangeError(`${op}: bias ${fmtShape(bias.shape)} must be [${Co}]`);
+  return { R, Ci, Co };
+}
+
+/**
+ * A linear layer on rows (torch.nn.Linear): y[r, :] = W·x[r, :] + bias, x [R, Ci] → y [R, Co] in x's
+ * dtype. Backward: gx = g·W, gW = gᵀ·x, gb = Σ_r g (float32 or float64 parameter gradients).
+ */
+export function rowLinear(x: Variable, W: Variable, bias?: Variable): Variable {
+  const op = 'rowLinear';
+  const { R, Ci, Co } = rowMixingDims(op, x, W, bias, false);
+  const out = Tensor.empty([R, Co], x.dtype, 'activation');
+  be().gemm(x.value, W.value, out, { transB: true });
+  if (bias) be().channelAffine(out, null, bias.value, out);
+  const sx = save(x.value);
+  const sW = save(W.value);
+  return record(op, [x, W, bias ?? null], out, (g, needs) => {
+    const grads: (Tensor | null)[] = [null, null, null];
+    if (needs[0]) be().gemm(g, sW, (grads[0] = Tensor.empty([R, Ci], g.dtype, 'gradient')));
+    if (needs[1]) be().gemm(g, sx, (grads[1] = Tensor.zeros([Co, Ci], paramGradDType(W), 'gradient')), { transA: true, accumulate: true });
+    if (needs[2] && bias) grads[2] = channelBiasGrad(g, bias.shape, paramGradDType(bias));
+    return grads;
+  }, [sx, sW]);
+}
+
+/**
+ * A linear layer from rows to channel-first: x [R, Ci] → y [1, Co, R] = W·xᵀ + bias (gelu(…) with
+ * `gelu`, applied with the bias in the GEMM's epilogue), so that the next layers are the channel-first
+ * mixings (linear, linearGelu). Backward: gz = g (·gelu′), gx = gzᵀ·W, gW = gz·x, gb = Σ gz.
+ */
+export function linearFromRows(x: Variable, W: Variable, bias?: Variable, gelu = false): Variable {
+  const op = 'linearFromRows';
+  const { R, Ci, Co } = rowMixingDims(op, x, W, bias, false);
+  const out = Tensor.empty([1, Co, R], x.dtype, 'activation');
+  const needsGrad = isGradEnabled() && (x.requiresGrad || W.requiresGrad || (bias?.requiresGrad ?? false));
+  const d = gelu && needsGrad ? Tensor.empty([1, Co, R], x.dtype, 'activation') : undefined;
+  const o2 = out.reshape([Co, R]);
+  const d2 = d?.reshape([Co, R]);
+  try {
+    be().gemm(W.value, x.value, o2, { transB: true, ...(bias ? { bias: bias.value } : {}), ...(gelu ? { gelu: 'none' as const } : {}), ...(d2 ? { activationGrad: d2 } : {}) });
+  } finally {
+    o2.release();
+    d2?.release();
+  }
+  const sx = save(x.value);
+  const sW = save(W.value);
+  return record(op, [x, W, bias ?? null], out, (g, needs) => {
+    let gz = g;
+    if (d) {
+      gz = gradLike(g);
+      be().binary('mul', g, d, gz);
+      d.release();
+    }
+    const gz2 = gz.reshape([Co, R]);
+    try {
+      const grads: (Tensor | null)[] = [null, null, null];
+      if (needs[0]) be().gemm(gz2, sW, (grads[0] = Tensor.empty([R, Ci], g.dtype, 'gradient')), { transA: true });
+      if (needs[1]) be().gemm(gz2, sx, (grads[1] = Tensor.zeros([Co, Ci], paramGradDType(W), 'gradient')), { accumulate: true });
+      if (needs[2] && bias) grads[2] = channelBiasGrad(gz, bias.shape, paramGradDType(bias));
+      return grads;
+    } finally {
+      gz2.release();
+      if (gz !== g) gz.release();
+    }
+  }, d ? [sx, sW, d] : [sx, sW]);
+}
+
+/**
+ * A linear layer from channel-first to rows: x [1, Ci, R] → y [R, Co] = xᵀ·Wᵀ + bias. Backward:
+ * gx = Wᵀ·gᵀ, gW = gᵀ·xᵀ, gb = Σ_r g.
+ */
+export function linearToRows(x: Variable, W: Variable, bias?: Variable): Variable {
+  const op = 'linearToRows';
+  const { R, Ci, Co } = rowMixingDims(op, x, W, bias, true);
+  const out = Tensor.empty([R, Co], x.dtype, 'activation');
+  const x2 = x.value.reshape([Ci, R]);
+  be().gemm(x2, W.value, out, { transA: true, transB: true });
+  if (bias) be().channelAffine(out, null, bias.value, out);
+  const sW = save(W.value);
+  return record(op, [x, W, bias ?? null], out, (g, needs) => {
+    const grads: (Tensor | null)[] = [null, null, null];
+    if (needs[0]) {
+      const gx = Tensor.empty([Ci, R], g.dtype, 'gradient');
+      be().gemm(sW, g, gx, { transA: true, transB: true });
+      grads[0] = gx.reshapeOwned([1, Ci, R]);
+    }
+    if (needs[1]) be().gemm(g, x2, (grads[1] = Tensor.zeros([Co, Ci], paramGradDType(W), 'gradient')), { transA: true, transB: true, accumulate: true });
+    if (needs[2] && bias) grads[2] = channelBiasGrad(g, bias.shape, paramGradDType(bias));
+    return grads;
+  }, [x2, sW]);
+}
+
+/**
+ * Columns c0 … c1 − 1 of a matrix W [M, N] as a new [M, c1 − c0] matrix (the block of a layer's weight
+ * that acts on one part of a concatenated input). Backward: the gradient placed in that block of zeros.
+ */
+export function sliceColumns(W: Variable, c0: number, c1: number): Variable {
+  const op = 'sliceColumns';
+  if (W.value.ndim !== 2) throw new RangeError(`${op}: W must be 2-D, got ${fmtShape(W.shape)}`);
+  const [M, N] = W.shape as [number, number];
+  if (!(Number.isInteger(c0) && Number.isInteger(c1) && c0 >= 0 && c1 > c0 && c1 <= N)) throw new RangeError(`${op}: columns ${c0} … ${c1 - 1} are not inside the ${N} columns of ${fmtShape(W.shape)}`);
+  const w = c1 - c0;
+  const src = W.value.toFloat64();
+  const v = new Float64Array(M * w);
+  for (let i = 0; i < M; i++) for (let j = 0; j < w; j++) v[i * w + j] = src[i * N + c0 + j]!;
+  const out = Tensor.fromArray(v, [M, w], W.dtype, 'activation');
+  return record(op, [W], out, (g) => {
+    const gv = g.toFloat64();
+    const full = new Float64Array(M * N);
+    for (let i = 0; i < M; i++) for (let j = 0; j < w; j++) full[i * N + c0 + j] = gv[i * w + j]!;
+    return [Tensor.fromArray(full, [M, N], g.dtype, 'gradient')];
+  });
+}
+
+/**
+ * Rows scaled by constants: y[r, :] = s[r]·x[r, :] (quadrature weights on a graph's edges). x [R, C],
+ * s a tensor of R values (no gradient). Backward: gx[r, :] = s[r]·g[r, :].
+ */
+export function rowScale(x: Variable, s: Tensor): Variable {
+  const op = 'rowScale';
+  if (x.value.ndim !== 2 || s.size !== x.shape[0]) throw new RangeError(`${op}: x ${fmtShape(x.shape)} must be [rows, channels] with one scale per row (got ${s.size} scales)`);
+  const [R, C] = x.shape as [number, number];
+  const out = Tensor.empty([R, C], x.dtype, 'activation');
+  const x3 = x.value.reshape([1, R, C]);
+  const o3 = out.reshape([1, R, C]);
+  const ss = save(s);
+  try {
+    be().channelAffine(x3, ss, null, o3);
+  } finally {
+    x3.release();
+    o3.release();
+  }
+  return record(op, [x], out, (g) => {
+    const gx = Tensor.empty([R, C], g.dtype, 'gradient');
+    const g3 = g.reshape([1, R, C]);
+    const gx3 = gx.reshape([1, R, C]);
+    try {
+      be().channelAffine(g3, ss, null, gx3);
+    } finally {
+      g3.release();
+      gx3.release();
+    }
+    return [gx];
+  }, [ss]);
+}
+
+/**
+ * Concatenation along the channel axis: [B, C_a, …] and [B, C_b, …] (same dtype, same other axes) →
+ * [B, C_a + C_b, …] (neuralop's torch.cat(…, dim=channels)). Backward: the gradient split back.
+ */
+export function concatChannels(a: Variable, b: Variable): Variable {
+  const op = 'concatChannels';
+  if (a.value.ndim < 2 || b.value.ndim !== a.value.ndim || a.shape[0] !== b.shape[0] || !shapeEq(a.shape.slice(2), b.shape.slice(2)) || a.dtype !== b.dtype) {
+    throw new RangeError(`${op}: ${fmtShape(a.shape)} ${a.dtype} and ${fmtShape(b.shape)} ${b.dtype} must share the batch, spatial axes and dtype`);
+  }
+  const B = a.shape[0]!;
+  const S = shapeSize(a.shape.slice(2));
+  const Ca = a.shape[1]!;
+  const Cb = b.shape[1]!;
+  const out = Tensor.empty([B, Ca + Cb, ...a.shape.slice(2)], a.dtype, 'activation');
+  const od = out.data;
+  for (let i = 0; i < B; i++) {
+    od.set(a.value.data.subarray(i * Ca * S, (i + 1) * Ca * S) as never, i * (Ca + Cb) * S);
+    od.set(b.value.data.subarray(i * Cb * S, (i + 1) * Cb * S) as never, (i * (Ca + Cb) + Ca) * S);
+  }
+  return record(op, [a, b], out, (g, needs) => {
+    const split = (c0: number, C: number, shape: readonly number[]): Tensor => {
+      const t = Tensor.empty(shape, g.dtype, 'gradient');
+      for (let i = 0; i < B; i++) t.data.set(g.data.subarray((i * (Ca + Cb) + c0) * S, (i * (Ca + Cb) + c0 + C) * S) as never, i * C * S);
+      return t;
+    };
+    return [needs[0] ? split(0, Ca, a.shape) : null, needs[1] ? split(Ca, Cb, b.shape) : null];
+  });
+}
+
 /**
  * The dense spectral weight contraction: Y[m] = X[m]·W[m] for every kept mode m, one fused complex
  * GEMM. X: packed [2, M, B, Ci]; W = Wr + i·Wi, each [M, Ci, Co] (float32 masters); the product is

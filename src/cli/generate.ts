@@ -5,6 +5,7 @@ import path from 'node:path';
 import { Worker } from 'node:worker_threads';
 import cliProgress from 'cli-progress';
 import { writeDataset } from '../data/dataset-file.js';
+import { writeBodies } from '../data/points.js';
 import { makeDirectory } from '../data/formats/atomic.js';
 import { PDES, type PdeName, type ShardJob, type ShardResult, checkPdeParams, storedResolutions } from './generate-shard.js';
 
@@ -121,7 +122,10 @@ async function produce(o: GenerateOptions, pde: PdeName, workers: number): Promi
   const first = results[0]!;
   const paths = o.paths ?? datasetPaths(o.out, first.resolutions);
   for (const p of paths) if (existsSync(p) && !o.force) throw new Error(`${p} exists; refusing to overwrite it (use --force)`);
-  first.resolutions.forEach((r, q) => {
+  if (pde === 'bodies') {
+    const bodies = results.flatMap((r) => r.bodies ?? []);
+    writeBodies(paths[0]!, bodies, o.resolution, { format: 'mpno-dataset', pde, resolution: o.resolution, seed: o.seed, samples: o.n, params: { ...first.meta, start: 0 } });
+  } else first.resolutions.forEach((r, q) => {
     const grid = first.grids[q]!;
     const per = (c: number) => c * grid.reduce((a, b) => a * b, 1);
     const x = new Float32Array(o.n * per(first.inChannels));
@@ -155,10 +159,10 @@ function checkMemory(pde: PdeName, o: GenerateOptions, stored: number[], workers
   // channels of x (the larger array) and of x plus y: one each, except navier-stokes' 'series' layout
   // (every recorded step but the last in x) and swe (three fields each)
   const series = pde === 'navier-stokes' && p['layout'] === 'series';
-  const xChannels = series ? Math.max(1, Math.round(num('T', 50) / num('recordInterval', 1)) - 1) : pde === 'swe' ? 3 : 1;
+  const xChannels = series ? Math.max(1, Math.round(num('T', 50) / num('recordInterval', 1)) - 1) : pde === 'swe' ? 3 : pde === 'bodies' ? 11 : 1;
   const channels = xChannels + (pde === 'swe' ? 3 : 1);
-  // points of a stored grid: r² on the square grids, nlat·nlon on the sphere
-  const points = (r: number) => (pde === 'swe' ? r * num('nlon', 2 * r) : r * r);
+  // points of a stored grid: r² on the square grids, nlat·nlon on the sphere, a body's vertices plus its latent grid
+  const points = (r: number) => (pde === 'swe' ? r * num('nlon', 2 * r) : pde === 'bodies' ? num('points', 1000) + r ** 3 : r * r);
   const biggest = o.n * xChannels * Math.max(...stored.map(points));
   if (biggest > bufferConstants.MAX_LENGTH) {
     throw new RangeError(`generate: --n ${o.n} at --resolution ${o.resolution} makes an array of ${biggest.toExponential(2)} values; at most ${bufferConstants.MAX_LENGTH.toExponential(2)} fit in one array (use fewer samples or a lower resolution)`);

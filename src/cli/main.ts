@@ -106,7 +106,7 @@ export function buildProgram(): Command {
     });
   program
     .command('generate')
-    .description('generate PDE data (darcy, navier-stokes, swe) at a resolution and its subsamplings, on all cores')
+    .description('generate PDE data (darcy, navier-stokes, swe) at a resolution and its subsamplings, or car-like bodies with their surface pressure (bodies), on all cores')
     .addHelpText('after', `
 Output: with one stored resolution --out is the file; with several (--subsample 2,1) each goes to
 <stem>_<res>.safetensors: --resolution 129 --subsample 2,1 --out data/x.safetensors writes
@@ -120,19 +120,26 @@ must divide T). On a terminal the progress bar shows the time steps inside the c
 swe (shallow water on the rotating sphere, neuralop's spherical SWE recipe): --nlat and --nlon (default
 2·nlat) set the equiangular grid; x = (geopotential, vorticity, divergence) of a random state (Mach
 0.2), y = the state 3600 s later, both normalised per channel by sample 0's input (--set normalize=false:
-raw SI values). --set initialCondition=galewsky gives the Galewsky jet.`)
-    .argument('<pde>', 'darcy, navier-stokes or swe')
+raw SI values). --set initialCondition=galewsky gives the Galewsky jet.
+
+bodies (GINO's data): random smooth car-like closed bodies (superellipsoids with a taper, small bumps
+and a flat underside) and the pressure coefficient Cp of inviscid flow along +z at their vertices, by
+a source-panel method; --points sets the most vertices of a body (counts vary per body), --resolution
+the latent grid G (default 16) of the signed distance. Coordinates are normalised to [0, 1]³ by one
+fixed box for every file.`)
+    .argument('<pde>', 'darcy, navier-stokes, swe or bodies')
     .requiredOption('--n <samples>', 'number of samples', positiveInt('--n'))
     .option('--resolution <s>', 'generation grid (darcy: vertex-centred s, s−1 divisible by the subsample factors; navier-stokes: periodic s)', positiveInt('--resolution'))
     .option('--nlat <n>', 'swe: latitudes of the equiangular grid', positiveInt('--nlat'))
     .option('--nlon <n>', 'swe: longitudes (default 2·nlat)', positiveInt('--nlon'))
+    .option('--points <n>', 'bodies: the most vertices of a body (default 1000)', positiveInt('--points'))
     .option('--subsample <list>', 'comma-separated factors of the stored resolutions (1 = the generation grid)', '1')
     .option('--seed <k>', 'seed (sample i is generated from (seed, i))', positiveIntOrZero('--seed'), 0)
     .requiredOption('--out <file>', 'output .safetensors (one file per stored resolution: <stem>_<res>.safetensors)')
     .option('--set <key=value>', 'a PDE parameter, e.g. --set nu=1e-4 (repeatable; darcy: alpha, tau, f, tol, maxIter, preconditioner; navier-stokes: alpha, tau, nu, dt, T, recordInterval, layout, inSteps, forcing, checkStability; swe: lmax, nsteps, dt, mach, grid, initialCondition, normalize, chunk)', (v: string, prev: string[]) => [...prev, v], [] as string[])
     .option('--workers <n>', 'worker threads (default: all cores)', positiveInt('--workers'))
     .option('--force', 'overwrite existing output files')
-    .action(async (pde: string, o: { n: number; resolution?: number; nlat?: number; nlon?: number; subsample: string; seed: number; out: string; set: string[]; workers?: number; force?: boolean }) => {
+    .action(async (pde: string, o: { n: number; resolution?: number; nlat?: number; nlon?: number; points?: number; subsample: string; seed: number; out: string; set: string[]; workers?: number; force?: boolean }) => {
       const subsample = o.subsample.split(',').map((v) => {
         const r = Number(v);
         if (!Number.isInteger(r) || r < 1) throw new InvalidArgumentError(`--subsample takes positive integers, got '${v}'`);
@@ -146,7 +153,9 @@ raw SI values). --set initialCondition=galewsky gives the Galewsky jet.`)
       }
       if (pde !== 'swe' && (o.nlat !== undefined || o.nlon !== undefined)) throw new InvalidArgumentError(`--nlat and --nlon are for swe; ${pde} takes --resolution`);
       if (o.nlon !== undefined) params['nlon'] = o.nlon;
-      const resolution = pde === 'swe' ? o.nlat ?? o.resolution : o.resolution;
+      if (pde !== 'bodies' && o.points !== undefined) throw new InvalidArgumentError(`--points is for bodies; ${pde} takes --resolution`);
+      if (o.points !== undefined) params['points'] = o.points;
+      const resolution = pde === 'swe' ? o.nlat ?? o.resolution : pde === 'bodies' ? o.resolution ?? 16 : o.resolution;
       if (resolution === undefined) throw new InvalidArgumentError(pde === 'swe' ? 'swe needs --nlat (latitudes)' : `required option '--resolution <s>' not specified`);
       await generateCommand({ pde, n: o.n, resolution, subsample, seed: o.seed, out: o.out, force: o.force === true, params, ...(o.workers ? { workers: o.workers } : {}) });
     });

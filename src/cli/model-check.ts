@@ -1,8 +1,9 @@
 import { fmtShape } from '../core/tensor.js';
 import type { Tensor } from '../core/tensor.js';
-import { type NormalizerState, UnitGaussianNormalizer } from '../data/dataset.js';
+import { type NormalizerState, TensorDataset, UnitGaussianNormalizer } from '../data/dataset.js';
+import type { PointCloudDataset } from '../data/points.js';
 import type { Module } from '../nn/module.js';
-import { type NeuralOperator, buildModel } from '../models/registry.js';
+import { type NeuralOperator, buildModel, modelFamily } from '../models/registry.js';
 import { parsePrecisionSchedule, scheduleEpochs } from '../precision/schedule.js';
 import type { TrainingState } from '../train/checkpoint.js';
 import type { RunConfig } from '../train/config.js';
@@ -38,6 +39,40 @@ export function checkModelFitsData(model: RunConfig['model'], xShape: readonly n
 }
 
 /**
+ * Checks that a model config fits a dataset: a grid family on grid data (checkModelFitsData), a
+ * point-cloud family (GINO) on point data, its channels against the dataset's fields.
+ */
+export function checkModelFitsDataset(model: RunConfig['model'], data: TensorDataset | PointCloudDataset, file: string): void {
+  const family = modelFamily(model.name);
+  const points = family.data === 'points';
+  if (data instanceof TensorDataset) {
+    if (points) throw new RangeError(`model ${model.name} takes point clouds, but ${file} is a grid dataset (x ${fmtShape(data.x.shape)}); give it a point dataset (mpno generate bodies, or neuralop's car data)`);
+    checkModelFitsData(model, data.x.shape, data.y.shape, file);
+    return;
+  }
+  if (!points) throw new RangeError(`model ${model.name} takes grid data {x, y}, but ${file} is a point-cloud dataset; use GINO for point clouds`);
+  const s = data.samples[0]!;
+  const m = model as Record<string, unknown>;
+  const cout = s['y']!.shape[1];
+  if (m['out_channels'] !== cout) throw new RangeError(`model.out_channels (${JSON.stringify(m['out_channels'])}) does not match the ${cout} target channel(s) of ${file}`);
+  const cin = typeof m['in_channels'] === 'number' ? m['in_channels'] : 0;
+  if (cin > 0 && s['x']?.shape[1] !== cin) throw new RangeError(`model.in_channels (${cin}) does not match the ${s['x']?.shape[1] ?? 0} input channel(s) on the points of ${file}`);
+  const lf = m['latent_feature_channels'];
+  if (typeof lf === 'number' && s['latent_features']?.shape[0] !== lf) throw new RangeError(`model.latent_feature_channels (${lf}) does not match the ${s['latent_features']?.shape[0] ?? 0} latent feature channel(s) of ${file}`);
+  const grid = data.shared['latent_queries']?.shape.slice(0, 3) ?? [];
+  const modes = m['fno_n_modes'];
+  if (Array.isArray(modes)) {
+    modes.forEach((k, a) => {
+      const n = grid[a] ?? 0;
+      const last = a === 2;
+      if (typeof k === 'number' && (last ? Math.floor(k / 2) + 1 > Math.floor(n / 2) + 1 : k > n)) {
+        throw new RangeError(`model.fno_n_modes[${a}] = ${k} does not fit the ${n}-point latent grid axis ${a} of ${file}`);
+      }
+    });
+  }
+}
+
+/**
  * Checks that checkpoint weights have the names and shapes of a model's parameters, naming the first
  * one that differs with its qualified name; `source` says where the model's config came from.
  */
@@ -64,9 +99,9 @@ export function checkWeightsFit(model: Module, weights: Record<string, Tensor>, 
  * it fits the data, its weights checked and loaded, and in the precision state the checkpoint
  * recorded (per-layer precision, the schedule's last mode), not the config's starting precision.
  */
-export function modelFromCheckpoint(ck: { dir: string; state: TrainingState; weights: Record<string, Tensor> }, x: readonly number[], y: readonly number[], dataFile: string): { model: NeuralOperator; config: RunConfig; normalizer: UnitGaussianNormalizer | undefined } {
+export function modelFromCheckpoint(ck: { dir: string; state: TrainingState; weights: Record<string, Tensor> }, data: TensorDataset | PointCloudDataset, dataFile: string): { model: NeuralOperator; config: RunConfig; normalizer: UnitGaussianNormalizer | undefined } {
   const config = ck.state.config;
-  checkModelFitsData(config.model, x, y, dataFile);
+  checkModelFitsDataset(config.model, data, dataFile);
   const model = buildModel(config.model, { seed: config.training.seed });
   try {
     checkWeightsFit(model, ck.weights, ck.dir, "the checkpoint's config (state.json)");

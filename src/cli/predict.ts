@@ -2,8 +2,10 @@ import { randomBytes } from 'node:crypto';
 import { existsSync, renameSync, rmdirSync, unlinkSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { Variable, noGrad, tidy } from '../autograd/variable.js';
-import type { TensorDataset } from '../data/dataset.js';
-import { loadDataset, readDatasetMeta } from '../data/dataset-file.js';
+import { TensorDataset } from '../data/dataset.js';
+import { loadAnyDataset, readDatasetMeta } from '../data/dataset-file.js';
+import type { PointCloudDataset } from '../data/points.js';
+import { releaseBatch } from '../core/batch.js';
 import { fsStep, makeDirectory } from '../data/formats/atomic.js';
 import { type Colormap, colorbar, colorize, encodePng, panel, stackRows, upscale } from '../data/formats/png.js';
 import { loadCheckpoint } from '../train/checkpoint.js';
@@ -37,7 +39,15 @@ export function predictCommand(o: PredictOptions): string[] {
   let built: ReturnType<typeof modelFromCheckpoint> | undefined;
   const images: { file: string; bytes: Uint8Array }[] = [];
   try {
-    data = loadDataset(o.data);
+    const any = loadAnyDataset(o.data);
+    if (!(any instanceof TensorDataset)) {
+      try {
+        return writeAllOrNothing(o.out, predictPoints(o, ck, any));
+      } finally {
+        any.release();
+      }
+    }
+    data = any;
     if (data.x.ndim !== 4) throw new RangeError(`${o.data}: predict draws 2-D fields; the data is [${data.x.shape.join(', ')}]`);
     const [H, W] = data.x.shape.slice(2) as [number, number];
     const bad = o.indices.filter((i) => !Number.isInteger(i) || i < 0 || i >= data!.length);
@@ -45,7 +55,7 @@ export function predictCommand(o: PredictOptions): string[] {
     if (Math.max(H, W) * o.scale > MAX_PANEL_SIDE) {
       throw new RangeError(`--scale ${o.scale} makes ${W * o.scale} × ${H * o.scale}-pixel panels; at most ${MAX_PANEL_SIDE} pixels a side (--scale ≤ ${Math.floor(MAX_PANEL_SIDE / Math.max(H, W))} for ${W} × ${H} data)`);
     }
-    built = modelFromCheckpoint(ck, data.x.shape, data.y.shape, o.data);
+    built = modelFromCheckpoint(ck, data, o.data);
     const { model, normalizer } = built;
     model.eval();
     const fontScale = H * o.scale >= 128 ? 2 : 1;
@@ -100,6 +110,76 @@ export function predictCommand(o: PredictOptions): string[] {
     data?.release();
   }
   return writeAllOrNothing(o.out, images);
+}
+
+/** Side of a point-cloud view, in pixels (--scale applies to grid fields only). */
+const VIEW = 256;
+
+/**
+ * predict on a point dataset (GINO): per sample, truth | prediction | error at the points, seen from
+ * the side (z → right, y up, the points nearest +x on top) and from above (z → right, x up), each
+ * point a 3 × 3 splat on 256 × 256 views, with colour bars and the relative L2 of the sample.
+ */
+function predictPoints(o: PredictOptions, ck: ReturnType<typeof loadCheckpoint>, data: PointCloudDataset): { file: string; bytes: Uint8Array }[] {
+  const bad = o.indices.filter((i) => !Number.isInteger(i) || i < 0 || i >= data.length);
+  if (bad.length) throw new RangeError(`--index ${bad.join(',')} ${bad.length === 1 ? 'is' : 'are'} outside 0…${data.length - 1} (${o.data})`);
+  const built = modelFromCheckpoint(ck, data, o.data);
+  const { model, normalizer } = built;
+  model.eval();
+  const images: { file: string; bytes: Uint8Array }[] = [];
+  const fontScale = 2;
+  try {
+    for (const i of new Set(o.indices)) {
+      const b = data.batch([i]);
+      const y = b.tensors['y']!.toFloat64();
+      const q = (b.tensors['output_queries'] ?? b.tensors['input_geom']!).toFloat64();
+      const pred = noGrad(() => tidy(() => {
+        const p = model.forwardBatch!(b);
+        return (normalizer ? normalizer.decode(p.value) : p.value.clone('data'));
+      }));
+      const pv = pred.toFloat64();
+      pred.release();
+      releaseBatch(b);
+      const err = pv.map((v, k) => v - y[k]!);
+      const rel = Math.sqrt(err.reduce((a, v) => a + v * v, 0) / y.reduce((a, v) => a + v * v, 0));
+      const lo = Math.min(...y, ...pv);
+      const hi = Math.max(...y, ...pv);
+      const emax = Math.max(...err.map(Math.abs));
+      const S = VIEW;
+      // a view: horizontal axis h, vertical axis v (up), depth axis d (larger = nearer)
+      const view = (vals: Float64Array, h: number, v: number, d: number) => {
+        const img = new Float64Array(S * S).fill(NaN);
+        const depth = new Float64Array(S * S).fill(-Infinity);
+        for (let k = 0; k < vals.length; k++) {
+          const px = Math.min(S - 3, Math.max(0, Math.round(q[3 * k + h]! * (S - 3))));
+          const py = Math.min(S - 3, Math.max(0, Math.round((1 - q[3 * k + v]!) * (S - 3))));
+          for (let a = 0; a < 9; a++) {
+            const at = (py + Math.floor(a / 3)) * S + px + (a % 3);
+            if (q[3 * k + d]! > depth[at]!) {
+              depth[at] = q[3 * k + d]!;
+              img[at] = vals[k]!;
+            }
+          }
+        }
+        return img;
+      };
+      const fig = (v: Float64Array, cmap: Colormap, title: string, vmin: number, vmax: number) => {
+        const field = { rgba: colorize(v, S, S, { cmap, ...(vmin < vmax ? { vmin, vmax } : {}) }), width: S, height: S };
+        const bar = colorbar(cmap, vmin, vmax, Math.max(S, 16 * fontScale), fontScale);
+        return { ...panel([field, bar], { gap: 2 * fontScale }), title };
+      };
+      const rows = ([[2, 1, 0, 'side'], [2, 0, 1, 'top']] as const).map(([h, v, d, name]) => panel([
+        fig(view(y, h, v, d), 'viridis', `truth (${name})`, lo, hi),
+        fig(view(pv, h, v, d), 'viridis', `prediction (${name})`, lo, hi),
+        fig(view(err, h, v, d), 'diverging', `error, rel ${rel.toFixed(3)}`, -emax, emax),
+      ], { gap: 4 * fontScale }));
+      const p = stackRows(rows, 6 * fontScale);
+      images.push({ file: path.join(o.out, `sample-${String(i).padStart(4, '0')}.png`), bytes: encodePng(p.rgba, p.width, p.height) });
+    }
+  } finally {
+    built.model.release();
+  }
+  return images;
 }
 
 /** Writes files into `dir` as temporaries, then renames them all into place; on an error removes what it wrote (and `dir`, if it made it). */

@@ -1,12 +1,13 @@
 import { existsSync } from 'node:fs';
 import path from 'node:path';
 import cliProgress from 'cli-progress';
-import { DataLoader, type NormalizerState, type TensorDataset, UnitGaussianNormalizer } from '../data/dataset.js';
-import { loadDataset } from '../data/dataset-file.js';
+import { DataLoader, type NormalizerState, TensorDataset, UnitGaussianNormalizer } from '../data/dataset.js';
+import type { PointCloudDataset } from '../data/points.js';
+import { loadAnyDataset } from '../data/dataset-file.js';
 import { generateCommand } from './generate.js';
-import { checkModelFitsData, checkWeightsFit, modelFromCheckpoint } from './model-check.js';
+import { checkModelFitsDataset, checkWeightsFit, modelFromCheckpoint } from './model-check.js';
 import { H1Loss, LpLoss } from '../losses/index.js';
-import { type NeuralOperator, buildModel } from '../models/registry.js';
+import { type NeuralOperator, buildModel, modelFamily, modelOptions } from '../models/registry.js';
 import type { SpectralWeight } from '../nn/spectral.js';
 import { Adam, AdamW, CosineAnnealingLR, StepLR } from '../optim/index.js';
 import { fsStep, makeDirectory, writeFileAtomic } from '../data/formats/atomic.js';
@@ -24,6 +25,11 @@ export interface TrainCommandOptions {
   /** Replace a run already in the run directory (its checkpoints and metrics are removed). */
   overwrite?: boolean;
   quiet: boolean;
+}
+
+/** The spatial axes the losses integrate over (the grid's; 1 for point data, whose losses run per sample's points). */
+function spatialDims(config: RunConfig): number {
+  return modelFamily(config.model.name).spatialDims(modelOptions(config.model)) ?? 1;
 }
 
 function lossOf(name: 'h1' | 'l2', d: number): Loss {
@@ -50,10 +56,21 @@ function fmtEval(e: Record<string, number>): string {
 export interface BuiltRun {
   config: RunConfig;
   model: NeuralOperator;
-  train: TensorDataset;
-  tests: Record<string, TensorDataset>;
+  train: TensorDataset | PointCloudDataset;
+  tests: Record<string, TensorDataset | PointCloudDataset>;
   normalizer: UnitGaussianNormalizer | undefined;
   release(): void;
+}
+
+/** neuralop's output normaliser fitted on a training set's targets (all points of all samples for point data). */
+function fitNormalizer(train: TensorDataset | PointCloudDataset): UnitGaussianNormalizer {
+  if (train instanceof TensorDataset) return UnitGaussianNormalizer.fit(train.y);
+  const y = train.targets();
+  try {
+    return UnitGaussianNormalizer.fit(y);
+  } finally {
+    y.release();
+  }
 }
 
 /**
@@ -61,18 +78,18 @@ export interface BuiltRun {
  * (channels, n_modes against the grids) before the model is built.
  */
 export function buildRun(config: RunConfig, normalizerState?: NormalizerState): BuiltRun {
-  const train = loadDataset(config.data.train, config.data.n_train != null ? { n: config.data.n_train } : {});
-  const tests: Record<string, TensorDataset> = {};
+  const train = loadAnyDataset(config.data.train, config.data.n_train != null ? { n: config.data.n_train } : {});
+  const tests: Record<string, TensorDataset | PointCloudDataset> = {};
   try {
-    checkModelFitsData(config.model, train.x.shape, train.y.shape, config.data.train);
+    checkModelFitsDataset(config.model, train, config.data.train);
     for (const [name, p] of Object.entries(config.data.test)) {
       const n = config.data.n_test?.[name];
-      tests[name] = loadDataset(p, n !== undefined ? { n } : {});
-      checkModelFitsData(config.model, tests[name].x.shape, tests[name].y.shape, p);
+      tests[name] = loadAnyDataset(p, n !== undefined ? { n } : {});
+      checkModelFitsDataset(config.model, tests[name], p);
     }
     const model = buildModel(config.model, { seed: config.training.seed });
     const normalizer = config.data.encode_output
-      ? normalizerState ? UnitGaussianNormalizer.fromState(normalizerState) : UnitGaussianNormalizer.fit(train.y)
+      ? normalizerState ? UnitGaussianNormalizer.fromState(normalizerState) : fitNormalizer(train)
       : undefined;
     return {
       config, model, train, tests, normalizer,
@@ -152,6 +169,17 @@ export async function ensureData(config: RunConfig, quiet: boolean): Promise<voi
     }
     return;
   }
+  if (g.pde === 'bodies') {
+    // each generated test set (.safetensors; others, such as neuralop's cars, are read as they are) from its own seed
+    const generated = testNames.filter((k) => config.data.test[k]!.endsWith('.safetensors'));
+    for (const [i, name] of generated.entries()) {
+      const p = config.data.test[name]!;
+      if (existsSync(p)) continue;
+      if (!quiet) console.log(`generating test data: ${g.test.n} bodies → ${p}`);
+      await generateCommand({ pde: g.pde, n: g.test.n, resolution: g.resolution, subsample: [1], seed: g.test.seed + i, out: p, force: true, params: g.params ?? {}, quiet, paths: [p] });
+    }
+    return;
+  }
   if (testNames.some((k) => !existsSync(config.data.test[k]!))) {
     if (!quiet) console.log(`generating test data: ${g.test.n} ${g.pde} samples → ${testNames.map((k) => config.data.test[k]).join(', ')}`);
     await generateCommand({ pde: g.pde, n: g.test.n, resolution: g.resolution, subsample: g.test.subsample, seed: g.test.seed, out: config.data.test[testNames[0]!]!, force: true, params: g.params ?? {}, quiet, paths: testNames.map((k) => config.data.test[k]!) });
@@ -183,7 +211,7 @@ export async function trainCommand(o: TrainCommandOptions): Promise<Record<strin
   const changes = ck ? checkResume(ck.state, config, ck.dir) : [];
   await ensureData(config, o.quiet);
   const run = buildRun(config, ck ? (ck.state.normalizer as NormalizerState) : undefined);
-  const d = config.model.n_modes.length;
+  const d = spatialDims(config);
   try {
     if (ck) checkWeightsFit(run.model, ck.weights, ck.dir, `the config ${o.config}`);
     // everything is checked: now the run directory is created (or cleared) and written
@@ -279,13 +307,13 @@ export async function trainCommand(o: TrainCommandOptions): Promise<Record<strin
  */
 export function evalCommand(o: { checkpoint: string; data: string; batchSize: number }): Record<string, number> {
   const ck = loadCheckpoint(o.checkpoint);
-  let data: TensorDataset | undefined;
+  let data: TensorDataset | PointCloudDataset | undefined;
   let built: ReturnType<typeof modelFromCheckpoint> | undefined;
   try {
-    data = loadDataset(o.data);
-    built = modelFromCheckpoint(ck, data.x.shape, data.y.shape, o.data);
+    data = loadAnyDataset(o.data);
+    built = modelFromCheckpoint(ck, data, o.data);
     const { model, config, normalizer } = built;
-    const d = config.model.n_modes.length;
+    const d = spatialDims(config);
     const trainer = new Trainer({
       model, optimizer: { step() {}, zeroGrad() {}, lr: 0, stateDict: () => null, loadStateDict() {} },
       trainLoss: lossOf('l2', d), evalLosses: Object.fromEntries(config.training.eval_losses.map((l) => [l, lossOf(l, d)])),

@@ -3,6 +3,8 @@ import { Tensor, fmtShape, shapeSize } from '../core/tensor.js';
 import { describeFsError } from './formats/atomic.js';
 import { readSafetensors, writeSafetensors } from './formats/safetensors.js';
 import { TensorDataset, loadDarcyPt } from './dataset.js';
+import { type PointCloudDataset, loadBodies, loadCarPt } from './points.js';
+import { readPt } from './formats/pt.js';
 
 /** Metadata every generated dataset file carries (JSON in the safetensors header). */
 export interface DatasetMeta {
@@ -43,21 +45,25 @@ export function readDatasetMeta(path: string): DatasetMeta | null {
 }
 
 /**
- * Loads a dataset for training or evaluation: neuralop's .pt files ({x, y} as [N, …], a channel axis
- * added) or mpno's generated .safetensors files ({x, y} already [N, C, …]); the first n samples.
+ * Loads a dataset for training or evaluation, the first n samples: neuralop's .pt files (grid data
+ * {x, y} as [N, …], a channel axis added; or a list of car CFD samples, a point dataset) or mpno's
+ * generated .safetensors files (grid data {x, y} already [N, C, …], or generated bodies).
  */
-export function loadDataset(path: string, opts: { n?: number } = {}): TensorDataset {
+export function loadAnyDataset(path: string, opts: { n?: number } = {}): TensorDataset | PointCloudDataset {
   if (!existsSync(path)) throw new Error(`${path}: no such data file`);
   if (!statSync(path).isFile()) throw new Error(`${path}: is a directory, not a data file (give a .pt or .safetensors file)`);
   if (!path.endsWith('.safetensors')) {
     try {
-      return loadDarcyPt(path, opts);
+      // a list of dicts is neuralop's car CFD data; a dict {x, y} a grid dataset
+      return Array.isArray(readPt(path)) ? loadCarPt(path, opts) : loadDarcyPt(path, opts);
     } catch (e) {
       // a read error (permissions, I/O) carries no path; data errors already name the file
       if (typeof (e as { code?: unknown } | null)?.code === 'string') throw new Error(`${path}: cannot read the data file (${describeFsError(e)})`, { cause: e });
       throw e;
     }
   }
+  const meta = readDatasetMeta(path);
+  if (meta?.params['layout'] === 'points') return loadBodies(path, opts);
   const { tensors, metadata } = readSafetensors(path, { role: 'data' });
   const x = tensors['x'];
   const y = tensors['y'];
@@ -96,4 +102,17 @@ export function loadDataset(path: string, opts: { n?: number } = {}): TensorData
   x.release();
   y.release();
   return new TensorDataset(xs, ys, path);
+}
+
+/** loadAnyDataset for the commands that work on grid data: a point dataset is a named error. */
+export function loadGridDataset(path: string, who: string, opts: { n?: number } = {}): TensorDataset {
+  const d = loadAnyDataset(path, opts);
+  if (d instanceof TensorDataset) return d;
+  d.release();
+  throw new RangeError(`${who}: ${path} is a point-cloud dataset; ${who} works on grid datasets ({x, y})`);
+}
+
+/** A grid dataset ({x, y}) of a .pt or generated .safetensors file (see loadAnyDataset). */
+export function loadDataset(path: string, opts: { n?: number } = {}): TensorDataset {
+  return loadGridDataset(path, 'loadDataset', opts);
 }

@@ -8,9 +8,18 @@ import type { PrecisionControlled } from '../precision/policy.js';
 import { FNO, type FNOOptions, resolveFnoOptions } from './fno.js';
 import { TFNO, type TFNOOptions, resolveTfnoOptions } from './tfno.js';
 import { SFNO, type SFNOOptions, resolveSfnoOptions } from './sfno.js';
+import { GINO, type GINOOptions, resolveGinoOptions } from './gino.js';
+import type { Batch } from '../core/batch.js';
 
-/** A trained operator: a module with one forward pass whose precision the policy controls. */
-export type NeuralOperator = Module & PrecisionControlled & { forward(x: Variable): Variable };
+/**
+ * A trained operator: a module whose precision the policy controls, with one forward pass on a grid
+ * batch's x, or (point-cloud models) on a batch of named fields.
+ */
+export type NeuralOperator = Module & PrecisionControlled & {
+  forward(x: Variable): Variable;
+  forwardBatch?(batch: Batch): Variable;
+  takeGraphStats?(): Record<string, { queries: number; empty: number; edges: number }>;
+};
 
 /** What the config, the CLI and checkpoints know of a family. */
 export interface ModelFamily {
@@ -24,6 +33,8 @@ export interface ModelFamily {
   build(options: Record<string, unknown>, seed: number): NeuralOperator;
   /** Number of spatial axes of the data the model takes, from its options (for data checks). */
   spatialDims(options: Record<string, unknown>): number | undefined;
+  /** The data the family takes: grids {x, y} (default) or point clouds (named fields, point targets). */
+  readonly data?: 'grid' | 'points';
 }
 
 const families = new Map<string, ModelFamily>();
@@ -83,3 +94,11 @@ function fnoFamily<O extends FNOOptions>(name: string, summary: string, validate
 registerModel(fnoFamily<FNOOptions>('FNO', 'Fourier Neural Operator (dense spectral weights)', (o) => resolveFnoOptions(o), (o) => new FNO(o)));
 registerModel(fnoFamily<TFNOOptions>('TFNO', 'Tensorized FNO (factorised spectral weights: Tucker, CP or TT; Tucker rank 0.1 by default)', resolveTfnoOptions, (o) => new TFNO(o)));
 registerModel(fnoFamily<SFNOOptions>('SFNO', 'Spherical FNO (spherical-harmonic spectral convolutions on equiangular or Gauss–Legendre grids; dense or factorised per-degree weights)', resolveSfnoOptions, (o) => new SFNO(o)));
+registerModel({
+  name: 'GINO',
+  summary: 'Geometry-informed neural operator (GNO from a point cloud to a latent 3-D grid, FNO blocks there, GNO back to the points)',
+  data: 'points',
+  spatialDims: () => 3,
+  validate: (o) => void resolveGinoOptions(o as unknown as GINOOptions),
+  build: (o, seed) => new GINO({ seed, ...o } as unknown as GINOOptions),
+});

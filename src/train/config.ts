@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import type { FNOOptions } from '../models/fno.js';
-import { validateModel } from '../models/registry.js';
+import { modelFamily, validateModel } from '../models/registry.js';
 import { parsePrecisionSchedule } from '../precision/schedule.js';
 
 /** A training run's configuration (JSON file; paths relative to the file). */
@@ -22,7 +22,8 @@ export interface RunConfig {
      * sets' names are their resolutions).
      */
     generate?: {
-      pde: 'darcy' | 'navier-stokes' | 'swe';
+      /** bodies: resolution is the latent grid G, params.points the most vertices of a body. */
+      pde: 'darcy' | 'navier-stokes' | 'swe' | 'bodies';
       /** The generation grid (swe: the latitudes nlat; params.nlon the longitudes, default 2·nlat). */
       resolution: number;
       train: { n: number; seed: number; subsample: number };
@@ -193,17 +194,20 @@ export function validateConfig(raw: unknown, file: string): RunConfig {
   if (c.data.n_train != null) num(c.data.n_train, 'data.n_train', file, { int: true, min: 1 });
   const g = c.data.generate;
   if (g != null) {
-    if (g.pde !== 'darcy' && g.pde !== 'navier-stokes' && g.pde !== 'swe') throw new RangeError(`${file}: 'data.generate.pde' must be 'darcy', 'navier-stokes' or 'swe', got ${JSON.stringify(g.pde)}`);
-    num(g.resolution, 'data.generate.resolution', file, { int: true, min: 3 });
+    if (g.pde !== 'darcy' && g.pde !== 'navier-stokes' && g.pde !== 'swe' && g.pde !== 'bodies') throw new RangeError(`${file}: 'data.generate.pde' must be 'darcy', 'navier-stokes', 'swe' or 'bodies', got ${JSON.stringify(g.pde)}`);
+    num(g.resolution, 'data.generate.resolution', file, { int: true, min: g.pde === 'bodies' ? 2 : 3 });
     num(g.train?.n, 'data.generate.train.n', file, { int: true, min: 1 });
     num(g.train?.seed, 'data.generate.train.seed', file, { int: true, min: 0 });
     num(g.train?.subsample, 'data.generate.train.subsample', file, { int: true, min: 1 });
     num(g.test?.n, 'data.generate.test.n', file, { int: true, min: 1 });
     num(g.test?.seed, 'data.generate.test.seed', file, { int: true, min: 0 });
     if (g.test.seed === g.train.seed) throw new RangeError(`${file}: 'data.generate.test.seed' must differ from the training seed (the test samples would repeat training samples)`);
-    if (!Array.isArray(g.test?.subsample) || g.test.subsample.length !== Object.keys(c.data.test).length) {
-      throw new RangeError(`${file}: 'data.generate.test.subsample' must list one factor per test set (${Object.keys(c.data.test).join(', ')})`);
+    // bodies: the generated test sets are the .safetensors ones (others, such as neuralop's cars, are read as they are)
+    const generatedTests = Object.keys(c.data.test).filter((k) => g.pde !== 'bodies' || c.data.test[k]!.endsWith('.safetensors'));
+    if (!Array.isArray(g.test?.subsample) || g.test.subsample.length !== generatedTests.length) {
+      throw new RangeError(`${file}: 'data.generate.test.subsample' must list one factor per generated test set (${generatedTests.join(', ')})`);
     }
+    if (g.pde === 'bodies' && g.test.subsample.some((r) => r !== 1)) throw new RangeError(`${file}: 'data.generate.test.subsample' must be 1 for bodies (point data are not subsampled)`);
     if (g.test.resolutions != null) {
       if (g.pde !== 'swe') throw new RangeError(`${file}: 'data.generate.test.resolutions' is for swe (the other PDEs store subsamplings of one grid: use 'data.generate.test.subsample')`);
       if (!Array.isArray(g.test.resolutions) || g.test.resolutions.length !== Object.keys(c.data.test).length) {
@@ -240,6 +244,11 @@ export function validateConfig(raw: unknown, file: string): RunConfig {
   lossName(c.training.train_loss, 'training.train_loss');
   if (!Array.isArray(c.training.eval_losses) || c.training.eval_losses.length === 0) throw new TypeError(`${file}: 'training.eval_losses' must be a non-empty list`);
   c.training.eval_losses.forEach((l, i) => lossName(l, `training.eval_losses[${i}]`));
+  if (modelFamily(c.model.name).data === 'points') {
+    for (const [at, l] of [['training.train_loss', c.training.train_loss], ...c.training.eval_losses.map((l, i) => [`training.eval_losses[${i}]`, l])] as const) {
+      if (l === 'h1') throw new RangeError(`${file}: '${at}' is 'h1', but ${c.model.name} predicts on point clouds, which have no grid to differentiate on; use 'l2'`);
+    }
+  }
   if (typeof c.output.dir !== 'string' || c.output.dir === '') throw new TypeError(`${file}: 'output.dir' must be a directory path`);
   num(c.output.checkpoint_every, 'output.checkpoint_every', file, { int: true, min: 1 });
   if (c.precision !== undefined) {

@@ -2,3 +2,4 @@
 export * from './darcy.js';
 export * from './navier-stokes.js';
 export * from './swe.js';
+export * from './bodies.js';
