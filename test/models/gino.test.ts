@@ -196,6 +196,31 @@ describe('GINO', () => {
     m.release();
   });
 
+  it('under AMP (GNO kernels and FNO in 16-bit) the prediction differs from float32 by the half type\'s rounding, no more and no less', () => {
+    const o: GINOOptions = { ...SMALL, fno_hidden_channels: 8, in_gno_channel_mlp_hidden_layers: [16, 16], out_gno_channel_mlp_hidden_layers: [16, 16], fno_stabilizer: 'tanh' };
+    const full = new GINO(o);
+    const b = pointBatch([60, 45], 6);
+    const ref = noGrad(() => tidy(() => full.forwardBatch(b).value.toFloat64()));
+    for (const [half, u] of [['float16', 2 ** -11], ['bfloat16', 2 ** -8]] as const) {
+      for (const prec of ['mixed', 'half'] as const) {
+        const m = new GINO({ ...o, fno_block_precision: prec, amp: true, half_type: half });
+        m.loadStateDict(Object.fromEntries(full.stateDict()));
+        const y = noGrad(() => tidy(() => m.forwardBatch(b).value.toFloat64()));
+        let n = 0;
+        let d = 0;
+        y.forEach((v, i) => {
+          n += (v - ref[i]!) ** 2;
+          d += ref[i]! ** 2;
+        });
+        const rel = Math.sqrt(n / d);
+        assert.ok(rel > u / 20 && rel < 4 * u, `${half} ${prec}: relative L2 ${rel} against float32 (unit roundoff ${u})`);
+        m.release();
+      }
+    }
+    releaseBatch(b);
+    full.release();
+  });
+
   it('names bad input: an empty cloud, non-finite coordinates, missing fields, radius ≤ 0', () => {
     const m = new GINO(SMALL);
     const b = pointBatch([10, 0], 4);
