@@ -29,6 +29,13 @@ export function withThreads<T>(n: number, f: () => T): T {
   }
 }
 
+/** withThreads, also telling whether any task went to a worker thread (the work was really split). */
+export function withThreadsPosted<T>(n: number, f: () => T): [T, boolean] {
+  const posted = pool.posted;
+  const r = withThreads(n, f);
+  return [r, pool.posted > posted];
+}
+
 /**
  * Checks a module's parameter gradients by central differences: L = Σ forward()·R with R random
  * (float64), the analytic .grad of every parameter from one backward, and for `samples` random

@@ -1,5 +1,6 @@
 import { tableHeader, tableRow, type BenchRow, type SuiteOptions } from '../../bench/harness.js';
 import { benchContract } from '../../bench/contract.js';
+import { benchGraph } from '../../bench/graph.js';
 import { benchFft } from '../../bench/fft.js';
 import { accuracyHeader, accuracyRow, fftAccuracy } from '../../bench/fft-accuracy.js';
 import { type PrecisionRow, benchPrecision, precisionCases, precisionHeader, precisionRowText, runPrecisionCase } from '../../bench/precision.js';
@@ -37,6 +38,7 @@ export const SUITES: Record<string, Suite> = {
   gemm: benchGemm,
   fft: benchFft,
   contract: benchContract,
+  graph: benchGraph,
 };
 
 /** Runs one suite, printing each row as it is measured (table, or JSON lines with --json). */

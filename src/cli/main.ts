@@ -45,7 +45,7 @@ export function buildProgram(): Command {
   program
     .command('bench')
     .description('run a benchmark suite and print a table (or JSON lines with --json)')
-    .argument('<suite>', 'suite name: gemm, fft, contract (complex contraction, 4- vs 3-product, dense and CP), fft-accuracy (FFT errors vs float64 in f32 and emulated fp16/bf16), precision (FNO training/inference speed and memory in full/mixed/half), tfno (TFNO: dense vs CP vs Tucker weights at rank 0.05/0.1 in full/mixed/half: speed, ledger and RSS peaks), sfno (SFNO on a 64×128 sphere in full/mixed/half), fno (the PyTorch peer torch_fno.py\'s workload: samples/s and peak RSS), darcy16 (the darcy16 example: seconds per epoch, wall time, peak RSS)')
+    .argument('<suite>', 'suite name: gemm, fft, contract (complex contraction, 4- vs 3-product, dense and CP), fft-accuracy (FFT errors vs float64 in f32 and emulated fp16/bf16), graph (GNO gather, scatter-add, segment sum and radius search, wasm vs reference), precision (FNO, SFNO and GINO training/inference speed and memory in full/mixed/half), tfno (TFNO: dense vs CP vs Tucker weights at rank 0.05/0.1 in full/mixed/half: speed, ledger and RSS peaks), sfno (SFNO on a 64×128 sphere in full/mixed/half), fno (the PyTorch peer torch_fno.py\'s workload: samples/s and peak RSS), darcy16 (the darcy16 example: seconds per epoch, wall time, peak RSS)')
     .option('--json', 'print one JSON object per line instead of a table')
     .option('--runs <n>', 'timed runs per row (median reported; at least 5 unless --quick)', positiveInt('--runs'), 7)
     .option('--warmup <n>', 'untimed runs before timing', positiveIntOrZero('--warmup'), 1)

@@ -4,3 +4,4 @@ export * from './ledger.js';
 export * from './arena.js';
 export * from './tensor.js';
 export * from './rng.js';
+export * from './batch.js';

@@ -7,6 +7,7 @@ import { gemm } from './gemm.js';
 import { complexGemm } from './cgemm.js';
 import { permute } from './permute.js';
 import { adamStep } from './optim.js';
+import * as graph from './graph.js';
 import { refBackend } from './ref/index.js';
 
 function anyF64(...ts: (Tensor | undefined)[]): boolean {
@@ -45,10 +46,10 @@ export const cpuBackend: Backend = {
   fft: (p) => (anyF64(p.src.re, p.dst.re) ? refBackend.fft(p) : fftPass(p)),
   // float32 on the wasm kernels, every other dtype on the reference (the same results)
   adamStep,
-  // the graph kernels run on the reference for now (every dtype; no wasm kernel yet)
-  gatherRows: (x, index, out) => refBackend.gatherRows(x, index, out),
-  scatterAddRows: (src, index, out) => refBackend.scatterAddRows(src, index, out),
-  segmentSum: (x, rowPtr, out, mean) => refBackend.segmentSum(x, rowPtr, out, mean),
+  // the graph kernels: wasm for float32/float16/bfloat16, float64 and mixed dtypes on the reference (graph.ts)
+  gatherRows: (x, index, out) => graph.gatherRows(x, index, out),
+  scatterAddRows: (src, index, out) => graph.scatterAddRows(src, index, out),
+  segmentSum: (x, rowPtr, out, mean) => graph.segmentSum(x, rowPtr, out, mean),
 };
 
 let current: Backend = cpuBackend;

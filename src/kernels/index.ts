@@ -4,4 +4,4 @@ export { refBackend } from './ref/index.js';
 export { pool, splitRange } from './pool.js';
 export type { FftPass, FftView } from './fft-pass.js';
 export { makePlan, factorize, nextSmooth } from './fft-plan.js';
-export { type Csr, radiusNeighbors } from './neighbors.js';
+export { type Csr, radiusNeighbors, radiusNeighborsRef } from './neighbors.js';

@@ -72,6 +72,20 @@ export interface KernelExports {
     parts: number, p0: number, p1: number, g0: number, g1: number, m0: number, m1: number, v: number, n: number,
     alpha: number, beta1: number, beta2: number, eps: number, decay: number,
   ): void;
+  /** The first e < n with idx[e] outside [0, rows), or −1 (see wasm/graph.ts). */
+  graphCheckIndex(idx: number, n: number, rows: number): number;
+  /** out[e, :] = x[idx[e], :] for edges [e0, e1), rows of rowBytes bytes. */
+  gatherRows(x: number, idx: number, out: number, rowBytes: number, e0: number, e1: number): void;
+  /** out[idx[k], c0:c1] += src[k, c0:c1] over all e edges; acc: f32 [rows, c] for 16-bit dtypes. */
+  scatterAddRows(src: number, dt: number, idx: number, out: number, acc: number, rows: number, e: number, c: number, c0: number, c1: number): void;
+  /** CSR segment sums (÷ the count if mean ≠ 0) for segments [q0, q1). */
+  segmentSum(x: number, dt: number, rowPtr: number, out: number, c: number, mean: number, q0: number, q1: number): void;
+  /** Radius search: the cell sort, the per-query counts, the neighbour lists (descriptor in wasm/graph.ts). */
+  nbrBounds(p: number, n: number, out: number): number;
+  nbrSort(desc: number): void;
+  nbrCount(desc: number, q0: number, q1: number): number;
+  nbrWorkBytes(most: number): number;
+  nbrFill(desc: number, q0: number, q1: number, work: number, most: number): void;
 }
 
 export type KernelName = keyof KernelExports;
@@ -81,6 +95,8 @@ export const KERNEL_NAMES: readonly KernelName[] = [
   'convert', 'gemm', 'gemmWorkBytes', 'gemmBatch', 'gemmReduce', 'binary', 'unary', 'unaryBackward', 'geluGrad', 'axpy', 'reduce',
   'channelAffine', 'channelSum',
   'fftWorkBytes', 'fftRun', 'cgemmWorkBytes', 'cgemmRun', 'adamStep', 'adamwStep',
+  'graphCheckIndex', 'gatherRows', 'scatterAddRows', 'segmentSum',
+  'nbrBounds', 'nbrSort', 'nbrCount', 'nbrWorkBytes', 'nbrFill',
 ];
 
 /** The kernel builds: 'relaxed-simd' adds relaxed-SIMD fused multiply-add (GEMM) to the plain 'simd' one. */

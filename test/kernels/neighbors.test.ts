@@ -1,7 +1,8 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { Rng } from '../../src/core/rng.js';
-import { type Csr, radiusNeighbors } from '../../src/kernels/neighbors.js';
+import { type Csr, radiusNeighbors, radiusNeighborsRef } from '../../src/kernels/neighbors.js';
+import { withThreadsPosted } from '../helpers.js';
 
 const rng = new Rng(1313);
 
@@ -18,6 +19,33 @@ function brute(points: Float64Array | Float32Array, queries: Float64Array | Floa
     rowPtr[q + 1] = idx.length;
   }
   return { rowPtr, indices: Int32Array.from(idx) };
+}
+
+function sameCsr(got: Csr, want: Csr, what: string): void {
+  assert.ok(got.rowPtr instanceof Int32Array && got.indices instanceof Int32Array, `${what}: Int32Array CSR`);
+  assert.equal(got.rowPtr.length, want.rowPtr.length, `${what}: rows`);
+  assert.ok(Buffer.from(got.rowPtr.buffer, got.rowPtr.byteOffset, got.rowPtr.byteLength).equals(Buffer.from(want.rowPtr.buffer, want.rowPtr.byteOffset, want.rowPtr.byteLength)), `${what}: row pointers`);
+  assert.equal(got.indices.length, want.indices.length, `${what}: pairs`);
+  assert.ok(Buffer.from(got.indices.buffer, got.indices.byteOffset, got.indices.byteLength).equals(Buffer.from(want.indices.buffer, want.indices.byteOffset, want.indices.byteLength)), `${what}: indices`);
+}
+
+
+/** Gaussian blobs (σ = spread) around a few random centres in [0, 1]³, with some points repeated exactly. */
+function clustered(n: number, blobs: number, spread: number): Float64Array {
+  const centres = Array.from({ length: blobs }, () => [rng.uniform(), rng.uniform(), rng.uniform()]);
+  const a = new Float64Array(3 * n);
+  for (let i = 0; i < n; i++) {
+    if (i > 0 && rng.uniform() < 0.05) {
+      const j = rng.int(i);
+      a[3 * i] = a[3 * j]!;
+      a[3 * i + 1] = a[3 * j + 1]!;
+      a[3 * i + 2] = a[3 * j + 2]!;
+      continue;
+    }
+    const c = centres[rng.int(blobs)]!;
+    for (let k = 0; k < 3; k++) a[3 * i + k] = c[k]! + spread * rng.normal();
+  }
+  return a;
 }
 
 function cloud(n: number, scale: number, f32 = false): Float64Array | Float32Array {
@@ -39,6 +67,7 @@ describe('radius neighbour search (CSR)', () => {
       const want = brute(p, q, r);
       assert.deepEqual(Array.from(got.rowPtr), Array.from(want.rowPtr), `case ${t}: row pointers`);
       assert.deepEqual(Array.from(got.indices), Array.from(want.indices), `case ${t}: indices`);
+      sameCsr(radiusNeighborsRef(p, q, r), want, `case ${t}: the reference`);
     }
   });
 
@@ -69,5 +98,91 @@ describe('radius neighbour search (CSR)', () => {
     assert.throws(() => radiusNeighbors(new Float64Array(4), new Float64Array(3), 1), /points must hold 3 coordinates per point \(length 4/);
     assert.throws(() => radiusNeighbors(new Float64Array(3), new Float64Array(3), 0), /radius must be a positive finite number, got 0/);
     assert.throws(() => radiusNeighbors(Float64Array.from([0, NaN, 0]), new Float64Array(3), 1), /points point 0 has a non-finite coordinate/);
+  });
+
+  it('the threaded search equals the reference and brute force on large uniform and clustered clouds (1 and 2 threads)', () => {
+    const grid = (k: number, lo: number, hi: number) => {
+      const q: number[] = [];
+      for (let a = 0; a < k; a++) for (let b = 0; b < k; b++) for (let c = 0; c < k; c++) q.push(...[a, b, c].map((v) => lo + ((hi - lo) * v) / (k - 1)));
+      return Float64Array.from(q);
+    };
+    const cases: [string, Float64Array | Float32Array, Float64Array | Float32Array, number][] = [
+      ['uniform', cloud(20000, 1), grid(12, -0.6, 0.6), 0.1],
+      ['uniform f32, queries beyond the cloud', cloud(15000, 1, true), Float32Array.from(grid(11, -1, 1)), 0.12],
+      ['points far beyond the queries', cloud(20000, 4), grid(12, -0.6, 0.6), 0.25],
+      ['clustered with duplicates', clustered(20000, 6, 0.03), Float64Array.from({ length: 3 * 1500 }, () => rng.uniform(-0.1, 1.1)), 0.08],
+    ];
+    let empty = 0;
+    for (const [name, p, q, r] of cases) {
+      const want = brute(p, q, r);
+      sameCsr(radiusNeighborsRef(p, q, r), want, `${name}: the reference`);
+      const [one] = withThreadsPosted(1, () => radiusNeighbors(p, q, r));
+      sameCsr(one, want, `${name}: one thread`);
+      const [two, threaded] = withThreadsPosted(2, () => radiusNeighbors(p, q, r));
+      assert.ok(threaded, `${name}: the queries were split across threads`);
+      sameCsr(two, want, `${name}: two threads`);
+      assert.ok(want.indices.length > 10000, `${name}: many pairs (${want.indices.length})`);
+      if (want.rowPtr.some((v, i) => i > 0 && v === want.rowPtr[i - 1])) empty++;
+    }
+    assert.ok(empty >= 2, 'empty neighbourhoods in some of the cases');
+  });
+
+  it('pairs at distance exactly r (3-4-5 offsets), a single point, a radius larger than the cloud, all queries far away', () => {
+    // r = 5/16: offsets (3, 4, 0)/16 and its permutations are exactly at r in float64, (3, 4, 0.001)/16 just beyond
+    const r = 5 / 16;
+    const q = Float64Array.from([0.5, 0.25, 0.75, -0.25, 0.5, 0.125]);
+    const pts: number[] = [];
+    for (let k = 0; k < 2; k++) {
+      const [a, b, c] = [q[3 * k]!, q[3 * k + 1]!, q[3 * k + 2]!];
+      for (const [dx, dy, dz] of [[3, 4, 0], [-4, 0, 3], [0, -3, -4], [3, 4, 0.001], [0, 0, 5.0001]]) pts.push(a + dx! / 16, b + dy! / 16, c + dz! / 16);
+    }
+    const p = Float64Array.from(pts);
+    for (const t of [1, 2]) {
+      const [got] = withThreadsPosted(t, () => radiusNeighbors(p, q, r));
+      assert.deepEqual(Array.from(got.rowPtr), [0, 3, 6]);
+      assert.deepEqual(Array.from(got.indices), [0, 1, 2, 5, 6, 7]);
+      sameCsr(got, brute(p, q, r), `exact r, ${t} threads`);
+    }
+    const one = Float64Array.from([0.3, -0.2, 7]);
+    sameCsr(radiusNeighbors(one, Float64Array.from([0.3, -0.2, 7, 0.3, -0.2, 7.5, 9, 9, 9]), 0.5), { rowPtr: Int32Array.from([0, 1, 2, 2]), indices: Int32Array.from([0, 0]) }, 'a single point');
+    const c = cloud(3000, 1);
+    const qs = cloud(200, 1);
+    const all = radiusNeighbors(c, qs, 2);
+    assert.equal(all.indices.length, 3000 * 200, 'a radius larger than the cloud: every pair');
+    for (let k = 0; k < 200; k++) for (let i = 0; i < 3000; i++) if (all.indices[3000 * k + i] !== i) assert.fail(`row ${k} is not 0 … 2999 in order`);
+    const far = radiusNeighbors(c, Float64Array.from([50, 0, 0, 0, -50, 0, 1e300, -1e300, 1e300]), 1);
+    assert.deepEqual(Array.from(far.rowPtr), [0, 0, 0, 0]);
+    assert.equal(far.indices.length, 0);
+  });
+
+  it('orders rows whose indices bunch in a narrow band of a wide range (many duplicates across two cells and one far-numbered point)', () => {
+    const n = 10000;
+    const p = new Float64Array(3 * n);
+    for (let i = 0; i < n; i++) p.set([rng.uniform(2, 3), rng.uniform(2, 3), rng.uniform(2, 3)], 3 * i);
+    p.set([0.5, 0.5, 0.5], 0); // the box's low corner: cells along z start at 0.5, of side 2.5/35
+    for (let i = 1; i <= 60; i++) p.set([0.5, 0.5, i % 2 ? 0.565 : 0.575], 3 * i); // alternating between two cells
+    p.set([0.5, 0.5, 0.57], 3 * (n - 1));
+    const q = Float64Array.from([0.5, 0.5, 0.57, 0.5, 0.5, 0.52]);
+    const want = brute(p, q, 0.05);
+    assert.equal(want.rowPtr[1], 61);
+    for (const t of [1, 2]) sameCsr(withThreadsPosted(t, () => radiusNeighbors(p, q, 0.05))[0], want, `${t} threads`);
+  });
+
+  it('names non-finite coordinates and bad radii as the reference does', () => {
+    for (const f of [radiusNeighbors, radiusNeighborsRef]) {
+      for (const bad of [NaN, Infinity, -Infinity]) {
+        const p = cloud(100, 1);
+        p[3 * 57 + 2] = bad;
+        assert.throws(() => f(p, cloud(5, 1), 0.2), new RegExp(`points point 57 has a non-finite coordinate \\(${bad}\\)`));
+        const q = cloud(5, 1, true);
+        q[3 * 4] = bad;
+        assert.throws(() => f(cloud(100, 1), q, 0.2), new RegExp(`queries point 4 has a non-finite coordinate \\(${bad}\\)`));
+      }
+      for (const r of [0, -1, NaN, Infinity, -0]) assert.throws(() => f(cloud(10, 1), cloud(3, 1), r), /radius must be a positive finite number/);
+      assert.throws(() => f(cloud(10, 1), new Float64Array(4), 1), /queries must hold 3 coordinates per point \(length 4/);
+      const p = cloud(10, 1);
+      p[0] = NaN;
+      assert.throws(() => f(p, new Float64Array(4), 1), /points point 0 has a non-finite/, 'points are checked before queries');
+    }
   });
 });

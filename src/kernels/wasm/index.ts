@@ -8,3 +8,4 @@ export * from "./channel";
 export * from "./fft";
 export * from "./cgemm";
 export * from "./optim";
+export * from "./graph";
