@@ -58,7 +58,7 @@ describe('mpno CLI', () => {
     assert.equal(srow['name'], 'SFNO 16x32 half bf16 amp');
     assert.equal(srow['shape'], '[2, 3, 16, 32]');
     // and its GINO rows (point clouds on a latent grid: 8³ in the quick set)
-    const g = mpno('bench', 'precision', '--quick', '--case', '17', '--runs', '1', '--warmup', '0');
+    const g = mpno('bench', 'precision', '--quick', '--case', '18', '--runs', '1', '--warmup', '0');
     assert.equal(g.status, 0, g.stderr);
     const grow = JSON.parse(g.stdout.trim()) as Record<string, unknown>;
     assert.equal(grow['name'], 'GINO 8³ mixed bf16 amp');
