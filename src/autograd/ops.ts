@@ -634,12 +634,17 @@ export function segmentReduce(x: Variable, rowPtr: Int32Array, reduce: 'sum' | '
     const gx = Tensor.empty([E, C], g.dtype, 'gradient');
     be().gatherRows(g, rowOf, gx);
     if (reduce === 'mean') {
-      const v = gx.toFloat64();
-      for (let e = 0; e < E; e++) {
-        const n = rowPtr[rowOf[e]! + 1]! - rowPtr[rowOf[e]!]!;
-        for (let c = 0; c < C; c++) v[e * C + c] /= n;
+      // each edge's row scaled by 1/|segment| (one wasm pass, also for 16-bit gradients)
+      const inv = new Float64Array(E);
+      for (let e = 0; e < E; e++) inv[e] = 1 / (rowPtr[rowOf[e]! + 1]! - rowPtr[rowOf[e]!]!);
+      const s = Tensor.fromArray(inv, [E], g.dtype === 'float64' ? 'float64' : 'float32', 'gradient');
+      const g3 = gx.reshape([1, E, C]);
+      try {
+        be().channelAffine(g3, s, null, g3);
+      } finally {
+        g3.release();
+        s.release();
       }
-      gx.set(v);
     }
     return [gx];
   });

@@ -141,7 +141,9 @@ export class GNOBlock extends Module {
     const d = this.o.coordDim;
     const n = points.length / d;
     const v = this.o.posEmbedding === null ? points : sinusoidalEmbedding(points, d, this.o.embedChannels, this.o.posEmbedding, this.o.maxPositions);
-    return ops.constant(Tensor.fromArray(v, [n, this.embedDim], dtype, 'activation'));
+    // written as float32 (or float64) and rounded to a 16-bit dtype by the wasm conversion, not the scalar codec
+    const wide = ops.constant(Tensor.fromArray(v, [n, this.embedDim], dtype === 'float64' ? 'float64' : 'float32', 'activation'));
+    return ops.cast(wide, dtype);
   }
 
   forward(inp: GnoInputs): Variable {
