@@ -3,7 +3,8 @@
  * scripts/fixtures/make_parity_fixtures.py, which follows neuralop's source and is cross-checked
  * bitwise against the PyTorch peer of neuralop's Darcy example; the SFNO fixture follows neuralop's
  * SphericalConv and torch-harmonics' RealSHT, Condon–Shortley phase included, which the per-degree
- * weight makes invisible in the output). Each fixture holds neuralop's state
+ * weight makes invisible in the output; the GINO fixture follows neuralop's GNOBlock, IntegralTransform
+ * and GINO with the native neighbour search). Each fixture holds neuralop's state
  * dict (its names and layouts), an input and the output, and one training step: input, target, loss
  * and the gradient of every weight. References are computed in float64 from the float32 weights.
  *
@@ -22,6 +23,8 @@ import { fileURLToPath } from 'node:url';
 import { Tensor } from '../../src/core/tensor.js';
 import { Variable, backward, noGrad, tidy } from '../../src/autograd/variable.js';
 import { readSafetensors } from '../../src/data/formats/safetensors.js';
+import { GINO, type GINOOptions } from '../../src/models/gino.js';
+import { type Batch, releaseBatch } from '../../src/core/batch.js';
 import { H1Loss, LpLoss } from '../../src/losses/index.js';
 import { FNO, type FNOOptions } from '../../src/models/fno.js';
 import { SFNO } from '../../src/models/sfno.js';
@@ -146,6 +149,44 @@ describe("parity with neuralop on PyTorch's weights and values", () => {
   it("SFNO with weights trained by PyTorch (torch-harmonics' SHT with the Condon–Shortley phase, neuralop's SphericalConv): forward and one L2 training step", (t) => {
     checkForward(t, 'sfno_trained');
     checkStep(t, 'sfno_trained', lpStep);
+  });
+
+  it("GINO with weights trained by PyTorch (neuralop's GNOBlock, IntegralTransform, NeRF embedding, FNOBlocks on a 6³ latent grid): forward and one training step", (t) => {
+    const f = loadFixture('gino_trained');
+    const config = JSON.parse(f.metadata['config']!) as GINOOptions;
+    const m = new GINO(config);
+    m.loadStateDict(f.state);
+    const P = get(f, 'input_geom').shape[0]!;
+    const batch = (): Batch => ({
+      size: 1,
+      tensors: { input_geom: get(f, 'input_geom').clone(), latent_queries: get(f, 'latent_queries').clone(), latent_features: get(f, 'latent_features').clone() },
+      segments: { input_geom: Int32Array.from([0, P]) },
+    });
+    const b = batch();
+    const y = noGrad(() => tidy(() => m.forwardBatch(b).value.toFloat64()));
+    const e = relL2(y, get(f, 'output').toFloat64());
+    t.diagnostic(`gino_trained: output relative L2 error ${e.toExponential(2)} (PyTorch float32: ${f.metadata['torch_f32_output_rel_l2']})`);
+    assert.ok(e <= TOL, `gino_trained: mpno's output is ${e.toExponential(3)} from PyTorch's`);
+    m.zeroGrad();
+    const l = tidy(() => new LpLoss({}).forward(m.forwardBatch(b), get(f, 'target'), Int32Array.from([0, P])));
+    const le = Math.abs(l.item() - get(f, 'loss').item()) / get(f, 'loss').item();
+    backward(l);
+    l.release();
+    assert.ok(le <= TOL, `gino_trained: loss relative error ${le}`);
+    const g = new GINO(config);
+    g.loadStateDict(f.grads);
+    const ref = new Map(g.namedParameters());
+    let worst = 0;
+    for (const [name, p] of m.namedParameters()) {
+      const ge = relL2(p.grad!.toFloat64(), ref.get(name)!.value.toFloat64());
+      worst = Math.max(worst, ge);
+      assert.ok(ge <= TOL_GRAD, `gino_trained: the gradient of ${name} is ${ge.toExponential(3)} from PyTorch's`);
+    }
+    t.diagnostic(`gino_trained: loss relative error ${le.toExponential(2)}; worst gradient ${worst.toExponential(2)} (PyTorch float32: ${f.metadata['torch_f32_grad_max_rel_l2']})`);
+    releaseBatch(b);
+    g.release();
+    m.release();
+    f.release();
   });
 
   it("neuralop's spectral weight name (weight.tensor) and mpno's (weight) both load, not both at once", () => {
