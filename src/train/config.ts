@@ -208,6 +208,10 @@ export function validateConfig(raw: unknown, file: string): RunConfig {
       throw new RangeError(`${file}: 'data.generate.test.subsample' must list one factor per generated test set (${generatedTests.join(', ')})`);
     }
     if (g.pde === 'bodies' && g.test.subsample.some((r) => r !== 1)) throw new RangeError(`${file}: 'data.generate.test.subsample' must be 1 for bodies (point data are not subsampled)`);
+    // bodies: generated test set i is drawn from seed test.seed + i
+    if (g.pde === 'bodies' && generatedTests.some((_, i) => g.test.seed + i === g.train.seed)) {
+      throw new RangeError(`${file}: 'data.generate.test.seed' ${g.test.seed} + the test set's position gives the training seed ${g.train.seed} (the test bodies would repeat training bodies)`);
+    }
     if (g.test.resolutions != null) {
       if (g.pde !== 'swe') throw new RangeError(`${file}: 'data.generate.test.resolutions' is for swe (the other PDEs store subsamplings of one grid: use 'data.generate.test.subsample')`);
       if (!Array.isArray(g.test.resolutions) || g.test.resolutions.length !== Object.keys(c.data.test).length) {
