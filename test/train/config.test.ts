@@ -48,6 +48,18 @@ describe('run configs', () => {
     assert.throws(() => loadConfig(variant((c) => (c.optimizer = JSON.parse('{"name": "AdamW", "lr": 0.1, "weight_decay": 0, "constructor": 1}')))), /unknown config key 'optimizer.constructor'/);
   });
 
+  it('the bodies example loads; a GINO config with h1 or a test seed that repeats the training seed is refused', () => {
+    const bodies = fileURLToPath(new URL('../../../examples/bodies-gino.json', import.meta.url));
+    const c = loadConfig(bodies);
+    assert.equal(c.data.generate!.pde, 'bodies');
+    assert.throws(() => loadConfig(bodies, ['training.eval_losses=["l2","h1"]']), /'training.eval_losses\[1\]' is 'h1', but GINO predicts on point clouds/);
+    // two generated test sets draw from seeds 1 and 2: a training seed of 2 would repeat the second
+    const two = ['data.test.more="more.safetensors"', 'data.generate.test.subsample=[1,1]'];
+    assert.equal(Object.keys(loadConfig(bodies, two).data.test).length, 3);
+    assert.throws(() => loadConfig(bodies, [...two, 'data.generate.train.seed=2']), /test.seed' 1 \+ the test set's position gives the training seed 2/);
+    assert.throws(() => loadConfig(bodies, ['data.generate.test.subsample=[2]']), /must be 1 for bodies/);
+  });
+
   it('a section that is not an object is named as such', () => {
     assert.throws(() => loadConfig(example, ['model=3']), /'model' must be an object \(a config section\), got 3/);
     assert.throws(() => loadConfig(example, ['data=[]']), /'data' must be an object, got \[\]/);
