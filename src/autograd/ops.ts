@@ -585,6 +585,19 @@ export function ishtModes(Y: Variable, plan: ShtPlan, batch: readonly [number, n
     (g) => ishtModesAdjoint(g, plan, { dtype: Y.dtype, work: Y.dtype, ...emu }));
 }
 
+/** out[r, :] = s[r]·x[r, :] over rows of x [R, C] (s: R values), as one channel-affine pass over [1, R, C]. */
+function scaleRows(x: Tensor, s: Tensor, out: Tensor): void {
+  const [R, C] = x.shape as [number, number];
+  const x3 = x.reshape([1, R, C]);
+  const o3 = out === x ? x3 : out.reshape([1, R, C]);
+  try {
+    be().channelAffine(x3, s, null, o3);
+  } finally {
+    x3.release();
+    if (o3 !== x3) o3.release();
+  }
+}
+
 /**
  * Rows of x gathered by index: y[e, :] = x[index[e], :] (x [N, C] → y [E, C]; a graph's edge values
  * from its nodes). Backward: the gradient's rows added back into their nodes (scatter-add, float32
@@ -638,11 +651,9 @@ export function segmentReduce(x: Variable, rowPtr: Int32Array, reduce: 'sum' | '
       const inv = new Float64Array(E);
       for (let e = 0; e < E; e++) inv[e] = 1 / (rowPtr[rowOf[e]! + 1]! - rowPtr[rowOf[e]!]!);
       const s = Tensor.fromArray(inv, [E], g.dtype === 'float64' ? 'float64' : 'float32', 'gradient');
-      const g3 = gx.reshape([1, E, C]);
       try {
-        be().channelAffine(g3, s, null, g3);
+        scaleRows(gx, s, gx);
       } finally {
-        g3.release();
         s.release();
       }
     }
@@ -781,25 +792,11 @@ export function rowScale(x: Variable, s: Tensor): Variable {
   if (x.value.ndim !== 2 || s.size !== x.shape[0]) throw new RangeError(`${op}: x ${fmtShape(x.shape)} must be [rows, channels] with one scale per row (got ${s.size} scales)`);
   const [R, C] = x.shape as [number, number];
   const out = Tensor.empty([R, C], x.dtype, 'activation');
-  const x3 = x.value.reshape([1, R, C]);
-  const o3 = out.reshape([1, R, C]);
   const ss = save(s);
-  try {
-    be().channelAffine(x3, ss, null, o3);
-  } finally {
-    x3.release();
-    o3.release();
-  }
+  scaleRows(x.value, ss, out);
   return record(op, [x], out, (g) => {
     const gx = Tensor.empty([R, C], g.dtype, 'gradient');
-    const g3 = g.reshape([1, R, C]);
-    const gx3 = gx.reshape([1, R, C]);
-    try {
-      be().channelAffine(g3, ss, null, gx3);
-    } finally {
-      g3.release();
-      gx3.release();
-    }
+    scaleRows(g, ss, gx);
     return [gx];
   }, [ss]);
 }

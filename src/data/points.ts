@@ -17,6 +17,17 @@ import type { BodySample } from './generators/bodies.js';
 /** One sample: point fields [P, …] and grid fields [C, G1, G2, G3]. */
 export type PointSample = Record<string, Tensor>;
 
+/** The stored values of `parts` (one dtype) one after another in a new tensor of `shape`. */
+function concatRows(parts: readonly Tensor[], shape: readonly number[]): Tensor {
+  const out = Tensor.empty(shape, parts[0]!.dtype, 'data');
+  let off = 0;
+  for (const t of parts) {
+    out.data.set(t.data as never, off);
+    off += t.size;
+  }
+  return out;
+}
+
 /**
  * Samples with point fields (axis 0 over the sample's points, named in `pointFields`), grid fields
  * (stacked into [B, …] in a batch) and shared fields (the same tensor for every sample, e.g. the latent
@@ -67,15 +78,7 @@ export class PointCloudDataset implements Dataset {
       const parts = picked.map((s) => s[f]!);
       const t0 = parts[0]!;
       const ragged = this.pointFields.has(f);
-      const rows = ragged ? parts.reduce((a, t) => a + t.shape[0]!, 0) : parts.length;
-      const shape = ragged ? [rows, ...t0.shape.slice(1)] : [parts.length, ...t0.shape];
-      const out = Tensor.empty(shape, t0.dtype, 'data');
-      let off = 0;
-      for (const t of parts) {
-        out.data.set(t.data as never, off);
-        off += t.size;
-      }
-      tensors[f] = out;
+      tensors[f] = concatRows(parts, ragged ? [parts.reduce((a, t) => a + t.shape[0]!, 0), ...t0.shape.slice(1)] : [parts.length, ...t0.shape]);
       if (ragged) segments[f] = rowPointers(parts.map((t) => t.shape[0]!));
     }
     for (const [k, t] of Object.entries(this.shared)) tensors[k] = t.clone();
@@ -84,7 +87,8 @@ export class PointCloudDataset implements Dataset {
 
   /** The target values of every sample as one [ΣP, C] tensor (to fit the output normaliser). */
   targets(): Tensor {
-    return this.batch(Array.from({ length: this.length }, (_, i) => i)).tensors['y']!;
+    const ys = this.samples.map((s) => s[this.target]!);
+    return concatRows(ys, [ys.reduce((a, t) => a + t.shape[0]!, 0), ...ys[0]!.shape.slice(1)]);
   }
 
   release(): void {
@@ -312,13 +316,22 @@ export function loadBodies(path: string, opts: { n?: number } = {}): PointCloudD
     if (tensors['vertices']!.shape[0] !== total || sdf.shape[0] !== N || sdf.ndim !== 5) {
       throw new RangeError(`${path}: ${N} samples of ${total} points in the metadata, but vertices ${fmtShape(tensors['vertices']!.shape)} and sdf ${fmtShape(sdf.shape)}`);
     }
-    for (const k of need) checkFinite(tensors[k]!, `${path}: tensor '${k}'`);
+    for (const k of need) {
+      if (tensors[k]!.dtype !== 'float32') throw new RangeError(`${path}: tensor '${k}' is ${tensors[k]!.dtype}; a bodies file stores float32`);
+      checkFinite(tensors[k]!, `${path}: tensor '${k}'`);
+    }
     const seg = rowPointers(counts);
     const G = sdf.shape.slice(2);
     const S = shapeSize(G);
+    // every sample's rows copied out of the file's float32 tensors (the stored values, no conversion)
+    const copy = (t: Tensor, first: number, end: number, shape: readonly number[]) => {
+      const out = Tensor.empty(shape, 'float32', 'data');
+      out.data.set((t.data as Float32Array).subarray(first, end));
+      return out;
+    };
     const rows = (t: Tensor, b: number, shape: readonly number[]) => {
       const per = t.size / t.shape[0]!;
-      return Tensor.fromArray(t.toFloat64().subarray(seg[b]! * per, seg[b + 1]! * per), [counts[b]!, ...shape], 'float32', 'data');
+      return copy(t, seg[b]! * per, seg[b + 1]! * per, [counts[b]!, ...shape]);
     };
     const samples: PointSample[] = [];
     for (let b = 0; b < N; b++) {
@@ -327,7 +340,7 @@ export function loadBodies(path: string, opts: { n?: number } = {}): PointCloudD
         x: rows(tensors['normals']!, b, [3]),
         weights: rows(tensors['areas']!, b, []),
         y: rows(tensors['cp']!, b, [1]),
-        latent_features: Tensor.fromArray(sdf.toFloat64().subarray(b * S, (b + 1) * S), [1, ...G], 'float32', 'data'),
+        latent_features: copy(sdf, b * S, (b + 1) * S, [1, ...G]),
       });
     }
     const queries = tensors['query_points']!.clone();

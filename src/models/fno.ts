@@ -117,6 +117,16 @@ export function resolveFnoOptions(o: FNOOptions, opts: { who?: string; extra?: R
 }
 
 /**
+ * A channel MLP's width as neuralop computes it: int(ratio · hidden), truncated (hidden 5 × ratio 1.5
+ * → 7); a width below 1 is an error naming the option (`name`) and the hidden option (`hiddenName`).
+ */
+export function channelWidth(who: string, ratio: number, hidden: number, name: string, hiddenName: string): number {
+  const w = Math.trunc(ratio * hidden);
+  if (w < 1) throw new RangeError(`${who}: ${name} ${ratio} × ${hiddenName} ${hidden} gives a width of ${w} (neuralop truncates); it must be at least 1`);
+  return w;
+}
+
+/**
  * The Fourier Neural Operator (neuralop's FNO): grid embedding → lifting ChannelMLP → FNO blocks →
  * projection ChannelMLP. Input [batch, in_channels, n1…nd], output [batch, out_channels, n1…nd].
  * Its spectral layers are SpectralConv with a dense weight unless `conv` makes others (TFNO:
@@ -141,12 +151,7 @@ export class FNO extends Module implements PrecisionControlled {
     const inCh = c.in_channels + (c.positional_embedding === 'grid' ? d : 0);
     const hidden = c.hidden_channels;
     const dt = { dtype: c.dtype };
-    // neuralop: int(ratio · hidden), truncated (hidden 5 × ratio 1.5 → 7)
-    const width = (ratio: number, name: string) => {
-      const w = Math.trunc(ratio * hidden);
-      if (w < 1) throw new RangeError(`${this.family}: ${name} ${ratio} × hidden_channels ${hidden} gives a width of ${w} (neuralop truncates); it must be at least 1`);
-      return w;
-    };
+    const width = (ratio: number, name: string) => channelWidth(this.family, ratio, hidden, name, 'hidden_channels');
     this.lifting = this.registerModule('lifting', new ChannelMLP(inCh, hidden, width(c.lifting_channel_ratio, 'lifting_channel_ratio'), { nLayers: 2, rng, ...dt }));
     this.fnoBlocks = this.registerModule('fno_blocks', new FNOBlocks(hidden, {
       nModes: c.n_modes, nLayers: c.n_layers, fnoSkip: c.fno_skip, channelMlpSkip: c.channel_mlp_skip,

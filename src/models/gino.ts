@@ -21,6 +21,7 @@ import { checkFactorizedWeight, type Factorization, type FactorizedImplementatio
 import { FNOBlocks } from '../nn/fno-blocks.js';
 import { GNOBlock, GNO_TRANSFORMS, type GnoTransform, type PosEmbedding, emptyRows } from '../nn/gno.js';
 import { ChannelMLP, SKIP_TYPES, type SkipType } from '../nn/layers.js';
+import { channelWidth } from './fno.js';
 import { Module } from '../nn/module.js';
 import { type SpectralLayer, denseWeight, spectralConvFactory } from '../nn/spectral.js';
 import {
@@ -261,11 +262,7 @@ export class GINO extends Module implements PrecisionControlled {
     }));
     const fnoIn = inGnoOutChannels(c) + (c.latent_feature_channels ?? 0);
     const hidden = c.fno_hidden_channels;
-    const width = (ratio: number, name: string) => {
-      const w = Math.trunc(ratio * hidden);
-      if (w < 1) throw new RangeError(`${who}: ${name} ${ratio} × fno_hidden_channels ${hidden} gives a width of ${w}; it must be at least 1`);
-      return w;
-    };
+    const width = (ratio: number, name: string) => channelWidth(who, ratio, hidden, name, 'fno_hidden_channels');
     this.lifting = this.registerModule('lifting', new ChannelMLP(fnoIn, hidden, width(c.fno_lifting_channel_ratio, 'fno_lifting_channel_ratio'), { nLayers: 2, rng, dtype: dt }));
     const weight = c.fno_factorization === 'dense' ? denseWeight : factorizedWeight({ factorization: c.fno_factorization, rank: c.fno_rank, implementation: c.fno_implementation });
     this.fnoBlocks = this.registerModule('fno_blocks', new FNOBlocks(hidden, {
