@@ -423,7 +423,7 @@ describe('parsePt: errors name the file and the problem', () => {
   });
 
   it('unsupported storage types and disallowed globals are refused before anything runs', () => {
-    throwsPt(() => crafted(one('ComplexFloatStorage'), { 0: f32(8) }), /unsupported storage type 'torch\.ComplexFloatStorage'/);
+    throwsPt(() => crafted(one('QInt8Storage'), { 0: f32(8) }), /unsupported storage type 'torch\.QInt8Storage'/);
     throwsPt(() => crafted(one('QInt8Storage'), { 0: f32(1) }), /unsupported storage type 'torch\.QInt8Storage'/);
     const sys = new PickleWriter().proto(2).global('os', 'system').str('echo pwned').op(OP.TUPLE1).op(OP.REDUCE).stop();
     throwsPt(() => crafted(sys), /global 'os\.system'.*not allowed/);
@@ -461,5 +461,32 @@ describe('parsePt: errors name the file and the problem', () => {
     throwsPt(() => crafted(one(), { 0: f32(4) }, { byteorder: 'middle' }), /unknown byteorder/);
     // without a byteorder entry (older files), little-endian is assumed
     assert.equal(asTensor(crafted(one(), { 0: f32(4) }, { byteorder: null, version: null, prefix: 'model' })).size, 4);
+  });
+});
+
+describe('complex storages and allow-listed references (neuralop checkpoints)', () => {
+  const FIX = fileURLToPath(new URL('../../../test/fixtures/neuralop/', import.meta.url));
+  const PARITY = fileURLToPath(new URL('../../../test/fixtures/parity/darcy_trained.safetensors', import.meta.url));
+
+  it('a complex64 parameter reads as float32 with a trailing (re, im) axis, bit for bit', async () => {
+    const { readSafetensors } = await import('../../src/data/formats/safetensors.js');
+    const sd = readPt(`${FIX}darcy_plain.pt`) as PtDict;
+    const w = sd['fno_blocks.convs.1.weight.tensor'] as PtTensor;
+    assert.ok(w.complex);
+    assert.equal(w.dtype, 'float32');
+    assert.deepEqual(w.shape, [8, 8, 6, 4, 2]);
+    const ref = readSafetensors(PARITY).tensors;
+    assert.deepEqual(Array.from(w.data as Float32Array), Array.from(ref['state/fno_blocks.convs.1.weight.tensor']!.data as Float32Array));
+    for (const t of Object.values(ref)) t.release();
+  });
+
+  it('a function in the pickle is refused unless allow-listed, and then comes back as a name', async () => {
+    const { PtRef } = await import('../../src/data/formats/pt.js');
+    assert.throws(() => readPt(`${FIX}darcy_metadata.pkl`), /global 'torch\._C\._nn\.gelu', which is not allowed/);
+    const m = readPt(`${FIX}darcy_metadata.pkl`, { allowRefs: new Set(['torch._C._nn.gelu', 'neuralop.layers.spectral_convolution.SpectralConv']) }) as PtDict;
+    assert.ok(m['non_linearity'] instanceof PtRef);
+    assert.equal((m['non_linearity'] as InstanceType<typeof PtRef>).qualified, 'torch._C._nn.gelu');
+    // an allow-listed name is still never called
+    assert.throws(() => readPt(`${FIX}evil_metadata.pkl`, { allowRefs: new Set(['posix.system']) }), /REDUCE of posix\.system \(a name only\), which is not callable/);
   });
 });

@@ -305,3 +305,22 @@ describe('safetensors: atomic writes', () => {
     }
   });
 });
+
+describe('safetensors complex64 (C64)', () => {
+  it('float32 [..., 2] tensors written as C64 read back as float32 [..., 2], named in `complex`', () => {
+    const vals = Float32Array.from({ length: 24 }, (_, i) => Math.sin(i + 0.5) * 3);
+    const t = Tensor.fromArray(vals, [2, 3, 2, 2], 'float32');
+    const r = Tensor.fromArray(Float32Array.from([1.5, -2.25]), [2], 'float32');
+    const bytes = encodeSafetensors({ w: t, b: r }, undefined, { complex: new Set(['w']) });
+    const header = JSON.parse(new TextDecoder().decode(bytes.subarray(8, 8 + Number(new DataView(bytes.buffer).getBigUint64(0, true))))) as Record<string, { dtype: string; shape: number[] }>;
+    assert.equal(header['w']!.dtype, 'C64');
+    assert.deepEqual(header['w']!.shape, [2, 3, 2]);
+    const back = decodeSafetensors(bytes, 'mem');
+    assert.deepEqual(back.complex, ['w']);
+    assert.deepEqual(back.tensors['w']!.shape, [2, 3, 2, 2]);
+    assert.deepEqual(Array.from(back.tensors['w']!.data as Float32Array), Array.from(vals));
+    const odd = Tensor.fromArray(Float32Array.from([1, 2, 3]), [3], 'float32');
+    assert.throws(() => encodeSafetensors({ odd }, undefined, { complex: new Set(['odd']) }), /complex64 tensor is written from float32 \[\.\.\., 2\]/);
+    for (const x of [t, r, odd, ...Object.values(back.tensors)]) x.release();
+  });
+});

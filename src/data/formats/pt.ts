@@ -17,6 +17,9 @@ import { Tensor } from '../../core/tensor.js';
 /** Element types a `.pt` storage may have (the ones this reader supports). */
 export type PtDType = 'float64' | 'float32' | 'float16' | 'bfloat16' | 'bool' | 'int64' | 'int32' | 'int16' | 'int8' | 'uint8';
 
+/** Element types of a storage: a PtDType, or complex (read as its real dtype with a trailing (re, im) axis of 2). */
+type StorageDType = PtDType | 'complex64' | 'complex128';
+
 /** Typed array of a PtTensor: raw codes (Uint16Array) for float16/bfloat16, 0/1 bytes for bool. */
 export type PtArray = Float64Array | Float32Array | Uint16Array | Uint8Array | BigInt64Array | Int32Array | Int16Array | Int8Array;
 
@@ -27,12 +30,32 @@ export class PtTensor {
     readonly shape: number[],
     readonly data: PtArray,
     readonly requiresGrad: boolean = false,
+    /** A complex tensor: `dtype` is its real part's, and the last axis (of 2) holds (re, im). */
+    readonly complex: boolean = false,
   ) {}
 
   /** Number of elements. */
   get size(): number {
     return this.data.length;
   }
+}
+
+/**
+ * A reference to a function or class the pickle names (e.g. `torch.nn.functional.gelu`, a model's
+ * constructor argument): only names the caller allow-lists (`allowRefs`) come back, as names;
+ * nothing is imported or called.
+ */
+export class PtRef {
+  constructor(readonly module: string, readonly name: string) {}
+  get qualified(): string {
+    return `${this.module}.${this.name}`;
+  }
+}
+
+/** Options of parsePt / readPt. */
+export interface PtReadOptions {
+  /** Qualified names of functions and classes the pickle may name as plain values (they become PtRef). */
+  allowRefs?: ReadonlySet<string>;
 }
 
 /** A dict of the pickle (keys are strings; int keys are written in decimal). */
@@ -43,9 +66,9 @@ export interface PtDict {
 /**
  * A value of the pickled tree: Python None/bool/int/float/str/bytes, tensors, lists and tuples (both
  * as arrays), dicts and OrderedDicts (as plain objects). Ints beyond 2^53 come back as bigint;
- * torch dtype objects as strings such as 'torch.float32'.
+ * torch dtype objects as strings such as 'torch.float32'; allow-listed functions and classes as PtRef.
  */
-export type PtValue = null | boolean | number | bigint | string | Uint8Array | PtTensor | PtValue[] | PtDict;
+export type PtValue = null | boolean | number | bigint | string | Uint8Array | PtTensor | PtRef | PtValue[] | PtDict;
 
 /** Every problem with a `.pt` file; the message names the file. */
 export class PtError extends Error {
@@ -55,7 +78,7 @@ export class PtError extends Error {
 // ---------------------------------------------------------------------------------------------
 // dtypes
 
-const STORAGE_TYPES: Record<string, PtDType> = {
+const STORAGE_TYPES: Record<string, StorageDType> = {
   DoubleStorage: 'float64',
   FloatStorage: 'float32',
   HalfStorage: 'float16',
@@ -66,12 +89,16 @@ const STORAGE_TYPES: Record<string, PtDType> = {
   ShortStorage: 'int16',
   CharStorage: 'int8',
   ByteStorage: 'uint8',
+  ComplexFloatStorage: 'complex64',
+  ComplexDoubleStorage: 'complex128',
 };
 
 /** torch dtype objects (`torch.float32`, ...) and their canonical names. */
 const TORCH_DTYPES: Record<string, string> = {
   float64: 'float64', double: 'float64',
   float32: 'float32', float: 'float32',
+  complex64: 'complex64', cfloat: 'complex64',
+  complex128: 'complex128', cdouble: 'complex128',
   float16: 'float16', half: 'float16',
   bfloat16: 'bfloat16',
   bool: 'bool',
@@ -82,8 +109,8 @@ const TORCH_DTYPES: Record<string, string> = {
   uint8: 'uint8',
 };
 
-const ITEM_SIZE: Record<PtDType, number> = {
-  float64: 8, float32: 4, float16: 2, bfloat16: 2, bool: 1, int64: 8, int32: 4, int16: 2, int8: 1, uint8: 1,
+const ITEM_SIZE: Record<StorageDType, number> = {
+  float64: 8, float32: 4, float16: 2, bfloat16: 2, bool: 1, int64: 8, int32: 4, int16: 2, int8: 1, uint8: 1, complex64: 8, complex128: 16,
 };
 
 /** A typed array of `dtype` over `length` elements of `buffer` from byte 0 (the buffer is aligned). */
@@ -109,7 +136,7 @@ const LITTLE_ENDIAN_HOST = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
 
 /** A global the pickle referred to (only allow-listed ones are ever created). */
 class PickleGlobal {
-  constructor(readonly module: string, readonly name: string, readonly storage?: PtDType) {}
+  constructor(readonly module: string, readonly name: string, readonly storage?: StorageDType) {}
   get qualified(): string {
     return `${this.module}.${this.name}`;
   }
@@ -118,7 +145,7 @@ class PickleGlobal {
 /** A storage named by a persistent id: its bytes are fetched from the archive after the pickle ran. */
 class StorageRef {
   uses = 0;
-  constructor(readonly key: string, readonly dtype: PtDType, readonly numel: number) {}
+  constructor(readonly key: string, readonly dtype: StorageDType, readonly numel: number) {}
 }
 
 /** A tensor whose data is materialised once the storages are read. */
@@ -147,6 +174,7 @@ function describe(v: unknown): string {
   if (v === null) return 'None';
   if (Array.isArray(v)) return `a sequence of ${v.length}`;
   if (v instanceof PickleGlobal) return `global ${v.qualified}`;
+  if (v instanceof PtRef) return `${v.qualified} (a name only)`;
   if (v instanceof StorageRef) return 'a storage';
   if (v instanceof PendingTensor) return 'a tensor';
   if (v instanceof Uint8Array) return 'bytes';
@@ -173,6 +201,7 @@ class Unpickler {
     private readonly bytes: Uint8Array,
     private readonly where: string,
     private readonly persistentLoad: (pid: unknown) => unknown,
+    private readonly allowRefs: ReadonlySet<string> = new Set(),
   ) {
     this.view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   }
@@ -284,12 +313,14 @@ class Unpickler {
       if (name.endsWith('Storage')) this.fail(`unsupported storage type '${q}'`);
     }
     if (module === 'torch.storage' && name === 'UntypedStorage') return new PickleGlobal(module, name, 'uint8');
+    if (this.allowRefs.has(q)) return new PickleGlobal(module, name);
     return this.fail(`pickle refers to global '${q}', which is not allowed (only tensors, storages, containers and plain values can be loaded; nothing is executed)`);
   }
 
   /** Value of a global used as a plain value (torch dtypes). */
   private globalValue(g: PickleGlobal): unknown {
     if (g.module === 'torch' && Object.hasOwn(TORCH_DTYPES, g.name)) return `torch.${TORCH_DTYPES[g.name]}`;
+    if (this.allowRefs.has(g.qualified)) return new PtRef(g.module, g.name);
     return g;
   }
 
@@ -502,8 +533,14 @@ function isContiguous(shape: number[], stride: number[]): boolean {
   return true;
 }
 
-function materialise(t: PendingTensor, storage: Uint8Array, entry: string, file: string): PtTensor {
-  const { dtype } = t.storage;
+function materialise(pending: PendingTensor, storage: Uint8Array, entry: string, file: string): PtTensor {
+  const sd = pending.storage.dtype;
+  // a complex tensor is read as its real dtype with a trailing (re, im) axis: strides in real elements
+  const complex = sd === 'complex64' || sd === 'complex128';
+  const dtype: PtDType = sd === 'complex64' ? 'float32' : sd === 'complex128' ? 'float64' : sd;
+  const t = complex
+    ? { storage: pending.storage, offset: 2 * pending.offset, shape: [...pending.shape, 2], stride: [...pending.stride.map((s) => 2 * s), 1], requiresGrad: pending.requiresGrad }
+    : pending;
   const item = ITEM_SIZE[dtype];
   const avail = Math.floor(storage.length / item);
   let n = 1;
@@ -519,7 +556,7 @@ function materialise(t: PendingTensor, storage: Uint8Array, entry: string, file:
   }
   // One user, whole storage, contiguous: take the entry's own (freshly copied, aligned) buffer.
   if (t.storage.uses === 1 && t.offset === 0 && n === avail && storage.byteOffset === 0 && isContiguous(t.shape, t.stride)) {
-    return new PtTensor(dtype, t.shape, typedView(dtype, storage.buffer as ArrayBuffer, n), t.requiresGrad);
+    return new PtTensor(dtype, t.shape, typedView(dtype, storage.buffer as ArrayBuffer, n), t.requiresGrad, complex);
   }
   let out: PtArray;
   try {
@@ -535,7 +572,7 @@ function materialise(t: PendingTensor, storage: Uint8Array, entry: string, file:
       gather(aligned.subarray(0, avail * item), out, t.offset, t.shape, t.stride);
     }
   }
-  return new PtTensor(dtype, t.shape, out, t.requiresGrad);
+  return new PtTensor(dtype, t.shape, out, t.requiresGrad, complex);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -572,7 +609,7 @@ function unzipSome(bytes: Uint8Array, file: string, want: (name: string) => bool
  * Parses the bytes of a `.pt` file (torch.save zip format). `name` (usually the path) appears in
  * errors. Tensors come back as PtTensor with contiguous data; see PtValue for the other values.
  */
-export function parsePt(bytes: Uint8Array, name: string): PtValue {
+export function parsePt(bytes: Uint8Array, name: string, opts: PtReadOptions = {}): PtValue {
   if (!LITTLE_ENDIAN_HOST) throw new PtError(`${name}: reading .pt files needs a little-endian host`);
   if (bytes.length < 4 || bytes[0] !== 0x50 || bytes[1] !== 0x4b) {
     if (bytes.length >= 2 && bytes[0] === 0x80 && bytes[1] <= 5) {
@@ -613,7 +650,7 @@ export function parsePt(bytes: Uint8Array, name: string): PtValue {
     storages.set(key, ref);
     return ref;
   };
-  const root = new Unpickler(meta[pklName]!, `${name}: ${pklName}`, persistentLoad).run();
+  const root = new Unpickler(meta[pklName]!, `${name}: ${pklName}`, persistentLoad, opts.allowRefs).run();
 
   // Fetch the storages the tensors use.
   const entryOf = (key: string): string => `${prefix}data/${key}`;
@@ -643,9 +680,12 @@ export function parsePt(bytes: Uint8Array, name: string): PtValue {
       }
       return t;
     }
-    if (v instanceof PickleGlobal) throw new PtError(`${name}: ${pklName} holds ${v.qualified} as a value, which is not supported`);
+    if (v instanceof PickleGlobal) {
+      if (opts.allowRefs?.has(v.qualified)) return new PtRef(v.module, v.name);
+      throw new PtError(`${name}: ${pklName} holds ${v.qualified} as a value, which is not supported`);
+    }
     if (v instanceof StorageRef) throw new PtError(`${name}: ${pklName} holds a bare storage, which is not supported (only tensors)`);
-    if (typeof v !== 'object' || v === null || v instanceof Uint8Array || seen.has(v)) return v;
+    if (typeof v !== 'object' || v === null || v instanceof Uint8Array || v instanceof PtRef || seen.has(v)) return v;
     seen.add(v);
     if (Array.isArray(v)) {
       for (let i = 0; i < v.length; i++) v[i] = resolve(v[i]);
@@ -659,8 +699,8 @@ export function parsePt(bytes: Uint8Array, name: string): PtValue {
 }
 
 /** Reads a `.pt` file written by torch.save (zip format). */
-export function readPt(path: string): PtValue {
-  return parsePt(readFileSync(path), path);
+export function readPt(path: string, opts: PtReadOptions = {}): PtValue {
+  return parsePt(readFileSync(path), path, opts);
 }
 
 /** True for a PtTensor (as opposed to the other values of the tree). */

@@ -25,6 +25,16 @@ export class SafetensorsError extends Error {
 export interface SafetensorsContents {
   tensors: Record<string, Tensor>;
   metadata: Record<string, string>;
+  /** Names of the C64 (complex64) tensors, read as float32 with a trailing (re, im) axis of 2. */
+  complex?: string[];
+}
+
+export interface SafetensorsWriteOptions {
+  /**
+   * Names of float32 tensors with a trailing axis of 2 (re, im) to store as complex64 (dtype C64,
+   * the trailing axis dropped from the shape), as PyTorch's complex parameters are stored.
+   */
+  complex?: ReadonlySet<string>;
 }
 
 export interface SafetensorsReadOptions {
@@ -36,7 +46,7 @@ const TO_CODE: Record<DType, string> = { float64: 'F64', float32: 'F32', float16
 const FROM_CODE: Record<string, DType> = { F64: 'float64', F32: 'float32', F16: 'float16', BF16: 'bfloat16' };
 /** Dtypes of the format that mpno tensors cannot hold. */
 const OTHER_CODES = new Set([
-  'BOOL', 'U8', 'I8', 'U16', 'I16', 'U32', 'I32', 'U64', 'I64', 'F8_E5M2', 'F8_E4M3', 'F8_E8M0', 'F6_E2M3', 'F6_E3M2', 'F4', 'C64',
+  'BOOL', 'U8', 'I8', 'U16', 'I16', 'U32', 'I32', 'U64', 'I64', 'F8_E5M2', 'F8_E4M3', 'F8_E8M0', 'F6_E2M3', 'F6_E3M2', 'F4',
 ]);
 
 /** Largest header the reader accepts (the reference implementation's limit). */
@@ -55,7 +65,7 @@ function bytesOf(t: Tensor): Uint8Array {
 }
 
 /** Encodes tensors (in the record's order) and optional string metadata into safetensors bytes. */
-export function encodeSafetensors(tensors: Record<string, Tensor>, metadata?: Record<string, string>): Uint8Array {
+export function encodeSafetensors(tensors: Record<string, Tensor>, metadata?: Record<string, string>, opts: SafetensorsWriteOptions = {}): Uint8Array {
   if (!LITTLE_ENDIAN_HOST) throw new SafetensorsError('safetensors: writing needs a little-endian host');
   const parts: string[] = [];
   if (metadata !== undefined) {
@@ -73,7 +83,14 @@ export function encodeSafetensors(tensors: Record<string, Tensor>, metadata?: Re
     if (!(t instanceof Tensor)) throw new SafetensorsError(`safetensors: '${name}' is not a Tensor`);
     if (t.isReleased) throw new SafetensorsError(`safetensors: tensor '${name}' was already released`);
     const end = offset + t.nbytes;
-    parts.push(`${JSON.stringify(name)}:{"dtype":"${TO_CODE[t.dtype]}","shape":[${t.shape.join(',')}],"data_offsets":[${offset},${end}]}`);
+    let code = TO_CODE[t.dtype];
+    let shape = t.shape;
+    if (opts.complex?.has(name)) {
+      if (t.dtype !== 'float32' || t.shape[t.ndim - 1] !== 2) throw new SafetensorsError(`safetensors: '${name}' is ${t.dtype} ${fmtShape(t.shape)}; a complex64 tensor is written from float32 [..., 2] (re, im)`);
+      code = 'C64';
+      shape = t.shape.slice(0, -1);
+    }
+    parts.push(`${JSON.stringify(name)}:{"dtype":"${code}","shape":[${shape.join(',')}],"data_offsets":[${offset},${end}]}`);
     offset = end;
   }
   const json = new TextEncoder().encode(`{${parts.join(',')}}`);
@@ -136,6 +153,7 @@ export function decodeSafetensors(bytes: Uint8Array, name: string, opts: Safeten
   const dataLen = bytes.length - 8 - n;
   const metadata: Record<string, string> = {};
   const entries: Entry[] = [];
+  const complex: string[] = [];
   for (const [key, raw] of Object.entries(header as Record<string, unknown>)) {
     if (key === METADATA_KEY) {
       if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) fail(`'${METADATA_KEY}' must be an object of strings`);
@@ -150,14 +168,18 @@ export function decodeSafetensors(bytes: Uint8Array, name: string, opts: Safeten
     const info = raw as Record<string, unknown>;
     const code = info['dtype'];
     if (typeof code !== 'string') return fail(`${where}: missing dtype`);
-    const dtype = FROM_CODE[code];
+    const isComplex = code === 'C64';
+    const dtype = isComplex ? 'float32' : FROM_CODE[code];
     if (dtype === undefined) {
       return fail(OTHER_CODES.has(code)
-        ? `${where}: dtype ${code} is not supported by mpno (supported: F64, F32, F16, BF16)`
+        ? `${where}: dtype ${code} is not supported by mpno (supported: F64, F32, F16, BF16, C64)`
         : `${where}: unknown dtype '${code}'`);
     }
-    const shape = info['shape'];
-    if (!Array.isArray(shape) || !shape.every(isIndex)) return fail(`${where}: shape must be an array of non-negative integers`);
+    const rawShape = info['shape'];
+    if (!Array.isArray(rawShape) || !rawShape.every(isIndex)) return fail(`${where}: shape must be an array of non-negative integers`);
+    // a complex64 tensor is read as float32 with a trailing (re, im) axis
+    const shape = isComplex ? [...(rawShape as number[]), 2] : rawShape;
+    if (isComplex) complex.push(key);
     const offs = info['data_offsets'];
     if (!Array.isArray(offs) || offs.length !== 2 || !offs.every(isIndex)) {
       return fail(`${where}: data_offsets must be two non-negative integers`);
@@ -201,7 +223,7 @@ export function decodeSafetensors(bytes: Uint8Array, name: string, opts: Safeten
     for (const t of made) t.release();
     throw err;
   }
-  return { tensors, metadata };
+  return complex.length ? { tensors, metadata, complex } : { tensors, metadata };
 }
 
 /** Reads a safetensors file into new tensors. */
@@ -214,10 +236,10 @@ export function readSafetensors(path: string, opts: SafetensorsReadOptions = {})
  * the same directory, which is synced and then renamed into place. On any error the temporary file is
  * removed and `path` is left as it was.
  */
-export function writeSafetensors(path: string, tensors: Record<string, Tensor>, metadata?: Record<string, string>): void {
+export function writeSafetensors(path: string, tensors: Record<string, Tensor>, metadata?: Record<string, string>, opts: SafetensorsWriteOptions = {}): void {
   let bytes: Uint8Array;
   try {
-    bytes = encodeSafetensors(tensors, metadata);
+    bytes = encodeSafetensors(tensors, metadata, opts);
   } catch (e) {
     if (e instanceof SafetensorsError) throw new SafetensorsError(`${path}: ${e.message.replace(/^safetensors: /, '')}`);
     throw e;
