@@ -17,7 +17,7 @@ import * as ops from '../autograd/ops.js';
 import type { Variable } from '../autograd/variable.js';
 import { type Batch, field, segmentsOf } from '../core/batch.js';
 import { type Csr, radiusNeighbors } from '../kernels/neighbors.js';
-import { checkFactorizedWeight, type Factorization, type FactorizedImplementation, factorizedWeight, parseFactorization, parseImplementation } from '../nn/factorized.js';
+import { type RankSpec, checkFactorizedWeight, type Factorization, type FactorizedImplementation, factorizedWeight, parseFactorization, parseImplementation, rankOption } from '../nn/factorized.js';
 import { FNOBlocks } from '../nn/fno-blocks.js';
 import { GNOBlock, GNO_TRANSFORMS, type GnoTransform, type PosEmbedding, emptyRows } from '../nn/gno.js';
 import { ChannelMLP, SKIP_TYPES, type SkipType } from '../nn/layers.js';
@@ -64,7 +64,7 @@ export interface GINOOptions {
   fno_channel_mlp_skip?: SkipType | null;
   /** null / 'dense' (default) or 'cp', 'tucker', 'tt' (neuralop's fno_factorization). */
   fno_factorization?: Factorization | string | null;
-  fno_rank?: number;
+  fno_rank?: RankSpec;
   fno_implementation?: FactorizedImplementation;
   /**
    * Quadrature weights in the input GNO: the batch's `weights` (the points' surface areas) multiply the
@@ -171,7 +171,7 @@ export function resolveGinoOptions(o: GINOOptions): ResolvedGinoOptions {
     fno_skip: o.fno_skip === undefined ? 'linear' : o.fno_skip,
     fno_channel_mlp_skip: o.fno_channel_mlp_skip === undefined ? 'soft-gating' : o.fno_channel_mlp_skip,
     fno_factorization: parseFactorization(o.fno_factorization ?? 'dense', who),
-    fno_rank: positive(o.fno_rank ?? 1, 'fno_rank'),
+    fno_rank: rankOption(o.fno_rank ?? 1, 'fno_rank', who),
     fno_implementation: parseImplementation(o.fno_implementation ?? 'factorized', who),
     in_gno_quadrature: o.in_gno_quadrature ?? false,
     half_type: o.half_type ?? 'float16',

@@ -4,7 +4,7 @@
  * sphere [batch, channels, nlat, nlon], latitudes north to south on an equiangular grid (both poles
  * included) or a Gauss–Legendre grid.
  */
-import { checkFactorizedWeight, type Factorization, type FactorizedImplementation, factorizedWeight, parseFactorization, parseImplementation } from '../nn/factorized.js';
+import { type RankSpec, checkFactorizedWeight, type Factorization, type FactorizedImplementation, factorizedWeight, parseFactorization, parseImplementation, rankOption } from '../nn/factorized.js';
 import { denseWeight } from '../nn/spectral.js';
 import { sphericalConvFactory } from '../nn/spherical.js';
 import { type SphereGrid, SPHERE_GRIDS } from '../fft/legendre.js';
@@ -17,7 +17,7 @@ export interface SFNOOptions extends FNOOptions {
   /** 'dense' (default, as neuralop's SFNO), 'cp', 'tucker' or 'tt': the per-degree weight [in, out, lmax] factorised. */
   factorization?: Factorization | string;
   /** Fraction of the dense weight's size a factorised weight keeps (default 0.5, neuralop's SphericalConv default). */
-  rank?: number;
+  rank?: RankSpec;
   implementation?: FactorizedImplementation;
 }
 
@@ -25,7 +25,7 @@ export interface ResolvedSfnoOptions {
   fno: ResolvedFnoOptions;
   grid: SphereGrid;
   factorization: Factorization;
-  rank: number;
+  rank: RankSpec;
   implementation: FactorizedImplementation;
 }
 
@@ -45,8 +45,7 @@ export function resolveSfnoOptions(o: SFNOOptions): ResolvedSfnoOptions {
   if (grids.length !== 2 || grids[0] !== grids[1]) throw new RangeError(`${who}: sht_grids must name one grid for input and output (regridding between layers is not supported), got ${JSON.stringify(g)}`);
   const factorization = parseFactorization(o.factorization ?? 'dense', who);
   const implementation = parseImplementation(o.implementation ?? 'factorized', who);
-  const rank = o.rank ?? 0.5;
-  if (typeof rank !== 'number' || !Number.isFinite(rank) || !(rank > 0)) throw new RangeError(`${who}: rank must be a positive fraction of the dense weight's size, got ${JSON.stringify(rank)}`);
+  const rank = rankOption(o.rank ?? 0.5, 'rank', who);
   if (factorization !== 'dense') {
     checkFactorizedWeight({ factorization, rank, implementation }, { inChannels: fno.hidden_channels, outChannels: fno.hidden_channels, modes: [fno.n_modes[0]!] }, who);
   }

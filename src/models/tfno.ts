@@ -2,7 +2,7 @@
  * The Tensorized FNO (neuralop's TFNO): an FNO whose spectral convolutions learn their complex
  * weights in a factorised form (nn/factorized.ts), Tucker of rank 0.1 by default.
  */
-import { checkFactorizedWeight, type Factorization, type FactorizedImplementation, factorizedWeight, parseFactorization, parseImplementation } from '../nn/factorized.js';
+import { type RankSpec, checkFactorizedWeight, type Factorization, type FactorizedImplementation, factorizedWeight, parseFactorization, parseImplementation, rankOption } from '../nn/factorized.js';
 import { spectralConvFactory } from '../nn/spectral.js';
 import { FNO, type FNOOptions, type ResolvedFnoOptions, resolveFnoOptions } from './fno.js';
 
@@ -11,7 +11,7 @@ export interface TFNOOptions extends FNOOptions {
   /** 'dense', 'cp', 'tucker' (default) or 'tt', any case (neuralop writes 'Tucker'). */
   factorization?: Factorization | string;
   /** Fraction f > 0 of the dense weight's size the decomposition keeps (tensorly's float rank); default 0.1. */
-  rank?: number;
+  rank?: RankSpec;
   /** 'factorized' (default, as neuralop's FNO: the spectrum contracted with the factors) or 'reconstructed'. */
   implementation?: FactorizedImplementation;
   /** Separable spectral weights (in, k1…kd): channels are not mixed in the spectral branch. Default false. */
@@ -21,7 +21,7 @@ export interface TFNOOptions extends FNOOptions {
 /** TFNO's own options with defaults filled in. */
 export interface ResolvedTfnoFactorization {
   factorization: Factorization;
-  rank: number;
+  rank: RankSpec;
   implementation: FactorizedImplementation;
   separable: boolean;
 }
@@ -37,8 +37,7 @@ export function resolveTfnoOptions(o: TFNOOptions): { fno: ResolvedFnoOptions; f
   const fno = resolveFnoOptions(o, { who, extra: TFNO_KEYS });
   const factorization = parseFactorization(o.factorization ?? 'tucker', who);
   const implementation = parseImplementation(o.implementation ?? 'factorized', who);
-  const rank = o.rank ?? 0.1;
-  if (typeof rank !== 'number' || !Number.isFinite(rank) || !(rank > 0)) throw new RangeError(`${who}: rank must be a positive fraction of the dense weight's size, got ${JSON.stringify(rank)}`);
+  const rank = rankOption(o.rank ?? 0.1, 'rank', who);
   const separable = o.separable ?? false;
   if (typeof separable !== 'boolean') throw new RangeError(`${who}: separable must be true or false, got ${JSON.stringify(separable)}`);
   const factorized = { factorization, rank, implementation, separable };

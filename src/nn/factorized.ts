@@ -54,6 +54,19 @@ export const FACTORIZED_IMPLEMENTATIONS: readonly FactorizedImplementation[] = [
  */
 export type RankSpec = number | readonly number[];
 
+/**
+ * A model option's rank, checked: a positive fraction of the dense weight's size, or explicit ranks
+ * (positive integers: what an imported checkpoint's factor shapes give). `name` is the option in errors.
+ */
+export function rankOption(v: unknown, name: string, who: string): RankSpec {
+  if (Array.isArray(v)) {
+    if (v.length === 0 || v.some((r) => typeof r !== 'number' || !Number.isInteger(r) || r < 1)) throw new RangeError(`${who}: ${name} as explicit ranks must list positive integers, got ${JSON.stringify(v)}`);
+    return [...(v as number[])];
+  }
+  if (typeof v !== 'number' || !Number.isFinite(v) || !(v > 0)) throw new RangeError(`${who}: ${name} must be a positive fraction of the dense weight's size (or a list of explicit ranks), got ${JSON.stringify(v)}`);
+  return v;
+}
+
 /** The factorization a name stands for, case-insensitive like neuralop's ('Tucker', 'CP'); named RangeError otherwise. */
 export function parseFactorization(v: unknown, who = 'factorized weight'): Factorization {
   const s = typeof v === 'string' ? v.toLowerCase() : undefined;
