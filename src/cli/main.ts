@@ -5,6 +5,7 @@ import { pool } from '../kernels/pool.js';
 import { runBench } from './bench.js';
 import { boundCommand, boundTable } from './bound.js';
 import { generateCommand } from './generate.js';
+import { exportCommand, importCommand } from './neuralop.js';
 import { predictCommand } from './predict.js';
 import { evalCommand, trainCommand } from './train.js';
 import { VERSION } from './version.js';
@@ -188,6 +189,40 @@ fixed box for every file.`)
         return n;
       });
       for (const f of predictCommand({ checkpoint: o.checkpoint, data: o.data, out: o.out, indices, scale: o.scale })) console.log(f);
+    });
+  const imp = program.command('import').description('bring weights trained elsewhere into an mpno run directory');
+  imp
+    .command('neuralop')
+    .description("import a neuralop checkpoint (model.save_checkpoint(dir, name): <name>_state_dict.pt and <name>_metadata.pkl) or, with --config and no name, a torch.save(model.state_dict()) file; writes an mpno run that eval, predict and export read")
+    .argument('<source>', 'the checkpoint directory, or a state-dict .pt file')
+    .argument('[name]', 'the checkpoint name given to save_checkpoint')
+    .requiredOption('--out <dir>', 'the mpno run directory to write (checkpoint epoch-0000)')
+    .option('--config <file>', 'a run config: its data/optimizer/training sections go into the run; with a plain state dict its model section says which model it is')
+    .option('--normalizer <file>', "neuralop's data processor state dict (torch.save(data_processor.state_dict()): out_normalizer.mean, out_normalizer.std)")
+    .option('--normalizer-eps <eps>', "the eps of neuralop's UnitGaussianNormalizer (not in its state dict)", (v: string) => {
+      const e = Number(v);
+      if (!(e >= 0) || !Number.isFinite(e)) throw new InvalidArgumentError(`--normalizer-eps must be a non-negative number, got '${v}'`);
+      return e;
+    }, 1e-7)
+    .option('--fit-normalizer <data>', 'fit the output normaliser on this training file, as neuralop does (channel-wise mean and std)')
+    .option('--force', 'replace the run already in --out')
+    .action((source: string, name: string | undefined, o: { out: string; config?: string; normalizer?: string; normalizerEps: number; fitNormalizer?: string; force?: boolean }) => {
+      const r = importCommand({ source, ...(name !== undefined ? { name } : {}), out: o.out, ...(o.config ? { config: o.config } : {}), ...(o.normalizer ? { normalizer: o.normalizer } : {}), normalizerEps: o.normalizerEps, ...(o.fitNormalizer ? { fitNormalizer: o.fitNormalizer } : {}), force: o.force === true });
+      const { name: family, ...opts } = r.model;
+      console.log(`imported ${family} ${JSON.stringify(opts)}`);
+      for (const n of r.notes) console.log(`note: ${n}`);
+      console.log(r.dir);
+    });
+  program
+    .command('export')
+    .description("write a run's model for another framework: --format neuralop writes model.safetensors (neuralop's state-dict names, complex64 spectral weights), config.json (the constructor arguments) and data_processor.safetensors (the output normaliser, if any)")
+    .argument('<run>', 'a run directory (its latest checkpoint) or an epoch-NNNN directory')
+    .argument('<out>', 'the directory to write')
+    .requiredOption('--format <f>', 'neuralop')
+    .option('--force', 'replace <out> if it exists')
+    .action((run: string, out: string, o: { format: string; force?: boolean }) => {
+      const r = exportCommand({ run, out, format: o.format, force: o.force === true });
+      console.log(`exported ${r.cls}: ${r.files.map((f) => `${r.dir}/${f}`).join(', ')}`);
     });
   return program;
 }

@@ -63,7 +63,7 @@ export interface BuiltRun {
 }
 
 /** neuralop's output normaliser fitted on a training set's targets (all points of all samples for point data). */
-function fitNormalizer(train: TensorDataset | PointCloudDataset): UnitGaussianNormalizer {
+export function fitNormalizer(train: TensorDataset | PointCloudDataset): UnitGaussianNormalizer {
   if (train instanceof TensorDataset) return UnitGaussianNormalizer.fit(train.y);
   const y = train.targets();
   try {

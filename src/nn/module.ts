@@ -122,6 +122,16 @@ export abstract class Module {
     return {};
   }
 
+  /** Every state-dict alias of the model, qualified (alias → state-dict name), e.g. neuralop's names. */
+  stateAliasMap(): Map<string, string> {
+    const out = new Map<string, string>();
+    for (const [name, m] of this.namedModules()) {
+      const prefix = name === '' ? '' : `${name}.`;
+      for (const [alias, local] of Object.entries(m.stateAliases())) if (alias !== local) out.set(prefix + alias, prefix + local);
+    }
+    return out;
+  }
+
   /**
    * Copies tensors into the parameters (converting dtype); strict: every name must match. Names may
    * be a module's aliases (see stateAliases), so neuralop's own state dicts load as they are.

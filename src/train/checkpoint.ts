@@ -19,6 +19,8 @@ export interface TrainingState {
   history: unknown[];
   /** Per-layer precision and the loss scaler's state (mixed-precision runs). */
   precision?: unknown;
+  /** Where the weights came from when they were imported (e.g. a neuralop checkpoint), not trained here. */
+  source?: Record<string, unknown>;
 }
 
 const LATEST = 'latest';
