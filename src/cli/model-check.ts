@@ -4,6 +4,7 @@ import { type NormalizerState, TensorDataset, UnitGaussianNormalizer } from '../
 import type { PointCloudDataset } from '../data/points.js';
 import type { Module } from '../nn/module.js';
 import { type NeuralOperator, buildModel, modelFamily } from '../models/registry.js';
+import { domainPaddingAmounts } from '../models/fno.js';
 import { parsePrecisionSchedule, scheduleEpochs } from '../precision/schedule.js';
 import type { TrainingState } from '../train/checkpoint.js';
 import type { RunConfig } from '../train/config.js';
@@ -21,9 +22,9 @@ export function checkModelFitsData(model: RunConfig['model'], xShape: readonly n
   if (modes.length !== spatial.length) {
     throw new RangeError(`model.n_modes ${JSON.stringify(modes)} has ${modes.length} entr${modes.length === 1 ? 'y' : 'ies'}, but ${file} is ${spatial.length}-D (x ${fmtShape([...xShape])}); give one mode count per spatial axis`);
   }
-  const p = typeof model.domain_padding === 'number' ? model.domain_padding : 0;
+  const pad = domainPaddingAmounts(Array.isArray(model.domain_padding) || typeof model.domain_padding === 'number' ? model.domain_padding : null, spatial);
   modes.forEach((m, a) => {
-    const n = spatial[a]! + 2 * Math.round(spatial[a]! * p);
+    const n = spatial[a]! + 2 * pad[a]!;
     const last = a === modes.length - 1;
     // the last axis keeps m//2 + 1 of the n//2 + 1 rfft frequencies; the others keep m of n
     if (typeof m === 'number' && (last ? Math.floor(m / 2) + 1 > Math.floor(n / 2) + 1 : m > n)) {

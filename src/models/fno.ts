@@ -28,7 +28,8 @@ export interface FNOOptions {
   channel_mlp_skip?: SkipType | null;
   use_channel_mlp?: boolean;
   channel_mlp_expansion?: number;
-  domain_padding?: number | null;
+  /** A fraction of every spatial axis, or one per axis (0 leaves an axis unpadded), as neuralop's DomainPadding. */
+  domain_padding?: number | number[] | null;
   fft_norm?: FftNorm;
   fno_block_precision?: BlockPrecision;
   stabilizer?: Stabilizer;
@@ -60,7 +61,7 @@ function posInt(v: unknown, name: string, who = 'FNO'): number {
 
 /** FNO options with every default filled in. */
 export type ResolvedFnoOptions = Required<Omit<FNOOptions, 'domain_padding' | 'positional_embedding' | 'stabilizer' | 'dtype' | 'fno_skip' | 'channel_mlp_skip'>> & {
-  domain_padding: number | null; positional_embedding: 'grid' | null; stabilizer: Stabilizer; dtype: DType;
+  domain_padding: number | number[] | null; positional_embedding: 'grid' | null; stabilizer: Stabilizer; dtype: DType;
   fno_skip: SkipType | null; channel_mlp_skip: SkipType | null;
 };
 
@@ -110,10 +111,21 @@ export function resolveFnoOptions(o: FNOOptions, opts: { who?: string; extra?: R
   if (r.dtype === 'float64' && (r.fno_block_precision !== 'full' || r.amp)) {
     throw new RangeError(`${who}: a float64 model runs in full precision (fno_block_precision '${r.fno_block_precision}', amp ${r.amp} requested)`);
   }
-  if (r.domain_padding !== null && (typeof r.domain_padding !== 'number' || !(r.domain_padding > 0) || r.domain_padding >= 1)) {
-    throw new RangeError(`${who}: domain_padding must be null or a fraction in (0, 1), got ${JSON.stringify(r.domain_padding)}`);
+  const dp = r.domain_padding;
+  if (Array.isArray(dp)) {
+    if (dp.length !== r.n_modes.length || dp.some((p) => typeof p !== 'number' || !(p >= 0) || p >= 1)) {
+      throw new RangeError(`${who}: domain_padding as a list must give one fraction in [0, 1) per spatial axis (${r.n_modes.length}), got ${JSON.stringify(dp)}`);
+    }
+    r.domain_padding = dp.every((p) => p === 0) ? null : [...dp];
+  } else if (dp !== null && (typeof dp !== 'number' || !(dp > 0) || dp >= 1)) {
+    throw new RangeError(`${who}: domain_padding must be null, a fraction in (0, 1) or one fraction per axis, got ${JSON.stringify(dp)}`);
   }
   return r;
+}
+
+/** The cells neuralop's DomainPadding adds on each side of every axis: round(p·n), Python's round (halves to even). */
+export function domainPaddingAmounts(p: number | readonly number[] | null | undefined, sizes: readonly number[]): number[] {
+  return sizes.map((n, a) => roundHalfEven((p == null ? 0 : typeof p === 'number' ? p : p[a] ?? 0) * n));
 }
 
 /**
@@ -199,10 +211,10 @@ export class FNO extends Module implements PrecisionControlled {
     const p = this.config.domain_padding;
     if (p === null) h = this.fnoBlocks.forward(h);
     else {
-      // neuralop's symmetric domain padding: round(p·n) zeros on both sides of every spatial axis, with
-      // Python's round (p 0.25, n 10 → 2)
+      // neuralop's symmetric domain padding: round(p·n) zeros on both sides of every spatial axis (p per
+      // axis when a list), with Python's round (p 0.25, n 10 → 2)
       const sizes = x.shape.slice(2);
-      const amount = sizes.map((n) => roundHalfEven(p * n));
+      const amount = domainPaddingAmounts(p, sizes);
       h = ops.crop(this.fnoBlocks.forward(ops.pad(h, amount, amount)), amount, sizes);
     }
     const y = this.projection.forward(h);

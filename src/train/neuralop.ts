@@ -333,8 +333,9 @@ function fnoOptions(cls: string, metadata: PtDict, weights: Map<string, Tensor>,
   const dp = kw['domain_padding'];
   if (dp !== undefined && dp !== null) {
     const list = toNumberList(dp, 'domain_padding', where);
-    if (list.some((p) => p !== list[0])) refuse(where, 'domain_padding', dp, 'one fraction for every axis');
-    if (list[0] !== 0) o['domain_padding'] = list[0];
+    // one number pads every axis; a list pads each axis by its own fraction
+    if (!Array.isArray(dp)) o['domain_padding'] = list[0] === 0 ? null : list[0];
+    else o['domain_padding'] = list.every((p) => p === 0) ? null : list.every((p) => p === list[0]) ? list[0] : list;
   }
   const dk = kw['decomposition_kwargs'];
   if (dk !== undefined && dk !== null && !(isDict(dk) && Object.keys(dk).length === 0)) refuse(where, 'decomposition_kwargs', dk, 'None or {}');
