@@ -9,6 +9,7 @@ import { predictCommand } from './predict.js';
 import { evalCommand, trainCommand } from './train.js';
 import { VERSION } from './version.js';
 import { parseOverrideValue, setOwn } from '../train/config.js';
+import { parseShard } from '../data/shards.js';
 
 function positiveInt(name: string) {
   return (v: string): number => {
@@ -81,12 +82,14 @@ export function buildProgram(): Command {
     .option('--set <key=value>', 'override a config key, e.g. --set training.n_epochs=3 (repeatable)', (v: string, prev: string[]) => [...prev, v], [] as string[])
     .option('--epochs <n>', 'shortcut for --set training.n_epochs=<n>', positiveIntOrZero('--epochs'))
     .option('--out <dir>', 'shortcut for --set output.dir=<dir>')
+    .option('--cache-mb <n>', 'shortcut for --set data.cache_mb=<n>: read the data lazily through an LRU cache of at most n MiB')
     .option('--precision-schedule <spec>', "Fourier-block precision by fraction of the epochs, e.g. half:0.25,mixed:0.5,full:0.25")
     .option('--resume', "continue from the run directory's latest checkpoint, if any; the config must equal the checkpoint's except training.n_epochs (at least the epochs done; more extends the run, not with a precision schedule), output.dir and output.checkpoint_every; other differences are listed and refused")
     .option('--overwrite', 'replace the run already in the run directory (its checkpoints and metrics are removed once the new run has been validated); without it a fresh run refuses a directory that holds one')
     .option('--quiet', 'print only errors')
-    .action(async (o: { config: string; set: string[]; epochs?: number; out?: string; resume?: boolean; overwrite?: boolean; quiet?: boolean; precisionSchedule?: string }) => {
+    .action(async (o: { config: string; set: string[]; epochs?: number; out?: string; cacheMb?: string; resume?: boolean; overwrite?: boolean; quiet?: boolean; precisionSchedule?: string }) => {
       const sets = [...o.set];
+      if (o.cacheMb !== undefined) sets.push(`data.cache_mb=${o.cacheMb}`);
       if (o.precisionSchedule !== undefined) sets.push(`precision.schedule=${JSON.stringify(o.precisionSchedule)}`);
       if (o.epochs !== undefined) sets.push(`training.n_epochs=${o.epochs}`);
       if (o.out !== undefined) sets.push(`output.dir=${JSON.stringify(o.out)}`);
@@ -138,8 +141,9 @@ fixed box for every file.`)
     .requiredOption('--out <file>', 'output .safetensors (one file per stored resolution: <stem>_<res>.safetensors)')
     .option('--set <key=value>', 'a PDE parameter, e.g. --set nu=1e-4 (repeatable; darcy: alpha, tau, f, tol, maxIter, preconditioner; navier-stokes: alpha, tau, nu, dt, T, recordInterval, layout, inSteps, forcing, checkStability; swe: lmax, nsteps, dt, mach, grid, initialCondition, normalize, chunk)', (v: string, prev: string[]) => [...prev, v], [] as string[])
     .option('--workers <n>', 'worker threads (default: all cores)', positiveInt('--workers'))
+    .option('--shard <i/n>', 'write shard i of n only (0 ≤ i < n): samples ⌊N·i/n⌋ … ⌊N·(i+1)/n⌋ − 1 to <stem>-<i>-of-<n>.safetensors; a config reads the set as <stem>-*-of-<n>.safetensors', parseShard)
     .option('--force', 'overwrite existing output files')
-    .action(async (pde: string, o: { n: number; resolution?: number; nlat?: number; nlon?: number; points?: number; subsample: string; seed: number; out: string; set: string[]; workers?: number; force?: boolean }) => {
+    .action(async (pde: string, o: { n: number; resolution?: number; nlat?: number; nlon?: number; points?: number; subsample: string; seed: number; out: string; set: string[]; workers?: number; shard?: { index: number; count: number }; force?: boolean }) => {
       const subsample = o.subsample.split(',').map((v) => {
         const r = Number(v);
         if (!Number.isInteger(r) || r < 1) throw new InvalidArgumentError(`--subsample takes positive integers, got '${v}'`);
@@ -157,7 +161,7 @@ fixed box for every file.`)
       if (o.points !== undefined) params['points'] = o.points;
       const resolution = pde === 'swe' ? o.nlat ?? o.resolution : pde === 'bodies' ? o.resolution ?? 16 : o.resolution;
       if (resolution === undefined) throw new InvalidArgumentError(pde === 'swe' ? 'swe needs --nlat (latitudes)' : `required option '--resolution <s>' not specified`);
-      await generateCommand({ pde, n: o.n, resolution, subsample, seed: o.seed, out: o.out, force: o.force === true, params, ...(o.workers ? { workers: o.workers } : {}) });
+      await generateCommand({ pde, n: o.n, resolution, subsample, seed: o.seed, out: o.out, force: o.force === true, params, ...(o.workers ? { workers: o.workers } : {}), ...(o.shard ? { shard: o.shard } : {}) });
     });
 
   program
