@@ -10,6 +10,8 @@ import { evalCommand, trainCommand } from './train.js';
 import { VERSION } from './version.js';
 import { parseOverrideValue, setOwn } from '../train/config.js';
 import { parseShard } from '../data/shards.js';
+import { initHdf5 } from '../data/formats/hdf5.js';
+import { needsHdf5 } from '../data/sources.js';
 
 function positiveInt(name: string) {
   return (v: string): number => {
@@ -103,7 +105,8 @@ export function buildProgram(): Command {
     .requiredOption('--data <file>', 'a .pt or generated .safetensors file with x and y')
     .option('--batch-size <n>', 'evaluation batch size', positiveInt('--batch-size'), 32)
     .option('--json', 'print the errors as one JSON object')
-    .action((o: { checkpoint: string; data: string; batchSize: number; json?: boolean }) => {
+    .action(async (o: { checkpoint: string; data: string; batchSize: number; json?: boolean }) => {
+      if (needsHdf5(o.data)) await initHdf5();
       const r = evalCommand(o);
       console.log(o.json ? JSON.stringify(r) : Object.entries(r).map(([k, v]) => `${k}: ${v.toFixed(6)}`).join('\n'));
     });
@@ -185,7 +188,8 @@ fixed box for every file.`)
     .option('--out <dir>', 'output directory', 'predictions')
     .option('--index <list>', 'comma-separated sample indices', '0')
     .option('--scale <n>', 'pixels per grid point', positiveInt('--scale'), 16)
-    .action((o: { checkpoint: string; data: string; out: string; index: string; scale: number }) => {
+    .action(async (o: { checkpoint: string; data: string; out: string; index: string; scale: number }) => {
+      if (needsHdf5(o.data)) await initHdf5();
       const indices = o.index.split(',').map((s) => {
         const n = Number(s);
         if (!Number.isInteger(n) || n < 0) throw new InvalidArgumentError(`--index takes non-negative integers, got '${s}'`);
