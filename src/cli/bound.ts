@@ -1,7 +1,6 @@
 import { Tensor, shapeSize } from '../core/tensor.js';
 import { Variable, noGrad, tidy } from '../autograd/variable.js';
 import { loadGridDataset } from '../data/dataset-file.js';
-import { sourceFile } from '../data/sources.js';
 import { type NeuralOperator, buildModel } from '../models/registry.js';
 import { type HalfType, type PrecisionControlled, withPrecision } from '../precision/policy.js';
 import { errorBudget, estimateLipschitzPerAxis, estimateSupNorm, fftErrorReport, shtErrorReport } from '../precision/bounds.js';
@@ -171,7 +170,7 @@ export function boundCommand(o: { config?: string; checkpoint?: string; batch: n
     throw new RangeError(`bound: the checkpoint ${ck.dir} is a ${ck.state.config.model.name}, but ${o.config} describes a ${config.model.name}`);
   }
   const model = buildModel(config.model, { seed: config.training.seed });
-  const data = loadGridDataset(o.data ?? sourceFile(config.data.train), 'bound', { n: o.batch });
+  const data = loadGridDataset(o.data ?? config.data.train, 'bound', { n: o.batch });
   try {
     if (ck) {
       checkWeightsFit(model, ck.weights, ck.dir, o.config ? `the config ${o.config}` : "the checkpoint's config (state.json)");

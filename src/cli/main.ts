@@ -175,7 +175,8 @@ fixed box for every file.`)
     .option('--data <file>', 'a .pt file for the batch (default: the config\'s training data)')
     .option('--batch <n>', 'samples in the batch', positiveInt('--batch'), 8)
     .option('--json', 'print one JSON object per row')
-    .action((o: { config?: string; checkpoint?: string; data?: string; batch: number; json?: boolean }) => {
+    .action(async (o: { config?: string; checkpoint?: string; data?: string; batch: number; json?: boolean }) => {
+      await initHdf5(); // the batch may come from an HDF5 source of the config
       const rows = boundCommand(o);
       console.log(o.json ? rows.map((r) => JSON.stringify(r)).join('\n') : boundTable(rows));
     });

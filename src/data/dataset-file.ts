@@ -165,8 +165,8 @@ function loadFile(path: string, opts: { n?: number }): TensorDataset | PointClou
 }
 
 /** loadAnyDataset for the commands that work on grid data: a point dataset is a named error. */
-export function loadGridDataset(path: string, who: string, opts: { n?: number } = {}): TensorDataset {
-  const d = loadAnyDataset(path, opts);
+export function loadGridDataset(source: DataSource, who: string, opts: { n?: number } = {}): TensorDataset {
+  const d = loadAnyDataset(source, opts);
   if (d instanceof TensorDataset) return d;
   if (d instanceof LazyGridDataset) {
     // the commands that take a whole grid dataset in memory (bound) read it out of the lazy one
@@ -178,7 +178,7 @@ export function loadGridDataset(path: string, who: string, opts: { n?: number } 
     }
   }
   d.release();
-  throw new RangeError(`${who}: ${path} is a point-cloud dataset; ${who} works on grid datasets ({x, y})`);
+  throw new RangeError(`${who}: ${typeof source === 'string' ? source : source.file} is a point-cloud dataset; ${who} works on grid datasets ({x, y})`);
 }
 
 /** A grid dataset ({x, y}) of a .pt or generated .safetensors file (see loadAnyDataset). */

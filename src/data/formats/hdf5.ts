@@ -8,24 +8,34 @@
  * before a file is opened; the commands that read data await it when a data source is HDF5.
  */
 import { closeSync, openSync, readSync } from 'node:fs';
-import h5wasm from 'h5wasm/node';
+
+/** h5wasm, imported on first use: loading it instantiates its wasm module (~40 MB, ~0.3 s). */
+type H5 = (typeof import('h5wasm/node'))['default'];
+type H5File = InstanceType<H5['File']>;
+type H5Dataset = InstanceType<H5['Dataset']>;
 
 /** Every problem with an HDF5 or .mat file; the message names the file (and the dataset key). */
 export class Hdf5Error extends Error {
   override name = 'Hdf5Error';
 }
 
-let ready = false;
+let h5wasm: H5 | undefined;
 let starting: Promise<void> | undefined;
 
-/** Starts h5wasm once (idempotent). */
+/** Loads and starts h5wasm once (idempotent); the commands call it when a data source is HDF5. */
 export function initHdf5(): Promise<void> {
-  starting ??= h5wasm.ready.then((m) => {
+  starting ??= import('h5wasm/node').then(async ({ default: h5 }) => {
+    const m = await h5.ready;
     // HDF5's errors become exceptions (caught and renamed below) instead of diagnostics on stderr
     m.activate_throwing_error_handler();
-    ready = true;
+    h5wasm = h5;
   });
   return starting;
+}
+
+function lib(path: string): H5 {
+  if (!h5wasm) throw new Hdf5Error(`${path}: the HDF5 reader is not started (await initHdf5() first)`);
+  return h5wasm;
 }
 
 export type FileKind = 'hdf5' | 'matlab-v73' | 'matlab-v5' | 'other';
@@ -81,13 +91,14 @@ export interface DatasetInfo {
 
 /** An open HDF5 file (read-only). */
 export class Hdf5File {
-  private readonly f: InstanceType<typeof h5wasm.File>;
+  private readonly f: H5File;
+  private readonly h5: H5;
 
   constructor(readonly path: string) {
-    if (!ready) throw new Hdf5Error(`${path}: the HDF5 reader is not started (await initHdf5() first)`);
-    let f: InstanceType<typeof h5wasm.File>;
+    this.h5 = lib(path);
+    let f: H5File;
     try {
-      f = new h5wasm.File(path, 'r');
+      f = new this.h5.File(path, 'r');
     } catch (e) {
       throw new Hdf5Error(`${path}: cannot open the HDF5 file (${hdf5Reason(e)})`);
     }
@@ -98,7 +109,7 @@ export class Hdf5File {
   /** Members of a group ('' or '/' = the root), sorted by name. */
   keys(group = ''): string[] {
     const g = group === '' || group === '/' ? this.f : this.f.get(group);
-    if (!(g instanceof h5wasm.Group)) throw new Hdf5Error(`${this.path}: '${group}' is not a group`);
+    if (!(g instanceof this.h5.Group)) throw new Hdf5Error(`${this.path}: '${group}' is not a group`);
     return [...g.keys()].sort();
   }
 
@@ -110,14 +121,14 @@ export class Hdf5File {
     } catch {
       return 'none';
     }
-    if (e instanceof h5wasm.Dataset) return 'dataset';
-    if (e instanceof h5wasm.Group) return 'group';
+    if (e instanceof this.h5.Dataset) return 'dataset';
+    if (e instanceof this.h5.Group) return 'group';
     return 'none';
   }
 
-  private dataset(key: string): InstanceType<typeof h5wasm.Dataset> {
+  private dataset(key: string): H5Dataset {
     const d = this.typeOf(key) === 'dataset' ? this.f.get(key) : null;
-    if (!(d instanceof h5wasm.Dataset)) throw new Hdf5Error(`${this.path}: no dataset '${key}'`);
+    if (!(d instanceof this.h5.Dataset)) throw new Hdf5Error(`${this.path}: no dataset '${key}'`);
     return d;
   }
 
@@ -130,7 +141,7 @@ export class Hdf5File {
   /** A string attribute of a dataset or group (e.g. MATLAB_class), or undefined. */
   stringAttribute(key: string, name: string): string | undefined {
     const e = key === '' ? this.f : this.f.get(key);
-    if (!(e instanceof h5wasm.Dataset) && !(e instanceof h5wasm.Group)) return undefined;
+    if (!(e instanceof this.h5.Dataset) && !(e instanceof this.h5.Group)) return undefined;
     const a = e.attrs[name];
     const v = a?.value;
     return typeof v === 'string' ? v : undefined;
