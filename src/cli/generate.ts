@@ -7,6 +7,7 @@ import cliProgress from 'cli-progress';
 import { writeDataset } from '../data/dataset-file.js';
 import { writeBodies } from '../data/points.js';
 import { makeDirectory } from '../data/formats/atomic.js';
+import { shardPath, shardRange } from '../data/shards.js';
 import { PDES, type PdeName, type ShardJob, type ShardResult, checkPdeParams, storedResolutions } from './generate-shard.js';
 
 export interface GenerateOptions {
@@ -23,6 +24,11 @@ export interface GenerateOptions {
   quiet?: boolean;
   /** Explicit output files, one per stored resolution (instead of names derived from `out`). */
   paths?: string[];
+  /**
+   * Write shard `index` of `count` only: the samples [⌊n·index/count⌋, ⌊n·(index+1)/count⌋) of the n,
+   * to `<stem>-<index>-of-<count>.safetensors`, with the shard's place in its metadata.
+   */
+  shard?: { index: number; count: number };
 }
 
 /** Output file of one stored resolution: `<stem>_<res>.safetensors` (just `out` when there is one). */
@@ -55,19 +61,25 @@ export async function generateCommand(o: GenerateOptions): Promise<string[]> {
   if (!(PDES as readonly string[]).includes(o.pde)) throw new RangeError(`generate: unknown PDE '${o.pde}' (expected ${PDES.join(', ')})`);
   const pde = o.pde as PdeName;
   if (!Number.isInteger(o.n) || o.n < 1) throw new RangeError(`generate: --n must be a positive integer, got ${o.n}`);
-  const workers = Math.max(1, Math.min(o.workers ?? availableParallelism(), o.n));
+  const sh = o.shard;
+  if (sh && (!Number.isInteger(sh.count) || sh.count < 1 || !Number.isInteger(sh.index) || sh.index < 0 || sh.index >= sh.count)) throw new RangeError(`generate: --shard takes i/n with 0 ≤ i < n, got ${sh.index}/${sh.count}`);
+  if (sh && pde === 'bodies') throw new RangeError('generate: bodies (point data) are not sharded; generate several files with different --seed instead');
+  const range = sh ? shardRange(o.n, sh.index, sh.count) : { start: 0, end: o.n };
+  if (range.end === range.start) throw new RangeError(`generate: shard ${sh!.index} of ${sh!.count} over --n ${o.n} samples is empty; use at most ${o.n} shards`);
+  const workers = Math.max(1, Math.min(o.workers ?? availableParallelism(), range.end - range.start));
   // validate parameters, resolutions, memory and output paths before any work
   checkPdeParams(pde, o.params);
   const stored = storedResolutions(pde, o.resolution, o.subsample);
-  checkMemory(pde, o, stored, workers);
+  checkMemory(pde, o, stored, workers, range.end - range.start);
   if (o.paths && o.paths.length !== stored.length) throw new RangeError(`generate: ${o.paths.length} output paths for ${stored.length} resolutions`);
-  const planned = o.paths ?? datasetPaths(o.out, stored);
+  const named = o.paths ?? datasetPaths(o.out, stored);
+  const planned = sh ? named.map((p) => shardPath(p, sh.index, sh.count)) : named;
   for (const p of planned) if (existsSync(p) && !o.force) throw new Error(`${p} exists; refusing to overwrite it (use --force)`);
   const outDir = path.dirname(path.resolve(planned[0]!));
   const made = !existsSync(outDir);
   makeDirectory(outDir, 'output directory');
   try {
-    return await produce(o, pde, workers);
+    return await produce(o, pde, workers, range, planned);
   } catch (e) {
     // a failed run leaves no empty directory of its own behind (rmdir removes only an empty one)
     if (made) {
@@ -82,16 +94,18 @@ export async function generateCommand(o: GenerateOptions): Promise<string[]> {
 }
 
 /** Generates the samples across the workers and writes one file per stored resolution. */
-async function produce(o: GenerateOptions, pde: PdeName, workers: number): Promise<string[]> {
+async function produce(o: GenerateOptions, pde: PdeName, workers: number, range: { start: number; end: number }, paths: string[]): Promise<string[]> {
   const base: Omit<ShardJob, 'n' | 'start'> = { pde, resolution: o.resolution, seed: o.seed, subsample: o.subsample, params: o.params };
+  // samples [range.start, range.end) of the o.n (all of them unless --shard), split over the workers
+  const total = range.end - range.start;
   const shards: ShardJob[] = [];
   for (let w = 0; w < workers; w++) {
-    const a = Math.floor((o.n * w) / workers);
-    const b = Math.floor((o.n * (w + 1)) / workers);
-    if (b > a) shards.push({ ...base, n: b - a, start: a });
+    const a = Math.floor((total * w) / workers);
+    const b = Math.floor((total * (w + 1)) / workers);
+    if (b > a) shards.push({ ...base, n: b - a, start: range.start + a });
   }
   const bar = !o.quiet && process.stdout.isTTY ? new cliProgress.SingleBar({ format: `${pde} [{bar}] {samples}/{total} samples{inner}  {eta_formatted} left`, hideCursor: true }, cliProgress.Presets.shades_classic) : undefined;
-  bar?.start(o.n, 0, { inner: '', samples: 0 });
+  bar?.start(total, 0, { inner: '', samples: 0 });
   let done = 0;
   const t0 = performance.now();
   // progress inside the samples being generated (navier-stokes time steps), per shard
@@ -108,19 +122,19 @@ async function produce(o: GenerateOptions, pde: PdeName, workers: number): Promi
   const results = await Promise.all(shards.map((s, k) => runShard(s, () => {
     done++;
     showBar();
-    if (!bar && !o.quiet && (done % Math.max(1, Math.floor(o.n / 10)) === 0 || done === o.n)) console.log(`${pde}: ${done}/${o.n} samples`);
+    if (!bar && !o.quiet && (done % Math.max(1, Math.floor(total / 10)) === 0 || done === total)) console.log(`${pde}: ${done}/${total} samples`);
   }, (d, total) => {
     inner[k] = { done: d, total };
     if (bar) showBar();
     else if (!o.quiet && performance.now() - lastLog > 30_000) {
       lastLog = performance.now();
-      console.log(`${pde}: ${done}/${o.n} samples${innerText()}`);
+      console.log(`${pde}: ${done}/${total} samples${innerText()}`);
     }
   })));
   bar?.stop();
   const secs = (performance.now() - t0) / 1000;
   const first = results[0]!;
-  const paths = o.paths ?? datasetPaths(o.out, first.resolutions);
+  const shard = o.shard ? { shard: { index: o.shard.index, count: o.shard.count, start: range.start, end: range.end, total: o.n } } : {};
   for (const p of paths) if (existsSync(p) && !o.force) throw new Error(`${p} exists; refusing to overwrite it (use --force)`);
   if (pde === 'bodies') {
     const bodies = results.flatMap((r) => r.bodies ?? []);
@@ -128,21 +142,21 @@ async function produce(o: GenerateOptions, pde: PdeName, workers: number): Promi
   } else first.resolutions.forEach((r, q) => {
     const grid = first.grids[q]!;
     const per = (c: number) => c * grid.reduce((a, b) => a * b, 1);
-    const x = new Float32Array(o.n * per(first.inChannels));
-    const y = new Float32Array(o.n * per(first.outChannels));
+    const x = new Float32Array(total * per(first.inChannels));
+    const y = new Float32Array(total * per(first.outChannels));
     let off = 0;
     for (const res of results) {
       x.set(res.x[q]!, off * per(first.inChannels));
       y.set(res.y[q]!, off * per(first.outChannels));
       off += res.x[q]!.length / per(first.inChannels);
     }
-    writeDataset(paths[q]!, x, [o.n, first.inChannels, ...grid], y, [o.n, first.outChannels, ...grid], {
-      format: 'mpno-dataset', pde, resolution: r, seed: o.seed, samples: o.n,
-      params: { ...first.meta, generated_at_resolution: o.resolution, start: 0 },
+    writeDataset(paths[q]!, x, [total, first.inChannels, ...grid], y, [total, first.outChannels, ...grid], {
+      format: 'mpno-dataset', pde, resolution: r, seed: o.seed, samples: total,
+      params: { ...first.meta, generated_at_resolution: o.resolution, start: range.start }, ...shard,
     }, o.force);
   });
   if (!o.quiet) {
-    console.log(`${o.n} samples in ${secs.toFixed(1)} s (${((1000 * secs) / o.n).toFixed(0)} ms per sample with ${shards.length} workers)`);
+    console.log(`${total} samples${o.shard ? ` (shard ${o.shard.index} of ${o.shard.count}: samples ${range.start}…${range.end - 1} of ${o.n})` : ''} in ${secs.toFixed(1)} s (${((1000 * secs) / total).toFixed(0)} ms per sample with ${shards.length} workers)`);
     for (const p of paths) console.log(`wrote ${p}`);
   }
   return paths;
@@ -153,7 +167,7 @@ async function produce(o: GenerateOptions, pde: PdeName, workers: number): Promi
  * clearly do not fit in memory: x and y at every stored resolution as float32, plus one float64
  * field of the generation grid per worker (a lower bound on the solvers' working set).
  */
-function checkMemory(pde: PdeName, o: GenerateOptions, stored: number[], workers: number): void {
+function checkMemory(pde: PdeName, o: GenerateOptions, stored: number[], workers: number, n: number): void {
   const p = o.params;
   const num = (k: string, d: number) => (typeof p[k] === 'number' ? (p[k] as number) : d);
   // channels of x (the larger array) and of x plus y: one each, except navier-stokes' 'series' layout
@@ -163,13 +177,14 @@ function checkMemory(pde: PdeName, o: GenerateOptions, stored: number[], workers
   const channels = xChannels + (pde === 'swe' ? 3 : 1);
   // points of a stored grid: r² on the square grids, nlat·nlon on the sphere, a body's vertices plus its latent grid
   const points = (r: number) => (pde === 'swe' ? r * num('nlon', 2 * r) : pde === 'bodies' ? num('points', 1000) + r ** 3 : r * r);
-  const biggest = o.n * xChannels * Math.max(...stored.map(points));
+  const label = o.shard ? `shard ${o.shard.index}/${o.shard.count} (${n} samples)` : `--n ${o.n}`;
+  const biggest = n * xChannels * Math.max(...stored.map(points));
   if (biggest > bufferConstants.MAX_LENGTH) {
-    throw new RangeError(`generate: --n ${o.n} at --resolution ${o.resolution} makes an array of ${biggest.toExponential(2)} values; at most ${bufferConstants.MAX_LENGTH.toExponential(2)} fit in one array (use fewer samples or a lower resolution)`);
+    throw new RangeError(`generate: ${label} at --resolution ${o.resolution} makes an array of ${biggest.toExponential(2)} values; at most ${bufferConstants.MAX_LENGTH.toExponential(2)} fit in one array (use fewer samples or a lower resolution)`);
   }
-  const bytes = o.n * channels * stored.reduce((a, r) => a + points(r), 0) * 4 + workers * points(o.resolution) * 8;
+  const bytes = n * channels * stored.reduce((a, r) => a + points(r), 0) * 4 + workers * points(o.resolution) * 8;
   const mem = totalmem();
   if (bytes > mem) {
-    throw new RangeError(`generate: --n ${o.n} at --resolution ${o.resolution} needs at least ${(bytes / 2 ** 30).toFixed(1)} GiB (the samples as float32 plus a float64 field per worker); this machine has ${(mem / 2 ** 30).toFixed(1)} GiB`);
+    throw new RangeError(`generate: ${label} at --resolution ${o.resolution} needs at least ${(bytes / 2 ** 30).toFixed(1)} GiB (the samples as float32 plus a float64 field per worker); this machine has ${(mem / 2 ** 30).toFixed(1)} GiB`);
   }
 }

@@ -10,6 +10,9 @@ import { predictCommand } from './predict.js';
 import { evalCommand, trainCommand } from './train.js';
 import { VERSION } from './version.js';
 import { parseOverrideValue, setOwn } from '../train/config.js';
+import { parseShard } from '../data/shards.js';
+import { initHdf5 } from '../data/formats/hdf5.js';
+import { needsHdf5 } from '../data/sources.js';
 
 function positiveInt(name: string) {
   return (v: string): number => {
@@ -82,12 +85,14 @@ export function buildProgram(): Command {
     .option('--set <key=value>', 'override a config key, e.g. --set training.n_epochs=3 (repeatable)', (v: string, prev: string[]) => [...prev, v], [] as string[])
     .option('--epochs <n>', 'shortcut for --set training.n_epochs=<n>', positiveIntOrZero('--epochs'))
     .option('--out <dir>', 'shortcut for --set output.dir=<dir>')
+    .option('--cache-mb <n>', 'shortcut for --set data.cache_mb=<n>: read the data lazily through an LRU cache of at most n MiB')
     .option('--precision-schedule <spec>', "Fourier-block precision by fraction of the epochs, e.g. half:0.25,mixed:0.5,full:0.25")
     .option('--resume', "continue from the run directory's latest checkpoint, if any; the config must equal the checkpoint's except training.n_epochs (at least the epochs done; more extends the run, not with a precision schedule), output.dir and output.checkpoint_every; other differences are listed and refused")
     .option('--overwrite', 'replace the run already in the run directory (its checkpoints and metrics are removed once the new run has been validated); without it a fresh run refuses a directory that holds one')
     .option('--quiet', 'print only errors')
-    .action(async (o: { config: string; set: string[]; epochs?: number; out?: string; resume?: boolean; overwrite?: boolean; quiet?: boolean; precisionSchedule?: string }) => {
+    .action(async (o: { config: string; set: string[]; epochs?: number; out?: string; cacheMb?: string; resume?: boolean; overwrite?: boolean; quiet?: boolean; precisionSchedule?: string }) => {
       const sets = [...o.set];
+      if (o.cacheMb !== undefined) sets.push(`data.cache_mb=${o.cacheMb}`);
       if (o.precisionSchedule !== undefined) sets.push(`precision.schedule=${JSON.stringify(o.precisionSchedule)}`);
       if (o.epochs !== undefined) sets.push(`training.n_epochs=${o.epochs}`);
       if (o.out !== undefined) sets.push(`output.dir=${JSON.stringify(o.out)}`);
@@ -101,7 +106,8 @@ export function buildProgram(): Command {
     .requiredOption('--data <file>', 'a .pt or generated .safetensors file with x and y')
     .option('--batch-size <n>', 'evaluation batch size', positiveInt('--batch-size'), 32)
     .option('--json', 'print the errors as one JSON object')
-    .action((o: { checkpoint: string; data: string; batchSize: number; json?: boolean }) => {
+    .action(async (o: { checkpoint: string; data: string; batchSize: number; json?: boolean }) => {
+      if (needsHdf5(o.data)) await initHdf5();
       const r = evalCommand(o);
       console.log(o.json ? JSON.stringify(r) : Object.entries(r).map(([k, v]) => `${k}: ${v.toFixed(6)}`).join('\n'));
     });
@@ -139,8 +145,9 @@ fixed box for every file.`)
     .requiredOption('--out <file>', 'output .safetensors (one file per stored resolution: <stem>_<res>.safetensors)')
     .option('--set <key=value>', 'a PDE parameter, e.g. --set nu=1e-4 (repeatable; darcy: alpha, tau, f, tol, maxIter, preconditioner; navier-stokes: alpha, tau, nu, dt, T, recordInterval, layout, inSteps, forcing, checkStability; swe: lmax, nsteps, dt, mach, grid, initialCondition, normalize, chunk)', (v: string, prev: string[]) => [...prev, v], [] as string[])
     .option('--workers <n>', 'worker threads (default: all cores)', positiveInt('--workers'))
+    .option('--shard <i/n>', 'write shard i of n only (0 ≤ i < n): samples ⌊N·i/n⌋ … ⌊N·(i+1)/n⌋ − 1 to <stem>-<i>-of-<n>.safetensors; a config reads the set as <stem>-*-of-<n>.safetensors', parseShard)
     .option('--force', 'overwrite existing output files')
-    .action(async (pde: string, o: { n: number; resolution?: number; nlat?: number; nlon?: number; points?: number; subsample: string; seed: number; out: string; set: string[]; workers?: number; force?: boolean }) => {
+    .action(async (pde: string, o: { n: number; resolution?: number; nlat?: number; nlon?: number; points?: number; subsample: string; seed: number; out: string; set: string[]; workers?: number; shard?: { index: number; count: number }; force?: boolean }) => {
       const subsample = o.subsample.split(',').map((v) => {
         const r = Number(v);
         if (!Number.isInteger(r) || r < 1) throw new InvalidArgumentError(`--subsample takes positive integers, got '${v}'`);
@@ -158,7 +165,7 @@ fixed box for every file.`)
       if (o.points !== undefined) params['points'] = o.points;
       const resolution = pde === 'swe' ? o.nlat ?? o.resolution : pde === 'bodies' ? o.resolution ?? 16 : o.resolution;
       if (resolution === undefined) throw new InvalidArgumentError(pde === 'swe' ? 'swe needs --nlat (latitudes)' : `required option '--resolution <s>' not specified`);
-      await generateCommand({ pde, n: o.n, resolution, subsample, seed: o.seed, out: o.out, force: o.force === true, params, ...(o.workers ? { workers: o.workers } : {}) });
+      await generateCommand({ pde, n: o.n, resolution, subsample, seed: o.seed, out: o.out, force: o.force === true, params, ...(o.workers ? { workers: o.workers } : {}), ...(o.shard ? { shard: o.shard } : {}) });
     });
 
   program
@@ -169,7 +176,8 @@ fixed box for every file.`)
     .option('--data <file>', 'a .pt file for the batch (default: the config\'s training data)')
     .option('--batch <n>', 'samples in the batch', positiveInt('--batch'), 8)
     .option('--json', 'print one JSON object per row')
-    .action((o: { config?: string; checkpoint?: string; data?: string; batch: number; json?: boolean }) => {
+    .action(async (o: { config?: string; checkpoint?: string; data?: string; batch: number; json?: boolean }) => {
+      await initHdf5(); // the batch may come from an HDF5 source of the config
       const rows = boundCommand(o);
       console.log(o.json ? rows.map((r) => JSON.stringify(r)).join('\n') : boundTable(rows));
     });
@@ -182,7 +190,8 @@ fixed box for every file.`)
     .option('--out <dir>', 'output directory', 'predictions')
     .option('--index <list>', 'comma-separated sample indices', '0')
     .option('--scale <n>', 'pixels per grid point', positiveInt('--scale'), 16)
-    .action((o: { checkpoint: string; data: string; out: string; index: string; scale: number }) => {
+    .action(async (o: { checkpoint: string; data: string; out: string; index: string; scale: number }) => {
+      if (needsHdf5(o.data)) await initHdf5();
       const indices = o.index.split(',').map((s) => {
         const n = Number(s);
         if (!Number.isInteger(n) || n < 0) throw new InvalidArgumentError(`--index takes non-negative integers, got '${s}'`);
@@ -206,7 +215,8 @@ fixed box for every file.`)
     }, 1e-7)
     .option('--fit-normalizer <data>', 'fit the output normaliser on this training file, as neuralop does (channel-wise mean and std)')
     .option('--force', 'replace the run already in --out')
-    .action((source: string, name: string | undefined, o: { out: string; config?: string; normalizer?: string; normalizerEps: number; fitNormalizer?: string; force?: boolean }) => {
+    .action(async (source: string, name: string | undefined, o: { out: string; config?: string; normalizer?: string; normalizerEps: number; fitNormalizer?: string; force?: boolean }) => {
+      if (o.fitNormalizer !== undefined && needsHdf5(o.fitNormalizer)) await initHdf5();
       const r = importCommand({ source, ...(name !== undefined ? { name } : {}), out: o.out, ...(o.config ? { config: o.config } : {}), ...(o.normalizer ? { normalizer: o.normalizer } : {}), normalizerEps: o.normalizerEps, ...(o.fitNormalizer ? { fitNormalizer: o.fitNormalizer } : {}), force: o.force === true });
       const { name: family, ...opts } = r.model;
       console.log(`imported ${family} ${JSON.stringify(opts)}`);

@@ -1,7 +1,7 @@
 import { fmtShape } from '../core/tensor.js';
 import type { Tensor } from '../core/tensor.js';
-import { type NormalizerState, TensorDataset, UnitGaussianNormalizer } from '../data/dataset.js';
-import type { PointCloudDataset } from '../data/points.js';
+import { type NormalizerState, UnitGaussianNormalizer } from '../data/dataset.js';
+import { type AnyDataset, isGridDataset } from '../data/dataset-file.js';
 import type { Module } from '../nn/module.js';
 import { type NeuralOperator, buildModel, modelFamily } from '../models/registry.js';
 import { domainPaddingAmounts } from '../models/fno.js';
@@ -43,12 +43,12 @@ export function checkModelFitsData(model: RunConfig['model'], xShape: readonly n
  * Checks that a model config fits a dataset: a grid family on grid data (checkModelFitsData), a
  * point-cloud family (GINO) on point data, its channels against the dataset's fields.
  */
-export function checkModelFitsDataset(model: RunConfig['model'], data: TensorDataset | PointCloudDataset, file: string): void {
+export function checkModelFitsDataset(model: RunConfig['model'], data: AnyDataset, file: string): void {
   const family = modelFamily(model.name);
   const points = family.data === 'points';
-  if (data instanceof TensorDataset) {
-    if (points) throw new RangeError(`model ${model.name} takes point clouds, but ${file} is a grid dataset (x ${fmtShape(data.x.shape)}); give it a point dataset (mpno generate bodies, or neuralop's car data)`);
-    checkModelFitsData(model, data.x.shape, data.y.shape, file);
+  if (isGridDataset(data)) {
+    if (points) throw new RangeError(`model ${model.name} takes point clouds, but ${file} is a grid dataset (x ${fmtShape(data.xShape)}); give it a point dataset (mpno generate bodies, or neuralop's car data)`);
+    checkModelFitsData(model, data.xShape, data.yShape, file);
     return;
   }
   if (!points) throw new RangeError(`model ${model.name} takes grid data {x, y}, but ${file} is a point-cloud dataset; use GINO for point clouds`);
@@ -100,7 +100,7 @@ export function checkWeightsFit(model: Module, weights: Record<string, Tensor>, 
  * it fits the data, its weights checked and loaded, and in the precision state the checkpoint
  * recorded (per-layer precision, the schedule's last mode), not the config's starting precision.
  */
-export function modelFromCheckpoint(ck: { dir: string; state: TrainingState; weights: Record<string, Tensor> }, data: TensorDataset | PointCloudDataset, dataFile: string): { model: NeuralOperator; config: RunConfig; normalizer: UnitGaussianNormalizer | undefined } {
+export function modelFromCheckpoint(ck: { dir: string; state: TrainingState; weights: Record<string, Tensor> }, data: AnyDataset, dataFile: string): { model: NeuralOperator; config: RunConfig; normalizer: UnitGaussianNormalizer | undefined } {
   const config = ck.state.config;
   checkModelFitsDataset(config.model, data, dataFile);
   const model = buildModel(config.model, { seed: config.training.seed });

@@ -6,7 +6,7 @@ import { existsSync, mkdirSync, renameSync, rmSync, statSync, writeFileSync } fr
 import path from 'node:path';
 import { Tensor } from '../core/tensor.js';
 import { type NormalizerState, UnitGaussianNormalizer } from '../data/dataset.js';
-import { loadAnyDataset } from '../data/dataset-file.js';
+import { fitOutputNormalizer, loadAnyDataset } from '../data/dataset-file.js';
 import { fsStep } from '../data/formats/atomic.js';
 import { writeSafetensors } from '../data/formats/safetensors.js';
 import { type NeuralOperator, buildModel, modelFamily } from '../models/registry.js';
@@ -16,7 +16,6 @@ import {
   NeuralopError, neuralopArguments, neuralopStateDict, neuralopToMpno, normalizerFromDataProcessor, readNeuralopCheckpoint, readNeuralopExport, readStateDict, stateDictTensors,
 } from '../train/neuralop.js';
 import { checkModelFitsDataset, checkWeightsFit } from './model-check.js';
-import { fitNormalizer } from './train.js';
 import { VERSION } from './version.js';
 
 export interface ImportOptions {
@@ -123,7 +122,7 @@ export function importCommand(o: ImportOptions): { dir: string; model: RunConfig
       const data = loadAnyDataset(o.fitNormalizer);
       try {
         checkModelFitsDataset(config.model, data, o.fitNormalizer);
-        normalizer = fitNormalizer(data).getState();
+        normalizer = fitOutputNormalizer(data).getState();
       } finally {
         data.release();
       }

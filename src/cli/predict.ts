@@ -2,8 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { existsSync, renameSync, rmdirSync, unlinkSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { Variable, noGrad, tidy } from '../autograd/variable.js';
-import { TensorDataset } from '../data/dataset.js';
-import { loadAnyDataset, readDatasetMeta } from '../data/dataset-file.js';
+import { type GridDataset, isGridDataset, loadAnyDataset, readDatasetMeta } from '../data/dataset-file.js';
 import type { PointCloudDataset } from '../data/points.js';
 import { releaseBatch } from '../core/batch.js';
 import { fsStep, makeDirectory } from '../data/formats/atomic.js';
@@ -35,12 +34,12 @@ export function predictCommand(o: PredictOptions): string[] {
   if (o.indices.length === 0) throw new RangeError('predict: --index lists no samples');
   if (!Number.isInteger(o.scale) || o.scale < 1) throw new RangeError(`predict: --scale must be a positive integer, got ${o.scale}`);
   const ck = loadCheckpoint(o.checkpoint);
-  let data: TensorDataset | undefined;
+  let data: GridDataset | undefined;
   let built: ReturnType<typeof modelFromCheckpoint> | undefined;
   const images: { file: string; bytes: Uint8Array }[] = [];
   try {
     const any = loadAnyDataset(o.data);
-    if (!(any instanceof TensorDataset)) {
+    if (!isGridDataset(any)) {
       try {
         return writeAllOrNothing(o.out, predictPoints(o, ck, any));
       } finally {
@@ -48,8 +47,8 @@ export function predictCommand(o: PredictOptions): string[] {
       }
     }
     data = any;
-    if (data.x.ndim !== 4) throw new RangeError(`${o.data}: predict draws 2-D fields; the data is [${data.x.shape.join(', ')}]`);
-    const [H, W] = data.x.shape.slice(2) as [number, number];
+    if (data.xShape.length !== 4) throw new RangeError(`${o.data}: predict draws 2-D fields; the data is [${data.xShape.join(', ')}]`);
+    const [H, W] = data.xShape.slice(2) as [number, number];
     const bad = o.indices.filter((i) => !Number.isInteger(i) || i < 0 || i >= data!.length);
     if (bad.length) throw new RangeError(`--index ${bad.join(',')} ${bad.length === 1 ? 'is' : 'are'} outside 0…${data.length - 1} (${o.data})`);
     if (Math.max(H, W) * o.scale > MAX_PANEL_SIDE) {
@@ -61,7 +60,7 @@ export function predictCommand(o: PredictOptions): string[] {
     const fontScale = H * o.scale >= 128 ? 2 : 1;
     const meta = readDatasetMeta(o.data);
     const names = Array.isArray(meta?.params['channels']) ? (meta.params['channels'] as string[]) : [];
-    const [Ci, Co] = [data.x.shape[1]!, data.y.shape[1]!];
+    const [Ci, Co] = [data.xShape[1]!, data.yShape[1]!];
     const S = H * W;
     for (const i of new Set(o.indices)) {
       const { x, y } = data.gather([i]);

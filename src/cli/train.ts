@@ -1,9 +1,11 @@
 import { existsSync } from 'node:fs';
 import path from 'node:path';
 import cliProgress from 'cli-progress';
-import { DataLoader, type NormalizerState, TensorDataset, UnitGaussianNormalizer } from '../data/dataset.js';
-import type { PointCloudDataset } from '../data/points.js';
-import { loadAnyDataset } from '../data/dataset-file.js';
+import { DataLoader, type NormalizerState, UnitGaussianNormalizer } from '../data/dataset.js';
+import { type AnyDataset, fitOutputNormalizer, loadAnyDataset } from '../data/dataset-file.js';
+import { initHdf5 } from '../data/formats/hdf5.js';
+import { SampleCache } from '../data/lazy.js';
+import { needsHdf5, sourceFile } from '../data/sources.js';
 import { generateCommand } from './generate.js';
 import { checkModelFitsDataset, checkWeightsFit, modelFromCheckpoint } from './model-check.js';
 import { H1Loss, LpLoss } from '../losses/index.js';
@@ -56,21 +58,10 @@ function fmtEval(e: Record<string, number>): string {
 export interface BuiltRun {
   config: RunConfig;
   model: NeuralOperator;
-  train: TensorDataset | PointCloudDataset;
-  tests: Record<string, TensorDataset | PointCloudDataset>;
+  train: AnyDataset;
+  tests: Record<string, AnyDataset>;
   normalizer: UnitGaussianNormalizer | undefined;
   release(): void;
-}
-
-/** neuralop's output normaliser fitted on a training set's targets (all points of all samples for point data). */
-export function fitNormalizer(train: TensorDataset | PointCloudDataset): UnitGaussianNormalizer {
-  if (train instanceof TensorDataset) return UnitGaussianNormalizer.fit(train.y);
-  const y = train.targets();
-  try {
-    return UnitGaussianNormalizer.fit(y);
-  } finally {
-    y.release();
-  }
 }
 
 /**
@@ -78,18 +69,20 @@ export function fitNormalizer(train: TensorDataset | PointCloudDataset): UnitGau
  * (channels, n_modes against the grids) before the model is built.
  */
 export function buildRun(config: RunConfig, normalizerState?: NormalizerState): BuiltRun {
-  const train = loadAnyDataset(config.data.train, config.data.n_train != null ? { n: config.data.n_train } : {});
-  const tests: Record<string, TensorDataset | PointCloudDataset> = {};
+  // data.cache_mb: one LRU cache bounded in bytes for the training and test sets
+  const cache = config.data.cache_mb != null ? new SampleCache(config.data.cache_mb * 2 ** 20) : undefined;
+  const train = loadAnyDataset(config.data.train, { ...(config.data.n_train != null ? { n: config.data.n_train } : {}), ...(cache ? { cache } : {}), at: 'data.train' });
+  const tests: Record<string, AnyDataset> = {};
   try {
-    checkModelFitsDataset(config.model, train, config.data.train);
+    checkModelFitsDataset(config.model, train, sourceFile(config.data.train));
     for (const [name, p] of Object.entries(config.data.test)) {
       const n = config.data.n_test?.[name];
-      tests[name] = loadAnyDataset(p, n !== undefined ? { n } : {});
-      checkModelFitsDataset(config.model, tests[name], p);
+      tests[name] = loadAnyDataset(p, { ...(n !== undefined ? { n } : {}), ...(cache ? { cache } : {}), at: `data.test.${name}` });
+      checkModelFitsDataset(config.model, tests[name], sourceFile(p));
     }
     const model = buildModel(config.model, { seed: config.training.seed });
     const normalizer = config.data.encode_output
-      ? normalizerState ? UnitGaussianNormalizer.fromState(normalizerState) : fitNormalizer(train)
+      ? normalizerState ? UnitGaussianNormalizer.fromState(normalizerState) : fitOutputNormalizer(train)
       : undefined;
     return {
       config, model, train, tests, normalizer,
@@ -149,19 +142,23 @@ export function checkResume(state: TrainingState, config: RunConfig, dir: string
 
 /** Generates the config's data files that are missing (data.generate). */
 export async function ensureData(config: RunConfig, quiet: boolean): Promise<void> {
+  const sources = [config.data.train, ...Object.values(config.data.test)];
+  if (sources.some(needsHdf5)) await initHdf5();
   const g = config.data.generate;
   if (!g) return;
-  const testNames = Object.keys(config.data.test);
-  if (!existsSync(config.data.train)) {
-    if (!quiet) console.log(`generating training data: ${g.train.n} ${g.pde} samples → ${config.data.train}`);
-    await generateCommand({ pde: g.pde, n: g.train.n, resolution: g.resolution, subsample: [g.train.subsample], seed: g.train.seed, out: config.data.train, force: false, params: g.params ?? {}, quiet, paths: [config.data.train] });
+  // with data.generate every data source is a path (validateConfig)
+  const data = config.data as { train: string; test: Record<string, string> };
+  const testNames = Object.keys(data.test);
+  if (!existsSync(data.train)) {
+    if (!quiet) console.log(`generating training data: ${g.train.n} ${g.pde} samples → ${data.train}`);
+    await generateCommand({ pde: g.pde, n: g.train.n, resolution: g.resolution, subsample: [g.train.subsample], seed: g.train.seed, out: data.train, force: false, params: g.params ?? {}, quiet, paths: [data.train] });
   }
-  if (g.test.resolutions && testNames.some((k) => !existsSync(config.data.test[k]!))) {
+  if (g.test.resolutions && testNames.some((k) => !existsSync(data.test[k]!))) {
     // swe: each test set simulated on its own grid (one seed: the same random low-degree coefficients on every grid)
     const params = g.params ?? {};
     const ratio = (typeof params['nlon'] === 'number' ? params['nlon'] : 2 * g.resolution) / g.resolution;
     for (const [k, name] of testNames.entries()) {
-      const path = config.data.test[name]!;
+      const path = data.test[name]!;
       if (existsSync(path)) continue;
       const nlat = g.test.resolutions[k]!;
       if (!quiet) console.log(`generating test data: ${g.test.n} ${g.pde} samples at ${nlat}×${Math.round(ratio * nlat)} → ${path}`);
@@ -171,18 +168,18 @@ export async function ensureData(config: RunConfig, quiet: boolean): Promise<voi
   }
   if (g.pde === 'bodies') {
     // each generated test set (.safetensors; others, such as neuralop's cars, are read as they are) from its own seed
-    const generated = testNames.filter((k) => config.data.test[k]!.endsWith('.safetensors'));
+    const generated = testNames.filter((k) => data.test[k]!.endsWith('.safetensors'));
     for (const [i, name] of generated.entries()) {
-      const p = config.data.test[name]!;
+      const p = data.test[name]!;
       if (existsSync(p)) continue;
       if (!quiet) console.log(`generating test data: ${g.test.n} bodies → ${p}`);
       await generateCommand({ pde: g.pde, n: g.test.n, resolution: g.resolution, subsample: [1], seed: g.test.seed + i, out: p, force: true, params: g.params ?? {}, quiet, paths: [p] });
     }
     return;
   }
-  if (testNames.some((k) => !existsSync(config.data.test[k]!))) {
-    if (!quiet) console.log(`generating test data: ${g.test.n} ${g.pde} samples → ${testNames.map((k) => config.data.test[k]).join(', ')}`);
-    await generateCommand({ pde: g.pde, n: g.test.n, resolution: g.resolution, subsample: g.test.subsample, seed: g.test.seed, out: config.data.test[testNames[0]!]!, force: true, params: g.params ?? {}, quiet, paths: testNames.map((k) => config.data.test[k]!) });
+  if (testNames.some((k) => !existsSync(data.test[k]!))) {
+    if (!quiet) console.log(`generating test data: ${g.test.n} ${g.pde} samples → ${testNames.map((k) => data.test[k]).join(', ')}`);
+    await generateCommand({ pde: g.pde, n: g.test.n, resolution: g.resolution, subsample: g.test.subsample, seed: g.test.seed, out: data.test[testNames[0]!]!, force: true, params: g.params ?? {}, quiet, paths: testNames.map((k) => data.test[k]!) });
   }
 }
 
@@ -307,7 +304,7 @@ export async function trainCommand(o: TrainCommandOptions): Promise<Record<strin
  */
 export function evalCommand(o: { checkpoint: string; data: string; batchSize: number }): Record<string, number> {
   const ck = loadCheckpoint(o.checkpoint);
-  let data: TensorDataset | PointCloudDataset | undefined;
+  let data: AnyDataset | undefined;
   let built: ReturnType<typeof modelFromCheckpoint> | undefined;
   try {
     data = loadAnyDataset(o.data);

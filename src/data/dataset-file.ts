@@ -1,10 +1,15 @@
 import { existsSync, statSync } from 'node:fs';
 import { Tensor, fmtShape, shapeSize } from '../core/tensor.js';
 import { describeFsError } from './formats/atomic.js';
-import { readSafetensors, writeSafetensors } from './formats/safetensors.js';
-import { TensorDataset, loadDarcyPt } from './dataset.js';
+import { readSafetensors, readSafetensorsHeader, writeSafetensors } from './formats/safetensors.js';
+import { TensorDataset, UnitGaussianNormalizer, loadDarcyPt } from './dataset.js';
 import { type PointCloudDataset, loadBodies, loadCarPt } from './points.js';
 import { readPt } from './formats/pt.js';
+import { fileKind } from './formats/hdf5.js';
+import { Hdf5GridReader } from './hdf5-dataset.js';
+import { LazyGridDataset, type SampleCache } from './lazy.js';
+import { ConcatReader, SafetensorsGridReader, type ShardInfo, isShardPattern, resolveShardSet } from './shards.js';
+import { type DataSource, needsHdf5 } from './sources.js';
 
 /** Metadata every generated dataset file carries (JSON in the safetensors header). */
 export interface DatasetMeta {
@@ -15,6 +20,8 @@ export interface DatasetMeta {
   samples: number;
   /** Everything else that defines the data (PDE parameters, solver settings, layout). */
   params: Record<string, unknown>;
+  /** A shard of a generation (mpno generate --shard i/n): `samples` is the shard's count. */
+  shard?: ShardInfo;
 }
 
 /**
@@ -39,19 +46,72 @@ export function writeDataset(path: string, x: Float32Array, xShape: number[], y:
 /** Reads the metadata of a generated dataset file (null for other files). */
 export function readDatasetMeta(path: string): DatasetMeta | null {
   if (!path.endsWith('.safetensors')) return null;
-  const { tensors, metadata } = readSafetensors(path, { role: 'data' });
-  for (const t of Object.values(tensors)) t.release();
+  const { metadata } = readSafetensorsHeader(path);
   return metadata['mpno'] ? (JSON.parse(metadata['mpno']) as DatasetMeta) : null;
 }
 
+/** Any dataset mpno trains on: grid data in memory or read lazily, or point clouds. */
+export type AnyDataset = TensorDataset | LazyGridDataset | PointCloudDataset;
+
+/** Grid data {x, y}, in memory or read lazily. */
+export type GridDataset = TensorDataset | LazyGridDataset;
+
+export function isGridDataset(d: AnyDataset): d is GridDataset {
+  return d instanceof TensorDataset || d instanceof LazyGridDataset;
+}
+
+export interface LoadOptions {
+  /** The first n samples (after a source's index). */
+  n?: number;
+  /**
+   * The cache lazy datasets read through. HDF5/.mat sources and shard sets are always read lazily
+   * (without a cache: one that keeps everything read); a plain .safetensors file is read lazily when
+   * a cache is given, else into memory.
+   */
+  cache?: SampleCache;
+  /** The config field of the source, for errors (default 'data source'). */
+  at?: string;
+}
+
 /**
- * Loads a dataset for training or evaluation, the first n samples: neuralop's .pt files (grid data
- * {x, y} as [N, …], a channel axis added; or a list of car CFD samples, a point dataset) or mpno's
- * generated .safetensors files (grid data {x, y} already [N, C, …], or generated bodies).
+ * Loads a dataset for training or evaluation (see LoadOptions for what is read lazily): neuralop's
+ * .pt files (grid data {x, y} as [N, …], a channel axis added; or a list of car CFD samples, a point
+ * dataset), mpno's generated .safetensors files (grid data {x, y} already [N, C, …], or generated
+ * bodies), shard sets (`name-*-of-N.safetensors`), and HDF5 / MATLAB v7.3 files (a source object,
+ * or a path whose datasets are 'x' and 'y'; h5wasm must be started: initHdf5()).
  */
-export function loadAnyDataset(path: string, opts: { n?: number } = {}): TensorDataset | PointCloudDataset {
+export function loadAnyDataset(source: DataSource, opts: LoadOptions = {}): AnyDataset {
+  const nOpt = opts.n !== undefined ? { n: opts.n } : {};
+  if (typeof source === 'string' && isShardPattern(source)) {
+    const parts = resolveShardSet(source);
+    return new LazyGridDataset(new ConcatReader(source, parts), opts.cache, nOpt);
+  }
+  const path = typeof source === 'string' ? source : source.file;
   if (!existsSync(path)) throw new Error(`${path}: no such data file`);
   if (!statSync(path).isFile()) throw new Error(`${path}: is a directory, not a data file (give a .pt or .safetensors file)`);
+  if (typeof source !== 'string' || needsHdf5(source) || fileKind(path) !== 'other') {
+    const reader = new Hdf5GridReader(typeof source === 'string' ? { file: source } : source, opts.at);
+    try {
+      return new LazyGridDataset(reader, opts.cache, nOpt);
+    } catch (e) {
+      reader.close();
+      throw e;
+    }
+  }
+  if (opts.cache && path.endsWith('.safetensors') && readDatasetMeta(path)?.params['layout'] !== 'points') {
+    const reader = new SafetensorsGridReader(path);
+    try {
+      return new LazyGridDataset(reader, opts.cache, nOpt);
+    } catch (e) {
+      reader.close();
+      throw e;
+    }
+  }
+  return loadFile(path, opts);
+}
+
+/** A .pt or .safetensors file read into memory. */
+function loadFile(path: string, opts: { n?: number }): TensorDataset | PointCloudDataset {
   if (!path.endsWith('.safetensors')) {
     try {
       // a list of dicts is neuralop's car CFD data; a dict {x, y} a grid dataset
@@ -105,14 +165,39 @@ export function loadAnyDataset(path: string, opts: { n?: number } = {}): TensorD
 }
 
 /** loadAnyDataset for the commands that work on grid data: a point dataset is a named error. */
-export function loadGridDataset(path: string, who: string, opts: { n?: number } = {}): TensorDataset {
-  const d = loadAnyDataset(path, opts);
+export function loadGridDataset(source: DataSource, who: string, opts: { n?: number } = {}): TensorDataset {
+  const d = loadAnyDataset(source, opts);
   if (d instanceof TensorDataset) return d;
+  if (d instanceof LazyGridDataset) {
+    // the commands that take a whole grid dataset in memory (bound) read it out of the lazy one
+    try {
+      const { x, y } = d.gather(Array.from({ length: d.length }, (_, i) => i));
+      return new TensorDataset(x, y, d.name);
+    } finally {
+      d.release();
+    }
+  }
   d.release();
-  throw new RangeError(`${who}: ${path} is a point-cloud dataset; ${who} works on grid datasets ({x, y})`);
+  throw new RangeError(`${who}: ${typeof source === 'string' ? source : source.file} is a point-cloud dataset; ${who} works on grid datasets ({x, y})`);
 }
 
 /** A grid dataset ({x, y}) of a .pt or generated .safetensors file (see loadAnyDataset). */
 export function loadDataset(path: string, opts: { n?: number } = {}): TensorDataset {
   return loadGridDataset(path, 'loadDataset', opts);
+}
+
+/**
+ * neuralop's output normaliser fitted on a training set's targets: over the whole tensor in memory,
+ * streamed over chunks for a lazy dataset (the same result bit for bit), over all points of all
+ * samples for point data.
+ */
+export function fitOutputNormalizer(d: AnyDataset): UnitGaussianNormalizer {
+  if (d instanceof TensorDataset) return UnitGaussianNormalizer.fit(d.y);
+  if (d instanceof LazyGridDataset) return UnitGaussianNormalizer.fitChunks(d.reader.ySample, (fn) => d.forEachTargetChunk(fn));
+  const y = d.targets();
+  try {
+    return UnitGaussianNormalizer.fit(y);
+  } finally {
+    y.release();
+  }
 }

@@ -18,6 +18,15 @@ export class TensorDataset implements Dataset {
     return this.x.shape[0]!;
   }
 
+  /** [N, C_in, …] and [N, C_out, …] (as a lazy dataset gives them). */
+  get xShape(): readonly number[] {
+    return this.x.shape;
+  }
+
+  get yShape(): readonly number[] {
+    return this.y.shape;
+  }
+
   /** Copies the samples at `indices` into new tensors [B, …]. */
   gather(indices: readonly number[]): { x: Tensor; y: Tensor } {
     const pick = (t: Tensor): Tensor => {
@@ -113,20 +122,41 @@ export class UnitGaussianNormalizer {
 
   static fit(t: Tensor, eps = 1e-7): UnitGaussianNormalizer {
     if (t.ndim < 2) throw new RangeError(`UnitGaussianNormalizer.fit: expected [N, channels, …], got ${fmtShape(t.shape)}`);
-    const [N, C] = t.shape as [number, number];
-    const S = shapeSize(t.shape.slice(2));
     const v = t.toFloat64();
-    const mean: number[] = [];
-    const std: number[] = [];
-    for (let c = 0; c < C; c++) {
-      let s = 0;
-      for (let n = 0; n < N; n++) for (let i = 0; i < S; i++) s += v[(n * C + c) * S + i]!;
-      const m = s / (N * S);
-      let q = 0;
-      for (let n = 0; n < N; n++) for (let i = 0; i < S; i++) q += (v[(n * C + c) * S + i]! - m) ** 2;
-      mean.push(m);
-      std.push(Math.sqrt(q / Math.max(1, N * S - 1)));
-    }
+    return UnitGaussianNormalizer.fitChunks(t.shape.slice(1), (fn) => fn(v, t.shape[0]!), eps);
+  }
+
+  /**
+   * The same fit streamed over chunks of samples: `each(fn)` calls fn(values, count) for consecutive
+   * chunks [count, …sample] of the data, in order, and is called twice (the mean, then the squared
+   * deviations from it). Each channel's sums add the same values in the same order as one pass over
+   * the whole tensor, so the result is fit()'s bit for bit.
+   */
+  static fitChunks(sample: readonly number[], each: (fn: (v: ArrayLike<number>, count: number) => void) => void, eps = 1e-7): UnitGaussianNormalizer {
+    if (sample.length < 1) throw new RangeError('UnitGaussianNormalizer.fitChunks: a sample is [channels, …]');
+    const C = sample[0]!;
+    const S = shapeSize(sample.slice(1));
+    const sums = new Float64Array(C);
+    let N = 0;
+    each((v, count) => {
+      for (let c = 0; c < C; c++) {
+        let s = sums[c]!;
+        for (let n = 0; n < count; n++) for (let i = 0; i < S; i++) s += v[(n * C + c) * S + i]!;
+        sums[c] = s;
+      }
+      N += count;
+    });
+    const mean = Array.from(sums, (s) => s / (N * S));
+    const q = new Float64Array(C);
+    each((v, count) => {
+      for (let c = 0; c < C; c++) {
+        const m = mean[c]!;
+        let s = q[c]!;
+        for (let n = 0; n < count; n++) for (let i = 0; i < S; i++) s += (v[(n * C + c) * S + i]! - m) ** 2;
+        q[c] = s;
+      }
+    });
+    const std = Array.from(q, (s) => Math.sqrt(s / Math.max(1, N * S - 1)));
     return new UnitGaussianNormalizer(mean, std, eps);
   }
 

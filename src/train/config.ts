@@ -3,15 +3,27 @@ import path from 'node:path';
 import type { FNOOptions } from '../models/fno.js';
 import { modelFamily, validateModel } from '../models/registry.js';
 import { parsePrecisionSchedule } from '../precision/schedule.js';
+import { type DataSource, sourceFile, validateSource } from '../data/sources.js';
 
 /** A training run's configuration (JSON file; paths relative to the file). */
 export interface RunConfig {
   data: {
-    train: string;
+    /**
+     * A data file (.pt, mpno .safetensors, a shard set `name-*-of-N.safetensors`, an HDF5/.mat file
+     * with datasets x and y) or a source object {file, x, y, layout, axes, index, subsample, time,
+     * samples} for HDF5 and MATLAB v7.3 files (src/data/sources.ts, docs/data.md).
+     */
+    train: DataSource;
     n_train?: number | null;
-    /** Named test sets: name → .pt path. */
-    test: Record<string, string>;
+    /** Named test sets: name → a data file or source object, as data.train. */
+    test: Record<string, DataSource>;
     n_test?: Record<string, number> | null;
+    /**
+     * Read the data lazily through an LRU cache of at most this many MiB (shared by the training and
+     * test sets). Without it, HDF5/.mat sources and shard sets are still read lazily but every sample
+     * read stays cached, and other files are read into memory.
+     */
+    cache_mb?: number | null;
     batch_size: number;
     test_batch_size: number;
     shuffle: boolean;
@@ -64,7 +76,7 @@ export interface RunConfig {
 type Shape = { [k: string]: Shape | 'any' };
 const SCHEMA: Shape = {
   data: {
-    train: 'any', n_train: 'any', test: 'any', n_test: 'any', batch_size: 'any', test_batch_size: 'any', shuffle: 'any', encode_output: 'any',
+    train: 'any', n_train: 'any', test: 'any', n_test: 'any', cache_mb: 'any', batch_size: 'any', test_batch_size: 'any', shuffle: 'any', encode_output: 'any',
     generate: { pde: 'any', resolution: 'any', train: { n: 'any', seed: 'any', subsample: 'any' }, test: { n: 'any', seed: 'any', subsample: 'any', resolutions: 'any' }, params: 'any' },
   },
   model: 'any',
@@ -184,9 +196,18 @@ export function validateConfig(raw: unknown, file: string): RunConfig {
     if (typeof p !== 'string' || p === '') throw new TypeError(`${file}: '${at}' must be a file path`);
     return path.resolve(dir, p);
   };
-  c.data.train = abs(c.data.train, 'data.train');
-  if (c.data.test === null || typeof c.data.test !== 'object') throw new TypeError(`${file}: 'data.test' must map test-set names to .pt paths`);
-  for (const [k, p] of Object.entries(c.data.test)) c.data.test[k] = abs(p, `data.test.${k}`);
+  const source = (v: unknown, at: string): DataSource => {
+    try {
+      return validateSource(v, at, abs);
+    } catch (e) {
+      if (e instanceof Error && !e.message.startsWith(`${file}: `)) e.message = `${file}: ${e.message}`;
+      throw e;
+    }
+  };
+  c.data.train = source(c.data.train, 'data.train');
+  if (c.data.test === null || typeof c.data.test !== 'object' || Array.isArray(c.data.test)) throw new TypeError(`${file}: 'data.test' must map test-set names to data files or sources`);
+  for (const [k, p] of Object.entries(c.data.test)) c.data.test[k] = source(p, `data.test.${k}`);
+  if (c.data.cache_mb != null) num(c.data.cache_mb, 'data.cache_mb', file, { gt: 0 });
   num(c.data.batch_size, 'data.batch_size', file, { int: true, min: 1 });
   num(c.data.test_batch_size, 'data.test_batch_size', file, { int: true, min: 1 });
   if (typeof c.data.shuffle !== 'boolean') throw new TypeError(`${file}: 'data.shuffle' must be true or false`);
@@ -194,6 +215,9 @@ export function validateConfig(raw: unknown, file: string): RunConfig {
   if (c.data.n_train != null) num(c.data.n_train, 'data.n_train', file, { int: true, min: 1 });
   const g = c.data.generate;
   if (g != null) {
+    for (const [at, v] of [['data.train', c.data.train], ...Object.entries(c.data.test).map(([k, v]) => [`data.test.${k}`, v])] as const) {
+      if (typeof v !== 'string') throw new TypeError(`${file}: '${at}' must be a file path with data.generate (it writes mpno .safetensors files), got a source object`);
+    }
     if (g.pde !== 'darcy' && g.pde !== 'navier-stokes' && g.pde !== 'swe' && g.pde !== 'bodies') throw new RangeError(`${file}: 'data.generate.pde' must be 'darcy', 'navier-stokes', 'swe' or 'bodies', got ${JSON.stringify(g.pde)}`);
     num(g.resolution, 'data.generate.resolution', file, { int: true, min: g.pde === 'bodies' ? 2 : 3 });
     num(g.train?.n, 'data.generate.train.n', file, { int: true, min: 1 });
@@ -203,7 +227,7 @@ export function validateConfig(raw: unknown, file: string): RunConfig {
     num(g.test?.seed, 'data.generate.test.seed', file, { int: true, min: 0 });
     if (g.test.seed === g.train.seed) throw new RangeError(`${file}: 'data.generate.test.seed' must differ from the training seed (the test samples would repeat training samples)`);
     // bodies: the generated test sets are the .safetensors ones (others, such as neuralop's cars, are read as they are)
-    const generatedTests = Object.keys(c.data.test).filter((k) => g.pde !== 'bodies' || c.data.test[k]!.endsWith('.safetensors'));
+    const generatedTests = Object.keys(c.data.test).filter((k) => g.pde !== 'bodies' || sourceFile(c.data.test[k]!).endsWith('.safetensors'));
     if (!Array.isArray(g.test?.subsample) || g.test.subsample.length !== generatedTests.length) {
       throw new RangeError(`${file}: 'data.generate.test.subsample' must list one factor per generated test set (${generatedTests.join(', ')})`);
     }

@@ -1,12 +1,14 @@
 import assert from 'node:assert/strict';
 import { existsSync, readdirSync } from 'node:fs';
 import path from 'node:path';
-import { describe, it } from 'node:test';
+import { before, describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { Variable, noGrad, tidy } from '../../src/autograd/variable.js';
 import { storedResolutions } from '../../src/cli/generate-shard.js';
 import { Tensor } from '../../src/core/tensor.js';
-import { loadAnyDataset, loadDataset } from '../../src/data/dataset-file.js';
+import { loadAnyDataset } from '../../src/data/dataset-file.js';
+import { initHdf5 } from '../../src/data/formats/hdf5.js';
+import { sourceFile } from '../../src/data/sources.js';
 import { releaseBatch } from '../../src/core/batch.js';
 import { checkModelFitsDataset } from '../../src/cli/model-check.js';
 import { type NeuralOperator, buildModel } from '../../src/models/registry.js';
@@ -31,8 +33,10 @@ function forwardShape(m: NeuralOperator, x: Tensor): number[] {
 }
 
 describe('examples/*.json', () => {
+  before(() => initHdf5());
+
   it('lists the examples the README names', () => {
-    assert.deepEqual(files, ['bodies-gino-mixed.json', 'bodies-gino-schedule.json', 'bodies-gino.json', 'darcy16-mixed.json', 'darcy16-schedule.json', 'darcy16.json', 'darcy64.json', 'ns64-tfno.json', 'ns64.json', 'swe32x64-mixed.json', 'swe32x64-schedule.json', 'swe32x64.json']);
+    assert.deepEqual(files, ['bodies-gino-mixed.json', 'bodies-gino-schedule.json', 'bodies-gino.json', 'darcy16-mixed.json', 'darcy16-schedule.json', 'darcy16.json', 'darcy64.json', 'hdf5-ns-mat.json', 'ns64-tfno.json', 'ns64.json', 'swe32x64-mixed.json', 'swe32x64-schedule.json', 'swe32x64.json']);
   });
 
   for (const f of files) {
@@ -48,7 +52,7 @@ describe('examples/*.json', () => {
         if (g && g.pde === 'bodies') {
           // point data: the generated sets are made on first use; the sets on disk (neuralop's cars) go through the model
           assert.equal(config.model.name, 'GINO');
-          const onDisk = Object.values(config.data.test).filter((p) => !p.endsWith('.safetensors'));
+          const onDisk = Object.values(config.data.test).map(sourceFile).filter((p) => !p.endsWith('.safetensors'));
           assert.ok(onDisk.length > 0, 'a zero-shot test set on disk');
           for (const p of onDisk) {
             if (!existsSync(p)) continue; // ../shared is absent
@@ -68,7 +72,7 @@ describe('examples/*.json', () => {
           const ratio = Number(g.params?.['nlon'] ?? 2 * g.resolution) / g.resolution;
           const grids = [g.resolution, ...(g.test.resolutions ?? Object.keys(config.data.test).map(() => g.resolution))].map((r) => [r, ratio * r] as const);
           assert.deepEqual(Object.keys(config.data.test), grids.slice(1).map(([a, b]) => `${a}x${b}`), 'test sets are named by their grid');
-          assert.ok(config.data.train.includes(`_${grids[0]![0]}x${grids[0]![1]}.`), `${config.data.train} holds ${grids[0]!.join('×')} samples`);
+          assert.ok(sourceFile(config.data.train).includes(`_${grids[0]![0]}x${grids[0]![1]}.`), `${sourceFile(config.data.train)} holds ${grids[0]!.join('×')} samples`);
           for (const [nlat, nlon] of grids) {
             const x = Tensor.zeros([1, 3, nlat, nlon]);
             assert.deepEqual(forwardShape(m, x), [1, 3, nlat, nlon], `${f}: ${nlat}×${nlon}`);
@@ -81,7 +85,7 @@ describe('examples/*.json', () => {
           const [train] = storedResolutions(g.pde, g.resolution, [g.train.subsample]);
           const tests = storedResolutions(g.pde, g.resolution, g.test.subsample);
           assert.deepEqual(Object.keys(config.data.test).map(Number), tests, 'test sets are named by their resolution');
-          assert.ok(config.data.train.includes(`_${train}.`), `${config.data.train} holds ${train}² samples`);
+          assert.ok(sourceFile(config.data.train).includes(`_${train}.`), `${sourceFile(config.data.train)} holds ${train}² samples`);
           assert.equal(config.model.in_channels, 1);
           assert.equal(config.model.out_channels, 1);
           for (const r of [train!, ...tests]) {
@@ -92,11 +96,14 @@ describe('examples/*.json', () => {
         } else {
           // data on disk: a few samples of every set go through the model and match the targets
           for (const p of [config.data.train, ...Object.values(config.data.test)]) {
-            assert.ok(existsSync(p), `${f}: ${p} is missing and the config has no data.generate`);
-            const d = loadDataset(p, { n: 2 });
+            assert.ok(existsSync(sourceFile(p)), `${f}: ${sourceFile(p)} is missing and the config has no data.generate`);
+            const d = loadAnyDataset(p, { n: 2 });
+            const b = d.batch([0, 1]);
             try {
-              assert.deepEqual(forwardShape(m, d.x), [...d.y.shape], `${f}: ${p}`);
+              checkModelFitsDataset(config.model, d, sourceFile(p));
+              assert.deepEqual(forwardShape(m, b.tensors['x']!), [...b.tensors['y']!.shape], `${f}: ${sourceFile(p)}`);
             } finally {
+              releaseBatch(b);
               d.release();
             }
           }

@@ -20,7 +20,7 @@ function variant(edit: (c: Record<string, any>) => void): string {
 describe('run configs', () => {
   it('the darcy16 example loads, with data paths resolved relative to the file', () => {
     const c = loadConfig(example);
-    assert.ok(path.isAbsolute(c.data.train) && c.data.train.endsWith('darcy_train_16.pt'));
+    assert.ok(typeof c.data.train === 'string' && path.isAbsolute(c.data.train) && c.data.train.endsWith('darcy_train_16.pt'));
     assert.equal(c.training.n_epochs, 15);
     assert.deepEqual(c.model.n_modes, [8, 8]);
   });

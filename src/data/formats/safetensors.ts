@@ -12,7 +12,7 @@
  * tensors tile the data section exactly: in range, no overlap, no gap, nothing left over.
  */
 import { writeFileAtomic } from './atomic.js';
-import { readFileSync } from 'node:fs';
+import { closeSync, fstatSync, openSync, readFileSync, readSync } from 'node:fs';
 import { type DType, itemSize } from '../../core/dtype.js';
 import type { Role } from '../../core/ledger.js';
 import { fmtShape, Tensor } from '../../core/tensor.js';
@@ -107,7 +107,12 @@ export function encodeSafetensors(tensors: Record<string, Tensor>, metadata?: Re
   return out;
 }
 
-interface Entry {
+function isIndex(x: unknown): x is number {
+  return typeof x === 'number' && Number.isSafeInteger(x) && x >= 0;
+}
+
+/** A tensor's place in a safetensors file: data_offsets relative to the data section at `dataStart`. */
+export interface SafetensorsEntry {
   name: string;
   dtype: DType;
   shape: number[];
@@ -115,26 +120,33 @@ interface Entry {
   end: number;
 }
 
-function isIndex(x: unknown): x is number {
-  return typeof x === 'number' && Number.isSafeInteger(x) && x >= 0;
+export interface SafetensorsHeader {
+  metadata: Record<string, string>;
+  /** In header order. */
+  entries: SafetensorsEntry[];
+  /** Byte offset of the data section in the file. */
+  dataStart: number;
+  /** Names of the C64 (complex64) entries, described as float32 with a trailing (re, im) axis of 2. */
+  complex: string[];
 }
 
 /**
- * Decodes safetensors bytes into new tensors (allocated with `opts.role`). `name` (usually the path)
- * appears in errors. Tensors come back in header order.
+ * Parses and checks the header of a safetensors file of `totalLength` bytes from `bytes`, which
+ * holds at least its first 8 + N bytes (all of the file, or just the header when reading by offsets).
  */
-export function decodeSafetensors(bytes: Uint8Array, name: string, opts: SafetensorsReadOptions = {}): SafetensorsContents {
+export function parseSafetensorsHeader(bytes: Uint8Array, name: string, totalLength: number = bytes.length): SafetensorsHeader {
   const fail = (msg: string): never => {
     throw new SafetensorsError(`${name}: ${msg}`);
   };
   if (!LITTLE_ENDIAN_HOST) fail('reading safetensors needs a little-endian host');
-  if (bytes.length < 8) fail(`too short for a safetensors file (${bytes.length} bytes, the header length alone takes 8)`);
+  if (totalLength < 8 || bytes.length < 8) fail(`too short for a safetensors file (${totalLength} bytes, the header length alone takes 8)`);
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   const n64 = view.getBigUint64(0, true);
-  if (n64 > BigInt(bytes.length - 8)) fail(`header length ${n64} exceeds the ${bytes.length - 8} bytes after it (truncated, or not a safetensors file)`);
+  if (n64 > BigInt(totalLength - 8)) fail(`header length ${n64} exceeds the ${totalLength - 8} bytes after it (truncated, or not a safetensors file)`);
   const n = Number(n64);
   if (n > MAX_HEADER) fail(`header length ${n} is larger than the ${MAX_HEADER} bytes allowed`);
   if (n < 2) fail(`header length ${n} is too small for a JSON object`);
+  if (bytes.length < 8 + n) fail(`only ${bytes.length} bytes given for a header of ${n} bytes`);
   let text: string;
   try {
     text = new TextDecoder('utf-8', { fatal: true }).decode(bytes.subarray(8, 8 + n));
@@ -150,9 +162,9 @@ export function decodeSafetensors(bytes: Uint8Array, name: string, opts: Safeten
   }
   if (typeof header !== 'object' || header === null || Array.isArray(header)) return fail('header is not a JSON object');
 
-  const dataLen = bytes.length - 8 - n;
+  const dataLen = totalLength - 8 - n;
   const metadata: Record<string, string> = {};
-  const entries: Entry[] = [];
+  const entries: SafetensorsEntry[] = [];
   const complex: string[] = [];
   for (const [key, raw] of Object.entries(header as Record<string, unknown>)) {
     if (key === METADATA_KEY) {
@@ -198,7 +210,7 @@ export function decodeSafetensors(bytes: Uint8Array, name: string, opts: Safeten
 
   const sorted = [...entries].sort((a, b) => a.begin - b.begin || a.end - b.end);
   let pos = 0;
-  let prev: Entry | undefined;
+  let prev: SafetensorsEntry | undefined;
   for (const e of sorted) {
     if (e.begin < pos) fail(`tensor '${e.name}' [${e.begin}, ${e.end}] overlaps tensor '${prev!.name}' [${prev!.begin}, ${prev!.end}]`);
     if (e.begin > pos) {
@@ -209,10 +221,19 @@ export function decodeSafetensors(bytes: Uint8Array, name: string, opts: Safeten
   }
   if (pos !== dataLen) fail(`${dataLen - pos} bytes of data after the last tensor (the file is not contiguous or has trailing bytes)`);
 
+  return { metadata, entries, dataStart: 8 + n, complex };
+}
+
+/**
+ * Decodes safetensors bytes into new tensors (allocated with `opts.role`). `name` (usually the path)
+ * appears in errors. Tensors come back in header order.
+ */
+export function decodeSafetensors(bytes: Uint8Array, name: string, opts: SafetensorsReadOptions = {}): SafetensorsContents {
+  const { metadata, entries, dataStart, complex } = parseSafetensorsHeader(bytes, name);
   const tensors: Record<string, Tensor> = {};
   const made: Tensor[] = [];
   try {
-    const base = 8 + n;
+    const base = dataStart;
     for (const e of entries) {
       const t = Tensor.empty(e.shape, e.dtype, opts.role ?? 'other');
       made.push(t);
@@ -224,6 +245,30 @@ export function decodeSafetensors(bytes: Uint8Array, name: string, opts: Safeten
     throw err;
   }
   return complex.length ? { tensors, metadata, complex } : { tensors, metadata };
+}
+
+/** Reads only the header of a safetensors file (its first 8 + N bytes), checked against the file's size. */
+export function readSafetensorsHeader(path: string): SafetensorsHeader {
+  const fd = openSync(path, 'r');
+  try {
+    const size = fstatSync(fd).size;
+    const head = new Uint8Array(8);
+    const got = readSync(fd, head, 0, 8, 0);
+    if (got < 8) return parseSafetensorsHeader(head.subarray(0, got), path, size);
+    const n = Number(new DataView(head.buffer).getBigUint64(0, true));
+    if (n > MAX_HEADER || n > size - 8) return parseSafetensorsHeader(head, path, size);
+    const bytes = new Uint8Array(8 + n);
+    bytes.set(head);
+    let off = 8;
+    while (off < bytes.length) {
+      const r = readSync(fd, bytes, off, bytes.length - off, off);
+      if (r === 0) break;
+      off += r;
+    }
+    return parseSafetensorsHeader(bytes.subarray(0, off), path, size);
+  } finally {
+    closeSync(fd);
+  }
 }
 
 /** Reads a safetensors file into new tensors. */
