@@ -15,7 +15,7 @@ import { applySavedPrecision } from '../train/trainer.js';
  * [N, C, …spatial]: channels, the rank of n_modes, and that every axis's modes fit its grid (padded by
  * domain_padding), as the Fourier layers would require at their first forward pass.
  */
-export function checkModelFitsData(model: RunConfig['model'], xShape: readonly number[], yShape: readonly number[], file: string): void {
+export function checkModelFitsData(model: RunConfig['model'], xShape: readonly number[], yShape: readonly number[], file: string, opts: ModesCheck = {}): void {
   const spatial = xShape.slice(2);
   const modes = model.n_modes;
   if (!Array.isArray(modes)) return; // the FNO constructor names this error
@@ -27,8 +27,11 @@ export function checkModelFitsData(model: RunConfig['model'], xShape: readonly n
     const n = spatial[a]! + 2 * pad[a]!;
     const last = a === modes.length - 1;
     // the last axis keeps m//2 + 1 of the n//2 + 1 rfft frequencies; the others keep m of n
-    if (typeof m === 'number' && (last ? Math.floor(m / 2) + 1 > Math.floor(n / 2) + 1 : m > n)) {
-      throw new RangeError(`model.n_modes[${a}] = ${m} does not fit the ${n}-point grid of axis ${a} of ${file} (x ${fmtShape([...xShape])}); at most ${last ? 2 * Math.floor(n / 2) + 1 : n}`);
+    // a Fourier model runs on grids with fewer frequencies (neuralop keeps the modes that fit): allowed
+    // where it is asked for (evaluation and prediction at other resolutions), not for the training data
+    const fourier = model.name === 'FNO' || model.name === 'TFNO';
+    if (typeof m === 'number' && !(opts.coarserGrids && fourier) && (last ? Math.floor(m / 2) + 1 > Math.floor(n / 2) + 1 : m > n)) {
+      throw new RangeError(`model.n_modes[${a}] = ${m} does not fit the ${n}-point grid of axis ${a} of ${file} (x ${fmtShape([...xShape])}); at most ${last ? 2 * Math.floor(n / 2) + 1 : n}${fourier ? ' (for training; evaluation at a coarser grid keeps the modes that fit)' : ''}`);
     }
   });
   const cin = model.in_channels;
@@ -43,12 +46,17 @@ export function checkModelFitsData(model: RunConfig['model'], xShape: readonly n
  * Checks that a model config fits a dataset: a grid family on grid data (checkModelFitsData), a
  * point-cloud family (GINO) on point data, its channels against the dataset's fields.
  */
-export function checkModelFitsDataset(model: RunConfig['model'], data: AnyDataset, file: string): void {
+/** Whether a Fourier model may meet grids with fewer frequencies than its n_modes (evaluation, prediction). */
+export interface ModesCheck {
+  coarserGrids?: boolean;
+}
+
+export function checkModelFitsDataset(model: RunConfig['model'], data: AnyDataset, file: string, opts: ModesCheck = {}): void {
   const family = modelFamily(model.name);
   const points = family.data === 'points';
   if (isGridDataset(data)) {
     if (points) throw new RangeError(`model ${model.name} takes point clouds, but ${file} is a grid dataset (x ${fmtShape(data.xShape)}); give it a point dataset (mpno generate bodies, or neuralop's car data)`);
-    checkModelFitsData(model, data.xShape, data.yShape, file);
+    checkModelFitsData(model, data.xShape, data.yShape, file, opts);
     return;
   }
   if (!points) throw new RangeError(`model ${model.name} takes grid data {x, y}, but ${file} is a point-cloud dataset; use GINO for point clouds`);
@@ -102,7 +110,7 @@ export function checkWeightsFit(model: Module, weights: Record<string, Tensor>, 
  */
 export function modelFromCheckpoint(ck: { dir: string; state: TrainingState; weights: Record<string, Tensor> }, data: AnyDataset, dataFile: string): { model: NeuralOperator; config: RunConfig; normalizer: UnitGaussianNormalizer | undefined } {
   const config = ck.state.config;
-  checkModelFitsDataset(config.model, data, dataFile);
+  checkModelFitsDataset(config.model, data, dataFile, { coarserGrids: true });
   const model = buildModel(config.model, { seed: config.training.seed });
   try {
     checkWeightsFit(model, ck.weights, ck.dir, "the checkpoint's config (state.json)");

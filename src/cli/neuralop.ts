@@ -121,7 +121,7 @@ export function importCommand(o: ImportOptions): { dir: string; model: RunConfig
     } else if (o.fitNormalizer) {
       const data = loadAnyDataset(o.fitNormalizer);
       try {
-        checkModelFitsDataset(config.model, data, o.fitNormalizer);
+        checkModelFitsDataset(config.model, data, o.fitNormalizer, { coarserGrids: true });
         normalizer = fitOutputNormalizer(data).getState();
       } finally {
         data.release();

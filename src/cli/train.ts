@@ -78,7 +78,7 @@ export function buildRun(config: RunConfig, normalizerState?: NormalizerState): 
     for (const [name, p] of Object.entries(config.data.test)) {
       const n = config.data.n_test?.[name];
       tests[name] = loadAnyDataset(p, { ...(n !== undefined ? { n } : {}), ...(cache ? { cache } : {}), at: `data.test.${name}` });
-      checkModelFitsDataset(config.model, tests[name], sourceFile(p));
+      checkModelFitsDataset(config.model, tests[name], sourceFile(p), { coarserGrids: true });
     }
     const model = buildModel(config.model, { seed: config.training.seed });
     const normalizer = config.data.encode_output

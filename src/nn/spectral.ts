@@ -75,6 +75,21 @@ export class FourierTransform implements SpectralTransform {
     });
   }
 
+  /**
+   * For a grid with fewer frequencies than the kept modes on some axis: the transform that keeps what
+   * the grid has, and the offsets of its modes in the weight's (neuralop's slices); null when the
+   * modes fit.
+   */
+  fitted(sizes: readonly number[]): { transform: FourierTransform; offsets: number[] } | null {
+    const d = this.modes.length;
+    if (sizes.length !== d) return null;
+    const kept = this.modes.map((k, a) => Math.min(k, a === d - 1 ? Math.floor(sizes[a]! / 2) + 1 : sizes[a]!));
+    if (kept.every((k, a) => k === this.modes[a])) return null;
+    const nModes = kept.map((k, a) => (a === d - 1 ? 2 * (k - 1) + 1 : k)); // the last axis keeps nModes//2 + 1
+    const offsets = kept.map((k, a) => (a === d - 1 ? 0 : Math.floor((this.modes[a]! - k) / 2)));
+    return { transform: new FourierTransform(nModes, this.norm), offsets };
+  }
+
   forward(x: Variable, st: ops.SpectralStages): Variable {
     return ops.rfftModes(x, this.modes, { norm: this.norm, spectrum: st.spectrum, transformIn: st.transformIn, emulate: st.forwardEmulate });
   }
@@ -265,11 +280,33 @@ export class SpectralConv extends Module implements PrecisionLayer {
     if (x.value.ndim !== d + 2 || x.shape[1] !== this.inChannels) {
       throw new RangeError(`SpectralConv: input ${fmtShape(x.shape)} is not [batch, ${this.inChannels}, ${d} spatial axes]`);
     }
-    this.transform.checkGrid(sizes, x.shape);
     const st = stageDTypes(p, x.dtype);
+    const fit = this.transform instanceof FourierTransform ? this.transform.fitted(sizes) : null;
+    if (fit) return this.runTruncated(x, fit, sizes, st, bias);
+    this.transform.checkGrid(sizes, x.shape);
     const X = this.transform.forward(x, st);
     const Y = this.contract(X);
     return this.transform.inverse(Y, sizes, x.dtype, st, bias);
+  }
+
+  /**
+   * A grid with fewer frequencies than n_modes (neuralop runs it; e.g. zero-shot at a coarser
+   * resolution): the spectrum keeps what the grid has, and meets the weight rows neuralop's
+   * SpectralConv slices for it — on an axis with s = k − g missing modes the rows from ⌊s/2⌋ (the
+   * centred block; when s and g are both odd this pairs each row with the frequency next to its own,
+   * as neuralop does), on the last axis the first ones. The spectrum is embedded with zeros at those
+   * rows, contracted with the whole weight, and the same block is taken back for the inverse.
+   */
+  private runTruncated(x: Variable, fit: { transform: FourierTransform; offsets: number[] }, sizes: readonly number[], st: ops.SpectralStages, bias: Variable | undefined): Variable {
+    const k = this.modes;
+    const kk = fit.transform.modes;
+    const X = fit.transform.forward(x, st); // [2, k'…, B, C]
+    const B = x.shape[0]!;
+    const after = k.map((m, a) => m - kk[a]! - fit.offsets[a]!);
+    const Xp = ops.reshape(ops.pad(ops.reshape(X, [2, 1, ...kk, B * this.inChannels]), [...fit.offsets, 0], [...after, 0]), [2, ...k, B, this.inChannels]);
+    const Y = this.contract(Xp);
+    const Yc = ops.reshape(ops.crop(ops.reshape(Y, [2, 1, ...k, B * this.outChannels]), [...fit.offsets, 0], [...kk, B * this.outChannels]), [2, ...kk, B, this.outChannels]);
+    return fit.transform.inverse(Yc, sizes, x.dtype, st, bias);
   }
 
   /** The weight's contraction; mode axes the weight does not span are folded into the batch. */

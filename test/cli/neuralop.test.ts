@@ -92,6 +92,23 @@ describe('mpno import neuralop', () => {
     });
   }
 
+  it('n_modes larger than the grid: the modes that fit, with the weight rows neuralop slices for them (6×6, 7×9 where it shifts a row, and 16×16)', (t) => {
+    const run = importCase('coarse');
+    const ck = loadCheckpoint(run);
+    const m = buildModel(ck.state.config.model).eval();
+    m.loadStateDict(ck.weights);
+    Object.values(ck.weights).forEach((x) => x.release());
+    const f = io('coarse');
+    for (const sfx of ['', '_odd', '_full']) {
+      const y = noGrad(() => tidy(() => m.forward(Variable.constant(f.tensors[`input${sfx}`]!)).value.toFloat64()));
+      const e = relL2(y, f.tensors[`output${sfx}`]!.toFloat64());
+      t.diagnostic(`coarse${sfx}: ${f.tensors[`input${sfx}`]!.shape.join('x')} relative L2 vs PyTorch ${e.toExponential(2)}`);
+      assert.ok(e <= TOL, `coarse${sfx}: ${e}`);
+    }
+    m.release();
+    f.release();
+  });
+
   it("maps neuralop's metadata to mpno's options: TFNO's class defaults, ranks read off the factors, max_n_modes sliced", () => {
     const tf = importCommand({ source: FIX, name: 'tfno', out: path.join(dir, 'map-tfno'), normalizerEps: 1e-7, force: false });
     assert.equal(tf.model.name, 'TFNO');

@@ -135,8 +135,8 @@ describe('CLI user errors and output safety', () => {
   it("eval and predict check the checkpoint's model against the data before building it", () => {
     const meta = { format: 'mpno-dataset' as const, pde: 'darcy', resolution: 3, seed: 0, samples: 2, params: {} };
     const small = path.join(tmp, 'small.safetensors');
-    writeDataset(small, new Float32Array(18), [2, 1, 3, 3], new Float32Array(18), [2, 1, 3, 3], meta);
-    fails(mpno(['eval', '--checkpoint', run, '--data', small]), /model\.n_modes\[0\] = 4 does not fit the 3-point grid of axis 0 of .*small\.safetensors \(x \[2, 1, 3, 3\]\)/);
+    writeDataset(small, new Float32Array(18), [2, 1, 9], new Float32Array(18), [2, 1, 9], meta);
+    fails(mpno(['eval', '--checkpoint', run, '--data', small]), /model\.n_modes \[4,4\] has 2 entries, but .*small\.safetensors is 1-D \(x \[2, 1, 9\]\)/);
     const two = path.join(tmp, 'two.safetensors');
     writeDataset(two, new Float32Array(2 * 2 * 256), [2, 2, 16, 16], new Float32Array(2 * 256), [2, 1, 16, 16], { ...meta, resolution: 16 });
     fails(mpno(['predict', '--checkpoint', run, '--data', two, '--out', path.join(tmp, 'two-pred')]), /model\.in_channels\/out_channels \(1\/1\) do not match the data \(2 in, 1 out channels in .*two\.safetensors\)/);

@@ -181,9 +181,10 @@ describe('TFNO', () => {
     const live = ledger.snapshot().live;
     const base: TFNOOptions = { n_modes: [4, 4], in_channels: 1, out_channels: 1, hidden_channels: 4 };
     assert.throws(() => new TFNO({ ...base, factorization: 'svd' }), /TFNO: factorization must be one of dense, cp, tucker, tt \(any case\), got "svd"/);
-    assert.throws(() => new TFNO({ ...base, rank: 0 }), /TFNO: rank must be a positive fraction of the dense weight's size, got 0/);
+    assert.throws(() => new TFNO({ ...base, rank: 0 }), /TFNO: rank must be a positive fraction of the dense weight's size \(or a list of explicit ranks\), got 0/);
     assert.throws(() => new TFNO({ ...base, rank: -1 }), /TFNO: rank must be a positive fraction/);
-    assert.throws(() => new TFNO({ ...base, rank: '0.1' as unknown as number }), /TFNO: rank must be a positive fraction of the dense weight's size, got "0.1"/);
+    assert.throws(() => new TFNO({ ...base, rank: '0.1' as unknown as number }), /TFNO: rank must be a positive fraction of the dense weight's size \(or a list of explicit ranks\), got "0.1"/);
+    assert.throws(() => new TFNO({ ...base, rank: [4, 0, 3, 2] }), /TFNO: rank as explicit ranks must list positive integers, got \[4,0,3,2\]/);
     assert.throws(() => new TFNO({ ...base, implementation: 'lazy' as 'factorized' }), /TFNO: implementation must be one of factorized, reconstructed, got "lazy"/);
     assert.throws(() => new TFNO({ ...base, separable: 'yes' as unknown as boolean }), /TFNO: separable must be true or false, got "yes"/);
     // weight (4, 4, 4, 3): CP 0.01 → round(192 · 0.01 / 15 = 0.13) = 0
