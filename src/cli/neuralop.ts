@@ -13,7 +13,7 @@ import { type NeuralOperator, buildModel, modelFamily } from '../models/registry
 import { type TrainingState, loadCheckpoint, runEntries, saveCheckpoint } from '../train/checkpoint.js';
 import { type RunConfig, loadConfig, validateConfig } from '../train/config.js';
 import {
-  NeuralopError, neuralopArguments, neuralopStateDict, neuralopToMpno, normalizerFromDataProcessor, readNeuralopCheckpoint, readNeuralopExport, readStateDict, stateDictTensors,
+  NeuralopError, neuralopArguments, neuralopStateDict, neuralopToMpno, normalizerFromDataProcessor, readNeuralopCheckpoint, readNeuralopExport, readStateDict, sameModel, stateDictTensors,
 } from '../train/neuralop.js';
 import { checkModelFitsDataset, checkWeightsFit } from './model-check.js';
 import { VERSION } from './version.js';
@@ -44,11 +44,14 @@ function toModelNames(model: NeuralOperator, weights: Map<string, Tensor>): Reco
 }
 
 /** The run config of an imported model: the user's config with the imported model, or one made for it. */
-function importedConfig(model: RunConfig['model'], o: ImportOptions, sourceFile: string): RunConfig {
+function importedConfig(model: RunConfig['model'], o: ImportOptions, sourceFile: string, notes: string[]): RunConfig {
   const points = modelFamily(model.name).data === 'points';
   if (o.config) {
     const c = loadConfig(o.config);
-    return validateConfig({ ...c, model, output: { ...c.output, dir: path.resolve(o.out) } }, o.config);
+    // the config's own model section when it describes the same model (so that resume compares equal)
+    const keep = sameModel(c.model, model);
+    if (!keep) notes.push(`the model section of ${o.config} is replaced by the checkpoint's model`);
+    return validateConfig({ ...c, model: keep ? c.model : model, output: { ...c.output, dir: path.resolve(o.out) } }, o.config);
   }
   const losses = points ? ['l2'] : ['l2', 'h1'];
   return validateConfig({
@@ -93,7 +96,6 @@ export function importCommand(o: ImportOptions): { dir: string; model: RunConfig
     notes = m.notes;
     source = { format: 'neuralop', class: m.source.class, version: m.source.version, files: ck.files.map((f) => path.basename(f)) };
     sourceFile = ck.files[1]!;
-    if (o.config) notes.push(`the model section of ${o.config} is replaced by the checkpoint's model`);
   } else {
     if (statSync(o.source).isDirectory()) throw new NeuralopError(`${o.source}: a directory without config.json and model.safetensors (an mpno export); for a neuralop checkpoint give its name too`);
     if (!o.config) throw new NeuralopError(`${o.source}: a state dict file alone does not say which model it is; give --config (a run config whose model section describes it), or a neuralop checkpoint directory and its name`);
@@ -110,7 +112,7 @@ export function importCommand(o: ImportOptions): { dir: string; model: RunConfig
   };
   let model: NeuralOperator | undefined;
   try {
-    const config = importedConfig(spec, o, sourceFile);
+    const config = importedConfig(spec, o, sourceFile, notes);
     model = buildModel(config.model, { seed: config.training.seed });
     const named = toModelNames(model, weights);
     checkWeightsFit(model, named, sourceFile, 'its metadata');

@@ -257,9 +257,13 @@ export async function trainCommand(o: TrainCommandOptions): Promise<Record<strin
     if (ck) {
       run.model.loadStateDict(ck.weights);
       for (const t of Object.values(ck.weights)) t.release();
-      optimizer.loadStateDict(ck.state.optimizer);
-      if (scheduler && ck.state.scheduler) scheduler.loadStateDict(ck.state.scheduler);
-      trainLoader.setState(ck.state.loaderRng);
+      // imported weights (mpno import) carry no optimizer, scheduler or loader state: training starts from them
+      const imported = ck.state.epoch === 0 && ck.state.source !== undefined;
+      if (!imported) {
+        optimizer.loadStateDict(ck.state.optimizer);
+        if (scheduler && ck.state.scheduler) scheduler.loadStateDict(ck.state.scheduler);
+        trainLoader.setState(ck.state.loaderRng);
+      }
       trainer.epoch = ck.state.epoch;
       trainer.history = ck.state.history as EpochRecord[];
       trainer.restorePrecision(ck.state.precision ?? null);
@@ -267,7 +271,9 @@ export async function trainCommand(o: TrainCommandOptions): Promise<Record<strin
       const log = path.join(runDir, 'metrics.jsonl');
       fsStep('write the metrics log', log, () => writeFileAtomic(log, new TextEncoder().encode(trainer.history.map((r) => `${JSON.stringify(r)}\n`).join(''))));
       if (!o.quiet) {
-        console.log(`resuming from ${ck.dir} (${ck.state.epoch} of ${config.training.n_epochs} epochs done)`);
+        console.log(ck.state.epoch === 0 && ck.state.source !== undefined
+          ? `training from the weights imported into ${ck.dir} (${JSON.stringify(ck.state.source)})`
+          : `resuming from ${ck.dir} (${ck.state.epoch} of ${config.training.n_epochs} epochs done)`);
         for (const c of changes) console.log(`  changed on resume: ${c}`);
       }
     }

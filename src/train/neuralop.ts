@@ -20,6 +20,10 @@ import { type PtDict, PtRef, type PtTensor, type PtValue, isPtTensor, ptToTensor
 import { readFileSync } from 'node:fs';
 import { readSafetensors } from '../data/formats/safetensors.js';
 import { modelNames } from '../models/registry.js';
+import { type FNOOptions, resolveFnoOptions } from '../models/fno.js';
+import { type TFNOOptions, resolveTfnoOptions } from '../models/tfno.js';
+import { type SFNOOptions, resolveSfnoOptions } from '../models/sfno.js';
+import { type GINOOptions, resolveGinoOptions } from '../models/gino.js';
 import type { Module } from '../nn/module.js';
 import type { NormalizerState } from '../data/dataset.js';
 
@@ -291,12 +295,49 @@ export function neuralopToMpno(metadata: PtDict, state: PtDict | Map<string, Ten
   const weights = state instanceof Map ? state : stateDictTensors(state, where);
   try {
     const notes: string[] = [];
-    const model = cls === 'GINO' ? ginoOptions(metadata, weights, where, notes) : fnoOptions(cls, metadata, weights, where, notes);
+    const model = minimal(cls === 'GINO' ? ginoOptions(metadata, weights, where, notes) : fnoOptions(cls, metadata, weights, where, notes));
     return { model, weights, source: { class: cls, version }, notes };
   } catch (e) {
     for (const t of weights.values()) t.release();
     throw e;
   }
+}
+
+/** The family's options with every default filled in (how two model sections are compared). */
+function resolved(spec: { name: string } & Record<string, unknown>): string {
+  const { name, ...o } = spec;
+  const r: unknown = name === 'FNO' ? resolveFnoOptions(o as unknown as FNOOptions)
+    : name === 'TFNO' ? resolveTfnoOptions(o as unknown as TFNOOptions)
+      : name === 'SFNO' ? resolveSfnoOptions(o as unknown as SFNOOptions)
+        : name === 'GINO' ? resolveGinoOptions(o as unknown as GINOOptions) : o;
+  return JSON.stringify({ name, r });
+}
+
+/** Whether two model sections describe the same model (equal once the family's defaults are filled in). */
+export function sameModel(a: { name: string } & Record<string, unknown>, b: { name: string } & Record<string, unknown>): boolean {
+  if (a.name !== b.name) return false;
+  try {
+    return resolved(a) === resolved(b);
+  } catch {
+    return false;
+  }
+}
+
+/** The model section without the options that hold the family's default (what a user would write). */
+function minimal(spec: { name: string } & Record<string, unknown>): { name: string } & Record<string, unknown> {
+  const out = { ...spec };
+  const full = resolved(out);
+  for (const k of Object.keys(spec)) {
+    if (k === 'name') continue;
+    const { [k]: _drop, ...rest } = out;
+    void _drop;
+    try {
+      if (resolved(rest as typeof spec) === full) delete out[k];
+    } catch {
+      // a required option stays
+    }
+  }
+  return out;
 }
 
 function refuse(where: string, key: string, v: PtValue | undefined, only: string): never {

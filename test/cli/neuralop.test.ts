@@ -112,7 +112,7 @@ describe('mpno import neuralop', () => {
   it("maps neuralop's metadata to mpno's options: TFNO's class defaults, ranks read off the factors, max_n_modes sliced", () => {
     const tf = importCommand({ source: FIX, name: 'tfno', out: path.join(dir, 'map-tfno'), normalizerEps: 1e-7, force: false });
     assert.equal(tf.model.name, 'TFNO');
-    assert.equal(tf.model['factorization'], 'tucker');
+    assert.equal(tf.model['factorization'] ?? 'tucker', 'tucker'); // TFNO's default: left out of the model section
     assert.deepEqual(tf.model['rank'], [4, 4, 3, 2]); // tensorly's validate_tucker_rank(0.1) for (8, 8, 6, 4)
     const one = importCommand({ source: FIX, name: 'fno1d', out: path.join(dir, 'map-1d'), normalizerEps: 1e-7, force: false });
     assert.deepEqual(one.model['n_modes'], [8]);
@@ -174,6 +174,30 @@ describe('mpno import neuralop', () => {
     writeFileSync(wrong, readFileSync(cfg, 'utf8').replace('"hidden_channels":8', '"hidden_channels":6'));
     assert.throws(() => importCommand({ source: `${FIX}darcy_plain.pt`, out: path.join(dir, 'plain3'), config: wrong, normalizerEps: 1e-7, force: false }), /has shape .* expects/);
     assert.ok(!existsSync(path.join(dir, 'plain3')));
+  });
+});
+
+describe('training further from imported weights', () => {
+  it('import with --config, then train --resume starts from the imported weights (no optimizer state) and keeps its normaliser', { skip: !existsSync(DARCY_TRAIN) && 'needs ../shared/data/neuralop' }, () => {
+    const cfg = path.join(dir, 'ft.json');
+    writeFileSync(cfg, JSON.stringify({
+      data: { train: DARCY_TRAIN, n_train: 32, test: { t16: DARCY_TEST }, n_test: { t16: 16 }, batch_size: 16, test_batch_size: 16, shuffle: true, encode_output: true },
+      // the defaults written out: the same model as the checkpoint's, so the config's own section is kept
+      model: { name: 'FNO', n_modes: [6, 6], in_channels: 1, out_channels: 1, hidden_channels: 8, n_layers: 4, fno_skip: 'linear' },
+      optimizer: { name: 'AdamW', lr: 0.0001, weight_decay: 0.0001 }, scheduler: null,
+      training: { n_epochs: 1, eval_interval: 1, train_loss: 'h1', eval_losses: ['l2'], seed: 0 },
+      output: { dir: 'ft-run', checkpoint_every: 1 },
+    }));
+    const out = path.join(dir, 'ft-run');
+    const r = importCommand({ source: FIX, name: 'darcy', out, config: cfg, normalizer: `${FIX}darcy_data_processor.pt`, normalizerEps: 1e-7, force: false });
+    assert.ok(!r.notes.some((n) => n.includes('replaced')), r.notes.join('; '));
+    const t = spawnSync(process.execPath, [bin, 'train', '--config', cfg, '--resume'], { encoding: 'utf8', cwd: dir, env: { ...process.env, MPNO_THREADS: '2' } });
+    assert.equal(t.status, 0, t.stderr);
+    assert.match(t.stdout, /training from the weights imported into/);
+    const st = loadCheckpoint(out).state;
+    assert.equal(st.epoch, 1);
+    const n = st.normalizer as NormalizerState;
+    assert.ok(Math.abs(n.mean[0]! - 0.386316) < 1e-5, `normaliser mean ${n.mean[0]} (the data processor's 0.386316)`);
   });
 });
 
