@@ -1003,3 +1003,99 @@ export function crop(x: Variable, before: readonly number[], sizes: readonly num
     return [gx];
   });
 }
+
+/** Per sample and group: mean and 1/√(biased variance + eps) of x (float64 values), over the group's channels and points. */
+function groupStats(v: Float64Array, B: number, C: number, S: number, G: number, eps: number): { mean: Float64Array; rstd: Float64Array } {
+  const per = (C / G) * S;
+  const mean = new Float64Array(B * G);
+  const rstd = new Float64Array(B * G);
+  for (let q = 0; q < B * G; q++) {
+    let s = 0;
+    for (let i = q * per; i < (q + 1) * per; i++) s += v[i]!;
+    const m = s / per;
+    let s2 = 0;
+    for (let i = q * per; i < (q + 1) * per; i++) s2 += (v[i]! - m) ** 2;
+    mean[q] = m;
+    rstd[q] = 1 / Math.sqrt(s2 / per + eps);
+  }
+  return { mean, rstd };
+}
+
+/**
+ * Group normalisation as torch.nn.GroupNorm / F.group_norm: per sample and group of C/G channels,
+ * x̂ = (x − mean) / √(var + eps) over the group's channels and points (biased variance), then the
+ * optional per-channel affine w[c]·x̂ + b[c] (weight and bias [C]). G = C without affine is
+ * neuralop's InstanceNorm. Statistics and gradients in float64; the result in x's dtype.
+ */
+export function groupNorm(x: Variable, groups: number, eps: number, weight?: Variable, bias?: Variable): Variable {
+  const op = 'groupNorm';
+  const { B, C, S } = batchView(x.value, op);
+  if (!Number.isInteger(groups) || groups < 1 || C % groups !== 0) throw new RangeError(`${op}: ${C} channels do not split into ${groups} groups`);
+  for (const [p, name] of [[weight, 'weight'], [bias, 'bias']] as const) {
+    if (p && p.size !== C) throw new RangeError(`${op}: ${name} ${fmtShape(p.shape)} must have ${C} elements (x ${fmtShape(x.shape)})`);
+  }
+  const G = groups;
+  const per = (C / G) * S;
+  const v = x.value.toFloat64();
+  const { mean, rstd } = groupStats(v, B, C, S, G, eps);
+  const w = weight?.value.toFloat64();
+  const b = bias?.value.toFloat64();
+  const y = new Float64Array(v.length);
+  for (let n = 0; n < B; n++) {
+    for (let c = 0; c < C; c++) {
+      const q = n * G + Math.floor(c / (C / G));
+      const sc = (w ? w[c]! : 1) * rstd[q]!;
+      const sh = (b ? b[c]! : 0) - mean[q]! * sc;
+      for (let i = (n * C + c) * S, e = i + S; i < e; i++) y[i] = v[i]! * sc + sh;
+    }
+  }
+  const out = Tensor.fromArray(y, x.shape, x.dtype, 'activation');
+  const sx = save(x.value);
+  const sw = weight ? save(weight.value) : null;
+  return record(op, [x, weight ?? null, bias ?? null], out, (g, needs) => {
+    const gv = g.toFloat64();
+    const xv = sx.toFloat64();
+    const st = groupStats(xv, B, C, S, G, eps);
+    const wv = sw?.toFloat64();
+    const gw = new Float64Array(C);
+    const gb = new Float64Array(C);
+    const gx = needs[0] ? new Float64Array(xv.length) : null;
+    const cg = C / G;
+    for (let n = 0; n < B; n++) {
+      for (let k = 0; k < G; k++) {
+        const q = n * G + k;
+        const m = st.mean[q]!;
+        const r = st.rstd[q]!;
+        // dx̂ = dy·w; dx = r·(dx̂ − mean(dx̂) − x̂·mean(dx̂·x̂)) over the group
+        let sumD = 0;
+        let sumDX = 0;
+        for (let c = k * cg; c < (k + 1) * cg; c++) {
+          const wc = wv ? wv[c]! : 1;
+          for (let i = (n * C + c) * S, e = i + S; i < e; i++) {
+            const xh = (xv[i]! - m) * r;
+            const gi = gv[i]!;
+            gw[c] += gi * xh;
+            gb[c] += gi;
+            sumD += gi * wc;
+            sumDX += gi * wc * xh;
+          }
+        }
+        if (!gx) continue;
+        const md = sumD / per;
+        const mdx = sumDX / per;
+        for (let c = k * cg; c < (k + 1) * cg; c++) {
+          const wc = wv ? wv[c]! : 1;
+          for (let i = (n * C + c) * S, e = i + S; i < e; i++) {
+            const xh = (xv[i]! - m) * r;
+            gx[i] = r * (gv[i]! * wc - md - xh * mdx);
+          }
+        }
+      }
+    }
+    return [
+      gx ? Tensor.fromArray(gx, x.shape, g.dtype, 'gradient') : null,
+      needs[1] && weight ? Tensor.fromArray(gw, weight.shape, paramGradDType(weight), 'gradient') : null,
+      needs[2] && bias ? Tensor.fromArray(gb, bias.shape, paramGradDType(bias), 'gradient') : null,
+    ];
+  }, sw ? [sx, sw] : [sx]);
+}

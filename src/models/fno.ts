@@ -4,7 +4,7 @@ import * as ops from '../autograd/ops.js';
 import type { Variable } from '../autograd/variable.js';
 import { FFT_NORMS, type FftNorm } from '../fft/index.js';
 import { FNOBlocks } from '../nn/fno-blocks.js';
-import { ChannelMLP, SKIP_TYPES, type SkipType, gridEmbedding, roundHalfEven } from '../nn/layers.js';
+import { ChannelMLP, NORM_TYPES, type NormType, SKIP_TYPES, type SkipType, gridEmbedding, roundHalfEven } from '../nn/layers.js';
 import { Module } from '../nn/module.js';
 import type { SpectralConvFactory, SpectralLayer } from '../nn/spectral.js';
 import {
@@ -27,6 +27,10 @@ export interface FNOOptions {
   /** null: no skip connection around the channel MLP (neuralop's None). */
   channel_mlp_skip?: SkipType | null;
   use_channel_mlp?: boolean;
+  /** neuralop's norm in the FNO blocks: null (default), 'group_norm' (norm_groups groups) or 'instance_norm'. */
+  norm?: NormType | null;
+  /** Groups of 'group_norm' (default 1). */
+  norm_groups?: number;
   channel_mlp_expansion?: number;
   /** A fraction of every spatial axis, or one per axis (0 leaves an axis unpadded), as neuralop's DomainPadding. */
   domain_padding?: number | number[] | null;
@@ -51,7 +55,7 @@ export interface FNOOptions {
 const KNOWN = new Set([
   'n_modes', 'in_channels', 'out_channels', 'hidden_channels', 'n_layers', 'lifting_channel_ratio', 'projection_channel_ratio',
   'positional_embedding', 'fno_skip', 'channel_mlp_skip', 'use_channel_mlp', 'channel_mlp_expansion', 'domain_padding', 'fft_norm',
-  'fno_block_precision', 'stabilizer', 'half_type', 'amp', 'emulate_half_fft', 'seed', 'dtype',
+  'fno_block_precision', 'stabilizer', 'half_type', 'amp', 'emulate_half_fft', 'seed', 'dtype', 'norm', 'norm_groups',
 ]);
 
 function posInt(v: unknown, name: string, who = 'FNO'): number {
@@ -60,7 +64,8 @@ function posInt(v: unknown, name: string, who = 'FNO'): number {
 }
 
 /** FNO options with every default filled in. */
-export type ResolvedFnoOptions = Required<Omit<FNOOptions, 'domain_padding' | 'positional_embedding' | 'stabilizer' | 'dtype' | 'fno_skip' | 'channel_mlp_skip'>> & {
+export type ResolvedFnoOptions = Required<Omit<FNOOptions, 'domain_padding' | 'positional_embedding' | 'stabilizer' | 'dtype' | 'fno_skip' | 'channel_mlp_skip' | 'norm'>> & {
+  norm: NormType | null;
   domain_padding: number | number[] | null; positional_embedding: 'grid' | null; stabilizer: Stabilizer; dtype: DType;
   fno_skip: SkipType | null; channel_mlp_skip: SkipType | null;
 };
@@ -87,6 +92,8 @@ export function resolveFnoOptions(o: FNOOptions, opts: { who?: string; extra?: R
     fno_skip: o.fno_skip === undefined ? ('linear' as const) : o.fno_skip,
     channel_mlp_skip: o.channel_mlp_skip === undefined ? ('soft-gating' as const) : o.channel_mlp_skip,
     use_channel_mlp: o.use_channel_mlp ?? true,
+    norm: o.norm ?? null,
+    norm_groups: o.norm_groups ?? 1,
     channel_mlp_expansion: o.channel_mlp_expansion ?? 0.5,
     domain_padding: o.domain_padding ?? null,
     fft_norm: o.fft_norm ?? 'forward',
@@ -106,6 +113,7 @@ export function resolveFnoOptions(o: FNOOptions, opts: { who?: string; extra?: R
     const v = r[k];
     if (v !== null && !SKIP_TYPES.includes(v)) throw new RangeError(`${who}: ${k} must be one of ${SKIP_TYPES.join(', ')} or null (no skip), got ${JSON.stringify(v)}`);
   }
+  checkNorm(r.norm, r.norm_groups, r.hidden_channels, 'norm', who);
   if (!FFT_NORMS.includes(r.fft_norm)) throw new RangeError(`${who}: fft_norm must be one of ${FFT_NORMS.join(', ')}, got ${JSON.stringify(r.fft_norm)}`);
   checkPolicy(r, who);
   if (r.dtype === 'float64' && (r.fno_block_precision !== 'full' || r.amp)) {
@@ -121,6 +129,13 @@ export function resolveFnoOptions(o: FNOOptions, opts: { who?: string; extra?: R
     throw new RangeError(`${who}: domain_padding must be null, a fraction in (0, 1) or one fraction per axis, got ${JSON.stringify(dp)}`);
   }
   return r;
+}
+
+/** Checks a norm option (`name`: 'norm' or GINO's 'fno_norm') and its group count against the channels. */
+export function checkNorm(norm: unknown, groups: unknown, channels: number, name: string, who: string): void {
+  if (norm !== null && !NORM_TYPES.includes(norm as NormType)) throw new RangeError(`${who}: ${name} must be one of ${NORM_TYPES.join(', ')} or null, got ${JSON.stringify(norm)} (neuralop's ada_in and batch_norm are not implemented)`);
+  if (typeof groups !== 'number' || !Number.isInteger(groups) || groups < 1) throw new RangeError(`${who}: ${name}_groups must be a positive integer, got ${JSON.stringify(groups)}`);
+  if (norm === 'group_norm' && channels % groups !== 0) throw new RangeError(`${who}: ${name}_groups ${groups} does not divide the ${channels} hidden channels`);
 }
 
 /** The cells neuralop's DomainPadding adds on each side of every axis: round(p·n), Python's round (halves to even). */
@@ -167,7 +182,7 @@ export class FNO extends Module implements PrecisionControlled {
     this.lifting = this.registerModule('lifting', new ChannelMLP(inCh, hidden, width(c.lifting_channel_ratio, 'lifting_channel_ratio'), { nLayers: 2, rng, ...dt }));
     this.fnoBlocks = this.registerModule('fno_blocks', new FNOBlocks(hidden, {
       nModes: c.n_modes, nLayers: c.n_layers, fnoSkip: c.fno_skip, channelMlpSkip: c.channel_mlp_skip,
-      useChannelMlp: c.use_channel_mlp, channelMlpExpansion: c.channel_mlp_expansion,
+      useChannelMlp: c.use_channel_mlp, channelMlpExpansion: c.channel_mlp_expansion, norm: c.norm, normGroups: c.norm_groups,
       stabilizer: c.stabilizer, fftNorm: c.fft_norm, rng, ...dt, ...(build.conv ? { conv: build.conv } : {}),
     }));
     this.projection = this.registerModule('projection', new ChannelMLP(hidden, c.out_channels, width(c.projection_channel_ratio, 'projection_channel_ratio'), { nLayers: 2, rng, ...dt }));

@@ -20,8 +20,8 @@ import { type Csr, radiusNeighbors } from '../kernels/neighbors.js';
 import { type RankSpec, checkFactorizedWeight, type Factorization, type FactorizedImplementation, factorizedWeight, parseFactorization, parseImplementation, rankOption } from '../nn/factorized.js';
 import { FNOBlocks } from '../nn/fno-blocks.js';
 import { GNOBlock, GNO_TRANSFORMS, type GnoTransform, type PosEmbedding, emptyRows } from '../nn/gno.js';
-import { ChannelMLP, SKIP_TYPES, type SkipType } from '../nn/layers.js';
-import { channelWidth } from './fno.js';
+import { ChannelMLP, type NormType, SKIP_TYPES, type SkipType } from '../nn/layers.js';
+import { channelWidth, checkNorm } from './fno.js';
 import { Module } from '../nn/module.js';
 import { type SpectralLayer, denseWeight, spectralConvFactory } from '../nn/spectral.js';
 import {
@@ -62,6 +62,9 @@ export interface GINOOptions {
   fno_stabilizer?: Stabilizer;
   fno_skip?: SkipType | null;
   fno_channel_mlp_skip?: SkipType | null;
+  /** neuralop's fno_norm in the latent FNO blocks: null (default), 'group_norm' or 'instance_norm'. */
+  fno_norm?: NormType | null;
+  fno_norm_groups?: number;
   /** null / 'dense' (default) or 'cp', 'tucker', 'tt' (neuralop's fno_factorization). */
   fno_factorization?: Factorization | string | null;
   fno_rank?: RankSpec;
@@ -83,7 +86,8 @@ export interface GINOOptions {
   dtype?: DType;
 }
 
-export type ResolvedGinoOptions = Required<Omit<GINOOptions, 'latent_feature_channels' | 'out_gno_tanh' | 'fno_stabilizer' | 'fno_skip' | 'fno_channel_mlp_skip' | 'fno_factorization' | 'gno_use_open3d' | 'gno_use_torch_scatter'>> & {
+export type ResolvedGinoOptions = Required<Omit<GINOOptions, 'latent_feature_channels' | 'out_gno_tanh' | 'fno_stabilizer' | 'fno_skip' | 'fno_channel_mlp_skip' | 'fno_factorization' | 'gno_use_open3d' | 'gno_use_torch_scatter' | 'fno_norm'>> & {
+  fno_norm: NormType | null;
   latent_feature_channels: number | null;
   out_gno_tanh: 'latent_embed' | null;
   fno_stabilizer: Stabilizer;
@@ -94,7 +98,7 @@ export type ResolvedGinoOptions = Required<Omit<GINOOptions, 'latent_feature_cha
 
 /** neuralop GINO options mpno does not implement: refused by name unless they hold the default. */
 const REFUSED: Record<string, unknown> = {
-  gno_weighting_function: null, gno_weight_function_scale: 1, fno_resolution_scaling_factor: null, fno_norm: null,
+  gno_weighting_function: null, gno_weight_function_scale: 1, fno_resolution_scaling_factor: null,
   fno_preactivation: false, fno_separable: false, fno_channel_mlp_dropout: 0, fno_fixed_rank_modes: false,
 };
 
@@ -104,7 +108,7 @@ const KNOWN = new Set([
   'fno_hidden_channels', 'fno_lifting_channel_ratio', 'fno_n_layers', 'gno_embed_channels', 'gno_embed_max_positions',
   'in_gno_channel_mlp_hidden_layers', 'out_gno_channel_mlp_hidden_layers', 'out_gno_tanh', 'fno_block_precision', 'fno_use_channel_mlp',
   'fno_channel_mlp_expansion', 'fno_stabilizer', 'fno_skip', 'fno_channel_mlp_skip', 'fno_factorization', 'fno_rank', 'fno_implementation',
-  'in_gno_quadrature', 'half_type', 'amp', 'emulate_half_fft', 'gno_use_open3d', 'gno_use_torch_scatter', 'seed', 'dtype',
+  'in_gno_quadrature', 'fno_norm', 'fno_norm_groups', 'half_type', 'amp', 'emulate_half_fft', 'gno_use_open3d', 'gno_use_torch_scatter', 'seed', 'dtype',
 ]);
 
 const who = 'GINO';
@@ -170,6 +174,8 @@ export function resolveGinoOptions(o: GINOOptions): ResolvedGinoOptions {
     fno_stabilizer: o.fno_stabilizer ?? null,
     fno_skip: o.fno_skip === undefined ? 'linear' : o.fno_skip,
     fno_channel_mlp_skip: o.fno_channel_mlp_skip === undefined ? 'soft-gating' : o.fno_channel_mlp_skip,
+    fno_norm: o.fno_norm ?? null,
+    fno_norm_groups: o.fno_norm_groups ?? 1,
     fno_factorization: parseFactorization(o.fno_factorization ?? 'dense', who),
     fno_rank: rankOption(o.fno_rank ?? 1, 'fno_rank', who),
     fno_implementation: parseImplementation(o.fno_implementation ?? 'factorized', who),
@@ -188,6 +194,7 @@ export function resolveGinoOptions(o: GINOOptions): ResolvedGinoOptions {
     const v = r[k];
     if (v !== null && !SKIP_TYPES.includes(v)) throw new RangeError(`${who}: ${k} must be one of ${SKIP_TYPES.join(', ')} or null, got ${JSON.stringify(v)}`);
   }
+  checkNorm(r.fno_norm, r.fno_norm_groups, r.fno_hidden_channels, 'fno_norm', who);
   if (typeof r.in_gno_quadrature !== 'boolean') throw new RangeError(`${who}: in_gno_quadrature must be true or false, got ${JSON.stringify(r.in_gno_quadrature)}`);
   if (typeof r.fno_use_channel_mlp !== 'boolean') throw new RangeError(`${who}: fno_use_channel_mlp must be true or false, got ${JSON.stringify(r.fno_use_channel_mlp)}`);
   const nonlinearIn = r.in_gno_transform_type === 'nonlinear' || r.in_gno_transform_type === 'nonlinear_kernelonly';
@@ -268,6 +275,7 @@ export class GINO extends Module implements PrecisionControlled {
     this.fnoBlocks = this.registerModule('fno_blocks', new FNOBlocks(hidden, {
       nModes: c.fno_n_modes, nLayers: c.fno_n_layers, fnoSkip: c.fno_skip, channelMlpSkip: c.fno_channel_mlp_skip,
       useChannelMlp: c.fno_use_channel_mlp, channelMlpExpansion: c.fno_channel_mlp_expansion, stabilizer: c.fno_stabilizer,
+      norm: c.fno_norm, normGroups: c.fno_norm_groups,
       fftNorm: 'forward', rng, dtype: dt, conv: spectralConvFactory(weight),
     }));
     this.gnoOut = this.registerModule('gno_out', new GNOBlock({

@@ -4,7 +4,7 @@ import * as ops from '../autograd/ops.js';
 import { type Variable, tidy } from '../autograd/variable.js';
 import type { FftNorm } from '../fft/index.js';
 import { type Stabilizer, stabilize } from '../precision/policy.js';
-import { ChannelMLP, ModuleList, Skip, type SkipType, roundHalfEven } from './layers.js';
+import { ChannelMLP, GroupNorm, InstanceNorm, ModuleList, type NormType, Skip, type SkipType, roundHalfEven } from './layers.js';
 import { Module } from './module.js';
 import { type SpectralConvFactory, type SpectralLayer, spectralConvFactory } from './spectral.js';
 
@@ -19,6 +19,9 @@ export interface FNOBlocksOptions {
   channelMlpExpansion: number;
   stabilizer: Stabilizer;
   fftNorm: FftNorm;
+  /** neuralop's norm: null (none), 'group_norm' (norm_groups groups, affine) or 'instance_norm'. */
+  norm?: NormType | null;
+  normGroups?: number;
   /** Makes each block's spectral layer (neuralop's conv_module); default SpectralConv with a dense weight. */
   conv?: SpectralConvFactory;
   rng: Rng;
@@ -28,9 +31,9 @@ export interface FNOBlocksOptions {
 /**
  * neuralop's FNOBlocks (FNOBlocks.forward_with_postactivation). Layer i of n, x the block input:
  *   skip_fno = fno_skips[i](x); skip_mlp = channel_mlp_skips[i](x)   (both from the block input)
- *   x = convs[i](stabilizer(x)) + skip_fno; GELU if i < n − 1
+ *   x = norm[2i](convs[i](stabilizer(x))) + skip_fno; GELU if i < n − 1
  *   x = channel_mlp[i](x) + skip_mlp                                  (when the channel MLP is on)
- *   GELU if i < n − 1
+ *   x = norm[2i+1](x); GELU if i < n − 1                              (norms when `norm` is set)
  * The last layer has no activation at all; without a channel MLP the two GELUs follow each other
  * (gelu(gelu(·)) in every other layer), as in neuralop. A null skip drops its term (no module).
  */
@@ -43,6 +46,8 @@ export class FNOBlocks extends Module {
   private readonly fnoSkipList: Skip[] = [];
   private readonly mlpList: ChannelMLP[] = [];
   private readonly mlpSkipList: Skip[] = [];
+  readonly norms: ModuleList | undefined;
+  private readonly normList: (GroupNorm | InstanceNorm)[] = [];
 
   constructor(readonly channels: number, readonly opts: FNOBlocksOptions) {
     super();
@@ -65,6 +70,13 @@ export class FNOBlocks extends Module {
       if (opts.channelMlpSkip !== null) {
         this.channelMlpSkips = this.registerModule('channel_mlp_skips', new ModuleList());
         for (let i = 0; i < opts.nLayers; i++) this.mlpSkipList.push(this.channelMlpSkips.add(new Skip(opts.channelMlpSkip, channels, d, { rng: opts.rng, ...dt })));
+      }
+    }
+    if (opts.norm) {
+      // neuralop registers two per layer (after the spectral branch, after the channel MLP): norm.{2i}, norm.{2i+1}
+      this.norms = this.registerModule('norm', new ModuleList());
+      for (let i = 0; i < 2 * opts.nLayers; i++) {
+        this.normList.push(this.norms.add(opts.norm === 'group_norm' ? new GroupNorm(opts.normGroups ?? 1, channels, opts.dtype ?? 'float32') : new InstanceNorm(channels)));
       }
     }
   }
@@ -90,12 +102,15 @@ export class FNOBlocks extends Module {
         const inConv = stabilize(input, st);
         const conv = this.convList[i]!.forward(inConv);
         let y: Variable;
-        if (skip?.conv && conv.dtype === input.dtype) {
+        const norm1 = this.normList[2 * i];
+        const norm2 = this.normList[2 * i + 1];
+        if (skip?.conv && conv.dtype === input.dtype && !norm1) {
           // a linear skip joins the spectral branch (and the gelu) in its GEMM's epilogue
           y = ops.linearAdd(input, skip.conv.weight2d(), skip.conv.bias, conv, last ? null : 'none');
         } else {
           const skipFno = skip?.forward(input);
-          y = skipFno ? ops.add(conv, skipFno) : conv;
+          const c = norm1 ? norm1.forward(conv) : conv;
+          y = skipFno ? ops.add(c, skipFno) : c;
           if (!last) y = ops.gelu(y);
         }
         const mlp = this.mlpList[i];
@@ -103,6 +118,7 @@ export class FNOBlocks extends Module {
           const z = mlp.forward(y);
           y = skipMlp ? ops.add(z, skipMlp) : z;
         }
+        if (norm2) y = norm2.forward(y);
         if (!last) y = ops.gelu(y);
         return y;
       });

@@ -85,6 +85,38 @@ export class ModuleList extends Module {
   }
 }
 
+/** The normalisation layers of neuralop's FNOBlocks (its `norm`): two per block, after the spectral branch and after the channel MLP. */
+export type NormType = 'group_norm' | 'instance_norm';
+export const NORM_TYPES: readonly NormType[] = ['group_norm', 'instance_norm'];
+
+/** torch.nn.GroupNorm(groups, channels): eps 1e-5, a per-channel affine (weight ones, bias zeros at init). */
+export class GroupNorm extends Module {
+  readonly weight: Parameter;
+  readonly bias: Parameter;
+
+  constructor(readonly groups: number, readonly channels: number, dtype: DType = 'float32', readonly eps = 1e-5) {
+    super();
+    if (!Number.isInteger(groups) || groups < 1 || channels % groups !== 0) throw new RangeError(`GroupNorm: ${channels} channels do not split into ${groups} groups (norm_groups)`);
+    this.weight = this.registerParameter('weight', new Parameter(Tensor.full([channels], 1, dtype, 'parameter')));
+    this.bias = this.registerParameter('bias', new Parameter(Tensor.zeros([channels], dtype, 'parameter')));
+  }
+
+  forward(x: Variable): Variable {
+    return ops.groupNorm(x, this.groups, this.eps, this.weight, this.bias);
+  }
+}
+
+/** neuralop's InstanceNorm: F.instance_norm with its defaults (no affine, eps 1e-5), per sample and channel over the points. */
+export class InstanceNorm extends Module {
+  constructor(readonly channels: number, readonly eps = 1e-5) {
+    super();
+  }
+
+  forward(x: Variable): Variable {
+    return ops.groupNorm(x, this.channels, this.eps);
+  }
+}
+
 /** neuralop's SoftGating skip: y = w ⊙ x with one weight per channel, shape [1, C, 1…] (ones at init). */
 export class SoftGating extends Module {
   readonly weight: Parameter;

@@ -55,19 +55,19 @@ const GINO_SIGNATURE = ['in_channels', 'out_channels', 'latent_feature_channels'
 /** Arguments passed to mpno as they are. */
 const FNO_DIRECT = new Set([
   'n_modes', 'in_channels', 'out_channels', 'hidden_channels', 'n_layers', 'lifting_channel_ratio', 'projection_channel_ratio',
-  'use_channel_mlp', 'channel_mlp_expansion', 'channel_mlp_skip', 'fno_skip', 'fno_block_precision', 'stabilizer',
+  'use_channel_mlp', 'channel_mlp_expansion', 'channel_mlp_skip', 'fno_skip', 'fno_block_precision', 'stabilizer', 'norm', 'norm_groups',
 ]);
 
 /** Arguments mpno has no option for: accepted while they hold this value (neuralop computes the same), refused otherwise. */
 const FNO_DEFAULT_ONLY: Record<string, PtValue> = {
-  norm: null, complex_data: false, channel_mlp_dropout: 0, conv_bias_kernel: 1, resolution_scaling_factor: null, preactivation: false,
+  complex_data: false, channel_mlp_dropout: 0, conv_bias_kernel: 1, resolution_scaling_factor: null, preactivation: false,
 };
 
 /** Arguments that change nothing mpno computes (how neuralop initialises or computes the same numbers). */
 const FNO_NO_EFFECT = new Set(['fixed_rank_modes', 'enforce_hermitian_symmetry', 'verbose']);
 
 const GINO_DEFAULT_ONLY: Record<string, PtValue> = {
-  fno_norm: null, fno_preactivation: false, fno_resolution_scaling_factor: null, fno_channel_mlp_dropout: 0, fno_separable: false,
+  fno_preactivation: false, fno_resolution_scaling_factor: null, fno_channel_mlp_dropout: 0, fno_separable: false,
   gno_weighting_function: null, gno_weight_function_scale: 1,
 };
 const GINO_NO_EFFECT = new Set(['fno_fixed_rank_modes', 'fno_enforce_hermitian_symmetry', 'gno_use_open3d', 'gno_use_torch_scatter', 'verbose']);
@@ -143,9 +143,12 @@ export function readStateDict(file: string): PtDict {
 }
 
 /** The constructor arguments of a metadata dict, positional `args` matched to the signature. */
+/** Arguments neuralop's config files give as the string "None" (zencfg), read as None. */
+const NONE_STRINGS = new Set(['norm', 'factorization', 'stabilizer', 'fno_norm', 'fno_factorization', 'fno_stabilizer', 'positional_embedding', 'domain_padding']);
+
 function keywordArguments(meta: PtDict, signature: readonly string[], where: string): Record<string, PtValue> {
   const out: Record<string, PtValue> = {};
-  for (const [k, v] of Object.entries(meta)) if (k !== 'args' && k !== '_name' && k !== '_version') out[k] = v;
+  for (const [k, v] of Object.entries(meta)) if (k !== 'args' && k !== '_name' && k !== '_version') out[k] = NONE_STRINGS.has(k) && v === 'None' ? null : v;
   const args = meta['args'] ?? [];
   if (!Array.isArray(args)) throw new NeuralopError(`${where}: 'args' (the positional arguments) must be a tuple, got ${show(args)}`);
   if (args.length > signature.length) throw new NeuralopError(`${where}: ${args.length} positional arguments, the signature has ${signature.length}`);
@@ -358,7 +361,7 @@ function fnoOptions(cls: string, metadata: PtDict, weights: Map<string, Tensor>,
       if (!equal(v, FNO_DEFAULT_ONLY[k]!)) refuse(where, k, v, show(FNO_DEFAULT_ONLY[k]!));
     } else if (FNO_NO_EFFECT.has(k)) continue;
     else if (k === 'non_linearity') checkActivation(where, k, v);
-    else if (k === 'norm_groups' || k === 'decomposition_kwargs' || k === 'max_n_modes' || k === 'factorization' || k === 'rank' || k === 'implementation' || k === 'separable' || k === 'conv_module' || k === 'domain_padding' || k === 'positional_embedding') continue; // below
+    else if (k === 'decomposition_kwargs' || k === 'max_n_modes' || k === 'factorization' || k === 'rank' || k === 'implementation' || k === 'separable' || k === 'conv_module' || k === 'domain_padding' || k === 'positional_embedding') continue; // below
     else throw new NeuralopError(`${where}: unknown neuralop ${cls} argument '${k}' = ${show(v)}`);
   }
   for (const k of ['n_modes', 'in_channels', 'out_channels', 'hidden_channels']) {
@@ -405,7 +408,7 @@ function fnoOptions(cls: string, metadata: PtDict, weights: Map<string, Tensor>,
     Object.assign(o, { factorization: fac.kind, implementation: impl, separable });
     if (fac.kind !== 'dense') o['rank'] = ranksFromState(weights, fac.kind, 'fno_blocks.', where);
   } else family = 'FNO';
-  if (kw['norm'] === null && kw['norm_groups'] !== undefined && typeof kw['norm_groups'] !== 'number') throw new NeuralopError(`${where}: 'norm_groups' must be an int, got ${show(kw['norm_groups'])}`);
+  if (o['norm'] === null || o['norm'] === undefined) delete o['norm_groups']; // used by a group norm only
   return { name: family, ...o };
 }
 
@@ -420,7 +423,7 @@ function ginoOptions(metadata: PtDict, weights: Map<string, Tensor>, where: stri
     else if (k === 'gno_channel_mlp_non_linearity' || k === 'fno_non_linearity') checkActivation(where, k, v);
     else if (k === 'fno_conv_module') {
       if (!(v instanceof PtRef && v.qualified === SPECTRAL_CONV)) refuse(where, k, v, SPECTRAL_CONV);
-    } else if (k === 'fno_norm_groups' || k === 'fno_ada_in_features' || k === 'fno_ada_in_dim') continue; // used only with a norm (refused above)
+    } else if (k === 'fno_ada_in_features' || k === 'fno_ada_in_dim') continue; // used by an ada_in norm only (refused by the model)
     else if (k === 'fno_decomposition_kwargs') {
       if (v !== null && !(isDict(v) && Object.keys(v).length === 0)) refuse(where, k, v, 'None or {}');
     } else if (k === 'fno_factorization') {

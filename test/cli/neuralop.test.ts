@@ -79,6 +79,8 @@ const CASES: [string, string][] = [
   ['tfno', "TFNO with the class's defaults (Tucker, rank 0.1)"],
   ['tfno_cp', 'FNO with factorization CP, rank 0.25'],
   ['padded', 'FNO with domain_padding per axis [0.25, 0]'],
+  ['group_norm', "FNO with neuralop's group_norm in the blocks (3 groups, affine)"],
+  ['instance_norm', "FNO with neuralop's instance_norm in the blocks"],
 ];
 
 describe('mpno import neuralop', () => {
@@ -260,7 +262,7 @@ describe('bad neuralop checkpoints', () => {
   });
 
   it('an argument mpno lacks is refused by name', () => {
-    assert.throws(attempt({ norm: 'group_norm' }), /'norm' = "group_norm" is not supported/);
+    assert.throws(attempt({ norm: 'ada_in' }), /norm must be one of group_norm, instance_norm or null, got "ada_in"/);
     assert.throws(attempt({ preactivation: true }), /'preactivation' = true/);
     assert.throws(attempt({ non_linearity: new PtRef('torch.nn.functional', 'relu') }), /'non_linearity' = torch\.nn\.functional\.relu/);
     assert.throws(attempt({ resolution_scaling_factor: 2 }), /resolution_scaling_factor/);

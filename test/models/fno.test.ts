@@ -4,6 +4,7 @@ import { Rng } from '../../src/core/rng.js';
 import { checkParameterGradients } from '../helpers.js';
 import { Tensor } from '../../src/core/tensor.js';
 import { gradcheck } from '../../src/autograd/gradcheck.js';
+import * as ops from '../../src/autograd/ops.js';
 import { Variable, noGrad, tidy } from '../../src/autograd/variable.js';
 import { FNO, type FNOOptions } from '../../src/models/fno.js';
 
@@ -52,6 +53,7 @@ describe('FNO', () => {
     ['2-D, domain padding, identity and soft-gating skips, tanh stabilizer', { n_modes: [4, 4], domain_padding: 0.25, fno_skip: 'identity', stabilizer: 'tanh' }],
     ['2-D, soft-gating fno skip, no channel MLP, no grid', { n_modes: [3, 4], fno_skip: 'soft-gating', use_channel_mlp: false, positional_embedding: null }],
     ['3-D', { n_modes: [2, 2, 2], n_layers: 1 }],
+    ['2-D, group norm (2 groups, affine) in the blocks', { n_modes: [4, 4], norm: 'group_norm', norm_groups: 2 }],
     ['2-D, n_modes larger than the padded grid on both axes (the modes that fit), per-axis domain padding', { n_modes: [12, 12], domain_padding: [0.25, 0] }],
   ] as const) {
     it(`gradients of the whole model match finite differences in float64 (${name})`, () => {
@@ -70,6 +72,21 @@ describe('FNO', () => {
     });
   }
 
+  it('instance norm (groups = channels, no affine) and group norm: input and affine gradients match finite differences in float64', () => {
+    const x = rng.fillNormal(Tensor.empty([2, 4, 5, 3], 'float64'));
+    const w = Tensor.fromArray([0.5, -1.25, 2, 0.75], [4], 'float64');
+    const b = Tensor.fromArray([0.1, -0.3, 0.2, 0.4], [4], 'float64');
+    const inst = gradcheck(([v]) => ops.groupNorm(v!, 4, 1e-5), [x], { samples: 8 });
+    assert.ok(inst.maxRelErr[0]! < 1e-6, `instance norm: ${inst.maxRelErr[0]}`);
+    const grp = gradcheck(([v, a, c]) => ops.groupNorm(v!, 2, 1e-5, a, c), [x, w, b], { samples: 8 });
+    grp.maxRelErr.forEach((e, i) => assert.ok(e < 1e-6, `group norm input ${i}: ${e}`));
+    // per sample and channel: mean 0, biased variance var/(var + eps)
+    const y = noGrad(() => ops.groupNorm(Variable.constant(x), 4, 1e-5)).value.toFloat64();
+    const s0 = Array.from(y.subarray(0, 15));
+    assert.ok(Math.abs(s0.reduce((p, q) => p + q, 0) / 15) < 1e-12);
+    for (const t of [x, w, b]) t.release();
+  });
+
   it('bad options are named errors', () => {
     const base: FNOOptions = { n_modes: [4, 4], in_channels: 1, out_channels: 1, hidden_channels: 4 };
     assert.throws(() => new FNO({ ...base, fno_skip: 'dense' as 'linear' }), /FNO: fno_skip must be one of linear, identity, soft-gating/);
@@ -79,6 +96,8 @@ describe('FNO', () => {
     assert.throws(() => new FNO({ ...base, stabilizer: 'sigmoid' as 'tanh' }), /FNO: stabilizer must be one of tanh, clip_hard, clip_sigma or null/);
     assert.throws(() => new FNO({ ...base, domain_padding: 1.5 }), /FNO: domain_padding must be null, a fraction in \(0, 1\) or one fraction per axis/);
     assert.throws(() => new FNO({ ...base, domain_padding: [0.25] }), /FNO: domain_padding as a list must give one fraction in \[0, 1\) per spatial axis \(2\)/);
+    assert.throws(() => new FNO({ ...base, norm: 'batch_norm' as 'group_norm' }), /FNO: norm must be one of group_norm, instance_norm or null, got "batch_norm"/);
+    assert.throws(() => new FNO({ ...base, norm: 'group_norm', norm_groups: 3 }), /FNO: norm_groups 3 does not divide the 4 hidden channels/);
     const m = new FNO(base);
     assert.throws(() => m.forward(Variable.constant(Tensor.zeros([1, 2, 8, 8]))), /FNO: input \[1, 2, 8, 8\] must be \[batch, 1, 2 spatial axes\]/);
     m.release();
