@@ -49,7 +49,7 @@ function predict(run: string, kase: string): { y: Float64Array; ref: Float64Arra
   const f = io(kase);
   const t = f.tensors;
   let y: Float64Array;
-  if (kase === 'gino') {
+  if (kase.startsWith('gino')) {
     const P = t['input_geom']!.shape[0]!;
     const b: Batch = {
       size: 1,
@@ -75,6 +75,7 @@ const CASES: [string, string][] = [
   ['darcy', "FNO trained on darcy_train_16 (neuralop's default architecture)"],
   ['sfno', 'SFNO trained by PyTorch (SphericalConv, torch-harmonics SHT)'],
   ['gino', 'GINO trained by PyTorch'],
+  ['gino_norm', "GINO with fno_norm 'group_norm'"],
   ['fno1d', '1-D FNO from positional args, max_n_modes larger than n_modes'],
   ['tfno', "TFNO with the class's defaults (Tucker, rank 0.1)"],
   ['tfno_cp', 'FNO with factorization CP, rank 0.25'],
