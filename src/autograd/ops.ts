@@ -1099,3 +1099,42 @@ export function groupNorm(x: Variable, groups: number, eps: number, weight?: Var
     ];
   }, sw ? [sx, sw] : [sx]);
 }
+
+/** An elementwise function and its derivative, computed in float64 (the result in x's dtype). */
+function pointwise(op: string, x: Variable, f: (v: number) => number, df: (v: number) => number): Variable {
+  const v = x.value.toFloat64();
+  const y = new Float64Array(v.length);
+  for (let i = 0; i < v.length; i++) y[i] = f(v[i]!);
+  const out = Tensor.fromArray(y, x.shape, x.dtype, 'activation');
+  const sx = save(x.value);
+  return record(op, [x], out, (g) => {
+    const gv = g.toFloat64();
+    const xv = sx.toFloat64();
+    const gx = new Float64Array(gv.length);
+    for (let i = 0; i < gv.length; i++) gx[i] = gv[i]! * df(xv[i]!);
+    return [Tensor.fromArray(gx, g.shape, g.dtype, 'gradient')];
+  }, [sx]);
+}
+
+const sigm = (v: number): number => 1 / (1 + Math.exp(-v));
+
+/** The activations neuralop's FNO takes as `non_linearity` (torch.nn.functional's), by name. */
+export type Activation = 'gelu' | 'relu' | 'silu' | 'tanh' | 'sigmoid';
+export const ACTIVATIONS: readonly Activation[] = ['gelu', 'relu', 'silu', 'tanh', 'sigmoid'];
+
+/** activation(x): GELU (erf form) and tanh on the SIMD kernels; relu, silu and sigmoid elementwise in float64. */
+export function activate(x: Variable, kind: Activation): Variable {
+  switch (kind) {
+    case 'gelu': return gelu(x);
+    case 'tanh': return tanh(x);
+    case 'relu': return pointwise('relu', x, (v) => (v > 0 ? v : 0), (v) => (v > 0 ? 1 : 0));
+    case 'silu': return pointwise('silu', x, (v) => v * sigm(v), (v) => {
+      const s = sigm(v);
+      return s * (1 + v * (1 - s));
+    });
+    case 'sigmoid': return pointwise('sigmoid', x, sigm, (v) => {
+      const s = sigm(v);
+      return s * (1 - s);
+    });
+  }
+}

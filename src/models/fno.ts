@@ -27,6 +27,12 @@ export interface FNOOptions {
   /** null: no skip connection around the channel MLP (neuralop's None). */
   channel_mlp_skip?: SkipType | null;
   use_channel_mlp?: boolean;
+  /**
+   * neuralop's non_linearity, by name: 'gelu' (default), 'relu', 'silu', 'tanh' or 'sigmoid'. It acts in
+   * the FNO blocks and the lifting and projection MLPs; the blocks' channel MLPs keep GELU (neuralop
+   * builds them without it).
+   */
+  non_linearity?: ops.Activation;
   /** neuralop's norm in the FNO blocks: null (default), 'group_norm' (norm_groups groups) or 'instance_norm'. */
   norm?: NormType | null;
   /** Groups of 'group_norm' (default 1). */
@@ -55,7 +61,7 @@ export interface FNOOptions {
 const KNOWN = new Set([
   'n_modes', 'in_channels', 'out_channels', 'hidden_channels', 'n_layers', 'lifting_channel_ratio', 'projection_channel_ratio',
   'positional_embedding', 'fno_skip', 'channel_mlp_skip', 'use_channel_mlp', 'channel_mlp_expansion', 'domain_padding', 'fft_norm',
-  'fno_block_precision', 'stabilizer', 'half_type', 'amp', 'emulate_half_fft', 'seed', 'dtype', 'norm', 'norm_groups',
+  'fno_block_precision', 'stabilizer', 'half_type', 'amp', 'emulate_half_fft', 'seed', 'dtype', 'norm', 'norm_groups', 'non_linearity',
 ]);
 
 function posInt(v: unknown, name: string, who = 'FNO'): number {
@@ -93,6 +99,7 @@ export function resolveFnoOptions(o: FNOOptions, opts: { who?: string; extra?: R
     channel_mlp_skip: o.channel_mlp_skip === undefined ? ('soft-gating' as const) : o.channel_mlp_skip,
     use_channel_mlp: o.use_channel_mlp ?? true,
     norm: o.norm ?? null,
+    non_linearity: o.non_linearity ?? 'gelu',
     norm_groups: o.norm_groups ?? 1,
     channel_mlp_expansion: o.channel_mlp_expansion ?? 0.5,
     domain_padding: o.domain_padding ?? null,
@@ -114,6 +121,7 @@ export function resolveFnoOptions(o: FNOOptions, opts: { who?: string; extra?: R
     if (v !== null && !SKIP_TYPES.includes(v)) throw new RangeError(`${who}: ${k} must be one of ${SKIP_TYPES.join(', ')} or null (no skip), got ${JSON.stringify(v)}`);
   }
   checkNorm(r.norm, r.norm_groups, r.hidden_channels, 'norm', who);
+  if (!ops.ACTIVATIONS.includes(r.non_linearity)) throw new RangeError(`${who}: non_linearity must be one of ${ops.ACTIVATIONS.join(', ')}, got ${JSON.stringify(r.non_linearity)}`);
   if (!FFT_NORMS.includes(r.fft_norm)) throw new RangeError(`${who}: fft_norm must be one of ${FFT_NORMS.join(', ')}, got ${JSON.stringify(r.fft_norm)}`);
   checkPolicy(r, who);
   if (r.dtype === 'float64' && (r.fno_block_precision !== 'full' || r.amp)) {
@@ -179,13 +187,14 @@ export class FNO extends Module implements PrecisionControlled {
     const hidden = c.hidden_channels;
     const dt = { dtype: c.dtype };
     const width = (ratio: number, name: string) => channelWidth(this.family, ratio, hidden, name, 'hidden_channels');
-    this.lifting = this.registerModule('lifting', new ChannelMLP(inCh, hidden, width(c.lifting_channel_ratio, 'lifting_channel_ratio'), { nLayers: 2, rng, ...dt }));
+    const activation = c.non_linearity;
+    this.lifting = this.registerModule('lifting', new ChannelMLP(inCh, hidden, width(c.lifting_channel_ratio, 'lifting_channel_ratio'), { nLayers: 2, rng, ...dt, activation }));
     this.fnoBlocks = this.registerModule('fno_blocks', new FNOBlocks(hidden, {
       nModes: c.n_modes, nLayers: c.n_layers, fnoSkip: c.fno_skip, channelMlpSkip: c.channel_mlp_skip,
-      useChannelMlp: c.use_channel_mlp, channelMlpExpansion: c.channel_mlp_expansion, norm: c.norm, normGroups: c.norm_groups,
+      useChannelMlp: c.use_channel_mlp, channelMlpExpansion: c.channel_mlp_expansion, norm: c.norm, normGroups: c.norm_groups, activation,
       stabilizer: c.stabilizer, fftNorm: c.fft_norm, rng, ...dt, ...(build.conv ? { conv: build.conv } : {}),
     }));
-    this.projection = this.registerModule('projection', new ChannelMLP(hidden, c.out_channels, width(c.projection_channel_ratio, 'projection_channel_ratio'), { nLayers: 2, rng, ...dt }));
+    this.projection = this.registerModule('projection', new ChannelMLP(hidden, c.out_channels, width(c.projection_channel_ratio, 'projection_channel_ratio'), { nLayers: 2, rng, ...dt, activation }));
     // the policy object is the config's precision part (one value, read by every stage)
     this.precisionPolicy = {
       fno_block_precision: c.fno_block_precision, half_type: c.half_type, amp: c.amp,

@@ -19,6 +19,8 @@ export interface FNOBlocksOptions {
   channelMlpExpansion: number;
   stabilizer: Stabilizer;
   fftNorm: FftNorm;
+  /** The blocks' activation (neuralop's non_linearity; GELU by default). The channel MLPs keep GELU, as neuralop builds them. */
+  activation?: ops.Activation;
   /** neuralop's norm: null (none), 'group_norm' (norm_groups groups, affine) or 'instance_norm'. */
   norm?: NormType | null;
   normGroups?: number;
@@ -104,14 +106,15 @@ export class FNOBlocks extends Module {
         let y: Variable;
         const norm1 = this.normList[2 * i];
         const norm2 = this.normList[2 * i + 1];
-        if (skip?.conv && conv.dtype === input.dtype && !norm1) {
+        const act = this.opts.activation ?? 'gelu';
+        if (skip?.conv && conv.dtype === input.dtype && !norm1 && act === 'gelu') {
           // a linear skip joins the spectral branch (and the gelu) in its GEMM's epilogue
           y = ops.linearAdd(input, skip.conv.weight2d(), skip.conv.bias, conv, last ? null : 'none');
         } else {
           const skipFno = skip?.forward(input);
           const c = norm1 ? norm1.forward(conv) : conv;
           y = skipFno ? ops.add(c, skipFno) : c;
-          if (!last) y = ops.gelu(y);
+          if (!last) y = ops.activate(y, act);
         }
         const mlp = this.mlpList[i];
         if (mlp) {
@@ -119,7 +122,7 @@ export class FNOBlocks extends Module {
           y = skipMlp ? ops.add(z, skipMlp) : z;
         }
         if (norm2) y = norm2.forward(y);
-        if (!last) y = ops.gelu(y);
+        if (!last) y = ops.activate(y, act);
         return y;
       });
     }

@@ -49,9 +49,12 @@ export class Conv1x1 extends Module {
  */
 export class ChannelMLP extends Module {
   readonly fcs: Conv1x1[] = [];
+  /** The activation between layers (neuralop's non_linearity; GELU by default). */
+  readonly activation: ops.Activation;
 
-  constructor(inChannels: number, outChannels: number, hiddenChannels: number, opts: { nLayers?: number; rng: Rng; dtype?: DType }) {
+  constructor(inChannels: number, outChannels: number, hiddenChannels: number, opts: { nLayers?: number; rng: Rng; dtype?: DType; activation?: ops.Activation }) {
     super();
+    this.activation = opts.activation ?? 'gelu';
     const n = opts.nLayers ?? 2;
     if (!Number.isInteger(n) || n < 1) throw new RangeError(`ChannelMLP: n_layers must be a positive integer, got ${n}`);
     const fcs = this.registerModule('fcs', new ModuleList());
@@ -63,6 +66,14 @@ export class ChannelMLP extends Module {
   }
 
   forward(x: Variable): Variable {
+    if (this.activation !== 'gelu') {
+      let h = x;
+      this.fcs.forEach((fc, i) => {
+        h = fc.forward(h);
+        if (i < this.fcs.length - 1) h = ops.activate(h, this.activation);
+      });
+      return h;
+    }
     if (this.fcs.length === 2) {
       // one fused op: the hidden layer's gelu and its gradient in the GEMM epilogues
       const [a, b] = this.fcs as [Conv1x1, Conv1x1];

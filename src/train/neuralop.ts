@@ -31,7 +31,16 @@ import type { NormalizerState } from '../data/dataset.js';
 const GELU = new Set(['torch._C._nn.gelu', 'torch.nn.functional.gelu']);
 const SPECTRAL_CONV = 'neuralop.layers.spectral_convolution.SpectralConv';
 const SPHERICAL_CONV = 'neuralop.layers.spherical_convolution.SphericalConv';
+/** The activations mpno has, by the qualified names a pickle gives torch's functions. */
+const ACTIVATION_REFS: Record<string, string> = {
+  'torch._C._nn.gelu': 'gelu', 'torch.nn.functional.gelu': 'gelu',
+  'torch.nn.functional.relu': 'relu', 'torch.relu': 'relu', 'torch._C._VariableFunctions.relu': 'relu',
+  'torch._C._nn.silu': 'silu', 'torch.nn.functional.silu': 'silu',
+  'torch.tanh': 'tanh', 'torch.nn.functional.tanh': 'tanh', 'torch._C._VariableFunctions.tanh': 'tanh',
+  'torch.sigmoid': 'sigmoid', 'torch.nn.functional.sigmoid': 'sigmoid', 'torch._C._VariableFunctions.sigmoid': 'sigmoid',
+};
 export const NEURALOP_REFS: ReadonlySet<string> = new Set([
+  ...Object.keys(ACTIVATION_REFS),
   ...GELU,
   'torch._C._nn.silu', 'torch.nn.functional.silu', 'torch.nn.functional.relu', 'torch.relu', 'torch.tanh', 'torch.nn.functional.tanh',
   'torch.sigmoid', 'torch.nn.functional.sigmoid', 'torch._C._nn.leaky_relu', 'torch.nn.functional.leaky_relu', 'torch._C._nn.elu',
@@ -360,7 +369,11 @@ function fnoOptions(cls: string, metadata: PtDict, weights: Map<string, Tensor>,
     else if (Object.hasOwn(FNO_DEFAULT_ONLY, k)) {
       if (!equal(v, FNO_DEFAULT_ONLY[k]!)) refuse(where, k, v, show(FNO_DEFAULT_ONLY[k]!));
     } else if (FNO_NO_EFFECT.has(k)) continue;
-    else if (k === 'non_linearity') checkActivation(where, k, v);
+    else if (k === 'non_linearity') {
+      const name = v instanceof PtRef ? ACTIVATION_REFS[v.qualified] : typeof v === 'string' ? v : undefined;
+      if (name === undefined) refuse(where, k, v, `one of ${[...new Set(Object.values(ACTIVATION_REFS))].join(', ')} (torch.nn.functional's)`);
+      o[k] = name;
+    }
     else if (k === 'decomposition_kwargs' || k === 'max_n_modes' || k === 'factorization' || k === 'rank' || k === 'implementation' || k === 'separable' || k === 'conv_module' || k === 'domain_padding' || k === 'positional_embedding') continue; // below
     else throw new NeuralopError(`${where}: unknown neuralop ${cls} argument '${k}' = ${show(v)}`);
   }

@@ -82,6 +82,8 @@ const CASES: [string, string][] = [
   ['padded', 'FNO with domain_padding per axis [0.25, 0]'],
   ['group_norm', "FNO with neuralop's group_norm in the blocks (3 groups, affine)"],
   ['instance_norm', "FNO with neuralop's instance_norm in the blocks"],
+  ['relu', 'FNO with non_linearity F.relu'],
+  ['silu', 'FNO with non_linearity F.silu'],
 ];
 
 describe('mpno import neuralop', () => {
@@ -205,7 +207,7 @@ describe('training further from imported weights', () => {
 });
 
 describe('mpno export --format neuralop', () => {
-  for (const kase of ['darcy', 'tfno', 'sfno', 'gino']) {
+  for (const kase of ['darcy', 'tfno', 'sfno', 'gino', 'relu', 'group_norm']) {
     it(`${kase}: the export re-imports to the same predictions (PyTorch's)`, () => {
       const run = importCase(kase, kase === 'darcy' ? { normalizer: `${FIX}darcy_data_processor.pt` } : {});
       const out = path.join(dir, `export-${kase}`);
@@ -265,7 +267,7 @@ describe('bad neuralop checkpoints', () => {
   it('an argument mpno lacks is refused by name', () => {
     assert.throws(attempt({ norm: 'ada_in' }), /norm must be one of group_norm, instance_norm or null, got "ada_in"/);
     assert.throws(attempt({ preactivation: true }), /'preactivation' = true/);
-    assert.throws(attempt({ non_linearity: new PtRef('torch.nn.functional', 'relu') }), /'non_linearity' = torch\.nn\.functional\.relu/);
+    assert.throws(attempt({ non_linearity: new PtRef('torch._C._nn', 'softplus') }), /'non_linearity' = torch\._C\._nn\.softplus is not supported by mpno \(only one of gelu, relu, silu, tanh, sigmoid/);
     assert.throws(attempt({ resolution_scaling_factor: 2 }), /resolution_scaling_factor/);
     assert.throws(attempt({ complex_data: true }), /complex_data/);
     assert.throws(attempt({ channel_mlp_dropout: 0.1 }), /channel_mlp_dropout/);

@@ -54,6 +54,7 @@ describe('FNO', () => {
     ['2-D, soft-gating fno skip, no channel MLP, no grid', { n_modes: [3, 4], fno_skip: 'soft-gating', use_channel_mlp: false, positional_embedding: null }],
     ['3-D', { n_modes: [2, 2, 2], n_layers: 1 }],
     ['2-D, group norm (2 groups, affine) in the blocks', { n_modes: [4, 4], norm: 'group_norm', norm_groups: 2 }],
+    ['2-D, silu non_linearity (blocks, lifting, projection)', { n_modes: [4, 4], non_linearity: 'silu' }],
     ['2-D, n_modes larger than the padded grid on both axes (the modes that fit), per-axis domain padding', { n_modes: [12, 12], domain_padding: [0.25, 0] }],
   ] as const) {
     it(`gradients of the whole model match finite differences in float64 (${name})`, () => {
@@ -87,6 +88,15 @@ describe('FNO', () => {
     for (const t of [x, w, b]) t.release();
   });
 
+  it('the non-GELU activations and their derivatives match finite differences in float64', () => {
+    const x = rng.fillNormal(Tensor.empty([3, 2, 7], 'float64'));
+    for (const kind of ['relu', 'silu', 'sigmoid', 'tanh'] as const) {
+      const r = gradcheck(([v]) => ops.activate(v!, kind), [x], { samples: 10 });
+      assert.ok(r.maxRelErr[0]! < 1e-6, `${kind}: ${r.maxRelErr[0]}`);
+    }
+    x.release();
+  });
+
   it('bad options are named errors', () => {
     const base: FNOOptions = { n_modes: [4, 4], in_channels: 1, out_channels: 1, hidden_channels: 4 };
     assert.throws(() => new FNO({ ...base, fno_skip: 'dense' as 'linear' }), /FNO: fno_skip must be one of linear, identity, soft-gating/);
@@ -96,6 +106,7 @@ describe('FNO', () => {
     assert.throws(() => new FNO({ ...base, stabilizer: 'sigmoid' as 'tanh' }), /FNO: stabilizer must be one of tanh, clip_hard, clip_sigma or null/);
     assert.throws(() => new FNO({ ...base, domain_padding: 1.5 }), /FNO: domain_padding must be null, a fraction in \(0, 1\) or one fraction per axis/);
     assert.throws(() => new FNO({ ...base, domain_padding: [0.25] }), /FNO: domain_padding as a list must give one fraction in \[0, 1\) per spatial axis \(2\)/);
+    assert.throws(() => new FNO({ ...base, non_linearity: 'softplus' as 'relu' }), /FNO: non_linearity must be one of gelu, relu, silu, tanh, sigmoid, got "softplus"/);
     assert.throws(() => new FNO({ ...base, norm: 'batch_norm' as 'group_norm' }), /FNO: norm must be one of group_norm, instance_norm or null, got "batch_norm"/);
     assert.throws(() => new FNO({ ...base, norm: 'group_norm', norm_groups: 3 }), /FNO: norm_groups 3 does not divide the 4 hidden channels/);
     const m = new FNO(base);
