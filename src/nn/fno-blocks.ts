@@ -21,6 +21,8 @@ export interface FNOBlocksOptions {
   fftNorm: FftNorm;
   /** The blocks' activation (neuralop's non_linearity; GELU by default). The channel MLPs keep GELU, as neuralop builds them. */
   activation?: ops.Activation;
+  /** neuralop's preactivation: activation (and the first norm) before each block instead of after (forward_with_preactivation). */
+  preactivation?: boolean;
   /** neuralop's norm: null (none), 'group_norm' (norm_groups groups, affine) or 'instance_norm'. */
   norm?: NormType | null;
   normGroups?: number;
@@ -90,42 +92,70 @@ export class FNOBlocks extends Module {
 
   forward(x: Variable): Variable {
     let h = x;
-    const n = this.opts.nLayers;
-    const st = this.opts.stabilizer;
-    for (let i = 0; i < n; i++) {
-      const last = i === n - 1;
+    for (let i = 0; i < this.opts.nLayers; i++) {
       const input = h;
       // one scope per layer: the layer's intermediates that no backward saved are released when it
       // ends (the saved ones survive as views), instead of living until the end of the step
-      h = tidy(() => {
-        const skip = this.fnoSkipList[i];
-        const skipMlp = this.mlpSkipList[i]?.forward(input);
-        // the stabiliser acts on the spectral branch only; the skips take the raw input
-        const inConv = stabilize(input, st);
-        const conv = this.convList[i]!.forward(inConv);
-        let y: Variable;
-        const norm1 = this.normList[2 * i];
-        const norm2 = this.normList[2 * i + 1];
-        const act = this.opts.activation ?? 'gelu';
-        if (skip?.conv && conv.dtype === input.dtype && !norm1 && act === 'gelu') {
-          // a linear skip joins the spectral branch (and the gelu) in its GEMM's epilogue
-          y = ops.linearAdd(input, skip.conv.weight2d(), skip.conv.bias, conv, last ? null : 'none');
-        } else {
-          const skipFno = skip?.forward(input);
-          const c = norm1 ? norm1.forward(conv) : conv;
-          y = skipFno ? ops.add(c, skipFno) : c;
-          if (!last) y = ops.activate(y, act);
-        }
-        const mlp = this.mlpList[i];
-        if (mlp) {
-          const z = mlp.forward(y);
-          y = skipMlp ? ops.add(z, skipMlp) : z;
-        }
-        if (norm2) y = norm2.forward(y);
-        if (!last) y = ops.activate(y, act);
-        return y;
-      });
+      h = tidy(() => (this.opts.preactivation ? this.preactivated(input, i) : this.postactivated(input, i)));
     }
     return h;
+  }
+
+  /**
+   * neuralop's forward_with_preactivation, layer i: a = norm[2i](act(x)); skips from a;
+   * x = convs[i](stabilizer(a)) + skip_fno; act if i < n − 1; norm[2i+1]; channel_mlp + skip_mlp.
+   */
+  private preactivated(input: Variable, i: number): Variable {
+    const last = i === this.opts.nLayers - 1;
+    const act = this.opts.activation ?? 'gelu';
+    const norm1 = this.normList[2 * i];
+    const norm2 = this.normList[2 * i + 1];
+    let a = ops.activate(input, act);
+    if (norm1) a = norm1.forward(a);
+    const skipFno = this.fnoSkipList[i]?.forward(a);
+    const skipMlp = this.mlpSkipList[i]?.forward(a);
+    const conv = this.convList[i]!.forward(stabilize(a, this.opts.stabilizer));
+    let y = skipFno ? ops.add(conv, skipFno) : conv;
+    if (!last) y = ops.activate(y, act);
+    if (norm2) y = norm2.forward(y);
+    const mlp = this.mlpList[i];
+    if (mlp) {
+      const z = mlp.forward(y);
+      y = skipMlp ? ops.add(z, skipMlp) : z;
+    }
+    return y;
+  }
+
+  /** neuralop's forward_with_postactivation, layer i (see the class comment). */
+  private postactivated(input: Variable, i: number): Variable {
+    const n = this.opts.nLayers;
+    const st = this.opts.stabilizer;
+    const last = i === n - 1;
+    const skip = this.fnoSkipList[i];
+    const skipMlp = this.mlpSkipList[i]?.forward(input);
+    // the stabiliser acts on the spectral branch only; the skips take the raw input
+    const inConv = stabilize(input, st);
+    const conv = this.convList[i]!.forward(inConv);
+    let y: Variable;
+    const norm1 = this.normList[2 * i];
+    const norm2 = this.normList[2 * i + 1];
+    const act = this.opts.activation ?? 'gelu';
+    if (skip?.conv && conv.dtype === input.dtype && !norm1 && act === 'gelu') {
+      // a linear skip joins the spectral branch (and the gelu) in its GEMM's epilogue
+      y = ops.linearAdd(input, skip.conv.weight2d(), skip.conv.bias, conv, last ? null : 'none');
+    } else {
+      const skipFno = skip?.forward(input);
+      const c = norm1 ? norm1.forward(conv) : conv;
+      y = skipFno ? ops.add(c, skipFno) : c;
+      if (!last) y = ops.activate(y, act);
+    }
+    const mlp = this.mlpList[i];
+    if (mlp) {
+      const z = mlp.forward(y);
+      y = skipMlp ? ops.add(z, skipMlp) : z;
+    }
+    if (norm2) y = norm2.forward(y);
+    if (!last) y = ops.activate(y, act);
+    return y;
   }
 }

@@ -84,6 +84,7 @@ const CASES: [string, string][] = [
   ['instance_norm', "FNO with neuralop's instance_norm in the blocks"],
   ['relu', 'FNO with non_linearity F.relu'],
   ['silu', 'FNO with non_linearity F.silu'],
+  ['preactivation', 'FNO with preactivation and group_norm'],
 ];
 
 describe('mpno import neuralop', () => {
@@ -266,7 +267,6 @@ describe('bad neuralop checkpoints', () => {
 
   it('an argument mpno lacks is refused by name', () => {
     assert.throws(attempt({ norm: 'ada_in' }), /norm must be one of group_norm, instance_norm or null, got "ada_in"/);
-    assert.throws(attempt({ preactivation: true }), /'preactivation' = true/);
     assert.throws(attempt({ non_linearity: new PtRef('torch._C._nn', 'softplus') }), /'non_linearity' = torch\._C\._nn\.softplus is not supported by mpno \(only one of gelu, relu, silu, tanh, sigmoid/);
     assert.throws(attempt({ resolution_scaling_factor: 2 }), /resolution_scaling_factor/);
     assert.throws(attempt({ complex_data: true }), /complex_data/);

@@ -55,6 +55,7 @@ describe('FNO', () => {
     ['3-D', { n_modes: [2, 2, 2], n_layers: 1 }],
     ['2-D, group norm (2 groups, affine) in the blocks', { n_modes: [4, 4], norm: 'group_norm', norm_groups: 2 }],
     ['2-D, silu non_linearity (blocks, lifting, projection)', { n_modes: [4, 4], non_linearity: 'silu' }],
+    ['2-D, preactivation with group norm', { n_modes: [4, 4], preactivation: true, norm: 'group_norm', norm_groups: 2 }],
     ['2-D, n_modes larger than the padded grid on both axes (the modes that fit), per-axis domain padding', { n_modes: [12, 12], domain_padding: [0.25, 0] }],
   ] as const) {
     it(`gradients of the whole model match finite differences in float64 (${name})`, () => {

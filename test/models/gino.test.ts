@@ -239,7 +239,8 @@ describe('GINO', () => {
     assert.throws(() => noGrad(() => tidy(() => m.forwardBatch({ ...d, tensors: rest }))), /the batch has no field 'latent_features'/);
     releaseBatch({ ...d, tensors: rest });
     assert.throws(() => new GINO({ ...SMALL, in_gno_radius: -1 }), /in_gno_radius must be a positive number/);
-    assert.throws(() => new GINO({ ...SMALL, fno_norm: 'group_norm' } as GINOOptions), /fno_norm' = "group_norm" is not supported/);
+    assert.throws(() => new GINO({ ...SMALL, fno_norm: 'ada_in' } as unknown as GINOOptions), /fno_norm must be one of group_norm, instance_norm or null, got "ada_in"/);
+    assert.throws(() => new GINO({ ...SMALL, fno_preactivation: true } as GINOOptions), /fno_preactivation' = true is not supported/);
     m.release();
   });
 
