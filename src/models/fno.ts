@@ -33,6 +33,8 @@ export interface FNOOptions {
    * builds them without it).
    */
   non_linearity?: ops.Activation;
+  /** neuralop's channel_mlp_dropout: dropout probability after every layer of the blocks' channel MLPs while training (default 0). */
+  channel_mlp_dropout?: number;
   /** neuralop's preactivation: the activation (and first norm) before each block's convolution. Default false. */
   preactivation?: boolean;
   /** neuralop's norm in the FNO blocks: null (default), 'group_norm' (norm_groups groups) or 'instance_norm'. */
@@ -63,7 +65,7 @@ export interface FNOOptions {
 const KNOWN = new Set([
   'n_modes', 'in_channels', 'out_channels', 'hidden_channels', 'n_layers', 'lifting_channel_ratio', 'projection_channel_ratio',
   'positional_embedding', 'fno_skip', 'channel_mlp_skip', 'use_channel_mlp', 'channel_mlp_expansion', 'domain_padding', 'fft_norm',
-  'fno_block_precision', 'stabilizer', 'half_type', 'amp', 'emulate_half_fft', 'seed', 'dtype', 'norm', 'norm_groups', 'non_linearity', 'preactivation',
+  'fno_block_precision', 'stabilizer', 'half_type', 'amp', 'emulate_half_fft', 'seed', 'dtype', 'norm', 'norm_groups', 'non_linearity', 'preactivation', 'channel_mlp_dropout',
 ]);
 
 function posInt(v: unknown, name: string, who = 'FNO'): number {
@@ -103,6 +105,7 @@ export function resolveFnoOptions(o: FNOOptions, opts: { who?: string; extra?: R
     norm: o.norm ?? null,
     non_linearity: o.non_linearity ?? 'gelu',
     preactivation: o.preactivation ?? false,
+    channel_mlp_dropout: o.channel_mlp_dropout ?? 0,
     norm_groups: o.norm_groups ?? 1,
     channel_mlp_expansion: o.channel_mlp_expansion ?? 0.5,
     domain_padding: o.domain_padding ?? null,
@@ -124,6 +127,7 @@ export function resolveFnoOptions(o: FNOOptions, opts: { who?: string; extra?: R
     if (v !== null && !SKIP_TYPES.includes(v)) throw new RangeError(`${who}: ${k} must be one of ${SKIP_TYPES.join(', ')} or null (no skip), got ${JSON.stringify(v)}`);
   }
   checkNorm(r.norm, r.norm_groups, r.hidden_channels, 'norm', who);
+  if (typeof r.channel_mlp_dropout !== 'number' || !(r.channel_mlp_dropout >= 0) || r.channel_mlp_dropout >= 1) throw new RangeError(`${who}: channel_mlp_dropout must be a probability in [0, 1), got ${JSON.stringify(r.channel_mlp_dropout)}`);
   if (typeof r.preactivation !== 'boolean') throw new RangeError(`${who}: preactivation must be true or false, got ${JSON.stringify(r.preactivation)}`);
   if (!ops.ACTIVATIONS.includes(r.non_linearity)) throw new RangeError(`${who}: non_linearity must be one of ${ops.ACTIVATIONS.join(', ')}, got ${JSON.stringify(r.non_linearity)}`);
   if (!FFT_NORMS.includes(r.fft_norm)) throw new RangeError(`${who}: fft_norm must be one of ${FFT_NORMS.join(', ')}, got ${JSON.stringify(r.fft_norm)}`);
@@ -196,6 +200,7 @@ export class FNO extends Module implements PrecisionControlled {
     this.fnoBlocks = this.registerModule('fno_blocks', new FNOBlocks(hidden, {
       nModes: c.n_modes, nLayers: c.n_layers, fnoSkip: c.fno_skip, channelMlpSkip: c.channel_mlp_skip,
       useChannelMlp: c.use_channel_mlp, channelMlpExpansion: c.channel_mlp_expansion, norm: c.norm, normGroups: c.norm_groups, activation, preactivation: c.preactivation,
+      channelMlpDropout: c.channel_mlp_dropout, dropoutSeed: c.seed,
       stabilizer: c.stabilizer, fftNorm: c.fft_norm, rng, ...dt, ...(build.conv ? { conv: build.conv } : {}),
     }));
     this.projection = this.registerModule('projection', new ChannelMLP(hidden, c.out_channels, width(c.projection_channel_ratio, 'projection_channel_ratio'), { nLayers: 2, rng, ...dt, activation }));
@@ -222,6 +227,11 @@ export class FNO extends Module implements PrecisionControlled {
   /** Per spectral layer: its precision and how many training forward passes overflowed. */
   precisionReport(): LayerReport[] {
     return this.precisionLayers().map((c, layer) => ({ layer, precision: c.precision, overflows: c.overflows }));
+  }
+
+  /** The training step (epoch, batch) the dropout masks are drawn for; the Trainer sets it before every step. */
+  setStep(epoch: number, step: number): void {
+    this.fnoBlocks.setStep(epoch, step);
   }
 
   forward(x: Variable): Variable {

@@ -19,6 +19,7 @@ export type NeuralOperator = Module & PrecisionControlled & {
   forward(x: Variable): Variable;
   forwardBatch?(batch: Batch): Variable;
   takeGraphStats?(): Record<string, { queries: number; empty: number; edges: number }>;
+  setStep?(epoch: number, step: number): void;
 };
 
 /** What the config, the CLI and checkpoints know of a family. */

@@ -4,7 +4,7 @@ import * as ops from '../autograd/ops.js';
 import { type Variable, tidy } from '../autograd/variable.js';
 import type { FftNorm } from '../fft/index.js';
 import { type Stabilizer, stabilize } from '../precision/policy.js';
-import { ChannelMLP, GroupNorm, InstanceNorm, ModuleList, type NormType, Skip, type SkipType, roundHalfEven } from './layers.js';
+import { ChannelMLP, type DropoutClock, GroupNorm, InstanceNorm, ModuleList, type NormType, Skip, type SkipType, roundHalfEven } from './layers.js';
 import { Module } from './module.js';
 import { type SpectralConvFactory, type SpectralLayer, spectralConvFactory } from './spectral.js';
 
@@ -21,6 +21,10 @@ export interface FNOBlocksOptions {
   fftNorm: FftNorm;
   /** The blocks' activation (neuralop's non_linearity; GELU by default). The channel MLPs keep GELU, as neuralop builds them. */
   activation?: ops.Activation;
+  /** neuralop's channel_mlp_dropout: dropout after every layer of the blocks' channel MLPs while training. */
+  channelMlpDropout?: number;
+  /** Seed of the dropout masks (the model's). */
+  dropoutSeed?: number;
   /** neuralop's preactivation: activation (and the first norm) before each block instead of after (forward_with_preactivation). */
   preactivation?: boolean;
   /** neuralop's norm: null (none), 'group_norm' (norm_groups groups, affine) or 'instance_norm'. */
@@ -51,6 +55,8 @@ export class FNOBlocks extends Module {
   private readonly mlpList: ChannelMLP[] = [];
   private readonly mlpSkipList: Skip[] = [];
   readonly norms: ModuleList | undefined;
+  /** The training step the dropout masks are drawn for (setStep). */
+  readonly clock: DropoutClock = { epoch: 0, step: 0 };
   private readonly normList: (GroupNorm | InstanceNorm)[] = [];
 
   constructor(readonly channels: number, readonly opts: FNOBlocksOptions) {
@@ -70,7 +76,11 @@ export class FNOBlocks extends Module {
       // neuralop: round(channels · expansion), Python's round (hidden 5 × 0.5 → 2)
       const hidden = roundHalfEven(channels * opts.channelMlpExpansion);
       if (hidden < 1) throw new RangeError(`FNO: channel_mlp_expansion ${opts.channelMlpExpansion} × ${channels} channels rounds to a width of ${hidden}; it must be at least 1`);
-      for (let i = 0; i < opts.nLayers; i++) this.mlpList.push(this.channelMlp.add(new ChannelMLP(channels, channels, hidden, { nLayers: 2, rng: opts.rng, ...dt })));
+      const p = opts.channelMlpDropout ?? 0;
+      for (let i = 0; i < opts.nLayers; i++) {
+        const drop = p > 0 ? { dropout: { p, seed: opts.dropoutSeed ?? 0, id: i, clock: this.clock } } : {};
+        this.mlpList.push(this.channelMlp.add(new ChannelMLP(channels, channels, hidden, { nLayers: 2, rng: opts.rng, ...dt, ...drop })));
+      }
       if (opts.channelMlpSkip !== null) {
         this.channelMlpSkips = this.registerModule('channel_mlp_skips', new ModuleList());
         for (let i = 0; i < opts.nLayers; i++) this.mlpSkipList.push(this.channelMlpSkips.add(new Skip(opts.channelMlpSkip, channels, d, { rng: opts.rng, ...dt })));
@@ -83,6 +93,12 @@ export class FNOBlocks extends Module {
         this.normList.push(this.norms.add(opts.norm === 'group_norm' ? new GroupNorm(opts.normGroups ?? 1, channels, opts.dtype ?? 'float32') : new InstanceNorm(channels)));
       }
     }
+  }
+
+  /** Sets the training step the dropout masks are drawn for (the Trainer calls it before every step). */
+  setStep(epoch: number, step: number): void {
+    this.clock.epoch = epoch;
+    this.clock.step = step;
   }
 
   /** The spectral convolutions, in layer order. */

@@ -43,6 +43,49 @@ export class Conv1x1 extends Module {
   }
 }
 
+/** The training step dropout masks are drawn for (set by the Trainer; masks are a function of it, so a resumed run draws the same ones). */
+export interface DropoutClock {
+  epoch: number;
+  step: number;
+}
+
+/** Dropout after every layer of a channel MLP (neuralop's ChannelMLP dropout): probability, seed and where in training. */
+export interface DropoutSpec {
+  p: number;
+  seed: number;
+  /** Which module this is (one stream of masks per module). */
+  id: number;
+  clock: DropoutClock;
+}
+
+/** A 32-bit hash of non-negative integers (FNV-1a over their 32-bit words), the seed of one dropout mask. */
+function maskSeed(parts: readonly number[]): number {
+  let h = 0x811c9dc5;
+  for (const v of parts) {
+    for (const w of [v >>> 0, Math.floor(v / 2 ** 32) >>> 0]) {
+      for (let k = 0; k < 4; k++) {
+        h ^= (w >>> (8 * k)) & 0xff;
+        h = Math.imul(h, 0x01000193) >>> 0;
+      }
+    }
+  }
+  return h;
+}
+
+/**
+ * Inverted dropout as torch.nn.Dropout in training mode: each element kept with probability 1 − p
+ * and scaled by 1/(1 − p). The mask is drawn from (seed, module, layer, epoch, step): the same step
+ * of a resumed run draws the same masks, and every forward pass within a step the same ones (the
+ * Trainer advances the clock; a hand-written loop calls the model's setStep).
+ */
+export function dropout(x: Variable, spec: DropoutSpec, layer: number): Variable {
+  const rng = new Rng(maskSeed([spec.seed, spec.id, layer, spec.clock.epoch, spec.clock.step]));
+  const keep = 1 / (1 - spec.p);
+  const m = new Float32Array(x.value.size);
+  for (let i = 0; i < m.length; i++) m[i] = rng.random() < spec.p ? 0 : keep;
+  return ops.mul(x, Variable.constant(Tensor.fromArray(m, x.shape, x.dtype, 'activation')));
+}
+
 /**
  * neuralop's ChannelMLP: n_layers 1×1 convolutions (named fcs.0, fcs.1, …) with GELU between them
  * (not after the last).
@@ -52,9 +95,13 @@ export class ChannelMLP extends Module {
   /** The activation between layers (neuralop's non_linearity; GELU by default). */
   readonly activation: ops.Activation;
 
-  constructor(inChannels: number, outChannels: number, hiddenChannels: number, opts: { nLayers?: number; rng: Rng; dtype?: DType; activation?: ops.Activation }) {
+  /** Dropout after every layer while training (neuralop's channel_mlp_dropout); none when absent or p = 0. */
+  readonly dropout: DropoutSpec | undefined;
+
+  constructor(inChannels: number, outChannels: number, hiddenChannels: number, opts: { nLayers?: number; rng: Rng; dtype?: DType; activation?: ops.Activation; dropout?: DropoutSpec }) {
     super();
     this.activation = opts.activation ?? 'gelu';
+    this.dropout = opts.dropout && opts.dropout.p > 0 ? opts.dropout : undefined;
     const n = opts.nLayers ?? 2;
     if (!Number.isInteger(n) || n < 1) throw new RangeError(`ChannelMLP: n_layers must be a positive integer, got ${n}`);
     const fcs = this.registerModule('fcs', new ModuleList());
@@ -66,6 +113,16 @@ export class ChannelMLP extends Module {
   }
 
   forward(x: Variable): Variable {
+    if (this.dropout && this.training) {
+      const d = this.dropout;
+      let h = x;
+      this.fcs.forEach((fc, i) => {
+        h = fc.forward(h);
+        if (i < this.fcs.length - 1) h = ops.activate(h, this.activation);
+        h = dropout(h, d, i);
+      });
+      return h;
+    }
     if (this.activation !== 'gelu') {
       let h = x;
       this.fcs.forEach((fc, i) => {

@@ -64,12 +64,12 @@ const GINO_SIGNATURE = ['in_channels', 'out_channels', 'latent_feature_channels'
 /** Arguments passed to mpno as they are. */
 const FNO_DIRECT = new Set([
   'n_modes', 'in_channels', 'out_channels', 'hidden_channels', 'n_layers', 'lifting_channel_ratio', 'projection_channel_ratio',
-  'use_channel_mlp', 'channel_mlp_expansion', 'channel_mlp_skip', 'fno_skip', 'fno_block_precision', 'stabilizer', 'norm', 'norm_groups', 'preactivation',
+  'use_channel_mlp', 'channel_mlp_expansion', 'channel_mlp_skip', 'fno_skip', 'fno_block_precision', 'stabilizer', 'norm', 'norm_groups', 'preactivation', 'channel_mlp_dropout',
 ]);
 
 /** Arguments mpno has no option for: accepted while they hold this value (neuralop computes the same), refused otherwise. */
 const FNO_DEFAULT_ONLY: Record<string, PtValue> = {
-  complex_data: false, channel_mlp_dropout: 0, conv_bias_kernel: 1, resolution_scaling_factor: null,
+  complex_data: false, conv_bias_kernel: 1, resolution_scaling_factor: null,
 };
 
 /** Arguments that change nothing mpno computes (how neuralop initialises or computes the same numbers). */

@@ -40,6 +40,8 @@ export interface ModelLike extends Module {
   forwardBatch?(batch: Batch): Variable;
   /** Graph statistics of the forward passes since the last call (models with neighbourhood graphs). */
   takeGraphStats?(): GraphStats;
+  /** The training step random layers (dropout) draw for: set before every step, so a resumed run draws the same. */
+  setStep?(epoch: number, step: number): void;
 }
 
 /** Neighbourhood graphs of a model's forward passes: queries, queries with no neighbour, edges (per graph). */
@@ -194,6 +196,7 @@ export class Trainer {
       const y = batch.tensors[target]!;
       const seg = batch.segments[target];
       const yt = outputNormalizer ? outputNormalizer.encode(y) : y;
+      model.setStep?.(this.epoch, b);
       try {
         const loss = tidy(() => trainLoss.forward(predictBatch(model, batch), yt, seg));
         const v = loss.item();

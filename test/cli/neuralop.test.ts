@@ -85,6 +85,7 @@ const CASES: [string, string][] = [
   ['relu', 'FNO with non_linearity F.relu'],
   ['silu', 'FNO with non_linearity F.silu'],
   ['preactivation', 'FNO with preactivation and group_norm'],
+  ['dropout', 'FNO with channel_mlp_dropout 0.1 (inference)'],
 ];
 
 describe('mpno import neuralop', () => {
@@ -270,7 +271,7 @@ describe('bad neuralop checkpoints', () => {
     assert.throws(attempt({ non_linearity: new PtRef('torch._C._nn', 'softplus') }), /'non_linearity' = torch\._C\._nn\.softplus is not supported by mpno \(only one of gelu, relu, silu, tanh, sigmoid/);
     assert.throws(attempt({ resolution_scaling_factor: 2 }), /resolution_scaling_factor/);
     assert.throws(attempt({ complex_data: true }), /complex_data/);
-    assert.throws(attempt({ channel_mlp_dropout: 0.1 }), /channel_mlp_dropout/);
+    assert.throws(attempt({ channel_mlp_dropout: 1.5 }), /channel_mlp_dropout must be a probability in \[0, 1\)/);
     assert.throws(attempt({ conv_bias_kernel: 3 }), /conv_bias_kernel/);
     assert.throws(attempt({ some_new_option: 1 }), /unknown neuralop FNO argument 'some_new_option'/);
     assert.throws(attempt({ _name: 'UNO' }), /neuralop model 'UNO' has no mpno family/);

@@ -5,6 +5,7 @@ import { checkParameterGradients } from '../helpers.js';
 import { Tensor } from '../../src/core/tensor.js';
 import { gradcheck } from '../../src/autograd/gradcheck.js';
 import * as ops from '../../src/autograd/ops.js';
+import { dropout } from '../../src/nn/layers.js';
 import { Variable, noGrad, tidy } from '../../src/autograd/variable.js';
 import { FNO, type FNOOptions } from '../../src/models/fno.js';
 
@@ -56,6 +57,7 @@ describe('FNO', () => {
     ['2-D, group norm (2 groups, affine) in the blocks', { n_modes: [4, 4], norm: 'group_norm', norm_groups: 2 }],
     ['2-D, silu non_linearity (blocks, lifting, projection)', { n_modes: [4, 4], non_linearity: 'silu' }],
     ['2-D, preactivation with group norm', { n_modes: [4, 4], preactivation: true, norm: 'group_norm', norm_groups: 2 }],
+    ['2-D, channel-MLP dropout (masks of one training step)', { n_modes: [4, 4], channel_mlp_dropout: 0.3 }],
     ['2-D, n_modes larger than the padded grid on both axes (the modes that fit), per-axis domain padding', { n_modes: [12, 12], domain_padding: [0.25, 0] }],
   ] as const) {
     it(`gradients of the whole model match finite differences in float64 (${name})`, () => {
@@ -96,6 +98,34 @@ describe('FNO', () => {
       assert.ok(r.maxRelErr[0]! < 1e-6, `${kind}: ${r.maxRelErr[0]}`);
     }
     x.release();
+  });
+
+  it("channel_mlp_dropout: masks repeat within a training step and change with it, p of the values dropped, identity in eval", () => {
+    const base = { n_modes: [4, 4], in_channels: 1, out_channels: 1, hidden_channels: 8, n_layers: 2, seed: 5 } as FNOOptions;
+    const m = new FNO({ ...base, channel_mlp_dropout: 0.5 });
+    const plain = new FNO(base);
+    plain.loadStateDict(m.stateDict());
+    const x = rng.fillNormal(Tensor.empty([2, 1, 8, 8]));
+    const run = (model: FNO): number[] => noGrad(() => tidy(() => Array.from(model.forward(Variable.constant(x)).value.toFloat64())));
+    m.train();
+    m.setStep(3, 7);
+    const a = run(m);
+    assert.deepEqual(run(m), a, 'the same step draws the same masks');
+    m.setStep(3, 8);
+    const b = run(m);
+    assert.notDeepEqual(b, a, 'another step draws other masks');
+    m.eval();
+    plain.eval();
+    assert.deepEqual(run(m), run(plain), 'eval: no dropout');
+    // the mask itself: about p dropped, the rest scaled by 1/(1 − p)
+    const ones = Variable.constant(Tensor.full([4, 10, 500], 1));
+    const d = noGrad(() => dropout(ones, { p: 0.3, seed: 1, id: 0, clock: { epoch: 0, step: 0 } }, 0)).value.toFloat64();
+    const zeros = d.filter((v) => v === 0).length / d.length;
+    assert.ok(Math.abs(zeros - 0.3) < 0.01, `dropped share ${zeros}`);
+    assert.ok(d.every((v) => v === 0 || Math.abs(v - 1 / 0.7) < 1e-6));
+    x.release();
+    m.release();
+    plain.release();
   });
 
   it('bad options are named errors', () => {

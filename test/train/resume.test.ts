@@ -25,6 +25,8 @@ function tinyConfig(dir: string, mixed = false, tfno = false): string {
     c.model = { ...c.model, stabilizer: 'tanh', amp: true, half_type: 'float16' };
     c.precision = { schedule: 'half:0.34,mixed:0.33,full:0.33', loss_scale: 'dynamic' };
   }
+  // full precision with channel-MLP dropout: the masks must repeat exactly across the resume
+  if (!mixed && !tfno) c.model = { ...c.model, channel_mlp_dropout: 0.2 };
   // a TFNO (CP weights) through the same checkpoint, resume, schedule and eval paths
   if (tfno) c.model = { ...c.model, name: 'TFNO', factorization: 'cp', rank: 0.5 };
   const f = path.join(dir, 'tiny.json');
@@ -46,7 +48,7 @@ const strip = (r: Record<string, unknown>) => {
 };
 
 describe('training checkpoints and resume', () => {
-  for (const [mixed, tfno] of [[false, false], [true, false], [true, true]] as const) it(`a ${tfno ? 'TFNO' : 'FNO'} run killed ${mixed ? 'mid-epoch' : 'while writing a checkpoint'} and resumed ends with exactly the metrics of an uninterrupted run${mixed ? ' (mixed precision with a schedule)' : ''}`, () => {
+  for (const [mixed, tfno] of [[false, false], [true, false], [true, true]] as const) it(`a ${tfno ? 'TFNO' : 'FNO'} run killed ${mixed ? 'mid-epoch' : 'while writing a checkpoint'} and resumed ends with exactly the metrics of an uninterrupted run${mixed ? ' (mixed precision with a schedule)' : tfno ? '' : ' (with channel-MLP dropout)'}`, () => {
     const tmp = mkdtempSync(path.join(tmpdir(), 'mpno-resume-'));
     const cfg = tinyConfig(tmp, mixed, tfno);
     const testFile = JSON.parse(readFileSync(cfg, 'utf8')).data.test['16'] as string;
