@@ -231,7 +231,6 @@ function resolveLayer(o: FactorizedWeightOptions, inChannels: number, outChannel
   const rank = o.rank ?? 0.1;
   if (typeof rank !== 'number' && !Array.isArray(rank)) throw new RangeError(`${who}: rank must be a positive fraction or a list of ranks, got ${JSON.stringify(rank)}`);
   if (separable && inChannels !== outChannels) throw new RangeError(`${who}: a separable weight needs in_channels == out_channels, got ${inChannels} and ${outChannels}`);
-  if (separable && factorization === 'dense') throw new RangeError(`${who}: separable is supported with factorization cp, tucker or tt, not 'dense'`);
   if (modes.length < 1 || modes.length > MODE_LETTERS.length) throw new RangeError(`${who}: 1 to 3 mode axes, got ${JSON.stringify(modes)}`);
   const shape = separable ? [inChannels, ...modes] : [inChannels, outChannels, ...modes];
   return { factorization, implementation, separable, rank, shape };
@@ -264,7 +263,8 @@ interface FactorSpec {
  * factors; TT: the cores in, out, modes).
  */
 export class FactorizedSpectralWeight implements SpectralWeight {
-  readonly kind: Exclude<Factorization, 'dense'>;
+  /** 'dense' only separable: one tensor (in, k1…kd), the weight itself (neuralop's DenseTensor, 'weight.tensor'). */
+  readonly kind: Factorization;
   readonly implementation: FactorizedImplementation;
   readonly separable: boolean;
   /** neuralop's weight shape: (in, out, k1…kd), or (in, k1…kd) separable. */
@@ -283,7 +283,7 @@ export class FactorizedSpectralWeight implements SpectralWeight {
   constructor(readonly inChannels: number, readonly outChannels: number, readonly modes: readonly number[], o: FactorizedWeightOptions & { rng: Rng; dtype?: DType }) {
     const who = 'factorized weight';
     const r = resolveLayer(o, inChannels, outChannels, modes, who);
-    if (r.factorization === 'dense') throw new RangeError(`${who}: factorization 'dense' is DenseSpectralWeight (use factorizedWeight)`);
+    if (r.factorization === 'dense' && !r.separable) throw new RangeError(`${who}: factorization 'dense' is DenseSpectralWeight (use factorizedWeight)`);
     this.kind = r.factorization;
     this.implementation = r.implementation;
     this.separable = r.separable;
@@ -301,7 +301,11 @@ export class FactorizedSpectralWeight implements SpectralWeight {
     const shape = r.shape;
     const N = shape.length;
     const specs: FactorSpec[] = [];
-    if (this.kind === 'cp') {
+    if (this.kind === 'dense') {
+      this.ranks = Object.freeze([]);
+      specs.push({ name: 'weight.tensor', shape: [...shape], term: letters.join(''), termShape: [...shape], std, listIndex: null });
+      this.description = 'dense';
+    } else if (this.kind === 'cp') {
       const R = cpRank(shape, r.rank, who);
       this.ranks = Object.freeze([R]);
       const sf = (std / Math.sqrt(R)) ** (1 / N);
@@ -390,6 +394,7 @@ export class FactorizedSpectralWeight implements SpectralWeight {
     if (this.implementation === 'factorized') {
       return formatPlan(planContraction(this.equation, [[...this.modes, batch, this.inChannels], ...shapes]), dtype);
     }
+    if (this.kind === 'dense') return 'the weight itself (a permutation to mode-major)';
     return formatPlan(planContraction(this.reconstructionEquation, shapes), dtype === 'float64' ? 'float64' : 'float32');
   }
 
@@ -443,6 +448,13 @@ export class FactorizedSpectralWeight implements SpectralWeight {
   /** reconstruct() from given packed tensors (see contractWith). */
   reconstructWith(packed: readonly Variable[], dtype: ContractDType): Variable {
     this.checkPacked(packed);
+    if (this.kind === 'dense') {
+      // the weight itself, (in, k1…kd) → mode-major (k1…kd, in)
+      const w = packed[0]!;
+      const d = this.modes.length;
+      const m = ops.permute(w, [0, ...Array.from({ length: d }, (_, a) => a + 2), 1]);
+      return m.dtype === dtype ? m : ops.cast(m, dtype);
+    }
     return contract(this.reconstructionEquation, packed, { complex: packed.map(() => true), dtype });
   }
 

@@ -86,6 +86,8 @@ const CASES: [string, string][] = [
   ['silu', 'FNO with non_linearity F.silu'],
   ['preactivation', 'FNO with preactivation and group_norm'],
   ['dropout', 'FNO with channel_mlp_dropout 0.1 (inference)'],
+  ['separable', 'FNO with separable=True (dense, no channel mixing in the spectral branch)'],
+  ['max_modes_2d', '2-D FNO with max_n_modes (10, 10) for n_modes (6, 6)'],
 ];
 
 describe('mpno import neuralop', () => {

@@ -189,7 +189,15 @@ describe('TFNO', () => {
     assert.throws(() => new TFNO({ ...base, separable: 'yes' as unknown as boolean }), /TFNO: separable must be true or false, got "yes"/);
     // weight (4, 4, 4, 3): CP 0.01 → round(192 · 0.01 / 15 = 0.13) = 0
     assert.throws(() => new TFNO({ ...base, factorization: 'cp', rank: 0.01 }), /TFNO: rank 0.01 gives a CP rank of 0 for a weight of shape \(4, 4, 4, 3\), an empty factor/);
-    assert.throws(() => new TFNO({ ...base, factorization: 'dense', separable: true }), /TFNO: separable is supported with factorization cp, tucker or tt/);
+    // neuralop's separable dense weight: one tensor (in, modes…) per layer, under its DenseTensor name
+    const sep = new TFNO({ ...base, factorization: 'dense', separable: true });
+    const ssd = sep.stateDict();
+    const w = ssd.get('fno_blocks.convs.0.weight.tensor');
+    assert.ok(w, [...ssd.keys()].join(', '));
+    assert.equal(w.shape[0], base.hidden_channels);
+    assert.equal(w.shape.length, base.n_modes.length + 2);
+    for (const t of ssd.values()) t.release();
+    sep.release();
     assert.throws(() => new TFNO({ ...base, ...({ rnak: 0.1 } as object) }), /TFNO: unknown option 'rnak'/);
     assert.throws(() => new TFNO({ ...base, hidden_channels: 0 }), /hidden_channels must be a positive integer/);
     assert.throws(() => validateModel({ name: 'TFNO', ...base, factorization: 'cp', rank: 0.01 }), /TFNO: rank 0.01 gives a CP rank of 0/);

@@ -47,7 +47,9 @@ function refWeight(w: FactorizedSpectralWeight, sd: Map<string, Tensor>): Float6
   for (let e = 0; e < shapeSize(shape); e++) {
     const idx = unravel(e, shape);
     let s: C = [0, 0];
-    if (w.kind === 'cp') {
+    if (w.kind === 'dense') {
+      s = at(vals[0]!, e); // separable dense: the weight itself
+    } else if (w.kind === 'cp') {
       const R = w.ranks[0]!;
       for (let r = 0; r < R; r++) {
         let p = at(vals[0]!, r);
@@ -174,8 +176,9 @@ describe('factorised spectral weights', () => {
     }
   });
 
-  for (const kind of KINDS) {
-    for (const c of CASES) {
+  for (const kind of [...KINDS, 'dense'] as const) {
+    // 'dense' as a factorised weight is neuralop's separable dense weight (in, k1…kd)
+    for (const c of kind === 'dense' ? CASES.filter((x) => x.separable) : CASES) {
       it(`${kind} ${c.tag}: factorized = reconstructed = dense with the reconstructed weight = float64 loops (1e-12)`, () => {
         const Ci = 4;
         const Co = c.separable ? 4 : 3;
@@ -375,7 +378,6 @@ describe('factorised spectral weights', () => {
     assert.throws(() => mk({ factorization: 'svd' }), /factorized weight: factorization must be one of dense, cp, tucker, tt \(any case\), got "svd"/);
     assert.throws(() => mk({ factorization: 'cp', implementation: 'lazy' as FactorizedImplementation }), /implementation must be one of factorized, reconstructed, got "lazy"/);
     assert.throws(() => mk({ factorization: 'tucker', separable: true }, 4, 5), /a separable weight needs in_channels == out_channels, got 4 and 5/);
-    assert.throws(() => mk({ factorization: 'dense', separable: true }), /separable is supported with factorization cp, tucker or tt, not 'dense'/);
     assert.equal(ledger.snapshot().live, live, 'nothing allocated');
     const w = mk({ factorization: 'CP' }) as FactorizedSpectralWeight;
     assert.throws(() => noGrad(() => tidy(() => w.contract(Variable.constant(Tensor.zeros([2, 4, 3, 1, 5]))))), /cp spectral weight: spectrum \[2, 4, 3, 1, 5\] is not packed \[2, 4, 3, batch, 4\]/);
