@@ -13,7 +13,7 @@ import { type NeuralOperator, buildModel, modelFamily } from '../models/registry
 import { type TrainingState, loadCheckpoint, runEntries, saveCheckpoint } from '../train/checkpoint.js';
 import { type RunConfig, loadConfig, validateConfig } from '../train/config.js';
 import {
-  NeuralopError, neuralopArguments, neuralopStateDict, neuralopToMpno, normalizerFromDataProcessor, readNeuralopCheckpoint, readNeuralopExport, readStateDict, sameModel, stateDictTensors,
+  NeuralopError, toModelNames, neuralopArguments, neuralopStateDict, neuralopToMpno, normalizerFromDataProcessor, readNeuralopCheckpoint, readNeuralopExport, readStateDict, sameModel, stateDictTensors,
 } from '../train/neuralop.js';
 import { checkModelFitsDataset, checkWeightsFit } from './model-check.js';
 import { VERSION } from './version.js';
@@ -31,17 +31,6 @@ export interface ImportOptions {
   force: boolean;
 }
 
-/** Renames neuralop's state-dict keys to the model's own names (through its aliases). */
-function toModelNames(model: NeuralOperator, weights: Map<string, Tensor>): Record<string, Tensor> {
-  const aliases = model.stateAliasMap();
-  const out: Record<string, Tensor> = {};
-  for (const [k, t] of weights) {
-    const name = aliases.get(k) ?? k;
-    if (Object.hasOwn(out, name)) throw new NeuralopError(`the state dict has both '${k}' and another name of '${name}'`);
-    out[name] = t;
-  }
-  return out;
-}
 
 /** The run config of an imported model: the user's config with the imported model, or one made for it. */
 function importedConfig(model: RunConfig['model'], o: ImportOptions, sourceFile: string, notes: string[]): RunConfig {

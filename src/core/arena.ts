@@ -4,8 +4,11 @@
  * 64-byte aligned blocks whose sizes are rounded up to 64 bytes (so a kernel may read a whole SIMD
  * vector past the last element without leaving the block).
  *
- * Shared memories never detach their buffer on grow, so typed-array views stay valid.
+ * Shared memories never detach their buffer on grow, so typed-array views stay valid. Where memory
+ * cannot be shared (a page that is not cross-origin isolated: one thread), growing detaches the old
+ * buffer, and views are made again (Tensor.data does).
  */
+import { platform } from './platform.js';
 
 export const PAGE = 65536;
 export const ALIGN = 64;
@@ -15,15 +18,19 @@ export const MAX_PAGES = 65536; // 4 GiB, the wasm32 limit
 
 export class Arena {
   readonly memory: WebAssembly.Memory;
+  /** Whether the memory is shared between threads (unshared on a page that is not cross-origin isolated). */
+  readonly shared: boolean;
   private top = ARENA_BASE;
   private readonly freeByStart = new Map<number, number>();
   private readonly freeByEnd = new Map<number, number>();
   private readonly sizes = new Map<number, number>();
 
   constructor(initialPages = 256) {
-    this.memory = new WebAssembly.Memory({ initial: initialPages, maximum: MAX_PAGES, shared: true });
+    this.shared = platform.sharedMemory();
+    this.memory = new WebAssembly.Memory({ initial: initialPages, maximum: MAX_PAGES, shared: this.shared });
   }
 
+  /** The memory's bytes; an unshared memory's buffer is replaced when it grows (see Tensor.data). */
   get buffer(): SharedArrayBuffer {
     return this.memory.buffer as unknown as SharedArrayBuffer;
   }

@@ -134,7 +134,8 @@ export class Tensor {
   /** Typed-array view of the elements (raw 16-bit codes for float16/bfloat16). */
   get data(): StorageArray {
     const s = this.live('Tensor.data');
-    if (this.view === undefined) this.view = viewOf(this.dtype, s.ptr + this.offset * itemSize(this.dtype), this.size);
+    // an unshared memory detaches its buffer when it grows: a view of it then has no elements
+    if (this.view === undefined || (this.view.length === 0 && this.size > 0)) this.view = viewOf(this.dtype, s.ptr + this.offset * itemSize(this.dtype), this.size);
     return this.view;
   }
 

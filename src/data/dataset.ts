@@ -1,7 +1,7 @@
 import type { DType } from '../core/dtype.js';
 import { Rng, type RngState } from '../core/rng.js';
 import { Tensor, fmtShape, shapeSize } from '../core/tensor.js';
-import { isPtTensor, ptToTensor, readPt } from './formats/pt.js';
+import { type PtValue, isPtTensor, ptToTensor, readPt } from './formats/pt.js';
 import type { Batch, Dataset } from '../core/batch.js';
 
 /** Input/output pairs stored as two tensors [N, C_in, …] and [N, C_out, …]. */
@@ -203,7 +203,11 @@ export class UnitGaussianNormalizer {
  * load_darcy_flow_small does: a channel axis is added, x becomes float32 (0/1), y float32.
  */
 export function loadDarcyPt(path: string, opts: { n?: number; dtype?: DType } = {}): TensorDataset {
-  const v = readPt(path);
+  return darcyFromPt(readPt(path), path, opts);
+}
+
+/** loadDarcyPt on a parsed .pt value (parsePt of the file's bytes); `path` names it in errors. */
+export function darcyFromPt(v: PtValue, path: string, opts: { n?: number; dtype?: DType } = {}): TensorDataset {
   if (v === null || typeof v !== 'object' || Array.isArray(v) || v instanceof Uint8Array || isPtTensor(v)) {
     throw new TypeError(`${path}: expected a dict with tensors 'x' and 'y'`);
   }

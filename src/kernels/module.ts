@@ -1,7 +1,5 @@
-import { existsSync, readFileSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
-import { setFlagsFromString } from 'node:v8';
 import { arena } from '../core/arena.js';
+import { platform } from '../core/platform.js';
 
 /** Signatures of the kernels exported by dist/wasm/mpno.wasm (pointers are byte addresses in the arena). */
 export interface KernelExports {
@@ -102,36 +100,84 @@ export const KERNEL_NAMES: readonly KernelName[] = [
 /** The kernel builds: 'relaxed-simd' adds relaxed-SIMD fused multiply-add (GEMM) to the plain 'simd' one. */
 export type KernelVariant = 'simd' | 'relaxed-simd';
 
-const wasmPaths: Record<KernelVariant, string> = {
-  'simd': fileURLToPath(new URL('../../wasm/mpno.wasm', import.meta.url)),
-  'relaxed-simd': fileURLToPath(new URL('../../wasm/mpno-relaxed.wasm', import.meta.url)),
-};
+const builds: Record<KernelVariant, 'mpno' | 'mpno-relaxed'> = { 'simd': 'mpno', 'relaxed-simd': 'mpno-relaxed' };
 
-function read(variant: KernelVariant): Uint8Array {
-  const p = wasmPaths[variant];
-  if (!existsSync(p)) {
-    throw new Error(`mpno: kernel module ${p} is missing; run 'npm install' (or 'npm run build') in the mpno package`);
+function readLeb(b: Uint8Array, at: number): [value: number, next: number] {
+  let v = 0;
+  let shift = 0;
+  for (;;) {
+    const byte = b[at++];
+    if (byte === undefined) throw new RangeError('wasm: truncated LEB128 number');
+    v += (byte & 0x7f) * 2 ** shift;
+    shift += 7;
+    if ((byte & 0x80) === 0) return [v, at];
   }
-  return readFileSync(p);
 }
 
 /**
- * The relaxed build where the engine accepts it: on by default in Node >= 22, behind
+ * A copy of a kernel build whose imported memory is declared unshared (limits flag 0x03 → 0x01), for
+ * hosts that cannot share memory between threads (a page that is not cross-origin isolated). The
+ * kernels use no atomic instructions on their own, so the code is the same; only the pool's threads
+ * need the shared memory, and such a host runs one thread.
+ */
+export function unsharedMemoryBuild(bytes: Uint8Array): Uint8Array {
+  const b = new Uint8Array(bytes); // a copy (a Buffer's slice() would be a view)
+  if (b.length < 8 || b[0] !== 0 || b[1] !== 0x61 || b[2] !== 0x73 || b[3] !== 0x6d) throw new RangeError('wasm: not a WebAssembly module');
+  let at = 8;
+  while (at < b.length) {
+    const id = b[at]!;
+    const [size, body] = readLeb(b, at + 1);
+    if (id === 2) {
+      let [count, p] = readLeb(b, body);
+      for (; count > 0; count--) {
+        for (let name = 0; name < 2; name++) {
+          const [len, q] = readLeb(b, p);
+          p = q + len;
+        }
+        const kind = b[p++]!;
+        if (kind === 0) p = readLeb(b, p)[1];
+        else if (kind === 1) {
+          p++; // reference type
+          const flag = b[p++]!;
+          p = readLeb(b, p)[1];
+          if (flag & 1) p = readLeb(b, p)[1];
+        } else if (kind === 2) {
+          const flag = b[p]!;
+          if (flag === 0x03) b[p] = 0x01;
+          p++;
+          p = readLeb(b, p)[1];
+          if (flag & 1) p = readLeb(b, p)[1];
+        } else if (kind === 3) p += 2;
+        else throw new RangeError(`wasm: import kind ${kind} is not known`);
+      }
+      return b;
+    }
+    at = body + size;
+  }
+  return b;
+}
+
+function read(variant: KernelVariant): Uint8Array<ArrayBuffer> {
+  const bytes = platform.kernelBytes(builds[variant]);
+  return (platform.sharedMemory() ? bytes : unsharedMemoryBuild(bytes)) as Uint8Array<ArrayBuffer>;
+}
+
+/**
+ * The relaxed build where the engine accepts it: on by default in Node >= 22 and Chromium >= 114, behind
  * --experimental-wasm-relaxed-simd in Node 20, which is set here (before any compile) when validation
  * fails without it. MPNO_RELAXED_SIMD=0 selects the plain build.
  */
-function chooseVariant(): { variant: KernelVariant; bytes: Uint8Array } {
-  if (process.env['MPNO_RELAXED_SIMD'] !== '0') {
+function chooseVariant(): { variant: KernelVariant; bytes: Uint8Array<ArrayBuffer> } {
+  if (platform.env('MPNO_RELAXED_SIMD') !== '0') {
     const relaxed = read('relaxed-simd');
     if (WebAssembly.validate(relaxed)) return { variant: 'relaxed-simd', bytes: relaxed };
-    try {
-      setFlagsFromString('--experimental-wasm-relaxed-simd');
-    } catch {
-      // engines without the flag: the plain build
-    }
+    // engines without the flag: the plain build
+    platform.setEngineFlag('--experimental-wasm-relaxed-simd');
     if (WebAssembly.validate(relaxed)) return { variant: 'relaxed-simd', bytes: relaxed };
   }
-  return { variant: 'simd', bytes: read('simd') };
+  const plain = read('simd');
+  if (!WebAssembly.validate(plain)) throw new Error(`mpno: this ${platform.name} cannot run mpno's kernels: it lacks WebAssembly SIMD (128-bit), which Node >= 16.4 and Chromium >= 91, Firefox >= 89, Safari >= 16.4 have`);
+  return { variant: 'simd', bytes: plain };
 }
 
 const chosen = chooseVariant();
@@ -146,7 +192,7 @@ export function instantiate(memory: WebAssembly.Memory): KernelExports {
   const inst = new WebAssembly.Instance(wasmModule, { env: { memory } });
   const ex = inst.exports as unknown as Partial<KernelExports>;
   for (const name of KERNEL_NAMES) {
-    if (typeof ex[name] !== 'function') throw new Error(`mpno: kernel '${name}' is missing from ${wasmPaths[kernelVariant]}; rebuild with 'npm run build'`);
+    if (typeof ex[name] !== 'function') throw new Error(`mpno: kernel '${name}' is missing from ${platform.kernelSource(builds[kernelVariant])}; rebuild with 'npm run build'`);
   }
   return ex as KernelExports;
 }

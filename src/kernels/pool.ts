@@ -1,7 +1,6 @@
-import { ARG_SLOTS, CONTROL_BLOCK_BYTES } from './pool-layout.js';
-import { availableParallelism } from 'node:os';
-import { MessageChannel, type MessagePort, Worker, receiveMessageOnPort } from 'node:worker_threads';
+import { ARG_SLOTS, CONTROL_BLOCK_BYTES, readError } from './pool-layout.js';
 import { arena } from '../core/arena.js';
+import { type PoolWorkerHandle, platform } from '../core/platform.js';
 import { KERNEL_NAMES, type KernelName, wasm, wasmModule } from './module.js';
 
 /**
@@ -30,15 +29,19 @@ import { KERNEL_NAMES, type KernelName, wasm, wasmModule } from './module.js';
  * Control block (CONTROL_BLOCK_BYTES per worker, in the arena): Int32 [0] job sequence (-1 = exit), [1] done
  * sequence, [2] kernel index, [3] argument count, [4] error flag, [5] spin budget in µs (read by the
  * worker before each spin), [6] worker asleep (1 while in Atomics.wait), [7] main asleep, [8] the
- * last claimed sequence number; Float64
- * args at +64 (32 slots, the last holds the return value).
+ * last claimed sequence number, [9] the worker runs; Float64 args at +64 (32 slots, the last holds
+ * the return value); the message of a failed call after them (pool-layout.ts).
+ *
+ * Workers are started through the platform interface (worker_threads in Node, Web Workers in a
+ * browser); where memory cannot be shared (a page that is not cross-origin isolated) the pool has
+ * one thread and never starts one.
  */
 
 /** Default spin before sleeping, in µs (MPNO_SPIN_US overrides; 0 = always sleep at once). */
 const DEFAULT_SPIN_MICROS = 200;
 
 function envSpin(): number {
-  const raw = process.env['MPNO_SPIN_US'];
+  const raw = platform.env('MPNO_SPIN_US');
   if (raw === undefined || raw === '') return DEFAULT_SPIN_MICROS;
   const n = Number(raw);
   return Number.isInteger(n) && n >= 0 && n <= 1_000_000 ? n : DEFAULT_SPIN_MICROS;
@@ -56,8 +59,8 @@ export function spinFor(ctl: Int32Array, idx: number, want: number, micros: numb
 }
 
 function envThreads(): number {
-  const cores = Math.max(1, availableParallelism());
-  const raw = process.env['MPNO_THREADS'];
+  const cores = platform.sharedMemory() ? Math.max(1, platform.cores()) : 1;
+  const raw = platform.env('MPNO_THREADS');
   if (raw === undefined || raw === '') return cores;
   const n = Number(raw);
   if (!Number.isInteger(n) || n < 1 || n > 256) {
@@ -67,8 +70,8 @@ function envThreads(): number {
 }
 
 interface PoolWorker {
-  worker: Worker;
-  errors: MessagePort;
+  worker: PoolWorkerHandle;
+  ctlPtr: number;
   ctl: Int32Array;
   args: Float64Array;
   seq: number;
@@ -99,6 +102,7 @@ class ThreadPool {
   /** Sets the number of threads (>= 1) used by later kernel calls. */
   setThreads(n: number): void {
     if (!Number.isInteger(n) || n < 1 || n > 256) throw new RangeError(`setThreads: thread count must be an integer from 1 to 256, got ${n}`);
+    if (n > 1 && !platform.sharedMemory()) throw new RangeError(`setThreads(${n}): this ${platform.name} cannot share memory between threads (a page must be cross-origin isolated); one thread only`);
     this.maxThreads = n;
   }
 
@@ -176,14 +180,24 @@ class ThreadPool {
       const ctl = new Int32Array(buf, ctlPtr, 16);
       ctl.fill(0);
       ctl[5] = this.effSpin;
-      const { port1, port2 } = new MessageChannel();
-      const worker = new Worker(new URL('./worker.js', import.meta.url), {
-        workerData: { memory: arena.memory, module: wasmModule, ctl: ctlPtr, names: [...KERNEL_NAMES], errors: port2 },
-        transferList: [port2],
-      });
-      worker.unref();
-      port1.unref();
-      this.workers.push({ worker, errors: port1, ctl, args: new Float64Array(buf, ctlPtr + 64, ARG_SLOTS), seq: 0, asleep: false });
+      const worker = platform.startPoolWorker({ memory: arena.memory, module: wasmModule, ctl: ctlPtr, names: [...KERNEL_NAMES] });
+      this.workers.push({ worker, ctlPtr, ctl, args: new Float64Array(buf, ctlPtr + 64, ARG_SLOTS), seq: 0, asleep: false });
+    }
+  }
+
+  /**
+   * Starts the workers of `threads` threads and resolves when every one of them runs (or rejects
+   * after `timeoutMs`). Not needed in Node, where a task a worker has not started is run by the
+   * main thread; a browser starts a worker only once its creator yields to its event loop, so a
+   * page calls this before its first threaded run.
+   */
+  async ready(timeoutMs = 20000): Promise<void> {
+    this.ensureWorkers(this.maxThreads - 1);
+    const end = Date.now() + timeoutMs;
+    const want = this.workers.slice(0, this.maxThreads - 1);
+    while (!want.every((w) => Atomics.load(w.ctl, 9) === 1)) {
+      if (Date.now() > end) throw new Error(`mpno: ${want.filter((w) => Atomics.load(w.ctl, 9) !== 1).length} of ${want.length} kernel worker(s) did not start within ${timeoutMs} ms`);
+      await new Promise((r) => setTimeout(r, 5));
     }
   }
 
@@ -243,7 +257,7 @@ class ThreadPool {
         for (let v = Atomics.load(w.ctl, 1); v !== w.seq; v = Atomics.load(w.ctl, 1)) Atomics.wait(w.ctl, 1, v, 1000);
         Atomics.store(w.ctl, 7, 0);
       }
-      if (w.ctl[4] !== 0) failure ??= String(receiveMessageOnPort(w.errors)?.message ?? 'no message');
+      if (w.ctl[4] !== 0) failure ??= readError(arena.buffer, w.ctlPtr);
       results[t] = w.args[ARG_SLOTS - 1]!;
     }
     this.stolen += stolen;
@@ -258,7 +272,7 @@ class ThreadPool {
     for (const w of this.workers) {
       Atomics.store(w.ctl, 0, -1);
       Atomics.notify(w.ctl, 0);
-      void w.worker.terminate();
+      w.worker.terminate();
     }
     this.workers = [];
   }

@@ -185,3 +185,25 @@ export function copyInto(dst: Tensor, src: Tensor, what: string): void {
   if (src.dtype === dst.dtype) (dst.data as Float32Array).set(src.data as Float32Array);
   else backend().convert(src, dst);
 }
+
+/**
+ * Checks that checkpoint weights have the names and shapes of a model's parameters, naming the first
+ * one that differs with its qualified name; `source` says where the model's config came from.
+ */
+export function checkWeightsFit(model: Module, weights: Record<string, Tensor>, checkpoint: string, source: string): void {
+  const expected = model.stateDict();
+  try {
+    const hint = `the checkpoint and ${source} describe different models`;
+    for (const [name, t] of expected) {
+      const w = weights[name];
+      if (w === undefined) throw new RangeError(`${checkpoint}: the checkpoint has no '${name}' (${fmtShape(t.shape)}), which the model built from ${source} has; ${hint}`);
+      if (fmtShape(w.shape) !== fmtShape(t.shape)) {
+        throw new RangeError(`${checkpoint}: '${name}' has shape ${fmtShape(w.shape)} in the checkpoint, but the model built from ${source} expects ${fmtShape(t.shape)}; ${hint}`);
+      }
+    }
+    const extra = Object.keys(weights).filter((k) => !expected.has(k));
+    if (extra.length) throw new RangeError(`${checkpoint}: the checkpoint has '${extra[0]}', which the model built from ${source} lacks; ${hint}`);
+  } finally {
+    for (const t of expected.values()) t.release();
+  }
+}

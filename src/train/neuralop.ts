@@ -17,8 +17,8 @@
  */
 import { Tensor, fmtShape, shapeSize } from '../core/tensor.js';
 import { type PtDict, PtRef, type PtTensor, type PtValue, isPtTensor, ptToTensor, readPt } from '../data/formats/pt.js';
-import { readFileSync } from 'node:fs';
-import { readSafetensors } from '../data/formats/safetensors.js';
+import { decodeSafetensors } from '../data/formats/safetensors-codec.js';
+import { platform } from '../core/platform.js';
 import { modelNames } from '../models/registry.js';
 import { type FNOOptions, resolveFnoOptions } from '../models/fno.js';
 import { type TFNOOptions, resolveTfnoOptions } from '../models/tfno.js';
@@ -128,20 +128,31 @@ export function readNeuralopCheckpoint(dir: string, name: string): { metadata: P
 export function readNeuralopExport(dir: string): { metadata: PtDict; weights: Map<string, Tensor>; files: string[] } {
   const cfgFile = `${dir}/config.json`;
   const stFile = `${dir}/model.safetensors`;
+  let text: string;
+  try {
+    text = new TextDecoder().decode(platform.readFile(cfgFile));
+  } catch (e) {
+    throw new NeuralopError(`${cfgFile}: cannot be read (${e instanceof Error ? e.message : String(e)})`);
+  }
+  return { ...neuralopExportFromBytes(text, cfgFile, platform.readFile(stFile), stFile), files: [cfgFile, stFile] };
+}
+
+/** readNeuralopExport on the files' contents (config.json's text, model.safetensors's bytes); the names are for errors. */
+export function neuralopExportFromBytes(configText: string, cfgFile: string, weightBytes: Uint8Array, stFile: string): { metadata: PtDict; weights: Map<string, Tensor> } {
   let args: unknown;
   try {
-    args = JSON.parse(readFileSync(cfgFile, 'utf8'));
+    args = JSON.parse(configText);
   } catch (e) {
     throw new NeuralopError(`${cfgFile}: cannot be read as JSON (${e instanceof Error ? e.message : String(e)})`);
   }
   if (!isDict(args as PtValue)) throw new NeuralopError(`${cfgFile}: the constructor arguments are a JSON object, got ${JSON.stringify(args)}`);
-  const { tensors, metadata } = readSafetensors(stFile, { role: 'parameter' });
+  const { tensors, metadata } = decodeSafetensors(weightBytes, stFile, { role: 'parameter' });
   const cls = metadata['neuralop_class'];
   if (!cls) {
     for (const t of Object.values(tensors)) t.release();
     throw new NeuralopError(`${stFile}: no 'neuralop_class' in its metadata (not written by mpno export --format neuralop)`);
   }
-  return { metadata: { ...(args as PtDict), _name: cls }, weights: new Map(Object.entries(tensors)), files: [cfgFile, stFile] };
+  return { metadata: { ...(args as PtDict), _name: cls }, weights: new Map(Object.entries(tensors)) };
 }
 
 /** A state dict file (torch.save(model.state_dict()), or neuralop's with its `_metadata`). */
@@ -538,4 +549,16 @@ export function neuralopArguments(model: { name: string } & Record<string, unkno
     args['rank'] ??= 0.1;
   }
   return { cls: name, args };
+}
+
+/** Renames neuralop's state-dict keys to the model's own names (through its aliases). */
+export function toModelNames(model: Module, weights: Map<string, Tensor>): Record<string, Tensor> {
+  const aliases = model.stateAliasMap();
+  const out: Record<string, Tensor> = {};
+  for (const [k, t] of weights) {
+    const name = aliases.get(k) ?? k;
+    if (Object.hasOwn(out, name)) throw new NeuralopError(`the state dict has both '${k}' and another name of '${name}'`);
+    out[name] = t;
+  }
+  return out;
 }

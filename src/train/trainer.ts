@@ -3,7 +3,9 @@ import path from 'node:path';
 import { Tensor } from '../core/tensor.js';
 import { type BlockPrecision, type PrecisionControlled, demote } from '../precision/policy.js';
 import type { GradScaler, GradScalerState } from '../precision/scaler.js';
-import { type EpochSchedule, precisionAt } from '../precision/schedule.js';
+import { type EpochSchedule, applySavedPrecision, precisionAt } from '../precision/schedule.js';
+
+export { applySavedPrecision };
 import { Variable, backward, disposeGraph, noGrad, tidy } from '../autograd/variable.js';
 import type { DataLoader, UnitGaussianNormalizer } from '../data/dataset.js';
 import { type Batch, releaseBatch } from '../core/batch.js';
@@ -348,30 +350,3 @@ export class Trainer {
   }
 }
 
-/**
- * Puts a model into the precision state a checkpoint recorded: each Fourier layer's precision and
- * overflow count, then (with a precision schedule) the schedule's mode of the last completed epoch,
- * which also decides AMP (off in a 'full' phase). Used on resume and by eval/predict, so that a
- * checkpoint is evaluated in the precision it was last trained and evaluated in.
- */
-export function applySavedPrecision(model: PrecisionControlled, saved: unknown, o: { schedule?: EpochSchedule | undefined; ampInHalfPhases?: boolean | undefined; epoch: number }): void {
-  if (saved === null || typeof saved !== 'object') return;
-  const layers = model.precisionLayers();
-  const s = saved as { layers?: unknown };
-  const list = s.layers ?? [];
-  if (!Array.isArray(list)) throw new RangeError(`checkpoint state: precision.layers must be a list, got ${JSON.stringify(list)}`);
-  for (const l of list as unknown[]) {
-    const e = l as { layer?: unknown; precision?: unknown; overflows?: unknown } | null;
-    if (e === null || typeof e !== 'object' || typeof e.layer !== 'number' || !layers[e.layer] || typeof e.overflows !== 'number') {
-      throw new RangeError(`checkpoint state: precision.layers entry ${JSON.stringify(l)} is not {layer, precision, overflows} of one of the model's ${layers.length} spectral layers`);
-    }
-    model.setPrecision({ fno_block_precision: e.precision as BlockPrecision, layer: e.layer });
-    layers[e.layer]!.overflows = e.overflows;
-  }
-  // the schedule's current mode, so that only a real switch at the next epoch resets the layers
-  if (o.schedule && o.epoch > 0) {
-    const cur = precisionAt(o.schedule, o.epoch - 1);
-    model.precisionPolicy.fno_block_precision = cur;
-    model.precisionPolicy.amp = cur === 'full' ? false : o.ampInHalfPhases ?? model.precisionPolicy.amp;
-  }
-}

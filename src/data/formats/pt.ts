@@ -7,12 +7,12 @@
  * rebuilders, storage types, OrderedDict, dtypes). Nothing in the file is ever executed: any other
  * global is refused by name.
  */
-import { readFileSync } from 'node:fs';
 import { unzipSync } from 'fflate';
 import { decodeBf16, decodeF16 } from '../../core/codecs.js';
 import { type DType, isHalf } from '../../core/dtype.js';
 import type { Role } from '../../core/ledger.js';
 import { Tensor } from '../../core/tensor.js';
+import { platform } from '../../core/platform.js';
 
 /** Element types a `.pt` storage may have (the ones this reader supports). */
 export type PtDType = 'float64' | 'float32' | 'float16' | 'bfloat16' | 'bool' | 'int64' | 'int32' | 'int16' | 'int8' | 'uint8';
@@ -700,7 +700,7 @@ export function parsePt(bytes: Uint8Array, name: string, opts: PtReadOptions = {
 
 /** Reads a `.pt` file written by torch.save (zip format). */
 export function readPt(path: string, opts: PtReadOptions = {}): PtValue {
-  return parsePt(readFileSync(path), path, opts);
+  return parsePt(platform.readFile(path), path, opts);
 }
 
 /** True for a PtTensor (as opposed to the other values of the tree). */
