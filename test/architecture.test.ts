@@ -5,7 +5,7 @@ import { describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
 
 // The layers of DEVELOPERS' guide, bottom to top: a module may import its own layer and those below.
-const LAYERS = ['types', 'core', 'kernels', 'fft', 'autograd', 'precision', 'nn', 'models', 'optim', 'losses', 'data', 'train', 'cli'];
+const LAYERS = ['types', 'core', 'kernels', 'fft', 'autograd', 'precision', 'nn', 'models', 'optim', 'losses', 'data', 'train', 'cli', 'web'];
 const src = fileURLToPath(new URL('../../src/', import.meta.url));
 
 function files(dir: string): string[] {

@@ -1,0 +1,155 @@
+// The page's engine: a dedicated worker that holds the model and data and runs inference (the kernel
+// pool blocks in Atomics.wait, which a page's main thread may not). Requests {id, op, …} get replies
+// {id, ok, result | error}; see page.ts for the other side.
+import { arena } from '../../core/arena.js';
+import { kernelVariant } from '../../kernels/module.js';
+import { pool } from '../../kernels/pool.js';
+import type { TensorDataset } from '../../data/dataset.js';
+import { InputError, type LoadedRun, checkRunFitsData, datasetFromBytes, predictOne, relativeL2, resampleGrid, runFromBytes, runFromExport } from '../engine.js';
+
+export type EngineRequest =
+  | { id: number; op: 'init'; threads: number }
+  | { id: number; op: 'loadRun'; name: string; state: string; weights: ArrayBuffer }
+  | { id: number; op: 'loadExport'; name: string; config: string; weights: ArrayBuffer; dataProcessor: ArrayBuffer | null }
+  | { id: number; op: 'loadData'; name: string; bytes: ArrayBuffer }
+  | { id: number; op: 'predict'; index: number; scale: number; precision: 'saved' | 'full'; repeats: number };
+
+export interface EngineInfo {
+  threads: number;
+  shared: boolean;
+  kernels: string;
+}
+
+export interface RunInfo {
+  name: string;
+  family: string;
+  epoch: number;
+  precision: string;
+  hasHalf: boolean;
+  inChannels: number;
+  outChannels: number;
+}
+
+export interface DataInfo {
+  name: string;
+  length: number;
+  xShape: number[];
+  yShape: number[];
+}
+
+export interface Prediction {
+  grid: [number, number];
+  cin: number;
+  cout: number;
+  /** The input at the grid predicted on. */
+  x: Float32Array;
+  /** The truth at that grid (resampled from the data's grid when the two differ). */
+  y: Float32Array;
+  truthResampled: boolean;
+  pred: Float32Array;
+  relL2: number;
+  /** Median wall time of one forward pass, ms. */
+  ms: number;
+  /** The model in the other precision (full when it runs in half, and the reverse), where it has half layers. */
+  other: { precision: string; pred: Float32Array; relL2: number; relDiff: number } | null;
+  precision: string;
+}
+
+let run: LoadedRun | undefined;
+let data: TensorDataset | undefined;
+
+function info(): EngineInfo {
+  return { threads: pool.threads, shared: arena.shared, kernels: kernelVariant };
+}
+
+function timed<T>(repeats: number, fn: () => T): { value: T; ms: number } {
+  const times: number[] = [];
+  let value!: T;
+  for (let r = 0; r < Math.max(1, repeats); r++) {
+    const t0 = performance.now();
+    value = fn();
+    times.push(performance.now() - t0);
+  }
+  times.sort((a, b) => a - b);
+  return { value, ms: times[Math.floor(times.length / 2)]! };
+}
+
+async function handle(req: EngineRequest): Promise<unknown> {
+  switch (req.op) {
+    case 'init': {
+      const want = Math.max(1, Math.floor(req.threads));
+      pool.setThreads(arena.shared ? want : 1);
+      if (pool.threads > 1) await pool.ready();
+      return info();
+    }
+    case 'loadRun':
+    case 'loadExport': {
+      const next = req.op === 'loadRun'
+        ? runFromBytes(req.state, new Uint8Array(req.weights), req.name)
+        : runFromExport(req.config, new Uint8Array(req.weights), req.dataProcessor ? new Uint8Array(req.dataProcessor) : undefined, req.name);
+      run?.model.release();
+      run = next;
+      const s = next.spec;
+      return {
+        name: next.name, family: s.name, epoch: next.epoch, precision: next.precision, hasHalf: next.hasHalf,
+        inChannels: Number(s['in_channels'] ?? 0), outChannels: Number(s['out_channels'] ?? 0),
+      } satisfies RunInfo;
+    }
+    case 'loadData': {
+      const next = datasetFromBytes(new Uint8Array(req.bytes), req.name);
+      data?.release();
+      data = next;
+      return { name: next.name, length: next.length, xShape: [...next.xShape], yShape: [...next.yShape] } satisfies DataInfo;
+    }
+    case 'predict': {
+      if (!run) throw new InputError('pick a checkpoint first');
+      if (!data) throw new InputError('pick a dataset first');
+      if (data.xShape.length !== 4) throw new InputError(`${data.name}: the page draws 2-D fields; x is [${data.xShape.join(', ')}]`);
+      checkRunFitsData(run, data);
+      if (!Number.isInteger(req.index) || req.index < 0 || req.index >= data.length) throw new InputError(`sample ${req.index} is outside 0…${data.length - 1} of ${data.name}`);
+      const [C, H, W] = data.xShape.slice(1) as [number, number, number];
+      const Co = data.yShape[1]!;
+      const h = Math.max(4, Math.round(H * req.scale));
+      const w = Math.max(4, Math.round(W * req.scale));
+      const s = data.gather([req.index]);
+      const xa = s.x.toFloat64();
+      const ya = s.y.toFloat64();
+      s.x.release();
+      s.y.release();
+      const x = resampleGrid(xa, C, H, W, h, w);
+      const y = Float32Array.from(resampleGrid(ya, Co, H, W, h, w));
+      checkRunFitsData(run, { xShape: [1, C, h, w], yShape: [1, Co, h, w], name: `${data.name} at ${h} × ${w}` });
+      const r = run;
+      const { value: pred, ms } = timed(req.repeats, () => predictOne(r, x, [h, w], req.precision));
+      let other: Prediction['other'] = null;
+      if (r.hasHalf) {
+        const otherPrecision = req.precision === 'full' ? 'saved' : 'full';
+        const p2 = predictOne(r, x, [h, w], otherPrecision);
+        other = { precision: otherPrecision === 'full' ? 'full' : r.precision, pred: p2, relL2: relativeL2(p2, y), relDiff: relativeL2(pred, p2) };
+      }
+      return {
+        grid: [h, w], cin: C, cout: Co, x: Float32Array.from(x), y, truthResampled: h !== H || w !== W, pred, relL2: relativeL2(pred, y), ms, other,
+        precision: req.precision === 'full' ? 'full' : r.precision,
+      } satisfies Prediction;
+    }
+  }
+}
+
+const scope = globalThis as unknown as {
+  onmessage: ((e: MessageEvent<EngineRequest>) => void) | null;
+  postMessage(m: unknown): void;
+};
+// requests are handled one after another (each may await the pool's start-up)
+let queue = Promise.resolve();
+scope.onmessage = (e) => {
+  const req = e.data;
+  queue = queue.then(async () => {
+    try {
+      scope.postMessage({ id: req.id, ok: true, result: await handle(req) });
+    } catch (err) {
+      const known = err instanceof InputError || err instanceof RangeError || err instanceof TypeError;
+      scope.postMessage({ id: req.id, ok: false, error: err instanceof Error ? err.message : String(err), kind: known ? 'input' : 'internal' });
+    }
+  });
+};
+scope.postMessage({ id: 0, ok: true, result: info() });

@@ -1,0 +1,395 @@
+// The page: picks a checkpoint and a dataset (files, or what `mpno serve` serves), sends them to the
+// engine worker, and draws input | prediction | truth | error with colour bars. Everything the user
+// can get wrong ends in a message on the page (#message), never only in the console.
+import type { DataInfo, EngineInfo, EngineRequest, Prediction, RunInfo } from './engine-worker.js';
+
+type Req = EngineRequest extends infer R ? (R extends { id: number } ? Omit<R, 'id'> : never) : never;
+
+interface PageState {
+  engine?: EngineInfo;
+  run?: RunInfo;
+  data?: DataInfo;
+  last?: Prediction;
+  bench?: { ms: number; threads: number; grid: [number, number] };
+  busy: boolean;
+  error?: string;
+  /** Increments after every finished request (tests wait on it). */
+  done: number;
+}
+
+const SCALES = [0.5, 0.75, 1, 1.5, 2, 3, 4];
+const state: PageState = { busy: false, done: 0 };
+(globalThis as unknown as { mpno: PageState }).mpno = state;
+
+const $ = <T extends HTMLElement>(id: string): T => {
+  const el = document.getElementById(id);
+  if (!el) throw new Error(`page: #${id} is missing`);
+  return el as T;
+};
+
+function showMessage(text: string | undefined): void {
+  const box = $('message');
+  state.error = text;
+  box.hidden = text === undefined;
+  box.textContent = text ?? '';
+}
+
+/** The smallest module with a SIMD instruction (v128.const): validates only where WebAssembly SIMD exists. */
+const SIMD_PROBE = new Uint8Array([0, 97, 115, 109, 1, 0, 0, 0, 1, 5, 1, 96, 0, 1, 123, 3, 2, 1, 0, 10, 22, 1, 20, 0, 253, 12, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 11]);
+
+function browserProblem(): string | undefined {
+  if (typeof WebAssembly !== 'object') return 'This browser has no WebAssembly; mpno needs WebAssembly with SIMD (Chrome/Edge ≥ 91, Firefox ≥ 89, Safari ≥ 16.4).';
+  if (!WebAssembly.validate(SIMD_PROBE)) return 'This browser lacks WebAssembly SIMD, which mpno\'s kernels need (Chrome/Edge ≥ 91, Firefox ≥ 89, Safari ≥ 16.4).';
+  if (typeof Worker !== 'function') return 'This browser has no Web Workers, which mpno runs in.';
+  return undefined;
+}
+
+// ---- the engine worker ------------------------------------------------------------------------
+
+let worker: Worker | undefined;
+let nextId = 1;
+const pending = new Map<number, { resolve: (v: unknown) => void; reject: (e: Error) => void }>();
+let engineReady: Promise<EngineInfo> | undefined;
+
+function startEngine(): Promise<EngineInfo> {
+  return new Promise((resolve, reject) => {
+    const w = new Worker(new URL('./engine.js', import.meta.url), { type: 'module', name: 'mpno-engine' });
+    worker = w;
+    pending.set(0, { resolve: (v) => resolve(v as EngineInfo), reject });
+    w.onmessage = (e: MessageEvent<{ id: number; ok: boolean; result?: unknown; error?: string }>) => {
+      const p = pending.get(e.data.id);
+      pending.delete(e.data.id);
+      if (!p) return;
+      if (e.data.ok) p.resolve(e.data.result);
+      else p.reject(new Error(e.data.error ?? 'the engine failed'));
+    };
+    w.onerror = (e) => {
+      e.preventDefault();
+      const err = new Error(`mpno's engine failed to start or crashed: ${e.message || 'no message'}`);
+      for (const p of pending.values()) p.reject(err);
+      pending.clear();
+      showMessage(err.message);
+    };
+  });
+}
+
+async function call<T>(req: Req, transfer: Transferable[] = []): Promise<T> {
+  await engineReady;
+  if (!worker) throw new Error('the engine is not running');
+  const id = nextId++;
+  return new Promise<T>((resolve, reject) => {
+    pending.set(id, { resolve: (v) => resolve(v as T), reject });
+    worker!.postMessage({ ...req, id }, transfer);
+  });
+}
+
+/** Runs one user action: its error becomes the page's message; true when it succeeded. */
+async function guarded(what: string, fn: () => Promise<void>): Promise<boolean> {
+  state.busy = true;
+  try {
+    await fn();
+    showMessage(undefined);
+    return true;
+  } catch (e) {
+    showMessage(`${what}: ${e instanceof Error ? e.message : String(e)}`);
+    return false;
+  } finally {
+    state.busy = false;
+    state.done++;
+    updateButtons();
+  }
+}
+
+// ---- inputs -----------------------------------------------------------------------------------
+
+interface NamedFile {
+  path: string;
+  file: Blob;
+}
+
+function filesOf(input: HTMLInputElement): NamedFile[] {
+  return [...(input.files ?? [])].map((f) => ({ path: (f as File & { webkitRelativePath?: string }).webkitRelativePath || f.name, file: f }));
+}
+
+type Picked =
+  | { kind: 'run'; name: string; state: NamedFile; weights: NamedFile }
+  | { kind: 'export'; name: string; config: NamedFile; weights: NamedFile; dataProcessor: NamedFile | undefined };
+
+/**
+ * Picks one checkpoint: an mpno checkpoint's state.json + model.safetensors (the one `latest` names,
+ * else the newest epoch), or an export's config.json + model.safetensors (+ data_processor.safetensors).
+ */
+async function pickCheckpoint(files: NamedFile[]): Promise<Picked> {
+  const dirOf = (p: string) => (p.includes('/') ? p.slice(0, p.lastIndexOf('/')) : '');
+  const base = (p: string) => p.split('/').pop();
+  const states = files.filter((f) => base(f.path) === 'state.json');
+  if (states.length === 0) {
+    const config = files.find((f) => base(f.path) === 'config.json');
+    const weights = config && files.find((f) => dirOf(f.path) === dirOf(config.path) && base(f.path) === 'model.safetensors');
+    if (config && weights) {
+      const dp = files.find((f) => dirOf(f.path) === dirOf(config.path) && base(f.path) === 'data_processor.safetensors');
+      return { kind: 'export', name: dirOf(config.path) || 'export', config, weights, dataProcessor: dp };
+    }
+    throw new Error(`no state.json (an mpno checkpoint) or config.json + model.safetensors (an export) among the ${files.length} file(s) picked (${files.slice(0, 4).map((f) => f.path).join(', ')}${files.length > 4 ? ', …' : ''}); pick a run directory, a checkpoint directory, an export directory, or those files`);
+  }
+  let chosen = states.sort((a, b) => a.path.localeCompare(b.path)).at(-1)!;
+  const latest = files.find((f) => base(f.path) === 'latest');
+  if (latest) {
+    const name = (await latest.file.text()).trim();
+    const hit = states.find((s) => dirOf(s.path) === (dirOf(latest.path) ? `${dirOf(latest.path)}/${name}` : name));
+    if (hit) chosen = hit;
+  }
+  const dir = dirOf(chosen.path);
+  const weights = files.find((f) => dirOf(f.path) === dir && base(f.path) === 'model.safetensors');
+  if (!weights) throw new Error(`${chosen.path} has no model.safetensors beside it`);
+  return { kind: 'run', name: dir || 'checkpoint', state: chosen, weights };
+}
+
+function showRun(info: RunInfo): void {
+  state.run = info;
+  $('run-info').textContent = `${info.name}: ${info.family}, epoch ${info.epoch}, ${info.inChannels} → ${info.outChannels} channel(s), runs in ${info.precision}`;
+  $('precision-box').hidden = !info.hasHalf;
+  $('precision-saved').textContent = `as trained (${info.precision})`;
+}
+
+async function loadRun(name: string, stateText: string, weights: ArrayBuffer): Promise<void> {
+  showRun(await call<RunInfo>({ op: 'loadRun', name, state: stateText, weights }, [weights]));
+}
+
+async function loadPicked(p: Picked): Promise<void> {
+  if (p.kind === 'run') {
+    await loadRun(p.name, await p.state.file.text(), await p.weights.file.arrayBuffer());
+    return;
+  }
+  const weights = await p.weights.file.arrayBuffer();
+  const dataProcessor = p.dataProcessor ? await p.dataProcessor.file.arrayBuffer() : null;
+  const info = await call<RunInfo>({ op: 'loadExport', name: p.name, config: await p.config.file.text(), weights, dataProcessor }, dataProcessor ? [weights, dataProcessor] : [weights]);
+  showRun(info);
+}
+
+async function loadData(name: string, bytes: ArrayBuffer): Promise<void> {
+  const info = await call<DataInfo>({ op: 'loadData', name, bytes }, [bytes]);
+  state.data = info;
+  $<HTMLInputElement>('index').max = String(info.length - 1);
+  $('data-info').textContent = `${info.name}: ${info.length} samples, x [${info.xShape.join(', ')}], y [${info.yShape.join(', ')}]`;
+}
+
+// ---- drawing ----------------------------------------------------------------------------------
+
+/** viridis, by a polynomial fit of its channels. */
+function viridis(t: number): [number, number, number] {
+  const c0 = [0.2777, 0.0054, 0.334], c1 = [0.105, 1.4046, 1.3846], c2 = [-0.3309, 0.2148, 0.095];
+  const c3 = [-4.6342, -5.7991, -19.3324], c4 = [6.2283, 14.1799, 56.6906], c5 = [4.7764, -13.7451, -65.353], c6 = [-5.4355, 4.6459, 26.3124];
+  const ch = (k: number) => c0[k]! + t * (c1[k]! + t * (c2[k]! + t * (c3[k]! + t * (c4[k]! + t * (c5[k]! + t * c6[k]!)))));
+  return [ch(0), ch(1), ch(2)].map((v) => Math.round(255 * Math.min(1, Math.max(0, v)))) as [number, number, number];
+}
+
+/** Blue – white – red for signed values (t in [0, 1], 0.5 = zero). */
+function diverging(t: number): [number, number, number] {
+  const s = Math.min(1, Math.max(0, t)) * 2 - 1;
+  const a = Math.abs(s);
+  const base: [number, number, number] = s < 0 ? [33, 102, 172] : [178, 24, 43];
+  return base.map((b) => Math.round(255 + (b - 255) * a)) as [number, number, number];
+}
+
+function fmt(v: number): string {
+  return Math.abs(v) >= 1e4 || (Math.abs(v) < 1e-3 && v !== 0) ? v.toExponential(2) : v.toPrecision(3);
+}
+
+function panel(title: string, values: Float32Array, h: number, w: number, range: [number, number], map: (t: number) => [number, number, number]): HTMLElement {
+  const el = document.createElement('div');
+  el.className = 'panel';
+  const head = document.createElement('h3');
+  head.textContent = title;
+  const body = document.createElement('div');
+  body.className = 'body';
+  const cv = document.createElement('canvas');
+  cv.className = 'field';
+  cv.width = w;
+  cv.height = h;
+  const ctx = cv.getContext('2d')!;
+  const img = ctx.createImageData(w, h);
+  const [lo, hi] = range;
+  const span = hi - lo || 1;
+  for (let i = 0; i < h * w; i++) {
+    const [r, g, b] = map((values[i]! - lo) / span);
+    img.data.set([r, g, b, 255], 4 * i);
+  }
+  ctx.putImageData(img, 0, 0);
+  const bar = document.createElement('canvas');
+  bar.className = 'bar';
+  bar.width = 1;
+  bar.height = 128;
+  const bctx = bar.getContext('2d')!;
+  const bimg = bctx.createImageData(1, 128);
+  for (let i = 0; i < 128; i++) bimg.data.set([...map(1 - i / 127), 255], 4 * i);
+  bctx.putImageData(bimg, 0, 0);
+  const ticks = document.createElement('div');
+  ticks.className = 'ticks';
+  for (const v of [hi, (hi + lo) / 2, lo]) {
+    const s = document.createElement('span');
+    s.textContent = fmt(v);
+    ticks.append(s);
+  }
+  body.append(cv, bar, ticks);
+  el.append(head, body);
+  return el;
+}
+
+function extent(...arrays: Float32Array[]): [number, number] {
+  let lo = Infinity;
+  let hi = -Infinity;
+  for (const a of arrays) for (const v of a) {
+    if (v < lo) lo = v;
+    if (v > hi) hi = v;
+  }
+  return [lo, hi];
+}
+
+function symmetric(a: Float32Array): [number, number] {
+  let m = 0;
+  for (const v of a) m = Math.max(m, Math.abs(v));
+  return [-m || -1, m || 1];
+}
+
+function draw(p: Prediction): void {
+  const [h, w] = p.grid;
+  const S = h * w;
+  const panels = $('panels');
+  panels.replaceChildren();
+  for (let c = 0; c < p.cout; c++) {
+    const xc = p.x.subarray(Math.min(c, p.cin - 1) * S, (Math.min(c, p.cin - 1) + 1) * S);
+    const yc = p.y.subarray(c * S, (c + 1) * S);
+    const pc = p.pred.subarray(c * S, (c + 1) * S);
+    const err = pc.map((v, i) => v - yc[i]!);
+    const shared = extent(yc, pc);
+    const suffix = p.cout > 1 ? ` (channel ${c})` : '';
+    panels.append(
+      panel(`input${suffix}`, xc, h, w, extent(xc), viridis),
+      panel(`prediction${suffix}`, pc, h, w, shared, viridis),
+      panel(`${p.truthResampled ? 'truth, resampled' : 'truth'}${suffix}`, yc, h, w, shared, viridis),
+      panel(`error = prediction − truth${suffix}`, err, h, w, symmetric(err), diverging),
+    );
+    if (p.other) {
+      const oc = p.other.pred.subarray(c * S, (c + 1) * S);
+      const diff = p.precision === 'full' ? oc.map((v, i) => v - pc[i]!) : pc.map((v, i) => v - oc[i]!);
+      panels.append(panel(`half − full precision${suffix}`, diff, h, w, symmetric(diff), diverging));
+    }
+  }
+  const other = p.other ? `; in ${p.other.precision}: relative L2 ${p.other.relL2.toFixed(5)}, difference between the two ${p.other.relDiff.toExponential(2)}` : '';
+  $('summary').textContent = `${h} × ${w} grid, ${p.precision}: relative L2 error ${p.relL2.toFixed(5)}${p.truthResampled ? ' (against the truth resampled from the data\'s grid)' : ''}${other}; inference ${p.ms.toFixed(1)} ms on ${state.engine?.threads ?? 1} thread(s)`;
+  $('result').hidden = false;
+}
+
+// ---- controls ---------------------------------------------------------------------------------
+
+function updateButtons(): void {
+  const ok = state.run !== undefined && state.data !== undefined && !state.busy;
+  $<HTMLButtonElement>('run').disabled = !ok;
+  $<HTMLButtonElement>('bench').disabled = !ok;
+}
+
+function request(repeats: number): Req {
+  const precision = (document.querySelector('input[name=precision]:checked') as HTMLInputElement | null)?.value === 'full' ? 'full' : 'saved';
+  return { op: 'predict', index: Number($<HTMLInputElement>('index').value), scale: SCALES[Number($<HTMLInputElement>('scale').value)] ?? 1, precision, repeats };
+}
+
+async function predict(repeats = 1): Promise<void> {
+  if (!state.run || !state.data) return;
+  await guarded('inference', async () => {
+    const p = await call<Prediction>(request(repeats));
+    state.last = p;
+    if (repeats > 1) state.bench = { ms: p.ms, threads: state.engine?.threads ?? 1, grid: p.grid };
+    draw(p);
+  });
+}
+
+async function fromServer(): Promise<void> {
+  const res = await fetch('run/manifest.json');
+  if (!res.ok) return; // the page was not served with a run
+  const m = (await res.json()) as { name: string; checkpoint: { state: string; weights: string }; data: { name: string; url: string }[] };
+  const ok = await guarded('the served run', async () => {
+    const [s, w] = await Promise.all([fetch(m.checkpoint.state), fetch(m.checkpoint.weights)]);
+    if (!s.ok || !w.ok) throw new Error(`the server did not give the run's checkpoint (${s.status}, ${w.status})`);
+    await loadRun(m.name, await s.text(), await w.arrayBuffer());
+    const sel = $<HTMLSelectElement>('served-data');
+    sel.replaceChildren(...m.data.map((d) => Object.assign(document.createElement('option'), { value: d.url, textContent: d.name })));
+    $('served-label').hidden = m.data.length === 0;
+    if (m.data[0]) {
+      const d = await fetch(m.data[0].url);
+      if (!d.ok) throw new Error(`the server did not give ${m.data[0].name} (${d.status})`);
+      await loadData(m.data[0].name, await d.arrayBuffer());
+    }
+  });
+  if (ok && state.run && state.data) await predict();
+}
+
+async function main(): Promise<void> {
+  const problem = browserProblem();
+  if (problem) {
+    showMessage(problem);
+    $('status').textContent = 'cannot run here';
+    state.done++;
+    return;
+  }
+  const params = new URLSearchParams(location.search);
+  const cores = navigator.hardwareConcurrency || 1;
+  const isolated = globalThis.crossOriginIsolated === true;
+  const threadSel = $<HTMLSelectElement>('threads');
+  const choices = isolated ? [...new Set([1, Math.min(2, cores), cores])] : [1];
+  threadSel.replaceChildren(...choices.map((n) => Object.assign(document.createElement('option'), { value: String(n), textContent: String(n) })));
+  const asked = Number(params.get('threads') ?? (isolated ? cores : 1));
+  threadSel.value = String(choices.includes(asked) ? asked : choices.at(-1));
+  engineReady = startEngine();
+  try {
+    await engineReady;
+    state.engine = await call<EngineInfo>({ op: 'init', threads: Number(threadSel.value) });
+  } catch (e) {
+    showMessage(`mpno could not start: ${e instanceof Error ? e.message : String(e)}`);
+    state.done++;
+    return;
+  }
+  const status = () => {
+    const e = state.engine!;
+    $('status').textContent = `kernels: ${e.kernels}; ${e.threads} thread(s)${isolated ? '' : ' (the page is not cross-origin isolated: one thread)'}`;
+  };
+  status();
+  threadSel.onchange = () => void guarded('threads', async () => {
+    state.engine = await call<EngineInfo>({ op: 'init', threads: Number(threadSel.value) });
+    status();
+  });
+  const onCheckpoint = (input: HTMLInputElement) => void guarded('checkpoint', async () => {
+    await loadPicked(await pickCheckpoint(filesOf(input)));
+  }).then((ok) => (ok ? predict() : undefined));
+  $<HTMLInputElement>('ckpt-dir').onchange = (e) => onCheckpoint(e.target as HTMLInputElement);
+  $<HTMLInputElement>('ckpt-files').onchange = (e) => onCheckpoint(e.target as HTMLInputElement);
+  $<HTMLInputElement>('data-file').onchange = (e) => void guarded('dataset', async () => {
+    const f = (e.target as HTMLInputElement).files?.[0];
+    if (!f) return;
+    await loadData(f.name, await f.arrayBuffer());
+  }).then((ok) => (ok ? predict() : undefined));
+  $<HTMLSelectElement>('served-data').onchange = (e) => void guarded('dataset', async () => {
+    const sel = e.target as HTMLSelectElement;
+    const d = await fetch(sel.value);
+    if (!d.ok) throw new Error(`the server did not give ${sel.value} (${d.status})`);
+    await loadData(sel.selectedOptions[0]?.textContent ?? sel.value, await d.arrayBuffer());
+  }).then((ok) => (ok ? predict() : undefined));
+  const scale = $<HTMLInputElement>('scale');
+  const showScale = () => {
+    const f = SCALES[Number(scale.value)] ?? 1;
+    const d = state.data;
+    $('scale-out').textContent = d ? `${Math.max(4, Math.round(d.xShape[2]! * f))} × ${Math.max(4, Math.round(d.xShape[3]! * f))} (×${f})` : `×${f}`;
+  };
+  scale.oninput = showScale;
+  scale.onchange = () => void predict();
+  $<HTMLInputElement>('index').onchange = () => void predict();
+  for (const r of document.querySelectorAll<HTMLInputElement>('input[name=precision]')) r.onchange = () => void predict();
+  $('run').onclick = () => void predict();
+  $('bench').onclick = () => void predict(10);
+  await fromServer();
+  showScale();
+  updateButtons();
+  state.done++;
+}
+
+void main();
