@@ -5,6 +5,7 @@ import { pool } from '../kernels/pool.js';
 import { runBench } from './bench.js';
 import { boundCommand, boundTable } from './bound.js';
 import { generateCommand } from './generate.js';
+import { serveCommand } from './serve.js';
 import { exportCommand, importCommand } from './neuralop.js';
 import { predictCommand } from './predict.js';
 import { evalCommand, trainCommand } from './train.js';
@@ -233,6 +234,19 @@ fixed box for every file.`)
     .action((run: string, out: string, o: { format: string; force?: boolean }) => {
       const r = exportCommand({ run, out, format: o.format, force: o.force === true });
       console.log(`exported ${r.cls}: ${r.files.map((f) => `${r.dir}/${f}`).join(', ')}`);
+    });
+  program
+    .command('serve')
+    .description('serve the browser page (and a run to run in it) on a local port, with the headers shared-memory threads need')
+    .argument('[run]', 'a run directory (its latest checkpoint) or an epoch-NNNN directory')
+    .option('--port <n>', 'port (0: any free one)', positiveIntOrZero('--port'), 8080)
+    .option('--host <h>', 'address to listen on', '127.0.0.1')
+    .option('--data <file...>', 'more dataset files to offer beside the run\'s test sets')
+    .option('--no-isolation', 'leave out the COOP/COEP headers: the page runs on one thread')
+    .action(async (run: string | undefined, o: { port: number; host: string; data?: string[]; isolation: boolean }) => {
+      const { url, manifest } = await serveCommand({ run, port: o.port, host: o.host, data: o.data ?? [], isolation: o.isolation });
+      console.log(`mpno page${manifest ? ` with ${manifest.name} (${manifest.data.length} dataset${manifest.data.length === 1 ? '' : 's'})` : ''}: ${url}${o.isolation ? '' : ' (not cross-origin isolated: one thread)'}`);
+      console.log('Ctrl-C stops the server');
     });
   return program;
 }
