@@ -5,7 +5,7 @@ import path from 'node:path';
 import { Worker } from 'node:worker_threads';
 import cliProgress from 'cli-progress';
 import { writeDataset } from '../data/dataset-file.js';
-import { writeBodies } from '../data/points.js';
+import { writeBodies } from '../data/dataset-file.js';
 import { makeDirectory } from '../data/formats/atomic.js';
 import { shardPath, shardRange } from '../data/shards.js';
 import { PDES, type PdeName, type ShardJob, type ShardResult, checkPdeParams, storedResolutions } from './generate-shard.js';

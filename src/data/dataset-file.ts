@@ -3,7 +3,7 @@ import { Tensor, fmtShape, shapeSize } from '../core/tensor.js';
 import { describeFsError } from './formats/atomic.js';
 import { readSafetensors, readSafetensorsHeader, writeSafetensors } from './formats/safetensors.js';
 import { TensorDataset, UnitGaussianNormalizer, loadDarcyPt } from './dataset.js';
-import { type PointCloudDataset, loadBodies, loadCarPt } from './points.js';
+import { type BodyArrays, type PointCloudDataset, loadBodies, loadCarPt, normalizeSdf, unitGrid } from './points.js';
 import { readPt } from './formats/pt.js';
 import { fileKind } from './formats/hdf5.js';
 import { Hdf5GridReader } from './hdf5-dataset.js';
@@ -199,5 +199,48 @@ export function fitOutputNormalizer(d: AnyDataset): UnitGaussianNormalizer {
     return UnitGaussianNormalizer.fit(y);
   } finally {
     y.release();
+  }
+}
+
+/**
+ * Writes generated bodies as one safetensors file: vertices, normals [ΣP, 3], areas [ΣP], cp [ΣP, 1],
+ * triangles [ΣT, 3] (each sample's own vertex numbers, stored as F32: exact below 2^24), sdf
+ * [N, 1, G, G, G] (normalised by normalizeSdf) and query_points [G, G, G, 3]; the metadata holds
+ * each sample's point and triangle counts. Written to a temporary name and renamed.
+ */
+export function writeBodies(path: string, bodies: readonly BodyArrays[], G: number, meta: DatasetMeta): void {
+  const P = bodies.map((b) => b.vertices.length / 3);
+  const T = bodies.map((b) => b.triangles.length / 3);
+  const cat = (get: (b: BodyArrays) => ArrayLike<number>, total: number) => {
+    const out = new Float32Array(total);
+    let o = 0;
+    for (const b of bodies) {
+      const a = get(b);
+      for (let i = 0; i < a.length; i++) out[o + i] = a[i]!;
+      o += a.length;
+    }
+    return out;
+  };
+  const sp = P.reduce((a, b) => a + b, 0);
+  const st = T.reduce((a, b) => a + b, 0);
+  const S = G * G * G;
+  const sdf = new Float32Array(bodies.length * S);
+  bodies.forEach((b, i) => {
+    if (b.sdf.length !== S) throw new RangeError(`writeBodies: body ${i} has ${b.sdf.length} SDF values for a ${G}³ grid`);
+    for (let k = 0; k < S; k++) sdf[i * S + k] = normalizeSdf(b.sdf[k]!);
+  });
+  const tensors = {
+    vertices: Tensor.fromArray(cat((b) => b.vertices, 3 * sp), [sp, 3], 'float32', 'data'),
+    normals: Tensor.fromArray(cat((b) => b.normals, 3 * sp), [sp, 3], 'float32', 'data'),
+    areas: Tensor.fromArray(cat((b) => b.vertexAreas, sp), [sp], 'float32', 'data'),
+    cp: Tensor.fromArray(cat((b) => b.cp, sp), [sp, 1], 'float32', 'data'),
+    triangles: Tensor.fromArray(cat((b) => b.triangles, 3 * st), [st, 3], 'float32', 'data'),
+    sdf: Tensor.fromArray(sdf, [bodies.length, 1, G, G, G], 'float32', 'data'),
+    query_points: Tensor.fromArray(unitGrid(G), [G, G, G, 3], 'float32', 'data'),
+  };
+  try {
+    writeSafetensors(path, tensors, { mpno: JSON.stringify({ ...meta, params: { ...meta.params, layout: 'points', points: P, triangles: T, grid: G } }) });
+  } finally {
+    for (const t of Object.values(tensors)) t.release();
   }
 }

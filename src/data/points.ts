@@ -6,11 +6,11 @@
  * Two sources: neuralop's car CFD samples (mini_car.pt, a list of dicts, read directly) and mpno's
  * generated bodies (`mpno generate bodies`, a safetensors file of concatenated samples).
  */
-import { existsSync } from 'node:fs';
 import { type Batch, type Dataset, rowPointers } from '../core/batch.js';
 import { Tensor, fmtShape, shapeEq, shapeSize } from '../core/tensor.js';
-import { readSafetensors, writeSafetensors } from './formats/safetensors.js';
-import { isPtTensor, ptToTensor, readPt, type PtTensor } from './formats/pt.js';
+import { type SafetensorsContents, decodeSafetensors } from './formats/safetensors-codec.js';
+import { platform } from '../core/platform.js';
+import { isPtTensor, ptToTensor, readPt, type PtTensor, type PtValue } from './formats/pt.js';
 import type { DatasetMeta } from './dataset-file.js';
 import type { BodySample } from './generators/bodies.js';
 
@@ -161,7 +161,11 @@ export function vertexAreasFromCentroids(vertices: Float64Array, centroids: Floa
  * (data.encode_output), on its training set.
  */
 export function loadCarPt(path: string, opts: { n?: number } = {}): PointCloudDataset {
-  const v = readPt(path);
+  return carsFromPt(readPt(path), path, opts);
+}
+
+/** loadCarPt on a parsed .pt value (parsePt of the file's bytes); `path` names it in errors. */
+export function carsFromPt(v: PtValue, path: string, opts: { n?: number } = {}): PointCloudDataset {
   if (!Array.isArray(v)) throw new TypeError(`${path}: expected a list of car samples (dicts), got ${v === null ? 'None' : typeof v}`);
   const samples: PointSample[] = [];
   let queries: Tensor | undefined;
@@ -252,56 +256,25 @@ export function unitGrid(G: number): Float32Array {
   return q;
 }
 
-/**
- * Writes generated bodies as one safetensors file: vertices, normals [ΣP, 3], areas [ΣP], cp [ΣP, 1],
- * triangles [ΣT, 3] (each sample's own vertex numbers, stored as F32: exact below 2^24), sdf
- * [N, 1, G, G, G] (normalised by normalizeSdf) and query_points [G, G, G, 3]; the metadata holds
- * each sample's point and triangle counts. Written to a temporary name and renamed.
- */
-export function writeBodies(path: string, bodies: readonly BodyArrays[], G: number, meta: DatasetMeta): void {
-  const P = bodies.map((b) => b.vertices.length / 3);
-  const T = bodies.map((b) => b.triangles.length / 3);
-  const cat = (get: (b: BodyArrays) => ArrayLike<number>, total: number) => {
-    const out = new Float32Array(total);
-    let o = 0;
-    for (const b of bodies) {
-      const a = get(b);
-      for (let i = 0; i < a.length; i++) out[o + i] = a[i]!;
-      o += a.length;
-    }
-    return out;
-  };
-  const sp = P.reduce((a, b) => a + b, 0);
-  const st = T.reduce((a, b) => a + b, 0);
-  const S = G * G * G;
-  const sdf = new Float32Array(bodies.length * S);
-  bodies.forEach((b, i) => {
-    if (b.sdf.length !== S) throw new RangeError(`writeBodies: body ${i} has ${b.sdf.length} SDF values for a ${G}³ grid`);
-    for (let k = 0; k < S; k++) sdf[i * S + k] = normalizeSdf(b.sdf[k]!);
-  });
-  const tensors = {
-    vertices: Tensor.fromArray(cat((b) => b.vertices, 3 * sp), [sp, 3], 'float32', 'data'),
-    normals: Tensor.fromArray(cat((b) => b.normals, 3 * sp), [sp, 3], 'float32', 'data'),
-    areas: Tensor.fromArray(cat((b) => b.vertexAreas, sp), [sp], 'float32', 'data'),
-    cp: Tensor.fromArray(cat((b) => b.cp, sp), [sp, 1], 'float32', 'data'),
-    triangles: Tensor.fromArray(cat((b) => b.triangles, 3 * st), [st, 3], 'float32', 'data'),
-    sdf: Tensor.fromArray(sdf, [bodies.length, 1, G, G, G], 'float32', 'data'),
-    query_points: Tensor.fromArray(unitGrid(G), [G, G, G, 3], 'float32', 'data'),
-  };
-  try {
-    writeSafetensors(path, tensors, { mpno: JSON.stringify({ ...meta, params: { ...meta.params, layout: 'points', points: P, triangles: T, grid: G } }) });
-  } finally {
-    for (const t of Object.values(tensors)) t.release();
-  }
-}
 
 /**
  * Reads a generated bodies file as a point dataset: input_geom = vertices, x = normals, weights =
  * areas, y = cp (per sample's points), latent_features = sdf, latent_queries = query_points.
  */
 export function loadBodies(path: string, opts: { n?: number } = {}): PointCloudDataset {
-  if (!existsSync(path)) throw new Error(`${path}: no such data file`);
-  const { tensors, metadata } = readSafetensors(path, { role: 'data' });
+  let bytes: Uint8Array;
+  try {
+    bytes = platform.readFile(path);
+  } catch (e) {
+    if ((e as { code?: unknown } | null)?.code === 'ENOENT') throw new Error(`${path}: no such data file`);
+    throw e;
+  }
+  return bodiesFromContents(decodeSafetensors(bytes, path, { role: 'data' }), path, opts);
+}
+
+/** loadBodies on a decoded safetensors file (takes its tensors: they are released); `path` names it in errors. */
+export function bodiesFromContents(contents: SafetensorsContents, path: string, opts: { n?: number } = {}): PointCloudDataset {
+  const { tensors, metadata } = contents;
   const all = Object.values(tensors);
   try {
     const meta = metadata['mpno'] ? (JSON.parse(metadata['mpno']) as DatasetMeta) : undefined;

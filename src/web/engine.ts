@@ -9,8 +9,11 @@ import { Tensor, fmtShape } from '../core/tensor.js';
 import { UnitGaussianNormalizer, type NormalizerState, TensorDataset, darcyFromPt } from '../data/dataset.js';
 import { parsePt } from '../data/formats/pt.js';
 import { decodeSafetensors } from '../data/formats/safetensors-codec.js';
-import { checkModelFitsData, type ModelSpec } from '../models/fits.js';
-import { type NeuralOperator, buildModel, modelFamily, modelNames, validateModel } from '../models/registry.js';
+import { checkModelFitsDataset } from '../data/fits.js';
+import { PointCloudDataset, bodiesFromContents, carsFromPt } from '../data/points.js';
+import { releaseBatch } from '../core/batch.js';
+import type { ModelSpec } from '../models/fits.js';
+import { type NeuralOperator, buildModel, modelNames, validateModel } from '../models/registry.js';
 import { checkWeightsFit } from '../nn/module.js';
 import { withPrecision } from '../precision/policy.js';
 import { applySavedPrecision, parsePrecisionSchedule, scheduleEpochs } from '../precision/schedule.js';
@@ -152,11 +155,18 @@ export function runFromExport(configText: string, weightBytes: Uint8Array, dataP
   return described(name, model, spec, normalizer, 0);
 }
 
-/** A grid dataset from a file's bytes: an mpno safetensors dataset, or neuralop's Darcy .pt. */
-export function datasetFromBytes(bytes: Uint8Array, name: string): TensorDataset {
+/** Grid data ({x, y}) or point clouds (GINO's). */
+export type PageDataset = TensorDataset | PointCloudDataset;
+
+/**
+ * A dataset from a file's bytes: an mpno safetensors dataset (grid, or generated bodies), neuralop's
+ * Darcy .pt (a dict of x and y) or its car .pt (a list of samples).
+ */
+export function datasetFromBytes(bytes: Uint8Array, name: string): PageDataset {
   if (bytes.length >= 4 && bytes[0] === 0x50 && bytes[1] === 0x4b) {
     try {
-      return darcyFromPt(parsePt(bytes, name), name);
+      const v = parsePt(bytes, name);
+      return Array.isArray(v) ? carsFromPt(v, name) : darcyFromPt(v, name);
     } catch (e) {
       throw new InputError(e instanceof Error ? e.message : String(e));
     }
@@ -168,16 +178,26 @@ export function datasetFromBytes(bytes: Uint8Array, name: string): TensorDataset
     throw new InputError(`${name}: neither a safetensors dataset nor a .pt file (${e instanceof Error ? e.message : String(e)})`);
   }
   const { tensors, metadata } = contents;
+  let layout: unknown;
+  try {
+    layout = (JSON.parse(metadata['mpno'] ?? '{}') as { params?: { layout?: unknown } }).params?.layout;
+  } catch {
+    layout = undefined;
+  }
+  if (layout === 'points') {
+    try {
+      return bodiesFromContents(contents, name);
+    } catch (e) {
+      throw new InputError(e instanceof Error ? e.message : String(e));
+    }
+  }
   const x = tensors['x'];
   const y = tensors['y'];
   for (const [k, t] of Object.entries(tensors)) if (k !== 'x' && k !== 'y') t.release();
   if (!x || !y) {
     x?.release();
     y?.release();
-    const layout = metadata['mpno'] ? JSON.parse(metadata['mpno'] || '{}')?.params?.layout : undefined;
-    throw new InputError(layout === 'points'
-      ? `${name}: a point-cloud dataset (GINO); the page draws grid datasets only`
-      : `${name}: a dataset needs tensors 'x' and 'y' (found ${Object.keys(tensors).join(', ') || 'none'})`);
+    throw new InputError(`${name}: a dataset needs tensors 'x' and 'y' (found ${Object.keys(tensors).join(', ') || 'none'})`);
   }
   if (x.dtype !== 'float32' || y.dtype !== 'float32' || x.shape[0] !== y.shape[0] || x.ndim < 3) {
     const msg = `${name}: x ${fmtShape(x.shape)} ${x.dtype} and y ${fmtShape(y.shape)} ${y.dtype} are not float32 [N, C, …grid] with one N`;
@@ -188,13 +208,36 @@ export function datasetFromBytes(bytes: Uint8Array, name: string): TensorDataset
   return new TensorDataset(x, y, name);
 }
 
-/** Checks that a run's model takes a dataset's samples (channels, dimensions, modes against the grid). */
-export function checkRunFitsData(run: LoadedRun, data: { xShape: readonly number[]; yShape: readonly number[]; name: string }): void {
-  if (modelFamily(run.spec.name).data === 'points') throw new InputError(`${run.name}: ${run.spec.name} takes point clouds; the page draws grid models only`);
+/** Checks that a run's model takes a dataset's samples (family, channels, dimensions, modes against the grid). */
+export function checkRunFitsData(run: LoadedRun, data: PageDataset | { xShape: readonly number[]; yShape: readonly number[]; name: string }): void {
   try {
-    checkModelFitsData(run.spec, data.xShape, data.yShape, data.name, { coarserGrids: true });
+    checkModelFitsDataset(run.spec, data, data.name, { coarserGrids: true });
   } catch (e) {
     throw new InputError(e instanceof Error ? e.message : String(e));
+  }
+}
+
+/**
+ * The model's prediction for point-cloud sample `index` (GINO), decoded by the run's normaliser, with
+ * the sample's truth and the points the values sit on ([P, 3], the output queries).
+ */
+export function predictPoints(run: LoadedRun, data: PointCloudDataset, index: number, precision: 'saved' | 'full' = 'saved'): { points: Float32Array; y: Float32Array; pred: Float32Array } {
+  const model = run.model;
+  if (!model.forwardBatch) throw new InputError(`${run.name}: ${run.spec.name} does not take point clouds`);
+  const b = data.batch([index]);
+  try {
+    const go = (): Float32Array => noGrad(() => tidy(() => {
+      const p = model.forwardBatch!(b);
+      const out = run.normalizer ? run.normalizer.decode(p.value) : p.value.clone('data');
+      const f = Float32Array.from(out.toFloat64());
+      out.release();
+      return f;
+    }));
+    const pred = precision === 'full' && run.hasHalf ? withPrecision(model, { fno_block_precision: 'full', amp: false }, go) : go();
+    const q = b.tensors['output_queries'] ?? b.tensors['input_geom']!;
+    return { points: Float32Array.from(q.toFloat64()), y: Float32Array.from(b.tensors['y']!.toFloat64()), pred };
+  } finally {
+    releaseBatch(b);
   }
 }
 

@@ -9,7 +9,7 @@
  */
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import type { Server } from 'node:http';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -17,6 +17,7 @@ import { after, before, describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { type Browser, type Page, chromium } from 'playwright-core';
 import { Variable, noGrad, tidy } from '../../src/autograd/variable.js';
+import { releaseBatch } from '../../src/core/batch.js';
 import { isGridDataset, loadAnyDataset, writeDataset } from '../../src/data/dataset-file.js';
 import { modelFromCheckpoint } from '../../src/cli/model-check.js';
 import { serveCommand } from '../../src/cli/serve.js';
@@ -26,6 +27,7 @@ import { predictOne, resampleGrid, runFromBytes } from '../../src/web/engine.js'
 const ROOT = fileURLToPath(new URL('../../../', import.meta.url));
 const BIN = path.join(ROOT, 'bin', 'mpno.js');
 const TEST_DATA = path.resolve(ROOT, '..', 'shared', 'data', 'neuralop', 'darcy_test_16.pt');
+const TRAIN_DATA = path.resolve(ROOT, '..', 'shared', 'data', 'neuralop', 'darcy_train_16.pt');
 const OUT = path.join(ROOT, 'test-output', 'web');
 
 function findChromium(): string | undefined {
@@ -45,22 +47,30 @@ function train(config: string, out: string, epochs: number): void {
   assert.equal(r.status, 0, r.stderr);
 }
 
-/** Node's predictions of a run on samples of the test file, as mpno predict makes them. */
-function nodePredictions(run: string, indices: number[]): Float32Array[] {
+/** Node's predictions of a run on samples of a data file (grid or points), as mpno predict makes them. */
+function nodePredictions(run: string, indices: number[], file = TEST_DATA): Float32Array[] {
   const ck = loadCheckpoint(run);
-  const data = loadAnyDataset(TEST_DATA);
-  assert.ok(isGridDataset(data));
-  const { model, normalizer } = modelFromCheckpoint(ck, data, TEST_DATA);
+  const data = loadAnyDataset(file);
+  const { model, normalizer } = modelFromCheckpoint(ck, data, file);
   for (const t of Object.values(ck.weights)) t.release();
   model.eval();
   const out = indices.map((i) => {
-    const { x, y } = data.gather([i]);
     const p = noGrad(() => tidy(() => {
-      const v = model.forward(Variable.constant(x)).value;
+      let v;
+      if (isGridDataset(data)) {
+        const { x, y } = data.gather([i]);
+        v = model.forward(Variable.constant(x)).value;
+        x.release();
+        y.release();
+      } else {
+        const b = data.batch([i]);
+        v = model.forwardBatch!(b).value;
+        releaseBatch(b);
+      }
       return normalizer ? normalizer.decode(v) : v.clone('data');
     }));
     const f = Float32Array.from(p.toFloat64());
-    for (const t of [x, y, p]) t.release();
+    p.release();
     return f;
   });
   model.release();
@@ -116,8 +126,10 @@ async function settle(page: Page, count: number): Promise<Snapshot> {
 /** Changes an input and waits for the request it starts. */
 async function change(page: Page, selector: string, value: string): Promise<Snapshot> {
   const before = (await snapshot(page)).done;
-  await page.locator(selector).fill(value);
-  await page.locator(selector).dispatchEvent('change');
+  await page.locator(selector).evaluate((el, v) => {
+    (el as unknown as { value: string }).value = v;
+    el.dispatchEvent(new Event('change'));
+  }, value);
   return settle(page, before + 1);
 }
 
@@ -228,6 +240,78 @@ describe('browser page', { skip, timeout: 600_000 }, () => {
     assert.match((await page.locator('#run-info').textContent()) ?? '', /FNO, epoch 0, 1 → 1 channel\(s\), runs in full/);
     assert.ok(maxRel(s.pred!, want) < 1e-5, `export: ${maxRel(s.pred!, want)}`);
     await page.close();
+  });
+
+  /** A small run of a family, trained one epoch on data it generates (or the Darcy files). */
+  function trainSmall(name: string, body: Record<string, unknown>): string {
+    const cfg = path.join(dir, `${name}.json`);
+    writeFileSync(cfg, JSON.stringify({
+      optimizer: { name: 'AdamW', lr: 0.003, weight_decay: 0.0001 }, scheduler: null,
+      training: { n_epochs: 1, eval_interval: 1, train_loss: 'l2', eval_losses: ['l2'], seed: 0 },
+      output: { dir: path.join(dir, name), checkpoint_every: 1 }, ...body,
+    }));
+    const r = spawnSync(process.execPath, [BIN, 'train', '--config', cfg, '--quiet'], { encoding: 'utf8', env: { ...process.env, MPNO_THREADS: '2' } });
+    assert.equal(r.status, 0, r.stderr);
+    return path.join(dir, name);
+  }
+
+  it('runs every model family as Node does: TFNO, SFNO (mixed bf16, on the sphere\'s grid), GINO (point clouds)', async () => {
+    const runs = [
+      {
+        run: trainSmall('tfno', {
+          data: { train: TRAIN_DATA, n_train: 64, test: { 16: TEST_DATA }, batch_size: 16, test_batch_size: 16, shuffle: false, encode_output: true },
+          model: { name: 'TFNO', n_modes: [8, 8], in_channels: 1, out_channels: 1, hidden_channels: 16, factorization: 'tucker', rank: 0.4 },
+        }),
+        data: TEST_DATA,
+      },
+      {
+        run: trainSmall('sfno', {
+          data: {
+            train: 'swe_train.safetensors', test: { '16x32': 'swe_test.safetensors' }, batch_size: 2, test_batch_size: 2, shuffle: true, encode_output: false,
+            generate: { pde: 'swe', resolution: 16, train: { n: 4, seed: 0, subsample: 1 }, test: { n: 2, seed: 1, subsample: [1], resolutions: [16] }, params: { nlon: 32, lmax: 5, nsteps: 2 } },
+          },
+          model: { name: 'SFNO', n_modes: [5, 10], in_channels: 3, out_channels: 3, hidden_channels: 8, fno_block_precision: 'mixed', half_type: 'bfloat16', amp: true },
+        }),
+        data: path.join(dir, 'swe_test.safetensors'),
+      },
+      {
+        run: trainSmall('gino', {
+          data: {
+            train: 'bodies_train.safetensors', test: { bodies: 'bodies_test.safetensors' }, batch_size: 2, test_batch_size: 2, shuffle: true, encode_output: true,
+            generate: { pde: 'bodies', resolution: 8, train: { n: 4, seed: 0, subsample: 1 }, test: { n: 2, seed: 1, subsample: [1] }, params: { points: 150 } },
+          },
+          model: {
+            name: 'GINO', out_channels: 1, latent_feature_channels: 1, fno_n_modes: [4, 4, 4], fno_hidden_channels: 8, fno_n_layers: 2, in_gno_radius: 0.2, out_gno_radius: 0.2,
+            in_gno_pos_embed_type: 'nerf', out_gno_pos_embed_type: 'nerf', gno_embed_channels: 2, in_gno_channel_mlp_hidden_layers: [16], out_gno_channel_mlp_hidden_layers: [16],
+          },
+        }),
+        data: path.join(dir, 'bodies_test.safetensors'),
+      },
+    ];
+    for (const { run, data } of runs) {
+      const want = nodePredictions(run, [0, 1], data);
+      const page = await open(run, true, '?threads=2');
+      let s = await snapshot(page);
+      assert.equal(s.error, null, path.basename(run));
+      const got = [s.pred!];
+      s = await change(page, '#index', '1');
+      assert.equal(s.error, null, path.basename(run));
+      got.push(s.pred!);
+      // SFNO runs its Fourier layers in bf16: the same kernels on both sides, thread splits aside
+      const tol = path.basename(run) === 'sfno' ? 1e-3 : 1e-5;
+      got.forEach((g, k) => assert.ok(maxRel(g, want[k]!) < tol, `${path.basename(run)} sample ${k}: max relative difference ${maxRel(g, want[k]!)}`));
+      if (path.basename(run) === 'gino') {
+        assert.match((await page.locator('#summary').textContent()) ?? '', /\d+ points \(side view above, top view below\)/);
+        assert.equal(await page.locator('canvas.cloud').count(), 3);
+        mkdirSync(OUT, { recursive: true });
+        await page.screenshot({ path: path.join(OUT, 'gino.png'), fullPage: true });
+      }
+      if (path.basename(run) === 'sfno') {
+        assert.ok(s.other !== null, 'a mixed SFNO offers full precision beside it');
+        await page.screenshot({ path: path.join(OUT, 'sfno.png'), fullPage: true });
+      }
+      await page.close();
+    }
   });
 
   it('says what is wrong with bad input, on the page', async () => {

@@ -16,6 +16,7 @@ import { serveCommand } from '../../src/cli/serve.js';
 import { loadCheckpoint } from '../../src/train/checkpoint.js';
 import { InputError, datasetFromBytes, resampleGrid, runFromBytes } from '../../src/web/engine.js';
 import { Rng } from '../../src/core/rng.js';
+import { PointCloudDataset } from '../../src/data/points.js';
 
 const ROOT = fileURLToPath(new URL('../../../', import.meta.url));
 const BIN = path.join(ROOT, 'bin', 'mpno.js');
@@ -109,6 +110,7 @@ describe('checkpoints and datasets from bytes', () => {
 
   it('reads neuralop .pt and mpno safetensors datasets, and refuses other bytes by name', () => {
     const d = datasetFromBytes(readFileSync(TEST_DATA), 'darcy_test_16.pt');
+    assert.ok(!(d instanceof PointCloudDataset));
     assert.deepEqual([...d.xShape], [50, 1, 16, 16]);
     d.release();
     assert.throws(() => datasetFromBytes(new TextEncoder().encode('hello there, not data'), 'x.bin'), /x\.bin: neither a safetensors dataset nor a \.pt file/);

@@ -4,8 +4,8 @@
 import { arena } from '../../core/arena.js';
 import { kernelVariant } from '../../kernels/module.js';
 import { pool } from '../../kernels/pool.js';
-import type { TensorDataset } from '../../data/dataset.js';
-import { InputError, type LoadedRun, checkRunFitsData, datasetFromBytes, predictOne, relativeL2, resampleGrid, runFromBytes, runFromExport } from '../engine.js';
+import { PointCloudDataset } from '../../data/points.js';
+import { InputError, type LoadedRun, type PageDataset, checkRunFitsData, datasetFromBytes, predictOne, predictPoints, relativeL2, resampleGrid, runFromBytes, runFromExport } from '../engine.js';
 
 export type EngineRequest =
   | { id: number; op: 'init'; threads: number }
@@ -30,14 +30,32 @@ export interface RunInfo {
   outChannels: number;
 }
 
-export interface DataInfo {
-  name: string;
-  length: number;
-  xShape: number[];
-  yShape: number[];
+export type DataInfo =
+  | { kind: 'grid'; name: string; length: number; xShape: number[]; yShape: number[] }
+  | { kind: 'points'; name: string; length: number; points: number[]; channels: number };
+
+/** Where `other` is the model in the other precision (full when it runs in half, and the reverse), where it has half layers. */
+interface Common {
+  cout: number;
+  pred: Float32Array;
+  relL2: number;
+  /** Median wall time of one forward pass, ms. */
+  ms: number;
+  other: { precision: string; pred: Float32Array; relL2: number; relDiff: number } | null;
+  precision: string;
 }
 
-export interface Prediction {
+/** A prediction on point-cloud sample: values [P, cout] on points [P, 3]. */
+export interface PointPrediction extends Common {
+  kind: 'points';
+  points: Float32Array;
+  y: Float32Array;
+}
+
+export type Prediction = GridPrediction | PointPrediction;
+
+export interface GridPrediction extends Common {
+  kind: 'grid';
   grid: [number, number];
   cin: number;
   cout: number;
@@ -46,17 +64,10 @@ export interface Prediction {
   /** The truth at that grid (resampled from the data's grid when the two differ). */
   y: Float32Array;
   truthResampled: boolean;
-  pred: Float32Array;
-  relL2: number;
-  /** Median wall time of one forward pass, ms. */
-  ms: number;
-  /** The model in the other precision (full when it runs in half, and the reverse), where it has half layers. */
-  other: { precision: string; pred: Float32Array; relL2: number; relDiff: number } | null;
-  precision: string;
 }
 
 let run: LoadedRun | undefined;
-let data: TensorDataset | undefined;
+let data: PageDataset | undefined;
 
 function info(): EngineInfo {
   return { threads: pool.threads, shared: arena.shared, kernels: kernelVariant };
@@ -99,14 +110,33 @@ async function handle(req: EngineRequest): Promise<unknown> {
       const next = datasetFromBytes(new Uint8Array(req.bytes), req.name);
       data?.release();
       data = next;
-      return { name: next.name, length: next.length, xShape: [...next.xShape], yShape: [...next.yShape] } satisfies DataInfo;
+      if (next instanceof PointCloudDataset) {
+        const c = next.samples[0]!['y']!.shape[1]!;
+        return { kind: 'points', name: next.name, length: next.length, points: next.samples.map((s) => s['y']!.shape[0]!), channels: c } satisfies DataInfo;
+      }
+      return { kind: 'grid', name: next.name, length: next.length, xShape: [...next.xShape], yShape: [...next.yShape] } satisfies DataInfo;
     }
     case 'predict': {
       if (!run) throw new InputError('pick a checkpoint first');
       if (!data) throw new InputError('pick a dataset first');
-      if (data.xShape.length !== 4) throw new InputError(`${data.name}: the page draws 2-D fields; x is [${data.xShape.join(', ')}]`);
       checkRunFitsData(run, data);
       if (!Number.isInteger(req.index) || req.index < 0 || req.index >= data.length) throw new InputError(`sample ${req.index} is outside 0…${data.length - 1} of ${data.name}`);
+      if (data instanceof PointCloudDataset) {
+        const r = run;
+        const d = data;
+        const { value: p, ms } = timed(req.repeats, () => predictPoints(r, d, req.index, req.precision));
+        let other: Prediction['other'] = null;
+        if (r.hasHalf) {
+          const otherPrecision = req.precision === 'full' ? 'saved' : 'full';
+          const p2 = predictPoints(r, d, req.index, otherPrecision).pred;
+          other = { precision: otherPrecision === 'full' ? 'full' : r.precision, pred: p2, relL2: relativeL2(p2, p.y), relDiff: relativeL2(p.pred, p2) };
+        }
+        return {
+          kind: 'points', cout: p.y.length / (p.points.length / 3), points: p.points, y: p.y, pred: p.pred, relL2: relativeL2(p.pred, p.y), ms, other,
+          precision: req.precision === 'full' ? 'full' : r.precision,
+        } satisfies Prediction;
+      }
+      if (data.xShape.length !== 4) throw new InputError(`${data.name}: the page draws 2-D fields; x is [${data.xShape.join(', ')}]`);
       const [C, H, W] = data.xShape.slice(1) as [number, number, number];
       const Co = data.yShape[1]!;
       const h = Math.max(4, Math.round(H * req.scale));
@@ -128,7 +158,7 @@ async function handle(req: EngineRequest): Promise<unknown> {
         other = { precision: otherPrecision === 'full' ? 'full' : r.precision, pred: p2, relL2: relativeL2(p2, y), relDiff: relativeL2(pred, p2) };
       }
       return {
-        grid: [h, w], cin: C, cout: Co, x: Float32Array.from(x), y, truthResampled: h !== H || w !== W, pred, relL2: relativeL2(pred, y), ms, other,
+        kind: 'grid', grid: [h, w], cin: C, cout: Co, x: Float32Array.from(x), y, truthResampled: h !== H || w !== W, pred, relL2: relativeL2(pred, y), ms, other,
         precision: req.precision === 'full' ? 'full' : r.precision,
       } satisfies Prediction;
     }

@@ -1,7 +1,7 @@
 // The page: picks a checkpoint and a dataset (files, or what `mpno serve` serves), sends them to the
 // engine worker, and draws input | prediction | truth | error with colour bars. Everything the user
 // can get wrong ends in a message on the page (#message), never only in the console.
-import type { DataInfo, EngineInfo, EngineRequest, Prediction, RunInfo } from './engine-worker.js';
+import type { DataInfo, EngineInfo, EngineRequest, GridPrediction, PointPrediction, Prediction, RunInfo } from './engine-worker.js';
 
 type Req = EngineRequest extends infer R ? (R extends { id: number } ? Omit<R, 'id'> : never) : never;
 
@@ -10,7 +10,8 @@ interface PageState {
   run?: RunInfo;
   data?: DataInfo;
   last?: Prediction;
-  bench?: { ms: number; threads: number; grid: [number, number] };
+  bench?: { ms: number; threads: number; size: number[] };
+  /** Whether a request is running (a count of them underneath). */
   busy: boolean;
   error?: string;
   /** Increments after every finished request (tests wait on it). */
@@ -84,7 +85,10 @@ async function call<T>(req: Req, transfer: Transferable[] = []): Promise<T> {
 }
 
 /** Runs one user action: its error becomes the page's message; true when it succeeded. */
+let running = 0;
+
 async function guarded(what: string, fn: () => Promise<void>): Promise<boolean> {
+  running++;
   state.busy = true;
   try {
     await fn();
@@ -94,7 +98,8 @@ async function guarded(what: string, fn: () => Promise<void>): Promise<boolean> 
     showMessage(`${what}: ${e instanceof Error ? e.message : String(e)}`);
     return false;
   } finally {
-    state.busy = false;
+    running--;
+    state.busy = running > 0;
     state.done++;
     updateButtons();
   }
@@ -171,7 +176,10 @@ async function loadData(name: string, bytes: ArrayBuffer): Promise<void> {
   const info = await call<DataInfo>({ op: 'loadData', name, bytes }, [bytes]);
   state.data = info;
   $<HTMLInputElement>('index').max = String(info.length - 1);
-  $('data-info').textContent = `${info.name}: ${info.length} samples, x [${info.xShape.join(', ')}], y [${info.yShape.join(', ')}]`;
+  $('data-info').textContent = info.kind === 'grid'
+    ? `${info.name}: ${info.length} samples, x [${info.xShape.join(', ')}], y [${info.yShape.join(', ')}]`
+    : `${info.name}: ${info.length} point clouds of ${Math.min(...info.points)}–${Math.max(...info.points)} points, ${info.channels} target channel(s)`;
+  $('scale-box').hidden = info.kind !== 'grid';
 }
 
 // ---- drawing ----------------------------------------------------------------------------------
@@ -196,17 +204,15 @@ function fmt(v: number): string {
   return Math.abs(v) >= 1e4 || (Math.abs(v) < 1e-3 && v !== 0) ? v.toExponential(2) : v.toPrecision(3);
 }
 
-function panel(title: string, values: Float32Array, h: number, w: number, range: [number, number], map: (t: number) => [number, number, number]): HTMLElement {
-  const el = document.createElement('div');
-  el.className = 'panel';
-  const head = document.createElement('h3');
-  head.textContent = title;
-  const body = document.createElement('div');
-  body.className = 'body';
+/** A canvas drawing a field [h, w] through a colour map. */
+function fieldCanvas(values: Float32Array, h: number, w: number, range: [number, number], map: (t: number) => [number, number, number]): HTMLCanvasElement {
   const cv = document.createElement('canvas');
   cv.className = 'field';
   cv.width = w;
   cv.height = h;
+  // the grid's own aspect (a latitude–longitude grid is twice as wide as high), 220 px on the long side
+  cv.style.width = `${Math.round((220 * w) / Math.max(h, w))}px`;
+  cv.style.height = `${Math.round((220 * h) / Math.max(h, w))}px`;
   const ctx = cv.getContext('2d')!;
   const img = ctx.createImageData(w, h);
   const [lo, hi] = range;
@@ -216,10 +222,65 @@ function panel(title: string, values: Float32Array, h: number, w: number, range:
     img.data.set([r, g, b, 255], 4 * i);
   }
   ctx.putImageData(img, 0, 0);
+  return cv;
+}
+
+/**
+ * A canvas drawing values on 3-D points as two views of the cloud: from the side (x right, z up)
+ * above, from the top (x right, y up) below; nearer points over farther ones, one scale for both.
+ */
+function cloudCanvas(values: Float32Array, points: Float32Array, range: [number, number], map: (t: number) => [number, number, number]): HTMLCanvasElement {
+  const S = 220;
+  const cv = document.createElement('canvas');
+  cv.className = 'cloud';
+  cv.width = S;
+  cv.height = 2 * S;
+  const ctx = cv.getContext('2d')!;
+  ctx.fillStyle = '#ffffff';
+  ctx.fillRect(0, 0, S, 2 * S);
+  const n = points.length / 3;
+  const lo3 = [Infinity, Infinity, Infinity];
+  const hi3 = [-Infinity, -Infinity, -Infinity];
+  for (let k = 0; k < n; k++) for (let a = 0; a < 3; a++) {
+    lo3[a] = Math.min(lo3[a]!, points[3 * k + a]!);
+    hi3[a] = Math.max(hi3[a]!, points[3 * k + a]!);
+  }
+  const scale = (S - 12) / Math.max(1e-12, ...hi3.map((h, a) => h - lo3[a]!));
+  const [lo, hi] = range;
+  const span = hi - lo || 1;
+  const view = (h: number, v: number, d: number, top: number, sign: number) => {
+    const order = Array.from({ length: n }, (_, k) => k).sort((a, b) => sign * (points[3 * a + d]! - points[3 * b + d]!));
+    for (const k of order) {
+      const [r, g, b] = map((values[k]! - lo) / span);
+      ctx.fillStyle = `rgb(${r},${g},${b})`;
+      const px = 6 + (points[3 * k + h]! - lo3[h]!) * scale;
+      const py = top + S - 6 - (points[3 * k + v]! - lo3[v]!) * scale;
+      ctx.fillRect(px - 1.5, py - 1.5, 3, 3);
+    }
+  };
+  view(0, 2, 1, 0, -1); // side: the viewer at −y, nearer = smaller y, drawn last
+  view(0, 1, 2, S, 1); // top: the viewer above, nearer = larger z, drawn last
+  ctx.strokeStyle = '#ccd3da';
+  ctx.beginPath();
+  ctx.moveTo(0, S);
+  ctx.lineTo(S, S);
+  ctx.stroke();
+  return cv;
+}
+
+function panel(title: string, cv: HTMLCanvasElement, range: [number, number], map: (t: number) => [number, number, number]): HTMLElement {
+  const el = document.createElement('div');
+  el.className = 'panel';
+  const head = document.createElement('h3');
+  head.textContent = title;
+  const body = document.createElement('div');
+  body.className = 'body';
+  const [lo, hi] = range;
   const bar = document.createElement('canvas');
   bar.className = 'bar';
   bar.width = 1;
   bar.height = 128;
+  bar.style.height = cv.style.height || (cv.className === 'cloud' ? '440px' : '220px');
   const bctx = bar.getContext('2d')!;
   const bimg = bctx.createImageData(1, 128);
   for (let i = 0; i < 128; i++) bimg.data.set([...map(1 - i / 127), 255], 4 * i);
@@ -252,11 +313,33 @@ function symmetric(a: Float32Array): [number, number] {
   return [-m || -1, m || 1];
 }
 
-function draw(p: Prediction): void {
+function drawPoints(p: PointPrediction): HTMLElement[] {
+  const n = p.points.length / 3;
+  const out: HTMLElement[] = [];
+  for (let c = 0; c < p.cout; c++) {
+    const pick = (a: Float32Array) => Float32Array.from({ length: n }, (_, k) => a[k * p.cout + c]!);
+    const [yc, pc] = [pick(p.y), pick(p.pred)];
+    const err = pc.map((v, i) => v - yc[i]!);
+    const shared = extent(yc, pc);
+    const suffix = p.cout > 1 ? ` (channel ${c})` : '';
+    out.push(
+      panel(`prediction${suffix}`, cloudCanvas(pc, p.points, shared, viridis), shared, viridis),
+      panel(`truth${suffix}`, cloudCanvas(yc, p.points, shared, viridis), shared, viridis),
+      panel(`error = prediction − truth${suffix}`, cloudCanvas(err, p.points, symmetric(err), diverging), symmetric(err), diverging),
+    );
+    if (p.other) {
+      const oc = pick(p.other.pred);
+      const diff = p.precision === 'full' ? oc.map((v, i) => v - pc[i]!) : pc.map((v, i) => v - oc[i]!);
+      out.push(panel(`half − full precision${suffix}`, cloudCanvas(diff, p.points, symmetric(diff), diverging), symmetric(diff), diverging));
+    }
+  }
+  return out;
+}
+
+function drawGrid(p: GridPrediction): HTMLElement[] {
   const [h, w] = p.grid;
   const S = h * w;
-  const panels = $('panels');
-  panels.replaceChildren();
+  const out: HTMLElement[] = [];
   for (let c = 0; c < p.cout; c++) {
     const xc = p.x.subarray(Math.min(c, p.cin - 1) * S, (Math.min(c, p.cin - 1) + 1) * S);
     const yc = p.y.subarray(c * S, (c + 1) * S);
@@ -264,20 +347,38 @@ function draw(p: Prediction): void {
     const err = pc.map((v, i) => v - yc[i]!);
     const shared = extent(yc, pc);
     const suffix = p.cout > 1 ? ` (channel ${c})` : '';
-    panels.append(
-      panel(`input${suffix}`, xc, h, w, extent(xc), viridis),
-      panel(`prediction${suffix}`, pc, h, w, shared, viridis),
-      panel(`${p.truthResampled ? 'truth, resampled' : 'truth'}${suffix}`, yc, h, w, shared, viridis),
-      panel(`error = prediction − truth${suffix}`, err, h, w, symmetric(err), diverging),
+    const field = (title: string, v: Float32Array, range: [number, number], map: (t: number) => [number, number, number]) => panel(title, fieldCanvas(v, h, w, range, map), range, map);
+    out.push(
+      field(`input${suffix}`, xc, extent(xc), viridis),
+      field(`prediction${suffix}`, pc, shared, viridis),
+      field(`${p.truthResampled ? 'truth, resampled' : 'truth'}${suffix}`, yc, shared, viridis),
+      field(`error = prediction − truth${suffix}`, err, symmetric(err), diverging),
     );
     if (p.other) {
       const oc = p.other.pred.subarray(c * S, (c + 1) * S);
       const diff = p.precision === 'full' ? oc.map((v, i) => v - pc[i]!) : pc.map((v, i) => v - oc[i]!);
-      panels.append(panel(`half − full precision${suffix}`, diff, h, w, symmetric(diff), diverging));
+      out.push(field(`half − full precision${suffix}`, diff, symmetric(diff), diverging));
     }
   }
+  return out;
+}
+
+function draw(p: Prediction): void {
+  const all = p.kind === 'grid' ? drawGrid(p) : drawPoints(p);
+  // one row per output channel
+  const per = all.length / p.cout;
+  const rows = Array.from({ length: p.cout }, (_, c) => {
+    const row = document.createElement('div');
+    row.className = 'row';
+    row.append(...all.slice(c * per, (c + 1) * per));
+    return row;
+  });
+  $('panels').replaceChildren(...rows);
   const other = p.other ? `; in ${p.other.precision}: relative L2 ${p.other.relL2.toFixed(5)}, difference between the two ${p.other.relDiff.toExponential(2)}` : '';
-  $('summary').textContent = `${h} × ${w} grid, ${p.precision}: relative L2 error ${p.relL2.toFixed(5)}${p.truthResampled ? ' (against the truth resampled from the data\'s grid)' : ''}${other}; inference ${p.ms.toFixed(1)} ms on ${state.engine?.threads ?? 1} thread(s)`;
+  const sphere = state.run?.family === 'SFNO' ? ' on the sphere (equirectangular: latitude down the rows, longitude across)' : '';
+  const where = p.kind === 'grid' ? `${p.grid[0]} × ${p.grid[1]} grid${sphere}` : `${p.points.length / 3} points (side view above, top view below)`;
+  const resampled = p.kind === 'grid' && p.truthResampled ? ' (against the truth resampled from the data\'s grid)' : '';
+  $('summary').textContent = `${where}, ${p.precision}: relative L2 error ${p.relL2.toFixed(5)}${resampled}${other}; inference ${p.ms.toFixed(1)} ms on ${state.engine?.threads ?? 1} thread(s)`;
   $('result').hidden = false;
 }
 
@@ -299,7 +400,7 @@ async function predict(repeats = 1): Promise<void> {
   await guarded('inference', async () => {
     const p = await call<Prediction>(request(repeats));
     state.last = p;
-    if (repeats > 1) state.bench = { ms: p.ms, threads: state.engine?.threads ?? 1, grid: p.grid };
+    if (repeats > 1) state.bench = { ms: p.ms, threads: state.engine?.threads ?? 1, size: p.kind === 'grid' ? p.grid : [p.points.length / 3] };
     draw(p);
   });
 }
@@ -378,7 +479,7 @@ async function main(): Promise<void> {
   const showScale = () => {
     const f = SCALES[Number(scale.value)] ?? 1;
     const d = state.data;
-    $('scale-out').textContent = d ? `${Math.max(4, Math.round(d.xShape[2]! * f))} × ${Math.max(4, Math.round(d.xShape[3]! * f))} (×${f})` : `×${f}`;
+    $('scale-out').textContent = d?.kind === 'grid' ? `${Math.max(4, Math.round(d.xShape[2]! * f))} × ${Math.max(4, Math.round(d.xShape[3]! * f))} (×${f})` : `×${f}`;
   };
   scale.oninput = showScale;
   scale.onchange = () => void predict();
