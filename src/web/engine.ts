@@ -12,6 +12,7 @@ import { decodeSafetensors } from '../data/formats/safetensors-codec.js';
 import { checkModelFitsDataset } from '../data/fits.js';
 import { PointCloudDataset, bodiesFromContents, carsFromPt } from '../data/points.js';
 import { releaseBatch } from '../core/batch.js';
+import { generateDarcySample, subsampleField } from '../data/generators/darcy.js';
 import type { ModelSpec } from '../models/fits.js';
 import { type NeuralOperator, buildModel, modelNames, validateModel } from '../models/registry.js';
 import { checkWeightsFit } from '../nn/module.js';
@@ -206,6 +207,33 @@ export function datasetFromBytes(bytes: Uint8Array, name: string): PageDataset {
     throw new InputError(msg);
   }
   return new TensorDataset(x, y, name);
+}
+
+/** The grids of the page's built-in Darcy samples: every 4th, 2nd and 1st point of a 129-point grid. */
+export const BUILTIN_DARCY_GRIDS: readonly number[] = [33, 65, 129];
+
+/**
+ * The page's built-in samples: `n` Darcy flows made by mpno's generator (the darcy64 example's
+ * recipe: a thresholded Gaussian random field as the permeability, 12 or 3, and the pressure of
+ * −∇·(a∇u) = 1 on [0, 1]²) at 129 × 129, with their exact subsamples at 33 and 65: one dataset per grid,
+ * the same samples in each, so the model can be run zero-shot against the true solution.
+ */
+export function builtinDarcy(n: number, seed = 1): Map<number, TensorDataset> {
+  if (!Number.isInteger(n) || n < 1 || n > 64) throw new InputError(`built-in samples: give 1 to 64 samples, got ${n}`);
+  const fine = 129;
+  const out = new Map<number, TensorDataset>();
+  const samples = Array.from({ length: n }, (_, i) => generateDarcySample(seed, i, fine));
+  for (const g of BUILTIN_DARCY_GRIDS) {
+    const r = (fine - 1) / (g - 1);
+    const x = new Float32Array(n * g * g);
+    const y = new Float32Array(n * g * g);
+    samples.forEach((smp, i) => {
+      x.set(subsampleField(smp.a, fine, r), i * g * g);
+      y.set(subsampleField(smp.u, fine, r), i * g * g);
+    });
+    out.set(g, new TensorDataset(Tensor.fromArray(x, [n, 1, g, g], 'float32', 'data'), Tensor.fromArray(y, [n, 1, g, g], 'float32', 'data'), `built-in Darcy ${g} × ${g}`));
+  }
+  return out;
 }
 
 /** Checks that a run's model takes a dataset's samples (family, channels, dimensions, modes against the grid). */

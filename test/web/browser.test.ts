@@ -22,7 +22,7 @@ import { isGridDataset, loadAnyDataset, writeDataset } from '../../src/data/data
 import { modelFromCheckpoint } from '../../src/cli/model-check.js';
 import { serveCommand } from '../../src/cli/serve.js';
 import { loadCheckpoint } from '../../src/train/checkpoint.js';
-import { predictOne, resampleGrid, runFromBytes } from '../../src/web/engine.js';
+import { builtinDarcy, predictOne, resampleGrid, runFromBytes } from '../../src/web/engine.js';
 
 const ROOT = fileURLToPath(new URL('../../../', import.meta.url));
 const BIN = path.join(ROOT, 'bin', 'mpno.js');
@@ -205,6 +205,35 @@ describe('browser page', { skip, timeout: 600_000 }, () => {
       await page.close();
     });
   }
+
+  it('generates built-in Darcy samples in the page and runs zero-shot against their exact solutions', async () => {
+    const page = await open(run16(), true, '?threads=2');
+    const before = (await snapshot(page)).done;
+    await page.locator('#builtin').click();
+    let s = await settle(page, before + 2);
+    assert.equal(s.error, null);
+    assert.deepEqual(s.grid, [65, 65]);
+    const made = builtinDarcy(4);
+    const ck = loadCheckpoint(run16());
+    const stateText = readFileSync(path.join(ck.dir, 'state.json'), 'utf8');
+    for (const t of Object.values(ck.weights)) t.release();
+    const r = runFromBytes(stateText, readFileSync(path.join(ck.dir, 'model.safetensors')), 'darcy16');
+    const nodeAt = (g: number, i: number) => {
+      const { x, y } = made.get(g)!.gather([i]);
+      const p = predictOne(r, x.toFloat64(), [g, g]);
+      x.release();
+      y.release();
+      return p;
+    };
+    assert.ok(maxRel(s.pred!, nodeAt(65, 0)) < 1e-5, `65: ${maxRel(s.pred!, nodeAt(65, 0))}`);
+    s = await change(page, '#scale', '4'); // ×2: the 129-point grid, its own solution
+    assert.deepEqual(s.grid, [129, 129]);
+    assert.ok(maxRel(s.pred!, nodeAt(129, 0)) < 1e-5, `129: ${maxRel(s.pred!, nodeAt(129, 0))}`);
+    assert.doesNotMatch((await page.locator('#summary').textContent()) ?? '', /resampled/);
+    r.model.release();
+    for (const d of made.values()) d.release();
+    await page.close();
+  });
 
   it('toggles a mixed-precision checkpoint between mixed and full, with the difference shown', async () => {
     const page = await open(runMixed(), true, '?threads=2');

@@ -5,13 +5,14 @@ import { arena } from '../../core/arena.js';
 import { kernelVariant } from '../../kernels/module.js';
 import { pool } from '../../kernels/pool.js';
 import { PointCloudDataset } from '../../data/points.js';
-import { InputError, type LoadedRun, type PageDataset, checkRunFitsData, datasetFromBytes, predictOne, predictPoints, relativeL2, resampleGrid, runFromBytes, runFromExport } from '../engine.js';
+import { BUILTIN_DARCY_GRIDS, InputError, type LoadedRun, type PageDataset, builtinDarcy, checkRunFitsData, datasetFromBytes, predictOne, predictPoints, relativeL2, resampleGrid, runFromBytes, runFromExport } from '../engine.js';
 
 export type EngineRequest =
   | { id: number; op: 'init'; threads: number }
   | { id: number; op: 'loadRun'; name: string; state: string; weights: ArrayBuffer }
   | { id: number; op: 'loadExport'; name: string; config: string; weights: ArrayBuffer; dataProcessor: ArrayBuffer | null }
   | { id: number; op: 'loadData'; name: string; bytes: ArrayBuffer }
+  | { id: number; op: 'builtin'; n: number }
   | { id: number; op: 'predict'; index: number; scale: number; precision: 'saved' | 'full'; repeats: number };
 
 export interface EngineInfo {
@@ -31,7 +32,7 @@ export interface RunInfo {
 }
 
 export type DataInfo =
-  | { kind: 'grid'; name: string; length: number; xShape: number[]; yShape: number[] }
+  | { kind: 'grid'; name: string; length: number; xShape: number[]; yShape: number[]; grids?: number[] }
   | { kind: 'points'; name: string; length: number; points: number[]; channels: number };
 
 /** Where `other` is the model in the other precision (full when it runs in half, and the reverse), where it has half layers. */
@@ -68,6 +69,15 @@ export interface GridPrediction extends Common {
 
 let run: LoadedRun | undefined;
 let data: PageDataset | undefined;
+/** The built-in samples at each of their grids (data is the middle one); none for a file. */
+let levels: Map<number, PageDataset> | undefined;
+
+function setData(next: PageDataset, nextLevels?: Map<number, PageDataset>): void {
+  for (const d of levels?.values() ?? []) if (d !== next) d.release();
+  if (!levels && data && data !== next) data.release();
+  data = next;
+  levels = nextLevels;
+}
 
 function info(): EngineInfo {
   return { threads: pool.threads, shared: arena.shared, kernels: kernelVariant };
@@ -108,13 +118,18 @@ async function handle(req: EngineRequest): Promise<unknown> {
     }
     case 'loadData': {
       const next = datasetFromBytes(new Uint8Array(req.bytes), req.name);
-      data?.release();
-      data = next;
+      setData(next);
       if (next instanceof PointCloudDataset) {
         const c = next.samples[0]!['y']!.shape[1]!;
         return { kind: 'points', name: next.name, length: next.length, points: next.samples.map((s) => s['y']!.shape[0]!), channels: c } satisfies DataInfo;
       }
       return { kind: 'grid', name: next.name, length: next.length, xShape: [...next.xShape], yShape: [...next.yShape] } satisfies DataInfo;
+    }
+    case 'builtin': {
+      const made = builtinDarcy(req.n);
+      const mid = made.get(BUILTIN_DARCY_GRIDS[1]!)!;
+      setData(mid, made);
+      return { kind: 'grid', name: 'built-in Darcy flow (generated here)', length: mid.length, xShape: [...mid.xShape], yShape: [...mid.yShape], grids: [...BUILTIN_DARCY_GRIDS] } satisfies DataInfo;
     }
     case 'predict': {
       if (!run) throw new InputError('pick a checkpoint first');
@@ -137,18 +152,26 @@ async function handle(req: EngineRequest): Promise<unknown> {
         } satisfies Prediction;
       }
       if (data.xShape.length !== 4) throw new InputError(`${data.name}: the page draws 2-D fields; x is [${data.xShape.join(', ')}]`);
-      const [C, H, W] = data.xShape.slice(1) as [number, number, number];
-      const Co = data.yShape[1]!;
-      const h = Math.max(4, Math.round(H * req.scale));
-      const w = Math.max(4, Math.round(W * req.scale));
-      const s = data.gather([req.index]);
+      let source: PageDataset = data;
+      if (levels) {
+        // built-in samples: the stored grid nearest to the one asked for, with its exact solution
+        const want = data.xShape[2]! * req.scale;
+        const g = [...levels.keys()].reduce((a, b) => (Math.abs(Math.log(b / want)) < Math.abs(Math.log(a / want)) ? b : a));
+        source = levels.get(g)!;
+      }
+      if (source instanceof PointCloudDataset) throw new InputError(`${source.name}: not a grid dataset`);
+      const [C, H, W] = source.xShape.slice(1) as [number, number, number];
+      const Co = source.yShape[1]!;
+      const h = levels ? H : Math.max(4, Math.round(H * req.scale));
+      const w = levels ? W : Math.max(4, Math.round(W * req.scale));
+      const s = source.gather([req.index]);
       const xa = s.x.toFloat64();
       const ya = s.y.toFloat64();
       s.x.release();
       s.y.release();
       const x = resampleGrid(xa, C, H, W, h, w);
       const y = Float32Array.from(resampleGrid(ya, Co, H, W, h, w));
-      checkRunFitsData(run, { xShape: [1, C, h, w], yShape: [1, Co, h, w], name: `${data.name} at ${h} × ${w}` });
+      checkRunFitsData(run, { xShape: [1, C, h, w], yShape: [1, Co, h, w], name: `${source.name} at ${h} × ${w}` });
       const r = run;
       const { value: pred, ms } = timed(req.repeats, () => predictOne(r, x, [h, w], req.precision));
       let other: Prediction['other'] = null;

@@ -173,13 +173,27 @@ async function loadPicked(p: Picked): Promise<void> {
 }
 
 async function loadData(name: string, bytes: ArrayBuffer): Promise<void> {
-  const info = await call<DataInfo>({ op: 'loadData', name, bytes }, [bytes]);
+  showData(await call<DataInfo>({ op: 'loadData', name, bytes }, [bytes]));
+}
+
+/** The grid the slider's factor gives on the data (the nearest stored grid for the built-in samples). */
+function gridFor(d: DataInfo & { kind: 'grid' }, f: number): [number, number] {
+  if (d.grids) {
+    const want = d.xShape[2]! * f;
+    const g = d.grids.reduce((a, b) => (Math.abs(Math.log(b / want)) < Math.abs(Math.log(a / want)) ? b : a));
+    return [g, g];
+  }
+  return [Math.max(4, Math.round(d.xShape[2]! * f)), Math.max(4, Math.round(d.xShape[3]! * f))];
+}
+
+function showData(info: DataInfo): void {
   state.data = info;
   $<HTMLInputElement>('index').max = String(info.length - 1);
   $('data-info').textContent = info.kind === 'grid'
-    ? `${info.name}: ${info.length} samples, x [${info.xShape.join(', ')}], y [${info.yShape.join(', ')}]`
+    ? `${info.name}: ${info.length} samples, x [${info.xShape.join(', ')}], y [${info.yShape.join(', ')}]${info.grids ? `; also at ${info.grids.filter((g) => g !== info.xShape[2]).join(' and ')} (the exact solutions: the resolution slider picks among them)` : ''}`
     : `${info.name}: ${info.length} point clouds of ${Math.min(...info.points)}–${Math.max(...info.points)} points, ${info.channels} target channel(s)`;
   $('scale-box').hidden = info.kind !== 'grid';
+  $('scale').dispatchEvent(new Event('input')); // the slider's label for this data
 }
 
 // ---- drawing ----------------------------------------------------------------------------------
@@ -475,11 +489,14 @@ async function main(): Promise<void> {
     if (!d.ok) throw new Error(`the server did not give ${sel.value} (${d.status})`);
     await loadData(sel.selectedOptions[0]?.textContent ?? sel.value, await d.arrayBuffer());
   }).then((ok) => (ok ? predict() : undefined));
+  $('builtin').onclick = () => void guarded('built-in samples', async () => {
+    showData(await call<DataInfo>({ op: 'builtin', n: 4 }));
+  }).then((ok) => (ok ? predict() : undefined));
   const scale = $<HTMLInputElement>('scale');
   const showScale = () => {
     const f = SCALES[Number(scale.value)] ?? 1;
     const d = state.data;
-    $('scale-out').textContent = d?.kind === 'grid' ? `${Math.max(4, Math.round(d.xShape[2]! * f))} × ${Math.max(4, Math.round(d.xShape[3]! * f))} (×${f})` : `×${f}`;
+    $('scale-out').textContent = d?.kind === 'grid' ? `${gridFor(d, f).join(' × ')} (×${f})` : `×${f}`;
   };
   scale.oninput = showScale;
   scale.onchange = () => void predict();
