@@ -346,7 +346,7 @@ describe('browser page', { skip, timeout: 600_000 }, () => {
   it('says what is wrong with bad input, on the page', async () => {
     const page = await open(undefined, true);
     const message = async () => (await page.locator('#message').textContent()) ?? '';
-    const pick = async (selector: string, files: { name: string; mimeType: string; buffer: Buffer }[]) => {
+    const pick = async (selector: string, files: string | { name: string; mimeType: string; buffer: Buffer }[]) => {
       const before = (await snapshot(page)).done;
       await page.locator(selector).setInputFiles(files);
       return settle(page, before + 1);
@@ -366,11 +366,10 @@ describe('browser page', { skip, timeout: 600_000 }, () => {
       { name: 'model.safetensors', mimeType: 'application/octet-stream', buffer: weights },
     ]);
     assert.match(await message(), /model family 'UNO' is not known/);
-    await pick('#ckpt-files', [
-      { name: 'state.json', mimeType: 'application/json', buffer: readFileSync(path.join(loadCheckpointDir(run16()), 'state.json')) },
-      { name: 'model.safetensors', mimeType: 'application/octet-stream', buffer: weights },
-    ]);
+    // a whole run directory (webkitdirectory): the checkpoint its 'latest' names
+    await pick('#ckpt-dir', run16());
     assert.equal((await snapshot(page)).error, null);
+    assert.match((await page.locator('#run-info').textContent()) ?? '', /^darcy16\/epoch-0002: FNO, epoch 2/);
     // a dataset with two input channels for a one-channel model
     const two = path.join(dir, 'two-channels.safetensors');
     const n = 2 * 2 * 16 * 16;
