@@ -5,7 +5,7 @@ import { checkModelFitsDataset } from '../data/fits.js';
 import { type ModesCheck, checkModelFitsData } from '../models/fits.js';
 import { type NeuralOperator, buildModel } from '../models/registry.js';
 import { checkWeightsFit } from '../nn/module.js';
-import { parsePrecisionSchedule, scheduleEpochs } from '../precision/schedule.js';
+import { fixedSchedule } from '../precision/schedule.js';
 import type { TrainingState } from '../train/checkpoint.js';
 import type { RunConfig } from '../train/config.js';
 import { applySavedPrecision } from '../train/trainer.js';
@@ -27,7 +27,7 @@ export function modelFromCheckpoint(ck: { dir: string; state: TrainingState; wei
     model.loadStateDict(ck.weights);
     const sched = config.precision?.schedule;
     applySavedPrecision(model, ck.state.precision ?? null, {
-      schedule: sched ? scheduleEpochs(parsePrecisionSchedule(sched), config.training.n_epochs) : undefined,
+      schedule: fixedSchedule(sched, config.training.n_epochs),
       ampInHalfPhases: config.model.amp ?? false,
       epoch: ck.state.epoch,
     });

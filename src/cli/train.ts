@@ -18,7 +18,8 @@ import { type RunConfig, loadConfig } from '../train/config.js';
 import { type EpochRecord, type Loss, type PrecisionControl, type ProgressReporter, type SchedulerLike, Trainer } from '../train/trainer.js';
 import { GradScaler } from '../precision/scaler.js';
 import { isMixed, usesFloat16 } from '../precision/policy.js';
-import { parsePrecisionSchedule, scheduleEpochs } from '../precision/schedule.js';
+import { fixedSchedule, isAutoSchedule } from '../precision/schedule.js';
+import { AUTO_PATIENCE, AUTO_PROBE_EVERY, AUTO_THRESHOLD, AutoPrecisionSchedule, checkAutoOptions } from '../precision/auto.js';
 
 export interface TrainCommandOptions {
   config: string;
@@ -134,7 +135,7 @@ export function checkResume(state: TrainingState, config: RunConfig, dir: string
     throw new RangeError(`--resume: training.n_epochs = ${config.training.n_epochs}, but the checkpoint (${dir}) has completed ${state.epoch} epochs; ask for at least ${state.epoch}`);
   }
   const epochs = diff.find((d) => d.key === 'training.n_epochs');
-  if (epochs && config.precision?.schedule) {
+  if (epochs && config.precision?.schedule && !isAutoSchedule(config.precision.schedule)) {
     throw new RangeError(`--resume: training.n_epochs: ${epochs.from} → ${epochs.to} would move the phases of precision.schedule '${config.precision.schedule}' (fractions of n_epochs); keep ${epochs.from}`);
   }
   return diff.map((d) => `${d.key}: ${d.from} → ${d.to}`);
@@ -233,11 +234,25 @@ export async function trainCommand(o: TrainCommandOptions): Promise<Record<strin
     // mixed precision: loss scaling when any part computes in fp16, the schedule, layer fallback
     const m = run.model.precisionPolicy;
     const pcfg = config.precision ?? {};
-    const schedule = pcfg.schedule ? scheduleEpochs(parsePrecisionSchedule(pcfg.schedule), config.training.n_epochs) : undefined;
-    const usesFp16 = usesFloat16(m, schedule?.entries.map((e) => e.precision));
+    const schedule = fixedSchedule(pcfg.schedule, config.training.n_epochs);
+    let auto: AutoPrecisionSchedule | undefined;
+    if (isAutoSchedule(pcfg.schedule)) {
+      if (run.model.precisionLayers().length === 0 || (config.model as { dtype?: unknown }).dtype === 'float64') {
+        throw new RangeError(`precision.schedule 'auto': model ${config.model.name} has no precision-controlled layers to switch${(config.model as { dtype?: unknown }).dtype === 'float64' ? ' (a float64 model runs in full precision)' : ' (no Fourier layers)'}`);
+      }
+      const steps = trainLoader.length;
+      const opts = {
+        probeEvery: pcfg.probe_every ?? Math.max(1, Math.min(AUTO_PROBE_EVERY, steps)),
+        threshold: pcfg.switch_threshold ?? AUTO_THRESHOLD,
+        patience: pcfg.switch_patience ?? AUTO_PATIENCE,
+      };
+      checkAutoOptions(opts, steps);
+      auto = new AutoPrecisionSchedule(opts);
+    }
+    const usesFp16 = usesFloat16(m, auto ? ['half', 'mixed'] : schedule?.entries.map((e) => e.precision));
     const scaler = (pcfg.loss_scale ?? (usesFp16 ? 'dynamic' : 'none')) === 'dynamic' ? new GradScaler() : undefined;
-    const precision: PrecisionControl | undefined = usesFp16 || schedule || isMixed(m)
-      ? { model: run.model, scaler, schedule, fallbackAfter: pcfg.fallback_after ?? undefined, ampInHalfPhases: m.amp }
+    const precision: PrecisionControl | undefined = usesFp16 || schedule || auto || isMixed(m)
+      ? { model: run.model, scaler, schedule, auto, fallbackAfter: pcfg.fallback_after ?? undefined, ampInHalfPhases: m.amp }
       : undefined;
     // fault injection for the kill/restart tests: 'E:B' kills at epoch E, batch B; 'E:checkpoint' while writing epoch E's checkpoint
     const crash = process.env['MPNO_TEST_CRASH_AT']?.split(':');

@@ -43,6 +43,20 @@ export function scheduleEpochs(entries: readonly ScheduleEntry[], nEpochs: numbe
   return { entries: out };
 }
 
+/** The automatic schedule's name in configs (`precision.schedule: "auto"`, see auto.ts). */
+export const AUTO_SCHEDULE = 'auto';
+
+/** Whether a config's schedule is the automatic one. */
+export function isAutoSchedule(spec: string | null | undefined): boolean {
+  return typeof spec === 'string' && spec.trim() === AUTO_SCHEDULE;
+}
+
+/** A config's fixed schedule resolved to epochs; undefined without one, or for the automatic schedule. */
+export function fixedSchedule(spec: string | null | undefined, nEpochs: number): EpochSchedule | undefined {
+  if (!spec || isAutoSchedule(spec)) return undefined;
+  return scheduleEpochs(parsePrecisionSchedule(spec), nEpochs);
+}
+
 /** The precision of epoch e (the last entry's beyond the end). */
 export function precisionAt(s: EpochSchedule, epoch: number): BlockPrecision {
   for (const e of s.entries) if (epoch >= e.start && epoch < e.end) return e.precision;
@@ -68,6 +82,13 @@ export function applySavedPrecision(model: PrecisionControlled, saved: unknown, 
     }
     model.setPrecision({ fno_block_precision: e.precision as BlockPrecision, layer: e.layer });
     layers[e.layer]!.overflows = e.overflows;
+  }
+  // the automatic schedule's level (its 'full' turns AMP off, as the fixed schedule's does)
+  const auto = (saved as { auto?: { level?: unknown } | null }).auto;
+  if (auto && typeof auto === 'object' && (MODES as readonly unknown[]).includes(auto.level)) {
+    const level = auto.level as BlockPrecision;
+    model.precisionPolicy.fno_block_precision = level;
+    model.precisionPolicy.amp = level === 'full' ? false : o.ampInHalfPhases ?? model.precisionPolicy.amp;
   }
   // the schedule's current mode, so that only a real switch at the next epoch resets the layers
   if (o.schedule && o.epoch > 0) {

@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import type { FNOOptions } from '../models/fno.js';
 import { modelFamily, validateModel } from '../models/registry.js';
-import { parsePrecisionSchedule } from '../precision/schedule.js';
+import { isAutoSchedule, parsePrecisionSchedule } from '../precision/schedule.js';
 import { type DataSource, sourceFile, validateSource } from '../data/sources.js';
 
 /** A training run's configuration (JSON file; paths relative to the file). */
@@ -66,8 +66,14 @@ export interface RunConfig {
   precision?: {
     /** 'dynamic' loss scaling (default when the model computes in fp16) or 'none'. */
     loss_scale?: 'dynamic' | 'none';
-    /** e.g. 'half:0.25,mixed:0.5,full:0.25' (fractions of the epochs). */
+    /** e.g. 'half:0.25,mixed:0.5,full:0.25' (fractions of the epochs), or 'auto' (see precision/auto.ts). */
     schedule?: string | null;
+    /** The automatic schedule: training steps between probes (default min(20, steps per epoch)). */
+    probe_every?: number | null;
+    /** … switch up when the precision error exceeds this fraction of the gradient noise (default 0.1). */
+    switch_threshold?: number | null;
+    /** … for this many probes in a row (default 3). */
+    switch_patience?: number | null;
     /** Demote a Fourier layer after this many overflowing forward passes. */
     fallback_after?: number | null;
   };
@@ -84,7 +90,7 @@ const SCHEMA: Shape = {
   scheduler: 'any',
   training: { n_epochs: 'any', eval_interval: 'any', train_loss: 'any', eval_losses: 'any', seed: 'any' },
   output: { dir: 'any', checkpoint_every: 'any' },
-  precision: { loss_scale: 'any', schedule: 'any', fallback_after: 'any' },
+  precision: { loss_scale: 'any', schedule: 'any', fallback_after: 'any', probe_every: 'any', switch_threshold: 'any', switch_patience: 'any' },
 };
 
 /** Names that would reach an object's prototype chain when used as keys; they are unknown keys like any other. */
@@ -286,12 +292,19 @@ export function validateConfig(raw: unknown, file: string): RunConfig {
     }
     if (p.schedule != null) {
       try {
-        parsePrecisionSchedule(p.schedule);
+        if (!isAutoSchedule(p.schedule)) parsePrecisionSchedule(p.schedule);
       } catch (e) {
         throw new RangeError(`${file}: 'precision.schedule': ${e instanceof Error ? e.message : String(e)}`);
       }
     }
     if (p.fallback_after != null) num(p.fallback_after, 'precision.fallback_after', file, { int: true, min: 1 });
+    const auto = isAutoSchedule(p.schedule);
+    for (const k of ['probe_every', 'switch_threshold', 'switch_patience'] as const) {
+      if (p[k] != null && !auto) throw new RangeError(`${file}: 'precision.${k}' belongs to the automatic schedule; set precision.schedule to "auto" or remove it`);
+    }
+    if (p.probe_every != null) num(p.probe_every, 'precision.probe_every', file, { int: true, min: 1 });
+    if (p.switch_threshold != null) num(p.switch_threshold, 'precision.switch_threshold', file, { gt: 0 });
+    if (p.switch_patience != null) num(p.switch_patience, 'precision.switch_patience', file, { int: true, min: 1 });
   }
   return c;
 }

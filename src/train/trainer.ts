@@ -4,6 +4,8 @@ import { Tensor } from '../core/tensor.js';
 import { type BlockPrecision, type PrecisionControlled, demote } from '../precision/policy.js';
 import type { GradScaler, GradScalerState } from '../precision/scaler.js';
 import { type EpochSchedule, applySavedPrecision, precisionAt } from '../precision/schedule.js';
+import { type AutoPrecisionSchedule, type AutoProbe, levelAbove, relativeDifference } from '../precision/auto.js';
+import { withPrecision } from '../precision/policy.js';
 
 export { applySavedPrecision };
 import { Variable, backward, disposeGraph, noGrad, tidy } from '../autograd/variable.js';
@@ -80,6 +82,8 @@ export interface EpochRecord {
   events?: string[];
   /** Neighbourhood graphs of the epoch's training passes (GNO layers): queries, empty neighbourhoods, edges. */
   graphs?: GraphStats;
+  /** The automatic schedule's probes of the epoch. */
+  probes?: AutoProbe[];
 }
 
 /** Mixed-precision controls of a run. */
@@ -91,6 +95,8 @@ export interface PrecisionControl {
   fallbackAfter?: number | undefined;
   /** AMP during the schedule's half/mixed phases (its 'full' phase turns AMP off, as the paper's code). */
   ampInHalfPhases?: boolean;
+  /** The automatic schedule (precision.schedule 'auto'), instead of `schedule`. */
+  auto?: AutoPrecisionSchedule | undefined;
 }
 
 export interface ProgressReporter {
@@ -152,12 +158,103 @@ export class Trainer {
   /** Applies the precision schedule for this.epoch; returns a description of a switch, if any. */
   private applySchedule(): void {
     const pc = this.o.precision;
+    if (pc?.auto) {
+      this.applyLevel(pc.auto.level, `precision ${pc.auto.level} (automatic schedule) from epoch ${this.epoch}`);
+      return;
+    }
     if (!pc?.schedule) return;
     const want = precisionAt(pc.schedule, this.epoch);
     if (pc.model.precisionPolicy.fno_block_precision !== want) {
       const amp = want === 'full' ? false : pc.ampInHalfPhases ?? pc.model.precisionPolicy.amp;
       pc.model.setPrecision({ fno_block_precision: want, amp });
       this.events.push(`precision ${want}${amp ? ' with AMP' : ''} from epoch ${this.epoch}`);
+    }
+  }
+
+  /** Puts the model at a level of the automatic schedule (with AMP below full) unless it is there already. */
+  private applyLevel(level: BlockPrecision, event: string): void {
+    const pc = this.o.precision!;
+    const amp = level === 'full' ? false : pc.ampInHalfPhases ?? pc.model.precisionPolicy.amp;
+    const layers = pc.model.precisionReport();
+    if (pc.model.precisionPolicy.fno_block_precision === level && pc.model.precisionPolicy.amp === amp && layers.every((l) => l.precision === level)) return;
+    pc.model.setPrecision({ fno_block_precision: level, amp });
+    this.events.push(event);
+  }
+
+  /** The parameters' gradients as float64 arrays (zeros for a parameter without one). */
+  private gradients(scale = 1): Float64Array[] {
+    return this.o.model.parameters().map((p) => {
+      if (!p.grad) return new Float64Array(p.value.size);
+      const g = p.grad.toFloat64();
+      if (scale !== 1) for (let i = 0; i < g.length; i++) g[i]! /= scale;
+      return g;
+    });
+  }
+
+  /** The previous step's gradient, kept when the next step is a probe of the automatic schedule. */
+  private prevGrads: Float64Array[] | undefined;
+  private prevCount = 1;
+  private epochProbes: AutoProbe[] = [];
+
+  /**
+   * A probe of the automatic schedule at step b: the step's gradient (already in the parameters,
+   * unscaled) against the same batch's gradient one level up and against the previous step's
+   * gradient. The parameters' gradients are left as the step computed them; overflow counters as
+   * they were.
+   */
+  private probe(b: number, count: number, forward: () => Variable): void {
+    const pc = this.o.precision!;
+    const auto = pc.auto!;
+    const prev = this.prevGrads;
+    this.prevGrads = undefined;
+    let up = levelAbove(auto.level);
+    if (!up || !prev) return;
+    const params = this.o.model.parameters();
+    const kept = params.map((p) => p.grad);
+    const g = this.gradients();
+    const counters = pc.model.precisionLayers().map((c) => c.overflows);
+    const gradientAt = (level: BlockPrecision): Float64Array[] => {
+      try {
+        for (const p of params) p.grad = null;
+        const scale = pc.scaler?.scale ?? 1;
+        withPrecision(pc.model, { fno_block_precision: level, amp: level === 'full' ? false : pc.ampInHalfPhases ?? pc.model.precisionPolicy.amp }, () => {
+          const loss = tidy(forward);
+          backward(loss, scale !== 1 ? Tensor.full(loss.shape, scale, loss.dtype, 'gradient') : undefined);
+          loss.release();
+        });
+        return this.gradients(scale);
+      } finally {
+        params.forEach((p, i) => {
+          if (p.grad && p.grad !== kept[i]) p.grad.release();
+          p.grad = kept[i]!;
+        });
+        pc.model.precisionLayers().forEach((c, i) => { c.overflows = counters[i]!; });
+      }
+    };
+    let h = gradientAt(up);
+    let error = relativeDifference(g, h);
+    // a level that computes exactly what this one does (half and mixed under AMP, whose spectral input
+    // is already in the half type) is no step up: compare with the level above it
+    const skipped: BlockPrecision[] = [];
+    while (error === 0 && up !== 'full') {
+      skipped.push(up);
+      up = levelAbove(up)!;
+      h = gradientAt(up);
+      error = relativeDifference(g, h);
+    }
+    // batch-to-batch variability of the per-sample mean gradient (the last batch may be smaller)
+    const per = (a: Float64Array[], n: number) => a.map((x) => x.map((v) => v / n));
+    const noise = relativeDifference(per(prev, this.prevCount), per(g, count));
+    const r = auto.record(this.epoch, b, error, noise, up);
+    if (!r) {
+      this.events.push(`automatic schedule: the probe at epoch ${this.epoch}, step ${b} was not finite (not counted)`);
+      return;
+    }
+    this.epochProbes.push(r.probe);
+    if (r.switchTo) {
+      const sw = auto.getState().switches.at(-1)!;
+      const same = skipped.length ? ` (${skipped.join(', ')} computes what ${sw.from} does here)` : '';
+      this.applyLevel(r.switchTo, `precision ${r.switchTo} (automatic schedule) from epoch ${this.epoch}, step ${b + 1}: the precision error against ${up} was ${sw.ratios.map((x) => x.toFixed(3)).join(', ')} × the gradient noise in ${sw.ratios.length} probes in a row (threshold ${auto.o.threshold})${same}`);
     }
   }
 
@@ -219,7 +316,16 @@ export class Trainer {
         optimizer.zeroGrad();
         backward(loss, scaler ? Tensor.full(loss.shape, scaler.scale, loss.dtype, 'gradient') : undefined);
         loss.release();
-        if (!scaler || scaler.unscaleAndCheck(model.parameters())) optimizer.step();
+        const finite = !scaler || scaler.unscaleAndCheck(model.parameters());
+        const auto = this.o.precision?.auto;
+        if (auto && finite) {
+          if (auto.isProbeStep(b)) this.probe(b, idx.length, () => trainLoss.forward(predictBatch(model, batch), yt, seg));
+          if (b + 1 < batches.length && auto.isProbeStep(b + 1)) {
+            this.prevGrads = this.gradients();
+            this.prevCount = idx.length;
+          }
+        }
+        if (finite) optimizer.step();
         sum += v;
         samples += idx.length;
         this.o.progress?.update(b + 1, v);
@@ -275,8 +381,9 @@ export class Trainer {
     const pc = this.o.precision;
     if (!pc || saved === null || typeof saved !== 'object') return;
     applySavedPrecision(pc.model, saved, { schedule: pc.schedule, ampInHalfPhases: pc.ampInHalfPhases, epoch: this.epoch });
-    const s = saved as { scaler?: GradScalerState | null };
+    const s = saved as { scaler?: GradScalerState | null; auto?: unknown };
     if (s.scaler && pc.scaler) pc.scaler.setState(s.scaler);
+    if (pc.auto && s.auto !== undefined) pc.auto.setState(s.auto);
   }
 
   /** Trains from this.epoch to nEpochs; returns the last evaluation. */
@@ -286,6 +393,8 @@ export class Trainer {
     let last: Record<string, number> = {};
     while (this.epoch < this.o.nEpochs) {
       this.events = [];
+      this.epochProbes = [];
+      this.prevGrads = undefined;
       this.epochOverflows = [];
       this.overflowBase = this.o.precision?.model.precisionReport().map((l) => l.overflows) ?? [];
       this.applySchedule();
@@ -312,6 +421,7 @@ export class Trainer {
         }
       }
       if (graphs && Object.keys(graphs).length) rec.graphs = graphs;
+      if (pc?.auto) rec.probes = [...this.epochProbes];
       if (this.events.length) rec.events = [...this.events];
       if (this.epoch % this.o.evalInterval === 0 || this.epoch === this.o.nEpochs - 1) {
         last = this.evaluate(testLoaders);
@@ -342,6 +452,7 @@ export class Trainer {
         precision: this.o.precision ? {
           layers: this.o.precision.model.precisionReport(),
           scaler: this.o.precision.scaler?.getState() ?? null,
+          ...(this.o.precision.auto ? { auto: this.o.precision.auto.getState() } : {}),
         } : null,
       }, 2, crash ? () => process.kill(process.pid, 'SIGKILL') : undefined);
     } finally {

@@ -17,7 +17,7 @@ import type { ModelSpec } from '../models/fits.js';
 import { type NeuralOperator, buildModel, modelNames, validateModel } from '../models/registry.js';
 import { checkWeightsFit } from '../nn/module.js';
 import { withPrecision } from '../precision/policy.js';
-import { applySavedPrecision, parsePrecisionSchedule, scheduleEpochs } from '../precision/schedule.js';
+import { applySavedPrecision, fixedSchedule } from '../precision/schedule.js';
 import { neuralopExportFromBytes, neuralopToMpno, toModelNames } from '../train/neuralop.js';
 
 /** A checkpoint loaded for inference. */
@@ -91,7 +91,7 @@ export function runFromBytes(stateText: string, weightBytes: Uint8Array, name: s
     const sched = typeof precisionCfg['schedule'] === 'string' ? precisionCfg['schedule'] : undefined;
     const nEpochs = typeof training['n_epochs'] === 'number' ? training['n_epochs'] : epoch;
     applySavedPrecision(model, state['precision'] ?? null, {
-      schedule: sched ? scheduleEpochs(parsePrecisionSchedule(sched), nEpochs) : undefined,
+      schedule: fixedSchedule(sched, nEpochs),
       ampInHalfPhases: spec['amp'] === true,
       epoch,
     });

@@ -388,6 +388,19 @@ function drawGlyphs(out: Uint8Array, width: number, g: readonly Glyph[], x: numb
   });
 }
 
+/**
+ * Draws text (the characters of TITLE_CHARS) into an image with its top-left corner at (x, y), in a
+ * grey level `ink` (0 = black); clipped at the image's edges.
+ */
+export function drawText(img: RgbaImage, text: string, x: number, y: number, scale = 1, ink = 0): void {
+  drawGlyphs(img.rgba, img.width, glyphsOf(text), Math.round(x), Math.round(y), scale, ink, img.width);
+}
+
+/** Height in pixels of a line of text drawn at the given scale (descenders included). */
+export function textHeight(scale = 1): number {
+  return (GLYPH_H + 1) * scale;
+}
+
 /** A colour-bar tick label: the value with 3 significant digits ("0.125", "-3.5e-5"). */
 export function tickLabel(v: number): string {
   if (v === 0) return '0';

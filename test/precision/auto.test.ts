@@ -1,0 +1,64 @@
+/** The automatic precision schedule's decisions, on given measurements (the Trainer's probes are tested in test/train). */
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { AutoPrecisionSchedule, checkAutoOptions, levelAbove, relativeDifference } from '../../src/precision/auto.js';
+
+describe('AutoPrecisionSchedule', () => {
+  it('switches up one level after `patience` probes in a row above the threshold, never down', () => {
+    const s = new AutoPrecisionSchedule({ probeEvery: 5, threshold: 0.5, patience: 2, noiseWeight: 1 });
+    assert.equal(s.level, 'half');
+    // noise 1 each time (weight 1: the mean is the last value), so the ratio is the error
+    assert.equal(s.record(0, 4, 0.6, 1)!.switchTo, undefined);
+    assert.equal(s.record(0, 9, 0.4, 1)!.switchTo, undefined); // the streak breaks
+    assert.equal(s.record(0, 14, 0.7, 1)!.switchTo, undefined);
+    const r = s.record(1, 4, 0.8, 1)!;
+    assert.equal(r.switchTo, 'mixed');
+    assert.equal(r.probe.ratio, 0.8);
+    assert.equal(s.level, 'mixed');
+    assert.deepEqual(s.getState().switches, [{ epoch: 1, step: 4, from: 'half', to: 'mixed', ratios: [0.7, 0.8] }]);
+    // a switch straight to full when the probes compared with it (mixed computing what half does)
+    const t = new AutoPrecisionSchedule({ probeEvery: 1, threshold: 0.1, patience: 1 });
+    assert.equal(t.record(0, 1, 0.5, 1, 'full')!.switchTo, 'full');
+    assert.equal(t.level, 'full');
+    assert.equal(t.isProbeStep(3), false, 'no probes once in full');
+  });
+
+  it('keeps a running mean of the noise, ignores non-finite probes, and round-trips its state', () => {
+    const s = new AutoPrecisionSchedule({ probeEvery: 2, threshold: 0.5, patience: 3, noiseWeight: 0.5 });
+    s.record(0, 1, 0.1, 2);
+    const p = s.record(0, 3, 0.1, 4)!.probe;
+    assert.equal(p.noise_mean, 3);
+    assert.ok(Math.abs(p.ratio - 0.1 / 3) < 1e-15);
+    assert.equal(s.record(0, 5, Number.NaN, 1), undefined);
+    assert.equal(s.getState().probes, 2);
+    const copy = new AutoPrecisionSchedule(s.o);
+    copy.setState(JSON.parse(JSON.stringify(s.getState())));
+    assert.deepEqual(copy.getState(), s.getState());
+    assert.throws(() => copy.setState({ level: 'quarter' }), /precision\.auto .* is not an auto schedule's state/);
+  });
+
+  it('probes steps k−1, 2k−1, … of an epoch, never its first', () => {
+    const s = new AutoPrecisionSchedule({ probeEvery: 4, threshold: 1, patience: 1 });
+    assert.deepEqual([...Array(12).keys()].filter((b) => s.isProbeStep(b)), [3, 7, 11]);
+    const every = new AutoPrecisionSchedule({ probeEvery: 1, threshold: 1, patience: 1 });
+    assert.deepEqual([...Array(4).keys()].filter((b) => every.isProbeStep(b)), [1, 2, 3]);
+  });
+
+  it('names bad options', () => {
+    const ok = { probeEvery: 4, threshold: 0.1, patience: 3 };
+    assert.throws(() => checkAutoOptions({ ...ok, probeEvery: 0 }, 10), /precision\.probe_every must be an integer ≥ 1, got 0/);
+    assert.throws(() => checkAutoOptions({ ...ok, probeEvery: 11 }, 10), /probe_every = 11 is larger than an epoch \(10 training steps\)/);
+    assert.throws(() => checkAutoOptions({ ...ok, threshold: 0 }, 10), /switch_threshold must be a number > 0, got 0/);
+    assert.throws(() => checkAutoOptions({ ...ok, patience: 0 }, 10), /switch_patience must be an integer ≥ 1/);
+    assert.throws(() => checkAutoOptions({ ...ok, probeEvery: 1 }, 1), /needs at least 2 training steps per epoch/);
+    checkAutoOptions(ok, 10);
+  });
+
+  it('levels and the relative difference', () => {
+    assert.deepEqual(['half', 'mixed', 'full'].map((p) => levelAbove(p as 'half')), ['mixed', 'full', undefined]);
+    const a = [Float64Array.of(1, 2), Float64Array.of(2)];
+    const b = [Float64Array.of(1, 2), Float64Array.of(0)];
+    assert.ok(Math.abs(relativeDifference(a, b) - 2 / Math.sqrt(5)) < 1e-15);
+    assert.equal(relativeDifference(b, b), 0);
+  });
+});
