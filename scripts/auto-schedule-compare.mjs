@@ -5,7 +5,8 @@
 //   node scripts/auto-schedule-compare.mjs [--datasets darcy64,ns64] [--seeds 0,1,2]
 //     [--modes full,full-tanh,fixed,auto] [--out docs/auto-schedule] [--set key=value ...]
 // Modes: full (the example as it is), full-tanh (+ the tanh stabiliser), fixed (tanh, fp16 AMP, the
-// schedule half:0.25,mixed:0.5,full:0.25), auto (tanh, fp16 AMP, precision.schedule auto). Runs one
+// schedule half:0.25,mixed:0.5,full:0.25), auto (tanh, fp16 AMP, precision.schedule auto), and
+// auto-notanh / fixed-notanh (the same without the stabiliser). Runs one
 // training at a time (do not run other work beside it: wall times are compared). Needs npm run build.
 import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -31,6 +32,9 @@ const MODE_SETS = {
   'full-tanh': ['model.stabilizer="tanh"'],
   'fixed': ['model.stabilizer="tanh"', 'model.amp=true', 'model.half_type="float16"', 'precision.schedule="half:0.25,mixed:0.5,full:0.25"'],
   'auto': ['model.stabilizer="tanh"', 'model.amp=true', 'model.half_type="float16"', 'precision.schedule="auto"'],
+  // without the stabiliser: does fp16 need it here?
+  'auto-notanh': ['model.amp=true', 'model.half_type="float16"', 'precision.schedule="auto"'],
+  'fixed-notanh': ['model.amp=true', 'model.half_type="float16"', 'precision.schedule="half:0.25,mixed:0.5,full:0.25"'],
 };
 for (const m of modes) if (!MODE_SETS[m]) throw new Error(`auto-schedule-compare: unknown mode '${m}' (${Object.keys(MODE_SETS).join(', ')})`);
 mkdirSync(out, { recursive: true });
@@ -70,15 +74,16 @@ try {
       }
     }
     // the auto runs' ratios over training, one series per seed
-    const autos = results.filter((x) => x.dataset === d && x.mode === 'auto');
+    const autos = results.filter((x) => x.dataset === d && x.mode.startsWith('auto'));
     if (autos.length) {
       const colors = [[31, 119, 180], [255, 127, 14], [44, 160, 44], [214, 39, 40], [148, 103, 189]];
       const maxStep = Math.max(...autos.flatMap((a) => a.probes.map((p) => p.step))) + 1;
+      if (!autos.some((a) => a.probes.length)) continue;
       const img = linePlot({
         title: `${d}: precision error / gradient noise (auto)`,
         xLabel: 'epoch', yLabel: 'ratio', logY: true,
         hlines: [{ y: 0.1, label: 'threshold 0.1' }],
-        series: autos.map((a, i) => ({ label: `seed ${a.seed}`, color: colors[i % colors.length], points: a.probes.map((p) => [p.epoch + (p.step + 1) / maxStep, p.ratio]) })),
+        series: autos.map((a, i) => ({ label: `${a.mode} seed ${a.seed}`, color: colors[i % colors.length], points: a.probes.map((p) => [p.epoch + (p.step + 1) / maxStep, p.ratio]) })),
       });
       writePng(path.join(out, `${d}-auto-ratio.png`), img.rgba, img.width, img.height);
     }
