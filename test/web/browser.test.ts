@@ -21,6 +21,7 @@ import { releaseBatch } from '../../src/core/batch.js';
 import { isGridDataset, loadAnyDataset, writeDataset } from '../../src/data/dataset-file.js';
 import { modelFromCheckpoint } from '../../src/cli/model-check.js';
 import { serveCommand } from '../../src/cli/serve.js';
+import { importCommand } from '../../src/cli/neuralop.js';
 import { loadCheckpoint } from '../../src/train/checkpoint.js';
 import { builtinDarcy, predictOne, resampleGrid, runFromBytes } from '../../src/web/engine.js';
 
@@ -29,6 +30,7 @@ const BIN = path.join(ROOT, 'bin', 'mpno.js');
 const TEST_DATA = path.resolve(ROOT, '..', 'shared', 'data', 'neuralop', 'darcy_test_16.pt');
 const TRAIN_DATA = path.resolve(ROOT, '..', 'shared', 'data', 'neuralop', 'darcy_train_16.pt');
 const OUT = path.join(ROOT, 'test-output', 'web');
+const FIX = path.join(ROOT, 'test', 'fixtures', 'neuralop');
 
 function findChromium(): string | undefined {
   const env = process.env['MPNO_CHROMIUM'];
@@ -252,6 +254,22 @@ describe('browser page', { skip, timeout: 600_000 }, () => {
     assert.equal(s.precision, 'full');
     assert.ok(s.other !== null && /mixed/.test(s.other.precision));
     assert.equal(await page.locator('.panel h3', { hasText: 'half − full precision' }).count(), 1);
+    await page.close();
+  });
+
+  it('runs a neuralop checkpoint brought in with mpno import as Node does', async () => {
+    const run = path.join(dir, 'imported');
+    importCommand({ source: FIX, name: 'darcy', out: run, normalizer: path.join(FIX, 'darcy_data_processor.pt'), normalizerEps: 1e-7, force: false });
+    const want = nodePredictions(run, [0, 3]);
+    const { server, url } = await serveCommand({ run, data: [TEST_DATA], port: 0, host: '127.0.0.1' });
+    servers.push(server);
+    const page = await browser.newPage();
+    await page.goto(`${url}?threads=2`);
+    let s = await settle(page, 1);
+    assert.equal(s.error, null);
+    assert.ok(maxRel(s.pred!, want[0]!) < 1e-5, `imported, sample 0: ${maxRel(s.pred!, want[0]!)}`);
+    s = await change(page, '#index', '3');
+    assert.ok(maxRel(s.pred!, want[1]!) < 1e-5, `imported, sample 3: ${maxRel(s.pred!, want[1]!)}`);
     await page.close();
   });
 
