@@ -77,13 +77,14 @@ try {
     const autos = results.filter((x) => x.dataset === d && x.mode.startsWith('auto'));
     if (autos.length) {
       const colors = [[31, 119, 180], [255, 127, 14], [44, 160, 44], [214, 39, 40], [148, 103, 189]];
-      const maxStep = Math.max(...autos.flatMap((a) => a.probes.map((p) => p.step))) + 1;
+      const cfg = JSON.parse(readFileSync(config, 'utf8'));
+      const steps = Math.ceil((cfg.data.n_train ?? cfg.data.generate.train.n) / cfg.data.batch_size);
       if (!autos.some((a) => a.probes.length)) continue;
       const img = linePlot({
         title: `${d}: precision error / gradient noise (auto)`,
-        xLabel: 'epoch', yLabel: 'ratio', logY: true,
+        xLabel: 'epochs trained', yLabel: 'ratio', logY: true,
         hlines: [{ y: 0.1, label: 'threshold 0.1' }],
-        series: autos.map((a, i) => ({ label: `${a.mode} seed ${a.seed}`, color: colors[i % colors.length], points: a.probes.map((p) => [p.epoch + (p.step + 1) / maxStep, p.ratio]) })),
+        series: autos.map((a, i) => ({ label: `${a.mode} seed ${a.seed}`, color: colors[i % colors.length], points: a.probes.map((p) => [p.epoch + (p.step + 1) / steps, p.ratio]) })),
       });
       writePng(path.join(out, `${d}-auto-ratio.png`), img.rgba, img.width, img.height);
     }

@@ -8,7 +8,7 @@
 // Needs npm run build and Debian's chromium. Do not run it beside other work (it is a timing).
 import { spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { availableParallelism, tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { chromium } from 'playwright-core';
@@ -49,7 +49,7 @@ try {
   sh(['train', '--config', path.join(dir, 'fno128.json')]);
 
   const browser = await chromium.launch({ executablePath: exe, args: ['--no-sandbox'] });
-  const cores = (await import('node:os')).availableParallelism();
+  const cores = availableParallelism();
   const rows = [];
   for (const [label, run, data] of [['darcy16 (16 × 16)', path.join(dir, 'darcy16'), path.resolve(root, '..', 'shared', 'data', 'neuralop', 'darcy_test_16.pt')], ['FNO 128 × 128', path.join(dir, 'fno128'), data128]]) {
     const ck = loadCheckpoint(run);
@@ -61,7 +61,8 @@ try {
     const grid = ds.xShape.slice(2);
     x.release();
     y.release();
-    const { server, url } = await serveCommand({ run, data: data === data128 ? [] : [], port: 0, host: '127.0.0.1' });
+    // the page loads the run's own test set (darcy_test_16.pt, fields128.safetensors) first
+    const { server, url } = await serveCommand({ run, port: 0, host: '127.0.0.1' });
     for (const threads of [...new Set([1, cores])]) {
       const node = [];
       const web = [];

@@ -2,8 +2,8 @@ import { existsSync, statSync } from 'node:fs';
 import { Tensor, fmtShape, shapeSize } from '../core/tensor.js';
 import { describeFsError } from './formats/atomic.js';
 import { readSafetensors, readSafetensorsHeader, writeSafetensors } from './formats/safetensors.js';
-import { TensorDataset, UnitGaussianNormalizer, loadDarcyPt } from './dataset.js';
-import { type BodyArrays, type PointCloudDataset, loadBodies, loadCarPt, normalizeSdf, unitGrid } from './points.js';
+import { TensorDataset, UnitGaussianNormalizer, darcyFromPt, gridFromSafetensors } from './dataset.js';
+import { type BodyArrays, type PointCloudDataset, carsFromPt, loadBodies, normalizeSdf, unitGrid } from './points.js';
 import { readPt } from './formats/pt.js';
 import { fileKind } from './formats/hdf5.js';
 import { Hdf5GridReader } from './hdf5-dataset.js';
@@ -115,7 +115,8 @@ function loadFile(path: string, opts: { n?: number }): TensorDataset | PointClou
   if (!path.endsWith('.safetensors')) {
     try {
       // a list of dicts is neuralop's car CFD data; a dict {x, y} a grid dataset
-      return Array.isArray(readPt(path)) ? loadCarPt(path, opts) : loadDarcyPt(path, opts);
+      const v = readPt(path);
+      return Array.isArray(v) ? carsFromPt(v, path, opts) : darcyFromPt(v, path, opts);
     } catch (e) {
       // a read error (permissions, I/O) carries no path; data errors already name the file
       if (typeof (e as { code?: unknown } | null)?.code === 'string') throw new Error(`${path}: cannot read the data file (${describeFsError(e)})`, { cause: e });
@@ -124,44 +125,7 @@ function loadFile(path: string, opts: { n?: number }): TensorDataset | PointClou
   }
   const meta = readDatasetMeta(path);
   if (meta?.params['layout'] === 'points') return loadBodies(path, opts);
-  const { tensors, metadata } = readSafetensors(path, { role: 'data' });
-  const x = tensors['x'];
-  const y = tensors['y'];
-  const others = Object.entries(tensors).filter(([k]) => k !== 'x' && k !== 'y');
-  for (const [, t] of others) t.release();
-  if (!x || !y) {
-    x?.release();
-    y?.release();
-    throw new Error(`${path}: a dataset file needs tensors 'x' and 'y' (found ${Object.keys(tensors).join(', ') || 'none'})`);
-  }
-  if (!metadata['mpno']) {
-    x.release();
-    y.release();
-    throw new Error(`${path}: not an mpno dataset (no 'mpno' metadata)`);
-  }
-  const N = x.shape[0]!;
-  const n = opts.n ?? N;
-  if (!Number.isInteger(n) || n < 1 || n > N) {
-    x.release();
-    y.release();
-    throw new RangeError(`${path}: asked for ${n} samples, the file has ${N}`);
-  }
-  for (const [name, t] of [['x', x], ['y', y]] as const) {
-    const v = t.data as Float32Array;
-    for (let i = 0; i < v.length; i++) {
-      if (!Number.isFinite(v[i]!)) {
-        x.release();
-        y.release();
-        throw new RangeError(`${path}: tensor '${name}' has a non-finite value at element ${i}`);
-      }
-    }
-  }
-  if (n === N) return new TensorDataset(x, y, path);
-  const xs = x.slice(0, n);
-  const ys = y.slice(0, n);
-  x.release();
-  y.release();
-  return new TensorDataset(xs, ys, path);
+  return gridFromSafetensors(readSafetensors(path, { role: 'data' }), path, opts);
 }
 
 /** loadAnyDataset for the commands that work on grid data: a point dataset is a named error. */

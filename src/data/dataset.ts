@@ -2,6 +2,7 @@ import type { DType } from '../core/dtype.js';
 import { Rng, type RngState } from '../core/rng.js';
 import { Tensor, fmtShape, shapeSize } from '../core/tensor.js';
 import { type PtValue, isPtTensor, ptToTensor, readPt } from './formats/pt.js';
+import type { SafetensorsContents } from './formats/safetensors-codec.js';
 import type { Batch, Dataset } from '../core/batch.js';
 
 /** Input/output pairs stored as two tensors [N, C_in, …] and [N, C_out, …]. */
@@ -249,4 +250,55 @@ export function darcyFromPt(v: PtValue, path: string, opts: { n?: number; dtype?
     throw e;
   }
   return new TensorDataset(x, y, path);
+}
+
+/**
+ * An mpno grid dataset from a decoded safetensors file (takes its tensors): x and y float32 [N, C, …],
+ * 'mpno' metadata, finite values; the first `n` samples.
+ */
+export function gridFromSafetensors(contents: SafetensorsContents, path: string, opts: { n?: number } = {}): TensorDataset {
+  const { tensors, metadata } = contents;
+  const x = tensors['x'];
+  const y = tensors['y'];
+  const others = Object.entries(tensors).filter(([k]) => k !== 'x' && k !== 'y');
+  for (const [, t] of others) t.release();
+  if (!x || !y) {
+    x?.release();
+    y?.release();
+    throw new Error(`${path}: a dataset file needs tensors 'x' and 'y' (found ${Object.keys(tensors).join(', ') || 'none'})`);
+  }
+  if (x.dtype !== 'float32' || y.dtype !== 'float32') {
+    const msg = `${path}: x is ${x.dtype} and y ${y.dtype}; an mpno dataset stores float32`;
+    x.release();
+    y.release();
+    throw new TypeError(msg);
+  }
+  if (!metadata['mpno']) {
+    x.release();
+    y.release();
+    throw new Error(`${path}: not an mpno dataset (no 'mpno' metadata)`);
+  }
+  const N = x.shape[0]!;
+  const n = opts.n ?? N;
+  if (!Number.isInteger(n) || n < 1 || n > N) {
+    x.release();
+    y.release();
+    throw new RangeError(`${path}: asked for ${n} samples, the file has ${N}`);
+  }
+  for (const [name, t] of [['x', x], ['y', y]] as const) {
+    const v = t.data as Float32Array;
+    for (let i = 0; i < v.length; i++) {
+      if (!Number.isFinite(v[i]!)) {
+        x.release();
+        y.release();
+        throw new RangeError(`${path}: tensor '${name}' has a non-finite value at element ${i}`);
+      }
+    }
+  }
+  if (n === N) return new TensorDataset(x, y, path);
+  const xs = x.slice(0, n);
+  const ys = y.slice(0, n);
+  x.release();
+  y.release();
+  return new TensorDataset(xs, ys, path);
 }

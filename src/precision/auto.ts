@@ -18,7 +18,7 @@
  * a row, the model moves up one level. The state (level, n̄, the streak, the switches) is saved in
  * checkpoints, so a resumed run takes the same decisions.
  */
-import { BLOCK_PRECISIONS, type BlockPrecision } from './policy.js';
+import { BLOCK_PRECISIONS, type BlockPrecision, demote } from './policy.js';
 
 export interface AutoScheduleOptions {
   /** Training steps between probes (≥ 1, at most the steps of an epoch). */
@@ -40,7 +40,7 @@ export interface AutoProbe {
   against: BlockPrecision;
   /** ‖g − h‖ / ‖h‖. */
   error: number;
-  /** ‖g − g′‖ / ‖g‖ of this probe. */
+  /** ‖ḡ − ḡ′‖ / ‖ḡ‖ of this probe (per-sample mean gradients). */
   noise: number;
   /** The running mean of the noise after this probe. */
   noise_mean: number;
@@ -77,9 +77,7 @@ export const AUTO_PROBE_EVERY = 20;
 
 /** The level above `p` (undefined for full). */
 export function levelAbove(p: BlockPrecision): BlockPrecision | undefined {
-  if (p === 'half') return 'mixed';
-  if (p === 'mixed') return 'full';
-  return undefined;
+  return p === 'full' ? undefined : demote(p);
 }
 
 /** Checks the options against the steps of an epoch; errors name the config key. */
@@ -111,10 +109,10 @@ export class AutoPrecisionSchedule {
   }
 
   /**
-   * Records a probe; returns it and the level to switch to when the streak reached the patience.
+   * Records a probe; returns it, and the switch when the streak reached the patience.
    * Non-finite measurements (a probe that overflowed) are not recorded and do not break a streak.
    */
-  record(epoch: number, step: number, error: number, noise: number, against: BlockPrecision = levelAbove(this.s.level) ?? 'full'): { probe: AutoProbe; switchTo?: BlockPrecision } | undefined {
+  record(epoch: number, step: number, error: number, noise: number, against: BlockPrecision = levelAbove(this.s.level) ?? 'full'): { probe: AutoProbe; switched?: AutoSwitch } | undefined {
     if (!Number.isFinite(error) || !Number.isFinite(noise)) return undefined;
     const w = this.o.noiseWeight ?? AUTO_NOISE_WEIGHT;
     const mean = this.s.noise_mean === null ? noise : (1 - w) * this.s.noise_mean + w * noise;
@@ -126,11 +124,11 @@ export class AutoPrecisionSchedule {
     else this.s.streak = [];
     if (this.s.streak.length < this.o.patience) return { probe };
     // up to the level the probes compared with (past levels that compute the same)
-    const to = against;
-    this.s.switches.push({ epoch, step, from: this.s.level, to, ratios: [...this.s.streak] });
-    this.s.level = to;
+    const switched: AutoSwitch = { epoch, step, from: this.s.level, to: against, ratios: [...this.s.streak] };
+    this.s.switches.push(switched);
+    this.s.level = against;
     this.s.streak = [];
-    return { probe, switchTo: to };
+    return { probe, switched: structuredClone(switched) };
   }
 
   getState(): AutoScheduleState {
@@ -144,19 +142,4 @@ export class AutoPrecisionSchedule {
     if (!ok) throw new RangeError(`checkpoint state: precision.auto ${JSON.stringify(v)} is not an auto schedule's state`);
     this.s = structuredClone(s as AutoScheduleState);
   }
-}
-
-/** ‖a − b‖₂ / ‖b‖₂ over several arrays taken as one vector (0/0 = 0). */
-export function relativeDifference(a: readonly Float64Array[], b: readonly Float64Array[]): number {
-  let num = 0;
-  let den = 0;
-  a.forEach((x, i) => {
-    const y = b[i]!;
-    for (let k = 0; k < x.length; k++) {
-      const d = x[k]! - y[k]!;
-      num += d * d;
-      den += y[k]! * y[k]!;
-    }
-  });
-  return den === 0 ? (num === 0 ? 0 : Infinity) : Math.sqrt(num / den);
 }

@@ -4,10 +4,9 @@ import { Tensor } from '../core/tensor.js';
 import { type BlockPrecision, type PrecisionControlled, demote } from '../precision/policy.js';
 import type { GradScaler, GradScalerState } from '../precision/scaler.js';
 import { type EpochSchedule, applySavedPrecision, precisionAt } from '../precision/schedule.js';
-import { type AutoPrecisionSchedule, type AutoProbe, levelAbove, relativeDifference } from '../precision/auto.js';
+import { type AutoPrecisionSchedule, type AutoProbe, levelAbove } from '../precision/auto.js';
 import { withPrecision } from '../precision/policy.js';
-
-export { applySavedPrecision };
+import { relativeDifference } from '../core/norms.js';
 import { Variable, backward, disposeGraph, noGrad, tidy } from '../autograd/variable.js';
 import type { DataLoader, UnitGaussianNormalizer } from '../data/dataset.js';
 import { type Batch, releaseBatch } from '../core/batch.js';
@@ -15,6 +14,9 @@ import type { Module } from '../nn/module.js';
 import { fsStep, makeDirectory } from '../data/formats/atomic.js';
 import { type TrainingState, saveCheckpoint } from './checkpoint.js';
 import type { RunConfig } from './config.js';
+
+// moved to precision/schedule.ts (with the schedule); re-exported for the commands
+export { applySavedPrecision };
 
 export interface Loss {
   /**
@@ -165,16 +167,22 @@ export class Trainer {
     if (!pc?.schedule) return;
     const want = precisionAt(pc.schedule, this.epoch);
     if (pc.model.precisionPolicy.fno_block_precision !== want) {
-      const amp = want === 'full' ? false : pc.ampInHalfPhases ?? pc.model.precisionPolicy.amp;
+      const amp = this.ampAt(want);
       pc.model.setPrecision({ fno_block_precision: want, amp });
       this.events.push(`precision ${want}${amp ? ' with AMP' : ''} from epoch ${this.epoch}`);
     }
   }
 
+  /** AMP at a level of a schedule: off in full (as the paper's code), the run's setting below it. */
+  private ampAt(level: BlockPrecision): boolean {
+    const pc = this.o.precision!;
+    return level === 'full' ? false : pc.ampInHalfPhases ?? pc.model.precisionPolicy.amp;
+  }
+
   /** Puts the model at a level of the automatic schedule (with AMP below full) unless it is there already. */
   private applyLevel(level: BlockPrecision, event: string): void {
     const pc = this.o.precision!;
-    const amp = level === 'full' ? false : pc.ampInHalfPhases ?? pc.model.precisionPolicy.amp;
+    const amp = this.ampAt(level);
     const layers = pc.model.precisionReport();
     if (pc.model.precisionPolicy.fno_block_precision === level && pc.model.precisionPolicy.amp === amp && layers.every((l) => l.precision === level)) return;
     pc.model.setPrecision({ fno_block_precision: level, amp });
@@ -182,18 +190,18 @@ export class Trainer {
   }
 
   /** The parameters' gradients as float64 arrays (zeros for a parameter without one). */
-  private gradients(scale = 1): Float64Array[] {
-    return this.o.model.parameters().map((p) => {
-      if (!p.grad) return new Float64Array(p.value.size);
-      const g = p.grad.toFloat64();
-      if (scale !== 1) for (let i = 0; i < g.length; i++) g[i]! /= scale;
-      return g;
-    });
+  private gradients(): Float64Array[] {
+    return this.o.model.parameters().map((p) => (p.grad ? p.grad.toFloat64() : new Float64Array(p.value.size)));
   }
 
   /** The previous step's gradient, kept when the next step is a probe of the automatic schedule. */
   private prevGrads: Float64Array[] | undefined;
   private prevCount = 1;
+  /**
+   * Levels a probe found to compute bit for bit what the level below them does. Found again by the
+   * first probe after a resume, so it need not be saved.
+   */
+  private readonly alike = new Set<BlockPrecision>();
   private epochProbes: AutoProbe[] = [];
 
   /**
@@ -209,20 +217,29 @@ export class Trainer {
     this.prevGrads = undefined;
     let up = levelAbove(auto.level);
     if (!up || !prev) return;
+    // a level found to compute exactly what this one does (half and mixed under AMP for an FFT layer,
+    // whose spectral input is already in the half type) is no step up: compare with the level above it
+    const skipped: BlockPrecision[] = [];
+    while (up !== 'full' && this.alike.has(up)) {
+      skipped.push(up);
+      up = levelAbove(up)!;
+    }
     const params = this.o.model.parameters();
     const kept = params.map((p) => p.grad);
     const g = this.gradients();
     const counters = pc.model.precisionLayers().map((c) => c.overflows);
+    // the probe's backward runs at the loss scale (fp16 gradients would underflow without it); its
+    // gradients are compared scaled back (1/scale in relativeDifference)
+    const scale = pc.scaler?.scale ?? 1;
     const gradientAt = (level: BlockPrecision): Float64Array[] => {
       try {
         for (const p of params) p.grad = null;
-        const scale = pc.scaler?.scale ?? 1;
-        withPrecision(pc.model, { fno_block_precision: level, amp: level === 'full' ? false : pc.ampInHalfPhases ?? pc.model.precisionPolicy.amp }, () => {
+        withPrecision(pc.model, { fno_block_precision: level, amp: this.ampAt(level) }, () => {
           const loss = tidy(forward);
           backward(loss, scale !== 1 ? Tensor.full(loss.shape, scale, loss.dtype, 'gradient') : undefined);
           loss.release();
         });
-        return this.gradients(scale);
+        return this.gradients();
       } finally {
         params.forEach((p, i) => {
           if (p.grad && p.grad !== kept[i]) p.grad.release();
@@ -231,30 +248,26 @@ export class Trainer {
         pc.model.precisionLayers().forEach((c, i) => { c.overflows = counters[i]!; });
       }
     };
-    let h = gradientAt(up);
-    let error = relativeDifference(g, h);
-    // a level that computes exactly what this one does (half and mixed under AMP, whose spectral input
-    // is already in the half type) is no step up: compare with the level above it
-    const skipped: BlockPrecision[] = [];
+    let error = relativeDifference(g, gradientAt(up), 1, 1 / scale);
+    // bit-identical: remembered (the run's policy decides it once), and the level above compared
     while (error === 0 && up !== 'full') {
+      this.alike.add(up);
       skipped.push(up);
       up = levelAbove(up)!;
-      h = gradientAt(up);
-      error = relativeDifference(g, h);
+      error = relativeDifference(g, gradientAt(up), 1, 1 / scale);
     }
     // batch-to-batch variability of the per-sample mean gradient (the last batch may be smaller)
-    const per = (a: Float64Array[], n: number) => a.map((x) => x.map((v) => v / n));
-    const noise = relativeDifference(per(prev, this.prevCount), per(g, count));
+    const noise = relativeDifference(prev, g, 1 / this.prevCount, 1 / count);
     const r = auto.record(this.epoch, b, error, noise, up);
     if (!r) {
       this.events.push(`automatic schedule: the probe at epoch ${this.epoch}, step ${b} was not finite (not counted)`);
       return;
     }
     this.epochProbes.push(r.probe);
-    if (r.switchTo) {
-      const sw = auto.getState().switches.at(-1)!;
+    const sw = r.switched;
+    if (sw) {
       const same = skipped.length ? ` (${skipped.join(', ')} computes what ${sw.from} does here)` : '';
-      this.applyLevel(r.switchTo, `precision ${r.switchTo} (automatic schedule) from epoch ${this.epoch}, step ${b + 1}: the precision error against ${up} was ${sw.ratios.map((x) => x.toFixed(3)).join(', ')} × the gradient noise in ${sw.ratios.length} probes in a row (threshold ${auto.o.threshold})${same}`);
+      this.applyLevel(sw.to, `precision ${sw.to} (automatic schedule) from epoch ${this.epoch}, step ${b + 1}: the precision error against ${up} was ${sw.ratios.map((x) => x.toFixed(3)).join(', ')} × the gradient noise in ${sw.ratios.length} probes in a row (threshold ${auto.o.threshold})${same}`);
     }
   }
 

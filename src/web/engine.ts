@@ -6,7 +6,10 @@
  */
 import { Variable, noGrad, tidy } from '../autograd/variable.js';
 import { Tensor, fmtShape } from '../core/tensor.js';
-import { UnitGaussianNormalizer, type NormalizerState, TensorDataset, darcyFromPt } from '../data/dataset.js';
+import { relativeL2 } from '../core/norms.js';
+
+export { relativeL2 };
+import { UnitGaussianNormalizer, type NormalizerState, TensorDataset, darcyFromPt, gridFromSafetensors } from '../data/dataset.js';
 import { parsePt } from '../data/formats/pt.js';
 import { decodeSafetensors } from '../data/formats/safetensors-codec.js';
 import { checkModelFitsDataset } from '../data/fits.js';
@@ -38,6 +41,17 @@ export class InputError extends Error {
   override name = 'InputError';
 }
 
+/** fn's result; an error it throws becomes an InputError (with `context` and the message in brackets, if given). */
+function asInput<T>(fn: () => T, context?: string): T {
+  try {
+    return fn();
+  } catch (e) {
+    if (e instanceof InputError) throw e;
+    const m = e instanceof Error ? e.message : String(e);
+    throw new InputError(context ? `${context} (${m})` : m);
+  }
+}
+
 function isRecord(v: unknown): v is Record<string, unknown> {
   return v !== null && typeof v === 'object' && !Array.isArray(v);
 }
@@ -64,19 +78,11 @@ export function runFromBytes(stateText: string, weightBytes: Uint8Array, name: s
   if (!modelNames().includes(spec.name)) {
     throw new InputError(`${name}: model family '${spec.name}' is not known to this mpno (it has ${modelNames().join(', ')})`);
   }
-  try {
-    validateModel(spec);
-  } catch (e) {
-    throw new InputError(`${name}/state.json: ${e instanceof Error ? e.message : String(e)}`);
-  }
+  asInput(() => validateModel(spec), `${name}/state.json: the model section is not valid`);
   const epoch = typeof state['epoch'] === 'number' ? state['epoch'] : 0;
   let weights: Record<string, Tensor>;
   let metadata: Record<string, string>;
-  try {
-    ({ tensors: weights, metadata } = decodeSafetensors(weightBytes, `${name}/model.safetensors`, { role: 'data' }));
-  } catch (e) {
-    throw new InputError(e instanceof Error ? e.message : String(e));
-  }
+  ({ tensors: weights, metadata } = asInput(() => decodeSafetensors(weightBytes, `${name}/model.safetensors`, { role: 'data' })));
   const training = isRecord(config['training']) ? config['training'] : {};
   const seed = typeof training['seed'] === 'number' ? training['seed'] : 0;
   let model: NeuralOperator | undefined;
@@ -165,48 +171,19 @@ export type PageDataset = TensorDataset | PointCloudDataset;
  */
 export function datasetFromBytes(bytes: Uint8Array, name: string): PageDataset {
   if (bytes.length >= 4 && bytes[0] === 0x50 && bytes[1] === 0x4b) {
-    try {
+    return asInput(() => {
       const v = parsePt(bytes, name);
       return Array.isArray(v) ? carsFromPt(v, name) : darcyFromPt(v, name);
-    } catch (e) {
-      throw new InputError(e instanceof Error ? e.message : String(e));
-    }
+    });
   }
-  let contents;
-  try {
-    contents = decodeSafetensors(bytes, name, { role: 'data' });
-  } catch (e) {
-    throw new InputError(`${name}: neither a safetensors dataset nor a .pt file (${e instanceof Error ? e.message : String(e)})`);
-  }
-  const { tensors, metadata } = contents;
+  const contents = asInput(() => decodeSafetensors(bytes, name, { role: 'data' }), `${name}: neither a safetensors dataset nor a .pt file`);
   let layout: unknown;
   try {
-    layout = (JSON.parse(metadata['mpno'] ?? '{}') as { params?: { layout?: unknown } }).params?.layout;
+    layout = (JSON.parse(contents.metadata['mpno'] ?? '{}') as { params?: { layout?: unknown } }).params?.layout;
   } catch {
     layout = undefined;
   }
-  if (layout === 'points') {
-    try {
-      return bodiesFromContents(contents, name);
-    } catch (e) {
-      throw new InputError(e instanceof Error ? e.message : String(e));
-    }
-  }
-  const x = tensors['x'];
-  const y = tensors['y'];
-  for (const [k, t] of Object.entries(tensors)) if (k !== 'x' && k !== 'y') t.release();
-  if (!x || !y) {
-    x?.release();
-    y?.release();
-    throw new InputError(`${name}: a dataset needs tensors 'x' and 'y' (found ${Object.keys(tensors).join(', ') || 'none'})`);
-  }
-  if (x.dtype !== 'float32' || y.dtype !== 'float32' || x.shape[0] !== y.shape[0] || x.ndim < 3) {
-    const msg = `${name}: x ${fmtShape(x.shape)} ${x.dtype} and y ${fmtShape(y.shape)} ${y.dtype} are not float32 [N, C, …grid] with one N`;
-    x.release();
-    y.release();
-    throw new InputError(msg);
-  }
-  return new TensorDataset(x, y, name);
+  return asInput(() => (layout === 'points' ? bodiesFromContents(contents, name) : gridFromSafetensors(contents, name)));
 }
 
 /** The grids of the page's built-in Darcy samples: every 4th, 2nd and 1st point of a 129-point grid. */
@@ -238,11 +215,7 @@ export function builtinDarcy(n: number, seed = 1): Map<number, TensorDataset> {
 
 /** Checks that a run's model takes a dataset's samples (family, channels, dimensions, modes against the grid). */
 export function checkRunFitsData(run: LoadedRun, data: PageDataset | { xShape: readonly number[]; yShape: readonly number[]; name: string }): void {
-  try {
-    checkModelFitsDataset(run.spec, data, data.name, { coarserGrids: true });
-  } catch (e) {
-    throw new InputError(e instanceof Error ? e.message : String(e));
-  }
+  asInput(() => checkModelFitsDataset(run.spec, data, data.name, { coarserGrids: true }));
 }
 
 /**
@@ -254,14 +227,7 @@ export function predictPoints(run: LoadedRun, data: PointCloudDataset, index: nu
   if (!model.forwardBatch) throw new InputError(`${run.name}: ${run.spec.name} does not take point clouds`);
   const b = data.batch([index]);
   try {
-    const go = (): Float32Array => noGrad(() => tidy(() => {
-      const p = model.forwardBatch!(b);
-      const out = run.normalizer ? run.normalizer.decode(p.value) : p.value.clone('data');
-      const f = Float32Array.from(out.toFloat64());
-      out.release();
-      return f;
-    }));
-    const pred = precision === 'full' && run.hasHalf ? withPrecision(model, { fno_block_precision: 'full', amp: false }, go) : go();
+    const pred = decodedRun(run, precision, () => model.forwardBatch!(b));
     const q = b.tensors['output_queries'] ?? b.tensors['input_geom']!;
     return { points: Float32Array.from(q.toFloat64()), y: Float32Array.from(b.tensors['y']!.toFloat64()), pred };
   } finally {
@@ -304,32 +270,28 @@ export function resampleGrid(x: Float64Array, C: number, H: number, W: number, h
   return out;
 }
 
+/**
+ * Runs `forward` without a graph in the checkpoint's precision ('saved') or in full precision, and
+ * returns its output decoded by the run's normaliser.
+ */
+function decodedRun(run: LoadedRun, precision: 'saved' | 'full', forward: () => Variable): Float32Array {
+  const go = (): Float32Array => noGrad(() => tidy(() => {
+    const p = forward().value;
+    const out = run.normalizer ? run.normalizer.decode(p) : p.clone('data');
+    const f = Float32Array.from(out.toFloat64());
+    out.release();
+    return f;
+  }));
+  return precision === 'full' && run.hasHalf ? withPrecision(run.model, { fno_block_precision: 'full', amp: false }, go) : go();
+}
+
 /** The model's prediction for one input x [C, …grid] (float64 values), decoded by the run's normaliser. */
 export function predictOne(run: LoadedRun, x: Float64Array, grid: readonly number[], precision: 'saved' | 'full' = 'saved'): Float32Array {
   const cin = x.length / grid.reduce((a, b) => a * b, 1);
   const xt = Tensor.fromArray(x, [1, cin, ...grid], 'float32', 'data');
   try {
-    const go = (): Float32Array => noGrad(() => tidy(() => {
-      const p = run.model.forward(Variable.constant(xt));
-      const out = run.normalizer ? run.normalizer.decode(p.value) : p.value.clone('data');
-      const f = Float32Array.from(out.toFloat64());
-      out.release();
-      return f;
-    }));
-    return precision === 'full' && run.hasHalf ? withPrecision(run.model, { fno_block_precision: 'full', amp: false }, go) : go();
+    return decodedRun(run, precision, () => run.model.forward(Variable.constant(xt)));
   } finally {
     xt.release();
   }
-}
-
-/** ‖a − b‖₂ / ‖b‖₂. */
-export function relativeL2(a: ArrayLike<number>, b: ArrayLike<number>): number {
-  let num = 0;
-  let den = 0;
-  for (let i = 0; i < b.length; i++) {
-    const d = a[i]! - b[i]!;
-    num += d * d;
-    den += b[i]! * b[i]!;
-  }
-  return Math.sqrt(num / (den || 1));
 }

@@ -1,24 +1,30 @@
 /** The automatic precision schedule's decisions, on given measurements (the Trainer's probes are tested in test/train). */
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { AutoPrecisionSchedule, checkAutoOptions, levelAbove, relativeDifference } from '../../src/precision/auto.js';
+import { AutoPrecisionSchedule, checkAutoOptions, levelAbove } from '../../src/precision/auto.js';
+import { relativeDifference, relativeL2 } from '../../src/core/norms.js';
+import { Rng } from '../../src/core/rng.js';
+import { Tensor } from '../../src/core/tensor.js';
+import { Variable, noGrad, tidy } from '../../src/autograd/variable.js';
+import { buildModel } from '../../src/models/registry.js';
+import { withPrecision } from '../../src/precision/policy.js';
 
 describe('AutoPrecisionSchedule', () => {
   it('switches up one level after `patience` probes in a row above the threshold, never down', () => {
     const s = new AutoPrecisionSchedule({ probeEvery: 5, threshold: 0.5, patience: 2, noiseWeight: 1 });
     assert.equal(s.level, 'half');
     // noise 1 each time (weight 1: the mean is the last value), so the ratio is the error
-    assert.equal(s.record(0, 4, 0.6, 1)!.switchTo, undefined);
-    assert.equal(s.record(0, 9, 0.4, 1)!.switchTo, undefined); // the streak breaks
-    assert.equal(s.record(0, 14, 0.7, 1)!.switchTo, undefined);
+    assert.equal(s.record(0, 4, 0.6, 1)!.switched, undefined);
+    assert.equal(s.record(0, 9, 0.4, 1)!.switched, undefined); // the streak breaks
+    assert.equal(s.record(0, 14, 0.7, 1)!.switched, undefined);
     const r = s.record(1, 4, 0.8, 1)!;
-    assert.equal(r.switchTo, 'mixed');
+    assert.equal(r.switched?.to, 'mixed');
     assert.equal(r.probe.ratio, 0.8);
     assert.equal(s.level, 'mixed');
     assert.deepEqual(s.getState().switches, [{ epoch: 1, step: 4, from: 'half', to: 'mixed', ratios: [0.7, 0.8] }]);
     // a switch straight to full when the probes compared with it (mixed computing what half does)
     const t = new AutoPrecisionSchedule({ probeEvery: 1, threshold: 0.1, patience: 1 });
-    assert.equal(t.record(0, 1, 0.5, 1, 'full')!.switchTo, 'full');
+    assert.equal(t.record(0, 1, 0.5, 1, 'full')!.switched?.to, 'full');
     assert.equal(t.level, 'full');
     assert.equal(t.isProbeStep(3), false, 'no probes once in full');
   });
@@ -60,5 +66,29 @@ describe('AutoPrecisionSchedule', () => {
     const b = [Float64Array.of(1, 2), Float64Array.of(0)];
     assert.ok(Math.abs(relativeDifference(a, b) - 2 / Math.sqrt(5)) < 1e-15);
     assert.equal(relativeDifference(b, b), 0);
+    // scale factors: ‖2a − 4b‖ / ‖4b‖ with a = 2b is 0
+    assert.equal(relativeDifference([Float64Array.of(2, 4)], [Float64Array.of(1, 2)], 2, 4), 0);
+    assert.ok(Math.abs(relativeDifference([Float64Array.of(1, 0)], [Float64Array.of(1, 1)], 1, 0.5) - 1) < 1e-15);
+    assert.equal(relativeL2([1], [0]), Infinity);
+    assert.throws(() => relativeDifference([Float64Array.of(1)], [Float64Array.of(1, 2)]), /array 0 has 1 values against 2/);
+  });
+});
+
+describe('half and mixed under AMP', () => {
+  it('compute bit-identical outputs in an FNO (the probes skip mixed there), and differ without AMP', () => {
+    const rng = new Rng(3);
+    const x = Tensor.fromArray(Float64Array.from({ length: 2 * 1 * 12 * 12 }, () => rng.normal()), [2, 1, 12, 12], 'float32', 'data');
+    for (const amp of [true, false]) {
+      const model = buildModel({ name: 'FNO', n_modes: [6, 6], in_channels: 1, out_channels: 1, hidden_channels: 8, n_layers: 2, stabilizer: 'tanh', half_type: 'float16', amp, fno_block_precision: 'half' });
+      const at = (p: 'half' | 'mixed') => withPrecision(model, { fno_block_precision: p, amp }, () => noGrad(() => tidy(() => {
+        const y = model.forward(Variable.constant(x)).value;
+        return Array.from(y.toFloat64());
+      })));
+      const [h, m] = [at('half'), at('mixed')];
+      if (amp) assert.deepEqual(h, m);
+      else assert.notDeepEqual(h, m);
+      model.release();
+    }
+    x.release();
   });
 });

@@ -114,7 +114,7 @@ describe('checkpoints and datasets from bytes', () => {
     assert.deepEqual([...d.xShape], [50, 1, 16, 16]);
     d.release();
     assert.throws(() => datasetFromBytes(new TextEncoder().encode('hello there, not data'), 'x.bin'), /x\.bin: neither a safetensors dataset nor a \.pt file/);
-    assert.throws(() => datasetFromBytes(weights(), 'model.safetensors'), /model\.safetensors: a dataset needs tensors 'x' and 'y'/);
+    assert.throws(() => datasetFromBytes(weights(), 'model.safetensors'), /model\.safetensors: a dataset file needs tensors 'x' and 'y'/);
   });
 
   it('mpno serve: the page, the run, the isolation headers, and nothing else', async () => {

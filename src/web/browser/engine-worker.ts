@@ -95,6 +95,21 @@ function timed<T>(repeats: number, fn: () => T): { value: T; ms: number } {
   return { value, ms: times[Math.floor(times.length / 2)]! };
 }
 
+/**
+ * A prediction's error against the truth, its precision's name, and, for a model with half layers,
+ * the same prediction in the other precision (`again`) with its error and the difference between the two.
+ */
+function compared(run: LoadedRun, precision: 'saved' | 'full', pred: Float32Array, y: Float32Array, again: (p: 'saved' | 'full') => Float32Array): Pick<Common, 'relL2' | 'other' | 'precision'> {
+  const name = (p: 'saved' | 'full') => (p === 'full' ? 'full' : run.precision);
+  let other: Common['other'] = null;
+  if (run.hasHalf) {
+    const o = precision === 'full' ? 'saved' : 'full';
+    const p2 = again(o);
+    other = { precision: name(o), pred: p2, relL2: relativeL2(p2, y), relDiff: relativeL2(pred, p2) };
+  }
+  return { relL2: relativeL2(pred, y), other, precision: name(precision) };
+}
+
 async function handle(req: EngineRequest): Promise<unknown> {
   switch (req.op) {
     case 'init': {
@@ -136,20 +151,12 @@ async function handle(req: EngineRequest): Promise<unknown> {
       if (!data) throw new InputError('pick a dataset first');
       checkRunFitsData(run, data);
       if (!Number.isInteger(req.index) || req.index < 0 || req.index >= data.length) throw new InputError(`sample ${req.index} is outside 0…${data.length - 1} of ${data.name}`);
+      const r = run;
       if (data instanceof PointCloudDataset) {
-        const r = run;
         const d = data;
         const { value: p, ms } = timed(req.repeats, () => predictPoints(r, d, req.index, req.precision));
-        let other: Prediction['other'] = null;
-        if (r.hasHalf) {
-          const otherPrecision = req.precision === 'full' ? 'saved' : 'full';
-          const p2 = predictPoints(r, d, req.index, otherPrecision).pred;
-          other = { precision: otherPrecision === 'full' ? 'full' : r.precision, pred: p2, relL2: relativeL2(p2, p.y), relDiff: relativeL2(p.pred, p2) };
-        }
-        return {
-          kind: 'points', cout: p.y.length / (p.points.length / 3), points: p.points, y: p.y, pred: p.pred, relL2: relativeL2(p.pred, p.y), ms, other,
-          precision: req.precision === 'full' ? 'full' : r.precision,
-        } satisfies Prediction;
+        const c = compared(r, req.precision, p.pred, p.y, (other) => predictPoints(r, d, req.index, other).pred);
+        return { kind: 'points', cout: p.y.length / (p.points.length / 3), points: p.points, y: p.y, pred: p.pred, ms, ...c } satisfies Prediction;
       }
       if (data.xShape.length !== 4) throw new InputError(`${data.name}: the page draws 2-D fields; x is [${data.xShape.join(', ')}]`);
       let source: PageDataset = data;
@@ -172,18 +179,9 @@ async function handle(req: EngineRequest): Promise<unknown> {
       const x = resampleGrid(xa, C, H, W, h, w);
       const y = Float32Array.from(resampleGrid(ya, Co, H, W, h, w));
       checkRunFitsData(run, { xShape: [1, C, h, w], yShape: [1, Co, h, w], name: `${source.name} at ${h} × ${w}` });
-      const r = run;
       const { value: pred, ms } = timed(req.repeats, () => predictOne(r, x, [h, w], req.precision));
-      let other: Prediction['other'] = null;
-      if (r.hasHalf) {
-        const otherPrecision = req.precision === 'full' ? 'saved' : 'full';
-        const p2 = predictOne(r, x, [h, w], otherPrecision);
-        other = { precision: otherPrecision === 'full' ? 'full' : r.precision, pred: p2, relL2: relativeL2(p2, y), relDiff: relativeL2(pred, p2) };
-      }
-      return {
-        kind: 'grid', grid: [h, w], cin: C, cout: Co, x: Float32Array.from(x), y, truthResampled: h !== H || w !== W, pred, relL2: relativeL2(pred, y), ms, other,
-        precision: req.precision === 'full' ? 'full' : r.precision,
-      } satisfies Prediction;
+      const c = compared(r, req.precision, pred, y, (other) => predictOne(r, x, [h, w], other));
+      return { kind: 'grid', grid: [h, w], cin: C, cout: Co, x: Float32Array.from(x), y, truthResampled: h !== H || w !== W, pred, ms, ...c } satisfies Prediction;
     }
   }
 }

@@ -327,6 +327,11 @@ function symmetric(a: Float32Array): [number, number] {
   return [-m || -1, m || 1];
 }
 
+/** The half-precision prediction minus the full one, from the shown prediction and the other. */
+function halfMinusFull(shown: string, pred: Float32Array, other: Float32Array): Float32Array {
+  return shown === 'full' ? other.map((v, i) => v - pred[i]!) : pred.map((v, i) => v - other[i]!);
+}
+
 function drawPoints(p: PointPrediction): HTMLElement[] {
   const n = p.points.length / 3;
   const out: HTMLElement[] = [];
@@ -342,8 +347,7 @@ function drawPoints(p: PointPrediction): HTMLElement[] {
       panel(`error = prediction − truth${suffix}`, cloudCanvas(err, p.points, symmetric(err), diverging), symmetric(err), diverging),
     );
     if (p.other) {
-      const oc = pick(p.other.pred);
-      const diff = p.precision === 'full' ? oc.map((v, i) => v - pc[i]!) : pc.map((v, i) => v - oc[i]!);
+      const diff = halfMinusFull(p.precision, pc, pick(p.other.pred));
       out.push(panel(`half − full precision${suffix}`, cloudCanvas(diff, p.points, symmetric(diff), diverging), symmetric(diff), diverging));
     }
   }
@@ -369,8 +373,7 @@ function drawGrid(p: GridPrediction): HTMLElement[] {
       field(`error = prediction − truth${suffix}`, err, symmetric(err), diverging),
     );
     if (p.other) {
-      const oc = p.other.pred.subarray(c * S, (c + 1) * S);
-      const diff = p.precision === 'full' ? oc.map((v, i) => v - pc[i]!) : pc.map((v, i) => v - oc[i]!);
+      const diff = halfMinusFull(p.precision, pc, p.other.pred.subarray(c * S, (c + 1) * S));
       out.push(field(`half − full precision${suffix}`, diff, symmetric(diff), diverging));
     }
   }
