@@ -48,33 +48,29 @@ export const DT_BF16: i32 = 2;
 // ---- SIMD codecs on 4 lanes (i32x4 of 16-bit codes <-> f32x4) ----
 
 @inline export function decF16x4(h: v128): v128 {
+  // branchless (gradients mix subnormals with normals, and a data-dependent branch mispredicts):
+  // normal lanes rebias the exponent with one add, Inf/NaN lanes add the rebias twice (exponent 255),
+  // zero/subnormal lanes are em·2^-24, exact in f32
   const em = v128.and(h, ki(I_0x7fff));
   const sign = i32x4.shl(v128.and(h, ki(I_0x8000)), 16);
-  // common case, every lane normal (exponent field 1…30): rebiasing the exponent is one add
-  if (!v128.any_true(i32x4.gt_u(i32x4.sub(em, ki(I_0x400)), ki(I_0x77ff)))) {
-    return v128.or(i32x4.add(i32x4.shl(em, 13), ki(I_112s23)), sign);
-  }
   let o = i32x4.add(i32x4.shl(em, 13), ki(I_112s23));
-  const infnan = i32x4.gt_s(em, ki(I_0x7bff));
-  o = v128.bitselect(i32x4.add(o, ki(I_112s23)), o, infnan);
+  o = i32x4.add(o, v128.and(i32x4.gt_s(em, ki(I_0x7bff)), ki(I_112s23)));
   const sub = f32x4.mul(f32x4.convert_i32x4_s(em), kf(F_5_9604644775390625eM8));
-  const isSub = i32x4.lt_s(em, ki(I_0x400));
-  o = v128.bitselect(sub, o, isSub);
+  o = v128.bitselect(sub, o, i32x4.lt_s(em, ki(I_0x400)));
   return v128.or(o, sign);
 }
 
 @inline export function encF16x4(f: v128): v128 {
+  // branchless, like decF16x4: the normal-range result (rebias, round to nearest even), the subnormal
+  // one (the f32 adder rounds at 2^-24) and Inf/NaN are all computed and selected per lane
   const sign = i32x4.shr_u(v128.and(f, ki(I_0x80000000)), 16);
   const x = v128.and(f, ki(I_0x7fffffff));
   const odd = v128.and(i32x4.shr_u(x, 13), ki(I_1));
   const norm = i32x4.shr_u(i32x4.add(i32x4.add(x, ki(I_0xc8000fff)), odd), 13);
-  // common case, every lane in fp16's normal range (2^-14 ≤ |f| ≤ 0x477fffff): rebias and round only
-  if (!v128.any_true(i32x4.gt_u(i32x4.sub(x, ki(I_0x38800000)), ki(I_0x0effffff)))) return v128.or(norm, sign);
-  // large: Inf or NaN
-  const big = v128.bitselect(ki(I_0x7e00), ki(I_0x7c00), i32x4.gt_s(x, ki(I_0x7f800000)));
-  // small: subnormal or zero
   const small = i32x4.sub(f32x4.add(x, kf(F_0_5)), ki(I_0x3f000000));
   let o = v128.bitselect(small, norm, i32x4.lt_s(x, ki(I_0x38800000)));
+  // ≥ 65520 rounds to Inf; NaN stays a quiet NaN (0x7e00)
+  const big = v128.or(ki(I_0x7c00), v128.and(i32x4.gt_s(x, ki(I_0x7f800000)), ki(I_0x200)));
   o = v128.bitselect(big, o, i32x4.gt_s(x, ki(I_0x477fffff)));
   return v128.or(o, sign);
 }
@@ -167,7 +163,7 @@ const KI_TABLE = memory.data<u32>([
   0x400, // I_0x400
   0x80000000, // I_0x80000000
   0x7fffffff, // I_0x7fffffff
-  0x7e00, // I_0x7e00
+  0x200, // I_0x200
   0x7c00, // I_0x7c00
   0x7f800000, // I_0x7f800000
   0x3f000000, // I_0x3f000000
@@ -176,8 +172,6 @@ const KI_TABLE = memory.data<u32>([
   0x38800000, // I_0x38800000
   0x477fffff, // I_0x477fffff
   0x40, // I_0x40
-  0x77ff, // I_0x77ff
-  0x0effffff, // I_0x0effffff
 ]);
 const I_0x8000: i32 = 0;
 const I_0x7fff: i32 = 1;
@@ -186,7 +180,7 @@ const I_0x7bff: i32 = 3;
 const I_0x400: i32 = 4;
 const I_0x80000000: i32 = 5;
 const I_0x7fffffff: i32 = 6;
-const I_0x7e00: i32 = 7;
+const I_0x200: i32 = 7;
 const I_0x7c00: i32 = 8;
 const I_0x7f800000: i32 = 9;
 const I_0x3f000000: i32 = 10;
@@ -195,8 +189,6 @@ const I_0xc8000fff: i32 = 12;
 const I_0x38800000: i32 = 13;
 const I_0x477fffff: i32 = 14;
 const I_0x40: i32 = 15;
-const I_0x77ff: i32 = 16;
-const I_0x0effffff: i32 = 17;
 @inline function ki(i: i32): v128 {
   return v128.load32_splat(KI_TABLE + (<usize>i << 2));
 }
