@@ -116,9 +116,22 @@ export function gelu(x: Variable, approximate: GeluApproximate = 'none'): Variab
   }, [d]);
 }
 
-export function tanh(x: Variable): Variable {
+/**
+ * tanh(x). With `recompute`, the backward recomputes 1 − tanh²(x) from x instead of saving the output:
+ * no tensor of its own is kept when x is saved anyway (the stabiliser's input, which the layer's skip
+ * saves), at the cost of one more transcendental in the backward.
+ */
+export function tanh(x: Variable, o: { recompute?: boolean } = {}): Variable {
   const out = like(x.value);
   be().tanh(x.value, out);
+  if (o.recompute) {
+    const sx = save(x.value);
+    return record('tanh', [x], out, (g) => {
+      const gx = gradLike(g);
+      be().tanhBackwardFromInput(sx, g, gx);
+      return [gx];
+    }, [sx]);
+  }
   const sy = save(out);
   return record('tanh', [x], out, (g) => {
     const gx = gradLike(g);
@@ -846,31 +859,36 @@ export function modeContract(X: Variable, Wr: Variable, Wi: Variable): Variable 
   }
   const Co = Wr.shape[2]!;
   const dt = X.dtype;
-  let wr = save(Wr.value);
-  let wi = save(Wi.value);
-  if (dt !== Wr.dtype) {
-    const hr = Tensor.empty(Wr.shape, dt, 'activation');
-    const hi = Tensor.empty(Wi.shape, dt, 'activation');
-    be().convert(Wr.value, hr);
-    be().convert(Wi.value, hi);
-    wr.release();
-    wi.release();
-    wr = hr;
-    wi = hi;
-  }
+  // the backward keeps views of the master weights, not their half-precision copies: it rounds them
+  // again (a few hundred thousand values, bit-identical to the forward's), which keeps two weight-sized
+  // half tensors per layer out of the saved activations
+  const sWr = save(Wr.value);
+  const sWi = save(Wi.value);
+  const rounded = (): { re: Tensor; im: Tensor; own: boolean } => {
+    if (dt === Wr.dtype) return { re: sWr, im: sWi, own: false };
+    const hr = Tensor.empty(Wr.shape, dt, 'workspace');
+    const hi = Tensor.empty(Wi.shape, dt, 'workspace');
+    be().convert(sWr, hr);
+    be().convert(sWi, hi);
+    return { re: hr, im: hi, own: true };
+  };
   const Xc = ComplexTensor.fromPacked(X.value);
   const Y = ComplexTensor.empty([M, B, Co], dt, 'activation');
+  const w = rounded();
   try {
-    be().complexGemm(Xc, { re: wr, im: wi }, Y);
+    be().complexGemm(Xc, { re: w.re, im: w.im }, Y);
   } catch (e) {
     Y.release();
     Xc.release();
     throw e;
+  } finally {
+    if (w.own) {
+      w.re.release();
+      w.im.release();
+    }
   }
   const out = Y.packed();
   Y.release();
-  const sWr = wr;
-  const sWi = wi;
   const wdt = Wr.dtype === 'float64' ? 'float64' : 'float32';
   return record(op, [X, Wr, Wi], out, (g, needs) => {
     const b = be();
@@ -881,7 +899,15 @@ export function modeContract(X: Variable, Wr: Variable, Wi: Variable): Variable 
     try {
       if (needs[0]) {
         const dX = ComplexTensor.empty([M, B, Ci], dt, 'gradient');
-        b.complexGemm(dY, { re: sWr, im: sWi }, dX, { transB: true, conjB: true }); // dY·W^H
+        const wb = rounded();
+        try {
+          b.complexGemm(dY, { re: wb.re, im: wb.im }, dX, { transB: true, conjB: true }); // dY·W^H
+        } finally {
+          if (wb.own) {
+            wb.re.release();
+            wb.im.release();
+          }
+        }
         gX = dX.packed('gradient');
         dX.release();
       }

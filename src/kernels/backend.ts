@@ -111,6 +111,11 @@ export interface Backend {
   tanh(x: Tensor, out: Tensor): void;
   /** dx = dy·(1 − y²), from the forward output y. */
   tanhBackward(y: Tensor, dy: Tensor, dx: Tensor): void;
+  /**
+   * dx = dy·(1 − tanh²(x)), recomputed from the forward input x (so that a backward needs no saved
+   * output: the tanh stabiliser's input is saved by the layer's skip anyway).
+   */
+  tanhBackwardFromInput(x: Tensor, dy: Tensor, dx: Tensor): void;
   /** out = gelu(x); with `grad`, also grad = gelu′(x) (shaped like x), from the same transcendental. */
   gelu(x: Tensor, out: Tensor, approximate?: GeluApproximate, grad?: Tensor): void;
   geluBackward(x: Tensor, dy: Tensor, dx: Tensor, approximate?: GeluApproximate): void;

@@ -27,6 +27,7 @@ const U_TANH = 1;
 const U_GELU_ERF = 2;
 const U_GELU_TANH = 3;
 const U_CLAMP = 4;
+const U_TANH_FROM_X = 5;
 
 function size(t: Tensor): number {
   return t.dtype === 'float32' ? 4 : 2;
@@ -138,6 +139,11 @@ export function tanh(x: Tensor, out: Tensor): void {
 /** dx = dy·(1 − y²), from the forward output y. */
 export function tanhBackward(y: Tensor, dy: Tensor, dx: Tensor): void {
   backwardRun('tanhBackward', U_TANH, 'y', y, dy, dx, 0, 0, PARALLEL_CHEAP);
+}
+
+/** dx = dy·(1 − tanh²(x)), recomputed from the forward input x (sech², accurate also where tanh(x) ≈ ±1). */
+export function tanhBackwardFromInput(x: Tensor, dy: Tensor, dx: Tensor): void {
+  backwardRun('tanhBackwardFromInput', U_TANH_FROM_X, 'x', x, dy, dx, 0, 0, PARALLEL_MATH);
 }
 
 /**

@@ -111,7 +111,7 @@ export function isMixed(policy: Pick<PrecisionPolicy, 'fno_block_precision' | 'a
 /** The stabiliser, as the model applies it to the spectral branch's input (and `mpno bound` measures it). */
 export function stabilize(x: Variable, s: Stabilizer): Variable {
   switch (s) {
-    case 'tanh': return ops.tanh(x);
+    case 'tanh': return ops.tanh(x, { recompute: true });
     case 'clip_hard': return ops.clamp(x, -1, 1);
     case 'clip_sigma': return ops.clampSigma(x, 2);
     case null: return x;

@@ -26,6 +26,7 @@ describe('gradients match finite differences in float64', () => {
     expectOk('gelu', gradcheck(([a]) => ops.gelu(a!), [rand([40], 2)]));
     expectOk('gelu tanh', gradcheck(([a]) => ops.gelu(a!, 'tanh'), [rand([40], 2)]));
     expectOk('tanh', gradcheck(([a]) => ops.tanh(a!), [rand([40], 2)]));
+    expectOk('tanh (backward recomputed from the input)', gradcheck(([a]) => ops.tanh(a!, { recompute: true }), [rand([40], 4)]));
     // keep samples away from the clamp kinks
     const x = Tensor.fromArray(rng.normalArray(30).map((v) => (Math.abs(Math.abs(v) - 1) < 0.05 ? v + 0.2 : v)), [30], 'float64');
     expectOk('clamp', gradcheck(([a]) => ops.clamp(a!, -1, 1), [x]));

@@ -239,6 +239,8 @@ describe('elementwise kernels (wasm) against the float64 reference', () => {
       const dyDt: Dt = xd === 'float32' ? 'bfloat16' : 'float32';
       const dy = randTensor(n, dyDt, () => rng.normal(0, 2));
       runBoth(`tanhBackward y ${xd}, dy ${dyDt}→${od}`, 'tanhBackward', n, od, (o) => ew.tanhBackward(y, dy, o), (o) => ref.refTanhBackward(y, dy, o));
+      // recomputed from x: sech²(x) keeps its relative accuracy in the tails (|x| up to 20 here)
+      runBoth(`tanhBackwardFromInput x ${xd}, dy ${dyDt}→${od}`, 'tanhBackwardFromInput', n, od, (o) => ew.tanhBackwardFromInput(x, dy, o), (o) => ref.refTanhBackwardFromInput(x, dy, o));
       for (const t of [x, y, dy]) t.release();
     };
     for (const n of sizes(rng)) for (const c of UNARY_COMBOS) run(n, c);
@@ -462,7 +464,7 @@ describe('elementwise kernels (wasm) against the float64 reference', () => {
     // - 16-bit outputs: the reference is rounded to the same dtype, so kernel and reference differ by
     //   at most one ulp (2u relative at a significand of 1): measured ≤ 1.97u (fp16), 1.72u (bf16);
     // - clamp is exact.
-    const fns = ['binary add', 'binary sub', 'binary mul', 'scale', 'axpy', 'tanh', 'tanhBackward', 'gelu none', 'gelu tanh', 'geluBackward none', 'geluBackward tanh', 'clamp'];
+    const fns = ['binary add', 'binary sub', 'binary mul', 'scale', 'axpy', 'tanh', 'tanhBackward', 'tanhBackwardFromInput', 'gelu none', 'gelu tanh', 'geluBackward none', 'geluBackward tanh', 'clamp'];
     for (const f of fns) {
       for (const dt of KERNEL_DTYPES) {
         const w = worst.get(`${f} → ${dt}`);

@@ -178,6 +178,15 @@ export function refTanhBackward(y: Tensor, dy: Tensor, dx: Tensor): void {
   map2(y, dy, dx, (yv, g) => g * ((1 - yv) * (1 + yv)));
 }
 
+/** dx = dy·sech²(x) = dy·4e/(1 + e)², e = exp(−2|x|). */
+export function refTanhBackwardFromInput(x: Tensor, dy: Tensor, dx: Tensor): void {
+  checkSameShape('tanhBackwardFromInput', ['x', x], ['dy', dy], ['dx', dx]);
+  map2(x, dy, dx, (xv, g) => {
+    const e = Math.exp(-2 * Math.abs(xv));
+    return g * ((4 * e) / ((1 + e) * (1 + e)));
+  });
+}
+
 export function refGelu(x: Tensor, out: Tensor, approximate: GeluApproximate = 'none', grad?: Tensor): void {
   checkGelu(approximate, 'gelu');
   if (grad) checkGeluGrad(x, out, grad);

@@ -7,6 +7,7 @@ import { refGatherRows, refScatterAddRows, refSegmentSum } from './graph.js';
 import {
   refAxpy, refBinary, refChannelAffine, refChannelSum, refClamp, refClampBackward, refConvert, refGelu, refGeluBackward, refReduce, refScale, refTanh,
   refTanhBackward,
+  refTanhBackwardFromInput,
 } from './elementwise.js';
 
 export { refComplexGemm, refGemm } from './gemm.js';
@@ -26,6 +27,7 @@ export const refBackend: Backend = {
   axpy: refAxpy,
   tanh: refTanh,
   tanhBackward: refTanhBackward,
+  tanhBackwardFromInput: refTanhBackwardFromInput,
   gelu: refGelu,
   geluBackward: refGeluBackward,
   clamp: refClamp,

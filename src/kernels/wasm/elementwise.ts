@@ -151,6 +151,18 @@ const K2_D: f64 = 1.5957691216057308;
   return v128.or(f32x4.div(e, f32x4.add(e, kf(F_2))), signOf(x));
 }
 
+/**
+ * 1 − tanh²(x) = sech²(x) = 4e/(1 + e)² with e = exp(−2|x|) ∈ (0, 1]: relative accuracy of a few ulps for
+ * every x (1 − t² from a rounded t = tanh(x) loses it where t is close to ±1); 0 where e underflows.
+ */
+@inline function sech2V(x: v128): v128 {
+  const ax = f32x4.abs(x);
+  const e = expf(f32x4.neg(f32x4.add(ax, ax)));
+  const s = f32x4.add(kf(F_1), e);
+  const e2 = f32x4.add(e, e);
+  return f32x4.div(f32x4.add(e2, e2), f32x4.mul(s, s));
+}
+
 /** R(|x|) = erfcx(|x|/√2) = t·Q(t), t = 1/(1 + |x|/4) (see Q0…Q8). */
 @inline function erfcxHalfV(x: v128): v128 {
   const t = f32x4.div(kf(F_1), f32x4.add(kf(F_1), f32x4.mul(f32x4.abs(x), kf(F_0_25))));
@@ -303,6 +315,7 @@ const K2_D: f64 = 1.5957691216057308;
 
 @inline function unaryBackwardV(op: i32, x: v128, dy: v128, p0: v128, p1: v128): v128 {
   if (op == 1) return f32x4.mul(dy, f32x4.mul(f32x4.sub(kf(F_1), x), f32x4.add(kf(F_1), x)));
+  if (op == 5) return f32x4.mul(dy, sech2V(x));
   if (op == 2) return f32x4.mul(dy, geluErfGradV(x));
   if (op == 3) return f32x4.mul(dy, geluTanhGradV(x));
   return v128.and(dy, v128.and(f32x4.ge(x, p0), f32x4.le(x, p1)));
@@ -433,12 +446,14 @@ export function unary(op: i32, x: usize, xDt: i32, out: usize, outDt: i32, n: i3
 
 /**
  * dx = dy·f′; op: 1 tanh (x is the forward output y: dx = dy·(1 − y²)), 2 gelu (erf form),
- * 3 gelu (tanh form), 4 clamp (dx = dy where p0 ≤ x ≤ p1, else 0).
+ * 3 gelu (tanh form), 4 clamp (dx = dy where p0 ≤ x ≤ p1, else 0), 5 tanh from its input x
+ * (dx = dy·sech²(x), recomputed).
  */
 export function unaryBackward(
   op: i32, x: usize, xDt: i32, dy: usize, dyDt: i32, dx: usize, dxDt: i32, n: i32, p0: f32, p1: f32,
 ): void {
   if (op == 1) backwardLoop(1, x, xDt, dy, dyDt, dx, dxDt, n, p0, p1);
+  else if (op == 5) backwardLoop(5, x, xDt, dy, dyDt, dx, dxDt, n, p0, p1);
   else if (op == 2) backwardLoop(2, x, xDt, dy, dyDt, dx, dxDt, n, p0, p1);
   else if (op == 3) backwardLoop(3, x, xDt, dy, dyDt, dx, dxDt, n, p0, p1);
   else backwardLoop(4, x, xDt, dy, dyDt, dx, dxDt, n, p0, p1);
