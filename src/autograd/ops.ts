@@ -126,7 +126,13 @@ export function tanh(x: Variable, o: { recompute?: boolean } = {}): Variable {
   be().tanh(x.value, out);
   if (o.recompute) {
     const sx = save(x.value);
-    return record('tanh', [x], out, (g) => {
+    return record('tanh', [x], out, (g, _needs, acc) => {
+      // x's other users (the skip) have usually given their gradient already: add into it
+      const into = acc[0];
+      if (into && shapeEq(into.shape, x.shape)) {
+        be().tanhBackwardFromInput(sx, g, into, true);
+        return [into];
+      }
       const gx = gradLike(g);
       be().tanhBackwardFromInput(sx, g, gx);
       return [gx];

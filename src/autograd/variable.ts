@@ -10,9 +10,12 @@ export interface GradFn {
   readonly inputs: readonly (Variable | null)[];
   /**
    * Gradients with respect to each input (null where `needs[i]` is false). Returned tensors are new
-   * (owned by the caller); `grad` is not released by the callee.
+   * (owned by the caller); `grad` is not released by the callee. `acc[i]` is the gradient already
+   * accumulated for input i from its other users (null if none yet, or for a leaf): a backward may add
+   * its gradient into that tensor in place and return it, instead of a new tensor that the caller
+   * would then add (one pass less).
    */
-  backward(grad: Tensor, needs: readonly boolean[]): (Tensor | null)[];
+  backward(grad: Tensor, needs: readonly boolean[], acc: readonly (Tensor | null)[]): (Tensor | null)[];
   /** Releases the tensors saved for backward (called once, right after backward, or on dispose). */
   release(): void;
 }
@@ -159,7 +162,7 @@ export function record(
   name: string,
   inputs: readonly (Variable | null)[],
   value: Tensor,
-  backward: (grad: Tensor, needs: readonly boolean[]) => (Tensor | null)[],
+  backward: (grad: Tensor, needs: readonly boolean[], acc: readonly (Tensor | null)[]) => (Tensor | null)[],
   saved: readonly Tensor[] = [],
 ): Variable {
   const needed = gradEnabled && inputs.some((v) => v !== null && v.requiresGrad);
@@ -249,9 +252,11 @@ export function backward(root: Variable, grad?: Tensor): void {
       grads.delete(v);
       if (g) {
         const needs = fn.inputs.map((u) => u !== null && u.requiresGrad);
+        // an input used twice by this op gets no in-place accumulation (both gradients would add into one tensor)
+        const acc = fn.inputs.map((u, i) => (u && u.gradFn && needs[i] && fn.inputs.indexOf(u) === fn.inputs.lastIndexOf(u) ? grads.get(u) ?? null : null));
         let gs: (Tensor | null)[];
         try {
-          gs = fn.backward(g, needs);
+          gs = fn.backward(g, needs, acc);
         } finally {
           g.release();
         }
@@ -262,6 +267,8 @@ export function backward(root: Variable, grad?: Tensor): void {
             gi.release();
             return;
           }
+          // added in place by the op (acc[i] stays the accumulated gradient)
+          if (gi === acc[i]) return;
           if (u.gradFn) grads.set(u, accumulate(grads.get(u) ?? null, gi, 'gradient', gi.dtype));
           else u.grad = accumulate(u.grad, gi, 'gradient', u.dtype === 'float64' ? 'float64' : 'float32');
         });

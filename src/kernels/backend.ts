@@ -113,9 +113,10 @@ export interface Backend {
   tanhBackward(y: Tensor, dy: Tensor, dx: Tensor): void;
   /**
    * dx = dy·(1 − tanh²(x)), recomputed from the forward input x (so that a backward needs no saved
-   * output: the tanh stabiliser's input is saved by the layer's skip anyway).
+   * output: the tanh stabiliser's input is saved by the layer's skip anyway); with `accumulate`,
+   * dx += dy·(1 − tanh²(x)) (a gradient added to the one already there, in one pass).
    */
-  tanhBackwardFromInput(x: Tensor, dy: Tensor, dx: Tensor): void;
+  tanhBackwardFromInput(x: Tensor, dy: Tensor, dx: Tensor, accumulate?: boolean): void;
   /** out = gelu(x); with `grad`, also grad = gelu′(x) (shaped like x), from the same transcendental. */
   gelu(x: Tensor, out: Tensor, approximate?: GeluApproximate, grad?: Tensor): void;
   geluBackward(x: Tensor, dy: Tensor, dx: Tensor, approximate?: GeluApproximate): void;

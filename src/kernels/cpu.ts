@@ -29,7 +29,7 @@ export const cpuBackend: Backend = {
   axpy: (alpha, x, y) => (anyF64(x, y) ? refBackend.axpy(alpha, x, y) : ew.axpy(alpha, x, y)),
   tanh: (x, out) => (anyF64(x, out) ? refBackend.tanh(x, out) : ew.tanh(x, out)),
   tanhBackward: (y, dy, dx) => (anyF64(y, dy, dx) ? refBackend.tanhBackward(y, dy, dx) : ew.tanhBackward(y, dy, dx)),
-  tanhBackwardFromInput: (x, dy, dx) => (anyF64(x, dy, dx) ? refBackend.tanhBackwardFromInput(x, dy, dx) : ew.tanhBackwardFromInput(x, dy, dx)),
+  tanhBackwardFromInput: (x, dy, dx, accumulate) => anyF64(x, dy, dx) ? refBackend.tanhBackwardFromInput(x, dy, dx, accumulate) : ew.tanhBackwardFromInput(x, dy, dx, accumulate),
   gelu: (x, out, approximate, grad) =>
     anyF64(x, out, grad) ? refBackend.gelu(x, out, approximate, grad) : ew.gelu(x, out, approximate, grad),
   geluBackward: (x, dy, dx, approximate) =>

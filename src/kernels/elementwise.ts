@@ -28,6 +28,7 @@ const U_GELU_ERF = 2;
 const U_GELU_TANH = 3;
 const U_CLAMP = 4;
 const U_TANH_FROM_X = 5;
+const U_TANH_FROM_X_ADD = 6;
 
 function size(t: Tensor): number {
   return t.dtype === 'float32' ? 4 : 2;
@@ -141,9 +142,12 @@ export function tanhBackward(y: Tensor, dy: Tensor, dx: Tensor): void {
   backwardRun('tanhBackward', U_TANH, 'y', y, dy, dx, 0, 0, PARALLEL_CHEAP);
 }
 
-/** dx = dy·(1 − tanh²(x)), recomputed from the forward input x (sech², accurate also where tanh(x) ≈ ±1). */
-export function tanhBackwardFromInput(x: Tensor, dy: Tensor, dx: Tensor): void {
-  backwardRun('tanhBackwardFromInput', U_TANH_FROM_X, 'x', x, dy, dx, 0, 0, PARALLEL_MATH);
+/**
+ * dx = dy·(1 − tanh²(x)), recomputed from the forward input x (sech², accurate also where tanh(x) ≈ ±1);
+ * with `accumulate`, dx += dy·(1 − tanh²(x)) (one rounding into dx).
+ */
+export function tanhBackwardFromInput(x: Tensor, dy: Tensor, dx: Tensor, accumulate = false): void {
+  backwardRun('tanhBackwardFromInput', accumulate ? U_TANH_FROM_X_ADD : U_TANH_FROM_X, 'x', x, dy, dx, 0, 0, PARALLEL_MATH);
 }
 
 /**

@@ -190,6 +190,16 @@ describe('gradients match finite differences in float64', () => {
       const h = ops.gelu(ops.linear(x!, w!));
       return ops.add(ops.tanh(h), ops.mul(h, x!));
     }, [rand([2, 3, 4]), rand([3, 3])], { samples: 20 }));
+    // the recomputing tanh adds its gradient into h's accumulated one in place when it runs after
+    // h's other user (first operand of add: the backward reaches it last), and makes a new one otherwise
+    for (const tanhFirst of [true, false]) {
+      expectOk(`composed, tanh recomputed (${tanhFirst ? 'added in place' : 'new gradient'})`, gradcheck(([x, w]) => {
+        const h = ops.gelu(ops.linear(x!, w!));
+        const t = ops.tanh(h, { recompute: true });
+        const m = ops.mul(h, x!);
+        return tanhFirst ? ops.add(t, m) : ops.add(m, t);
+      }, [rand([2, 3, 4]), rand([3, 3])], { samples: 20 }));
+    }
   });
 });
 

@@ -241,6 +241,15 @@ describe('elementwise kernels (wasm) against the float64 reference', () => {
       runBoth(`tanhBackward y ${xd}, dy ${dyDt}→${od}`, 'tanhBackward', n, od, (o) => ew.tanhBackward(y, dy, o), (o) => ref.refTanhBackward(y, dy, o));
       // recomputed from x: sech²(x) keeps its relative accuracy in the tails (|x| up to 20 here)
       runBoth(`tanhBackwardFromInput x ${xd}, dy ${dyDt}→${od}`, 'tanhBackwardFromInput', n, od, (o) => ew.tanhBackwardFromInput(x, dy, o), (o) => ref.refTanhBackwardFromInput(x, dy, o));
+      // … and added to a gradient already there (the reference adds in float64)
+      const prior = randTensor(n, od, () => rng.normal(0, 1));
+      const fill = (o: Tensor) => o.set(prior.toFloat64());
+      const term = Tensor.empty([n], 'float64');
+      ref.refTanhBackwardFromInput(x, dy, term);
+      const p64 = prior.toFloat64();
+      const scale = term.toFloat64().map((v, i) => Math.abs(v) + Math.abs(p64[i]!));
+      runBoth(`tanhBackwardFromInput += x ${xd}, dy ${dyDt}→${od}`, 'tanhBackwardFromInput +=', n, od, (o) => { fill(o); ew.tanhBackwardFromInput(x, dy, o, true); }, (o) => { fill(o); ref.refTanhBackwardFromInput(x, dy, o, true); }, scale);
+      for (const t of [prior, term]) t.release();
       for (const t of [x, y, dy]) t.release();
     };
     for (const n of sizes(rng)) for (const c of UNARY_COMBOS) run(n, c);

@@ -148,9 +148,10 @@ describe('mixed-precision FNO', () => {
     const saved = (stabilizer: 'tanh' | null) => {
       const m = new FNO({ n_modes: [8, 8], in_channels: 1, out_channels: 1, hidden_channels: 12, n_layers: 2, stabilizer, seed: 4 });
       m.setPrecision({ fno_block_precision: 'mixed', half_type: 'bfloat16', amp: true });
-      const live0 = ledger.snapshot().live;
+      // activations only: the first forward also uploads FFT plans (cached workspace)
+      const live0 = ledger.snapshot().byRole.activation.live;
       const y = tidy(() => m.forward(Variable.constant(x)));
-      const bytes = ledger.snapshot().live - live0;
+      const bytes = ledger.snapshot().byRole.activation.live - live0;
       backward(y, Tensor.full(y.shape, 1, y.dtype, 'gradient'));
       const g = m.parameters().map((p) => p.grad!.toFloat64());
       y.release();
@@ -167,9 +168,9 @@ describe('mixed-precision FNO', () => {
     const X = Variable.constant(rng.fillNormal(Tensor.empty([2, M, B, Ci], 'bfloat16')));
     const Wr = new Parameter(rng.fillNormal(Tensor.empty([M, Ci, Co])));
     const Wi = new Parameter(rng.fillNormal(Tensor.empty([M, Ci, Co])));
-    const live0 = ledger.snapshot().live;
+    const live0 = ledger.snapshot().byRole.activation.live;
     const Y = ops.modeContract(X, Wr, Wi);
-    assert.equal(ledger.snapshot().live - live0, 2 * M * B * Co * 2, 'only the bfloat16 output is new');
+    assert.equal(ledger.snapshot().byRole.activation.live - live0, 2 * M * B * Co * 2, 'only the bfloat16 output is new');
     backward(Y, Tensor.full(Y.shape, 1, Y.dtype, 'gradient'));
     assert.ok(Wr.grad && Wi.grad);
     // the gradient equals the one from weights rounded once to bfloat16 and used as they are

@@ -178,13 +178,17 @@ export function refTanhBackward(y: Tensor, dy: Tensor, dx: Tensor): void {
   map2(y, dy, dx, (yv, g) => g * ((1 - yv) * (1 + yv)));
 }
 
-/** dx = dy·sech²(x) = dy·4e/(1 + e)², e = exp(−2|x|). */
-export function refTanhBackwardFromInput(x: Tensor, dy: Tensor, dx: Tensor): void {
+/** dx = dy·sech²(x) = dy·4e/(1 + e)², e = exp(−2|x|); with `accumulate`, dx += that. */
+export function refTanhBackwardFromInput(x: Tensor, dy: Tensor, dx: Tensor, accumulate = false): void {
   checkSameShape('tanhBackwardFromInput', ['x', x], ['dy', dy], ['dx', dx]);
-  map2(x, dy, dx, (xv, g) => {
-    const e = Math.exp(-2 * Math.abs(xv));
-    return g * ((4 * e) / ((1 + e) * (1 + e)));
-  });
+  const X = x.toFloat64();
+  const G = dy.toFloat64();
+  const D = accumulate ? dx.toFloat64() : new Float64Array(X.length);
+  for (let i = 0; i < X.length; i++) {
+    const e = Math.exp(-2 * Math.abs(X[i]!));
+    D[i] = D[i]! + G[i]! * ((4 * e) / ((1 + e) * (1 + e)));
+  }
+  dx.set(D);
 }
 
 export function refGelu(x: Tensor, out: Tensor, approximate: GeluApproximate = 'none', grad?: Tensor): void {

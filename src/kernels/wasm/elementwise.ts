@@ -315,7 +315,7 @@ const K2_D: f64 = 1.5957691216057308;
 
 @inline function unaryBackwardV(op: i32, x: v128, dy: v128, p0: v128, p1: v128): v128 {
   if (op == 1) return f32x4.mul(dy, f32x4.mul(f32x4.sub(kf(F_1), x), f32x4.add(kf(F_1), x)));
-  if (op == 5) return f32x4.mul(dy, sech2V(x));
+  if (op == 5 || op == 6) return f32x4.mul(dy, sech2V(x));
   if (op == 2) return f32x4.mul(dy, geluErfGradV(x));
   if (op == 3) return f32x4.mul(dy, geluTanhGradV(x));
   return v128.and(dy, v128.and(f32x4.ge(x, p0), f32x4.le(x, p1)));
@@ -419,15 +419,24 @@ export function unary(op: i32, x: usize, xDt: i32, out: usize, outDt: i32, n: i3
     const xb = load4(x, k + 4, xDt);
     const ya = load4(dy, k, dyDt);
     const yb = load4(dy, k + 4, dyDt);
-    store8(dx, k, dxDt, unaryBackwardV(op, xa, ya, v0, v1), unaryBackwardV(op, xb, yb, v0, v1));
+    let ra = unaryBackwardV(op, xa, ya, v0, v1);
+    let rb = unaryBackwardV(op, xb, yb, v0, v1);
+    if (op == 6) {
+      ra = f32x4.add(load4(dx, k, dxDt), ra);
+      rb = f32x4.add(load4(dx, k + 4, dxDt), rb);
+    }
+    store8(dx, k, dxDt, ra, rb);
   }
   for (; i + 4 <= n; i += 4) {
     const k = <usize>i;
-    store4(dx, k, dxDt, unaryBackwardV(op, load4(x, k, xDt), load4(dy, k, dyDt), v0, v1));
+    let r = unaryBackwardV(op, load4(x, k, xDt), load4(dy, k, dyDt), v0, v1);
+    if (op == 6) r = f32x4.add(load4(dx, k, dxDt), r);
+    store4(dx, k, dxDt, r);
   }
   for (; i < n; i++) {
     const k = <usize>i;
-    const r = unaryBackwardV(op, f32x4.splat(load1(x, k, xDt)), f32x4.splat(load1(dy, k, dyDt)), v0, v1);
+    let r = unaryBackwardV(op, f32x4.splat(load1(x, k, xDt)), f32x4.splat(load1(dy, k, dyDt)), v0, v1);
+    if (op == 6) r = f32x4.add(f32x4.splat(load1(dx, k, dxDt)), r);
     store1(dx, k, dxDt, f32x4.extract_lane(r, 0));
   }
 }
@@ -447,13 +456,14 @@ export function unary(op: i32, x: usize, xDt: i32, out: usize, outDt: i32, n: i3
 /**
  * dx = dy·f′; op: 1 tanh (x is the forward output y: dx = dy·(1 − y²)), 2 gelu (erf form),
  * 3 gelu (tanh form), 4 clamp (dx = dy where p0 ≤ x ≤ p1, else 0), 5 tanh from its input x
- * (dx = dy·sech²(x), recomputed).
+ * (dx = dy·sech²(x), recomputed), 6 the same added to dx (dx += dy·sech²(x)).
  */
 export function unaryBackward(
   op: i32, x: usize, xDt: i32, dy: usize, dyDt: i32, dx: usize, dxDt: i32, n: i32, p0: f32, p1: f32,
 ): void {
   if (op == 1) backwardLoop(1, x, xDt, dy, dyDt, dx, dxDt, n, p0, p1);
   else if (op == 5) backwardLoop(5, x, xDt, dy, dyDt, dx, dxDt, n, p0, p1);
+  else if (op == 6) backwardLoop(6, x, xDt, dy, dyDt, dx, dxDt, n, p0, p1);
   else if (op == 2) backwardLoop(2, x, xDt, dy, dyDt, dx, dxDt, n, p0, p1);
   else if (op == 3) backwardLoop(3, x, xDt, dy, dyDt, dx, dxDt, n, p0, p1);
   else backwardLoop(4, x, xDt, dy, dyDt, dx, dxDt, n, p0, p1);
