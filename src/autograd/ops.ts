@@ -129,7 +129,7 @@ export function tanh(x: Variable, o: { recompute?: boolean } = {}): Variable {
     return record('tanh', [x], out, (g, _needs, acc) => {
       // x's other users (the skip) have usually given their gradient already: add into it
       const into = acc[0];
-      if (into && shapeEq(into.shape, x.shape)) {
+      if (into) {
         be().tanhBackwardFromInput(sx, g, into, true);
         return [into];
       }
@@ -870,28 +870,28 @@ export function modeContract(X: Variable, Wr: Variable, Wi: Variable): Variable 
   // half tensors per layer out of the saved activations
   const sWr = save(Wr.value);
   const sWi = save(Wi.value);
-  const rounded = (): { re: Tensor; im: Tensor; own: boolean } => {
-    if (dt === Wr.dtype) return { re: sWr, im: sWi, own: false };
+  // the weights as the contraction takes them: rounded to X's dtype for the one call
+  const withWeights = (f: (re: Tensor, im: Tensor) => void): void => {
+    if (dt === Wr.dtype) return f(sWr, sWi);
     const hr = Tensor.empty(Wr.shape, dt, 'workspace');
     const hi = Tensor.empty(Wi.shape, dt, 'workspace');
-    be().convert(sWr, hr);
-    be().convert(sWi, hi);
-    return { re: hr, im: hi, own: true };
+    try {
+      be().convert(sWr, hr);
+      be().convert(sWi, hi);
+      f(hr, hi);
+    } finally {
+      hr.release();
+      hi.release();
+    }
   };
   const Xc = ComplexTensor.fromPacked(X.value);
   const Y = ComplexTensor.empty([M, B, Co], dt, 'activation');
-  const w = rounded();
   try {
-    be().complexGemm(Xc, { re: w.re, im: w.im }, Y);
+    withWeights((re, im) => be().complexGemm(Xc, { re, im }, Y));
   } catch (e) {
     Y.release();
     Xc.release();
     throw e;
-  } finally {
-    if (w.own) {
-      w.re.release();
-      w.im.release();
-    }
   }
   const out = Y.packed();
   Y.release();
@@ -905,15 +905,7 @@ export function modeContract(X: Variable, Wr: Variable, Wi: Variable): Variable 
     try {
       if (needs[0]) {
         const dX = ComplexTensor.empty([M, B, Ci], dt, 'gradient');
-        const wb = rounded();
-        try {
-          b.complexGemm(dY, { re: wb.re, im: wb.im }, dX, { transB: true, conjB: true }); // dY·W^H
-        } finally {
-          if (wb.own) {
-            wb.re.release();
-            wb.im.release();
-          }
-        }
+        withWeights((re, im) => b.complexGemm(dY, { re, im }, dX, { transB: true, conjB: true })); // dY·W^H
         gX = dX.packed('gradient');
         dX.release();
       }

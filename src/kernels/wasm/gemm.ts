@@ -15,9 +15,8 @@
 // factor), with the tile's sums handed to the epilogue in registers: V8 allocates the tile loop's
 // registers far better there than inside gemm() with every epilogue inlined (FNO 64² train step 1.15–1.2×
 // faster, results bit-identical). gemm() keeps the general case (K blocks, beta, the tanh gelu).
-// The 4×8 tile loop is therefore written out in each of these functions: AssemblyScript has no closures
-// or multiple return values to share it without passing the accumulators through memory, and folding
-// the variants into one function with runtime flags measured slower again.
+// They share one body (fusedBody) whose cases are compile-time constants; the 4×8 tile loop is written
+// out once more in gemm() for the general path.
 import { DT_BF16, DT_F16, DT_F32, load1, load4, store1, store4, store8, storeT4 } from "./common";
 import { geluCore2V, geluCoreV, geluErfV, geluFromCoreV, geluGradFromCoreV, geluTanhV } from "./elementwise";
 
@@ -205,90 +204,6 @@ export const ACT_GELU_TANH: i32 = 2;
   }
 }
 
-/** alpha·v, plus the row's bias value (as the general epilogue adds it: a zero bias is no add). */
-@inline function fin(v: v128, al: v128, hb: bool, bv: f32): v128 {
-  const w = f32x4.mul(v, al);
-  return hb && bv != 0 ? f32x4.add(w, f32x4.splat(bv)) : w;
-}
-
-/** Row r of a 4×8 tile (values v0, v1) into C row `row` at columns j0..j0+nc−1 (through tmp when nc < 8). */
-@inline function plainRow(v0: v128, v1: v128, row: usize, cDt: i32, j0: i32, nc: i32, tmp: usize): void {
-  if (nc == 8) {
-    store8(row, <usize>j0, cDt, v0, v1);
-  } else {
-    v128.store(tmp, v0);
-    v128.store(tmp, v1, 16);
-    for (let q: i32 = 0; q < nc; q++) store1(row, <usize>(j0 + q), cDt, load<f32>(tmp + <usize>(q * 4)));
-  }
-}
-
-/**
- * C = alpha·op(A)·op(B) (+ bias) with no other term and K ≤ KC (one K block), C of the constant dtype
- * cDt: the common plain GEMM, the register tile stored straight to C. It runs in functions of its own
- * (gemmPlain*), one per C dtype: V8 allocates the tile loop's registers much better there than inside
- * gemm() with every epilogue inlined (measured 1.2–4× faster on the plain shapes).
- */
-@inline function plainBody(
-  a: usize, aDt: i32, rsA: i32, csA: i32, b: usize, bDt: i32, rsB: i32, csB: i32,
-  c: usize, cDt: i32, ldc: i32, m: i32, n: i32, k: i32, alpha: f32, bias: usize, biasDt: i32, work: usize,
-): void {
-  const mt = (m + 3) >> 2;
-  const ap: usize = work;
-  const bp: usize = ap + <usize>(mt * KC * 16);
-  const nb = blockCols(k, n);
-  const tmp: usize = bp + <usize>(kBlock(k) * nb * 4);
-  packA(a, aDt, rsA, csA, m, mt, 0, k, ap);
-  const al = f32x4.splat(alpha);
-  const hb = bias != 0;
-  const rs = <usize>ldc * sz(cDt);
-  for (let jb: i32 = 0; jb < n; jb += nb) {
-    const jEnd: i32 = min(n, jb + nb);
-    for (let j0: i32 = jb; j0 < jEnd; j0 += 8) {
-      packPanel(b, bDt, rsB, csB, 0, k, j0, min(8, n - j0), bp + <usize>(((j0 - jb) >> 3) * k * 32));
-    }
-    for (let t: i32 = 0; t < mt; t++) {
-      const rows: i32 = min(4, m - t * 4);
-      const i0 = t * 4;
-      const b0v: f32 = hb ? load1(bias, <usize>i0, biasDt) : 0;
-      const b1v: f32 = hb && rows > 1 ? load1(bias, <usize>(i0 + 1), biasDt) : 0;
-      const b2v: f32 = hb && rows > 2 ? load1(bias, <usize>(i0 + 2), biasDt) : 0;
-      const b3v: f32 = hb && rows > 3 ? load1(bias, <usize>(i0 + 3), biasDt) : 0;
-      const r0 = c + <usize>(i0 * ldc) * sz(cDt);
-      for (let j0: i32 = jb; j0 < jEnd; j0 += 8) {
-        let c00 = f32x4.splat(0), c01 = f32x4.splat(0);
-        let c10 = f32x4.splat(0), c11 = f32x4.splat(0);
-        let c20 = f32x4.splat(0), c21 = f32x4.splat(0);
-        let c30 = f32x4.splat(0), c31 = f32x4.splat(0);
-        let pa = ap + <usize>(t * k * 16);
-        let pb = bp + <usize>(((j0 - jb) >> 3) * k * 32);
-        for (let p: i32 = 0; p < k; p++) {
-          const bv0 = v128.load(pb);
-          const bv1 = v128.load(pb, 16);
-          let av = v128.load32_splat(pa);
-          c00 = madd(av, bv0, c00);
-          c01 = madd(av, bv1, c01);
-          av = v128.load32_splat(pa, 4);
-          c10 = madd(av, bv0, c10);
-          c11 = madd(av, bv1, c11);
-          av = v128.load32_splat(pa, 8);
-          c20 = madd(av, bv0, c20);
-          c21 = madd(av, bv1, c21);
-          av = v128.load32_splat(pa, 12);
-          c30 = madd(av, bv0, c30);
-          c31 = madd(av, bv1, c31);
-          pa += 16;
-          pb += 32;
-        }
-        const nc: i32 = min(8, n - j0);
-        plainRow(fin(c00, al, hb, b0v), fin(c01, al, hb, b0v), r0, cDt, j0, nc, tmp);
-        if (rows > 1) plainRow(fin(c10, al, hb, b1v), fin(c11, al, hb, b1v), r0 + rs, cDt, j0, nc, tmp);
-        if (rows > 2) plainRow(fin(c20, al, hb, b2v), fin(c21, al, hb, b2v), r0 + 2 * rs, cDt, j0, nc, tmp);
-        if (rows > 3) plainRow(fin(c30, al, hb, b3v), fin(c31, al, hb, b3v), r0 + 3 * rs, cDt, j0, nc, tmp);
-      }
-    }
-  }
-}
-
 /** Lanes j0..j0+nc−1 of a row (nc < 8) as two vectors, zero past nc, through tmp. */
 @inline function loadPart(row: usize, dt: i32, j0: i32, nc: i32, tmp: usize): void {
   v128.store(tmp, f32x4.splat(0));
@@ -308,16 +223,42 @@ export const ACT_GELU_TANH: i32 = 2;
 }
 
 /**
- * The fused epilogue for one row of a tile, as epilogueRow computes it (bias, residual, activation
- * writing its derivative, factor; beta = 0), on the registers v0, v1; rows of C, D, R, M at `off` bytes.
+ * The epilogue for one row of a tile, as gemm()'s computes it (the earlier K blocks' sums or beta·C,
+ * bias, residual, activation writing its derivative, factor), on the registers v0, v1; rows of C, D, R,
+ * M at `off` bytes.
  */
 @inline function fusedRow(
   v0: v128, v1: v128, bv: f32, c: usize, d: usize, res: usize, mm: usize, off: usize, cDt: i32, act: i32,
-  j0: i32, nc: i32, tmp: usize,
+  j0: i32, nc: i32, tmp: usize, first: bool, last: bool, beta: f32,
 ): void {
+  if (!first) {
+    // onto the earlier K blocks' partial sums (an f32 C)
+    if (nc == 8) {
+      v0 = f32x4.add(v0, load4(c + off, <usize>j0, cDt));
+      v1 = f32x4.add(v1, load4(c + off, <usize>(j0 + 4), cDt));
+    } else {
+      loadPart(c + off, cDt, j0, nc, tmp);
+      v0 = f32x4.add(v0, v128.load(tmp));
+      v1 = f32x4.add(v1, v128.load(tmp, 16));
+    }
+  } else if (beta != 0) {
+    if (nc == 8) {
+      v0 = f32x4.add(v0, f32x4.mul(f32x4.splat(beta), load4(c + off, <usize>j0, cDt)));
+      v1 = f32x4.add(v1, f32x4.mul(f32x4.splat(beta), load4(c + off, <usize>(j0 + 4), cDt)));
+    } else {
+      loadPart(c + off, cDt, j0, nc, tmp);
+      v0 = f32x4.add(v0, f32x4.mul(f32x4.splat(beta), v128.load(tmp)));
+      v1 = f32x4.add(v1, f32x4.mul(f32x4.splat(beta), v128.load(tmp, 16)));
+    }
+  }
   if (bv != 0) {
     v0 = f32x4.add(v0, f32x4.splat(bv));
     v1 = f32x4.add(v1, f32x4.splat(bv));
+  }
+  if (!last) {
+    // partial sums stay in C (f32) until the last K block
+    storeRowPart(v0, v1, c + off, cDt, j0, nc, tmp);
+    return;
   }
   if (res != 0) {
     if (nc == 8) {
@@ -358,172 +299,35 @@ export const ACT_GELU_TANH: i32 = 2;
 }
 
 /**
- * gemm with the fused epilogue (bias, residual, gelu with its derivative, factor) for beta = 0 and
- * K ≤ KC, with C's dtype and the activation as constants: like plainBody, in functions of its own.
+ * gemm for the common cases, with C's dtype, the activation and `blocks` as constants: bias, residual,
+ * gelu (erf form) with its derivative, factor, beta = 0 and one K block (K ≤ KC) when `blocks` is
+ * false; an f32 C, beta and any number of K blocks (accumulated on C: the weight gradients) when it is
+ * true. Each combination is its own small function (gemmGelu*, gemmLin*, gemmPlain*, gemmAccF32): V8
+ * allocates the tile loop's registers far better there than inside gemm() with every epilogue inlined
+ * (one thread: plain [256×32]·[32×32768] 22.8 → 12.2 ms, FNO 64² train step 1.15–1.2×), and runtime
+ * flags for these cases in one function measured slower again. The operations and their order are gemm()'s.
  */
 @inline function fusedBody(
   a: usize, aDt: i32, rsA: i32, csA: i32, b: usize, bDt: i32, rsB: i32, csB: i32,
-  c: usize, cDt: i32, ldc: i32, m: i32, n: i32, k: i32, alpha: f32, bias: usize, biasDt: i32, work: usize,
-  act: i32, d: usize, res: usize, mm: usize,
+  c: usize, cDt: i32, ldc: i32, m: i32, n: i32, kAll: i32, alpha: f32, beta: f32, bias: usize, biasDt: i32, work: usize,
+  act: i32, d: usize, res: usize, mm: usize, blocks: bool,
 ): void {
   const mt = (m + 3) >> 2;
   const ap: usize = work;
   const bp: usize = ap + <usize>(mt * KC * 16);
-  const nb = blockCols(k, n);
-  const tmp: usize = bp + <usize>(kBlock(k) * nb * 4);
-  packA(a, aDt, rsA, csA, m, mt, 0, k, ap);
+  const nb = blockCols(kAll, n);
+  const tmp: usize = bp + <usize>(kBlock(kAll) * nb * 4);
   const al = f32x4.splat(alpha);
   const rs = <usize>ldc * sz(cDt);
-  for (let jb: i32 = 0; jb < n; jb += nb) {
-    const jEnd: i32 = min(n, jb + nb);
-    for (let j0: i32 = jb; j0 < jEnd; j0 += 8) {
-      packPanel(b, bDt, rsB, csB, 0, k, j0, min(8, n - j0), bp + <usize>(((j0 - jb) >> 3) * k * 32));
-    }
-    for (let t: i32 = 0; t < mt; t++) {
-      const rows: i32 = min(4, m - t * 4);
-      const i0 = t * 4;
-      const hb = bias != 0;
-      const b0v: f32 = hb ? load1(bias, <usize>i0, biasDt) : 0;
-      const b1v: f32 = hb && rows > 1 ? load1(bias, <usize>(i0 + 1), biasDt) : 0;
-      const b2v: f32 = hb && rows > 2 ? load1(bias, <usize>(i0 + 2), biasDt) : 0;
-      const b3v: f32 = hb && rows > 3 ? load1(bias, <usize>(i0 + 3), biasDt) : 0;
-      const o0 = <usize>(i0 * ldc) * sz(cDt);
-      for (let j0: i32 = jb; j0 < jEnd; j0 += 8) {
-        let c00 = f32x4.splat(0), c01 = f32x4.splat(0);
-        let c10 = f32x4.splat(0), c11 = f32x4.splat(0);
-        let c20 = f32x4.splat(0), c21 = f32x4.splat(0);
-        let c30 = f32x4.splat(0), c31 = f32x4.splat(0);
-        let pa = ap + <usize>(t * k * 16);
-        let pb = bp + <usize>(((j0 - jb) >> 3) * k * 32);
-        for (let p: i32 = 0; p < k; p++) {
-          const bv0 = v128.load(pb);
-          const bv1 = v128.load(pb, 16);
-          let av = v128.load32_splat(pa);
-          c00 = madd(av, bv0, c00);
-          c01 = madd(av, bv1, c01);
-          av = v128.load32_splat(pa, 4);
-          c10 = madd(av, bv0, c10);
-          c11 = madd(av, bv1, c11);
-          av = v128.load32_splat(pa, 8);
-          c20 = madd(av, bv0, c20);
-          c21 = madd(av, bv1, c21);
-          av = v128.load32_splat(pa, 12);
-          c30 = madd(av, bv0, c30);
-          c31 = madd(av, bv1, c31);
-          pa += 16;
-          pb += 32;
-        }
-        const nc: i32 = min(8, n - j0);
-        fusedRow(f32x4.mul(c00, al), f32x4.mul(c01, al), b0v, c, d, res, mm, o0, cDt, act, j0, nc, tmp);
-        if (rows > 1) fusedRow(f32x4.mul(c10, al), f32x4.mul(c11, al), b1v, c, d, res, mm, o0 + rs, cDt, act, j0, nc, tmp);
-        if (rows > 2) fusedRow(f32x4.mul(c20, al), f32x4.mul(c21, al), b2v, c, d, res, mm, o0 + 2 * rs, cDt, act, j0, nc, tmp);
-        if (rows > 3) fusedRow(f32x4.mul(c30, al), f32x4.mul(c31, al), b3v, c, d, res, mm, o0 + 3 * rs, cDt, act, j0, nc, tmp);
-      }
-    }
-  }
-}
-
-@noinline function gemmGeluF32(
-  a: usize, aDt: i32, rsA: i32, csA: i32, b: usize, bDt: i32, rsB: i32, csB: i32,
-  c: usize, ldc: i32, m: i32, n: i32, k: i32, alpha: f32, bias: usize, biasDt: i32, work: usize, d: usize, res: usize, mm: usize,
-): void {
-  fusedBody(a, aDt, rsA, csA, b, bDt, rsB, csB, c, DT_F32, ldc, m, n, k, alpha, bias, biasDt, work, ACT_GELU_ERF, d, res, mm);
-}
-
-@noinline function gemmLinF32(
-  a: usize, aDt: i32, rsA: i32, csA: i32, b: usize, bDt: i32, rsB: i32, csB: i32,
-  c: usize, ldc: i32, m: i32, n: i32, k: i32, alpha: f32, bias: usize, biasDt: i32, work: usize, d: usize, res: usize, mm: usize,
-): void {
-  fusedBody(a, aDt, rsA, csA, b, bDt, rsB, csB, c, DT_F32, ldc, m, n, k, alpha, bias, biasDt, work, ACT_NONE, 0, res, mm);
-}
-
-@noinline function gemmGeluBf16(
-  a: usize, aDt: i32, rsA: i32, csA: i32, b: usize, bDt: i32, rsB: i32, csB: i32,
-  c: usize, ldc: i32, m: i32, n: i32, k: i32, alpha: f32, bias: usize, biasDt: i32, work: usize, d: usize, res: usize, mm: usize,
-): void {
-  fusedBody(a, aDt, rsA, csA, b, bDt, rsB, csB, c, DT_BF16, ldc, m, n, k, alpha, bias, biasDt, work, ACT_GELU_ERF, d, res, mm);
-}
-
-@noinline function gemmLinBf16(
-  a: usize, aDt: i32, rsA: i32, csA: i32, b: usize, bDt: i32, rsB: i32, csB: i32,
-  c: usize, ldc: i32, m: i32, n: i32, k: i32, alpha: f32, bias: usize, biasDt: i32, work: usize, d: usize, res: usize, mm: usize,
-): void {
-  fusedBody(a, aDt, rsA, csA, b, bDt, rsB, csB, c, DT_BF16, ldc, m, n, k, alpha, bias, biasDt, work, ACT_NONE, 0, res, mm);
-}
-
-@noinline function gemmGeluF16(
-  a: usize, aDt: i32, rsA: i32, csA: i32, b: usize, bDt: i32, rsB: i32, csB: i32,
-  c: usize, ldc: i32, m: i32, n: i32, k: i32, alpha: f32, bias: usize, biasDt: i32, work: usize, d: usize, res: usize, mm: usize,
-): void {
-  fusedBody(a, aDt, rsA, csA, b, bDt, rsB, csB, c, DT_F16, ldc, m, n, k, alpha, bias, biasDt, work, ACT_GELU_ERF, d, res, mm);
-}
-
-@noinline function gemmLinF16(
-  a: usize, aDt: i32, rsA: i32, csA: i32, b: usize, bDt: i32, rsB: i32, csB: i32,
-  c: usize, ldc: i32, m: i32, n: i32, k: i32, alpha: f32, bias: usize, biasDt: i32, work: usize, d: usize, res: usize, mm: usize,
-): void {
-  fusedBody(a, aDt, rsA, csA, b, bDt, rsB, csB, c, DT_F16, ldc, m, n, k, alpha, bias, biasDt, work, ACT_NONE, 0, res, mm);
-}
-
-/** One row of an f32 C tile: alpha·sum (v0, v1 as given) onto C: + beta·C and bias with the first K block, + C after. */
-@inline function accRow(v0: v128, v1: v128, row: usize, j0: i32, nc: i32, first: bool, beta: f32, bv: f32, tmp: usize): void {
-  if (nc == 8) {
-    const p = row + (<usize>j0 << 2);
-    if (!first) {
-      v0 = f32x4.add(v0, v128.load(p));
-      v1 = f32x4.add(v1, v128.load(p, 16));
-    } else {
-      if (beta != 0) {
-        v0 = f32x4.add(v0, f32x4.mul(f32x4.splat(beta), v128.load(p)));
-        v1 = f32x4.add(v1, f32x4.mul(f32x4.splat(beta), v128.load(p, 16)));
-      }
-      if (bv != 0) {
-        v0 = f32x4.add(v0, f32x4.splat(bv));
-        v1 = f32x4.add(v1, f32x4.splat(bv));
-      }
-    }
-    v128.store(p, v0);
-    v128.store(p, v1, 16);
-  } else {
-    v128.store(tmp, v0);
-    v128.store(tmp, v1, 16);
-    for (let q: i32 = 0; q < nc; q++) {
-      const o = row + (<usize>(j0 + q) << 2);
-      let v = load<f32>(tmp + <usize>(q * 4));
-      if (!first) v = load<f32>(o) + v;
-      else {
-        if (beta != 0) v += beta * load<f32>(o);
-        v += bv;
-      }
-      store<f32>(o, v);
-    }
-  }
-}
-
-/**
- * C = alpha·op(A)·op(B) + beta·C (+ bias) for an f32 C with no other term, any K (the K blocks
- * accumulate on C): the weight gradients (batch-summed, beta = 1 after the first item), in a small
- * function for the same reason as plainBody. The operations and their order are gemm()'s.
- */
-@noinline function gemmAccF32(
-  a: usize, aDt: i32, rsA: i32, csA: i32, b: usize, bDt: i32, rsB: i32, csB: i32,
-  c: usize, ldc: i32, m: i32, n: i32, k: i32, alpha: f32, beta: f32, bias: usize, biasDt: i32, work: usize,
-): void {
-  const mt = (m + 3) >> 2;
-  const ap: usize = work;
-  const bp: usize = ap + <usize>(mt * KC * 16);
-  const nb = blockCols(k, n);
-  const tmp: usize = bp + <usize>(kBlock(k) * nb * 4);
-  const al = f32x4.splat(alpha);
-  const rs = <usize>ldc << 2;
-  for (let pc: i32 = 0; pc < k; pc += KC) {
-    const kc: i32 = min(KC, k - pc);
-    const first = pc == 0;
-    packA(a, aDt, rsA, csA, m, mt, pc, kc, ap);
+  for (let pc: i32 = 0; pc < kAll; pc += KC) {
+    const k: i32 = blocks ? min(KC, kAll - pc) : kAll;
+    const first = !blocks || pc == 0;
+    const last = !blocks || pc + k >= kAll;
+    packA(a, aDt, rsA, csA, m, mt, pc, k, ap);
     for (let jb: i32 = 0; jb < n; jb += nb) {
       const jEnd: i32 = min(n, jb + nb);
       for (let j0: i32 = jb; j0 < jEnd; j0 += 8) {
-        packPanel(b, bDt, rsB, csB, pc, kc, j0, min(8, n - j0), bp + <usize>(((j0 - jb) >> 3) * kc * 32));
+        packPanel(b, bDt, rsB, csB, pc, k, j0, min(8, n - j0), bp + <usize>(((j0 - jb) >> 3) * k * 32));
       }
       for (let t: i32 = 0; t < mt; t++) {
         const rows: i32 = min(4, m - t * 4);
@@ -533,15 +337,15 @@ export const ACT_GELU_TANH: i32 = 2;
         const b1v: f32 = hb && rows > 1 ? load1(bias, <usize>(i0 + 1), biasDt) : 0;
         const b2v: f32 = hb && rows > 2 ? load1(bias, <usize>(i0 + 2), biasDt) : 0;
         const b3v: f32 = hb && rows > 3 ? load1(bias, <usize>(i0 + 3), biasDt) : 0;
-        const r0 = c + (<usize>(i0 * ldc) << 2);
+        const o0 = <usize>(i0 * ldc) * sz(cDt);
         for (let j0: i32 = jb; j0 < jEnd; j0 += 8) {
           let c00 = f32x4.splat(0), c01 = f32x4.splat(0);
           let c10 = f32x4.splat(0), c11 = f32x4.splat(0);
           let c20 = f32x4.splat(0), c21 = f32x4.splat(0);
           let c30 = f32x4.splat(0), c31 = f32x4.splat(0);
-          let pa = ap + <usize>(t * kc * 16);
-          let pb = bp + <usize>(((j0 - jb) >> 3) * kc * 32);
-          for (let p: i32 = 0; p < kc; p++) {
+          let pa = ap + <usize>(t * k * 16);
+          let pb = bp + <usize>(((j0 - jb) >> 3) * k * 32);
+          for (let p: i32 = 0; p < k; p++) {
             const bv0 = v128.load(pb);
             const bv1 = v128.load(pb, 16);
             let av = v128.load32_splat(pa);
@@ -560,35 +364,113 @@ export const ACT_GELU_TANH: i32 = 2;
             pb += 32;
           }
           const nc: i32 = min(8, n - j0);
-          accRow(f32x4.mul(c00, al), f32x4.mul(c01, al), r0, j0, nc, first, beta, b0v, tmp);
-          if (rows > 1) accRow(f32x4.mul(c10, al), f32x4.mul(c11, al), r0 + rs, j0, nc, first, beta, b1v, tmp);
-          if (rows > 2) accRow(f32x4.mul(c20, al), f32x4.mul(c21, al), r0 + 2 * rs, j0, nc, first, beta, b2v, tmp);
-          if (rows > 3) accRow(f32x4.mul(c30, al), f32x4.mul(c31, al), r0 + 3 * rs, j0, nc, first, beta, b3v, tmp);
+          fusedRow(f32x4.mul(c00, al), f32x4.mul(c01, al), b0v, c, d, res, mm, o0, cDt, act, j0, nc, tmp, first, last, beta);
+          if (rows > 1) fusedRow(f32x4.mul(c10, al), f32x4.mul(c11, al), b1v, c, d, res, mm, o0 + rs, cDt, act, j0, nc, tmp, first, last, beta);
+          if (rows > 2) fusedRow(f32x4.mul(c20, al), f32x4.mul(c21, al), b2v, c, d, res, mm, o0 + 2 * rs, cDt, act, j0, nc, tmp, first, last, beta);
+          if (rows > 3) fusedRow(f32x4.mul(c30, al), f32x4.mul(c31, al), b3v, c, d, res, mm, o0 + 3 * rs, cDt, act, j0, nc, tmp, first, last, beta);
         }
       }
     }
   }
 }
 
+@noinline function gemmGeluF32(
+  a: usize, aDt: i32, rsA: i32, csA: i32, b: usize, bDt: i32, rsB: i32, csB: i32,
+  c: usize, ldc: i32, m: i32, n: i32, k: i32, alpha: f32, beta: f32, bias: usize, biasDt: i32, work: usize, d: usize, res: usize, mm: usize,
+): void {
+  fusedBody(a, aDt, rsA, csA, b, bDt, rsB, csB, c, DT_F32, ldc, m, n, k, alpha, 0, bias, biasDt, work, ACT_GELU_ERF, d, res, mm, false);
+}
+
+@noinline function gemmLinF32(
+  a: usize, aDt: i32, rsA: i32, csA: i32, b: usize, bDt: i32, rsB: i32, csB: i32,
+  c: usize, ldc: i32, m: i32, n: i32, k: i32, alpha: f32, beta: f32, bias: usize, biasDt: i32, work: usize, d: usize, res: usize, mm: usize,
+): void {
+  fusedBody(a, aDt, rsA, csA, b, bDt, rsB, csB, c, DT_F32, ldc, m, n, k, alpha, 0, bias, biasDt, work, ACT_NONE, 0, res, mm, false);
+}
+
 @noinline function gemmPlainF32(
   a: usize, aDt: i32, rsA: i32, csA: i32, b: usize, bDt: i32, rsB: i32, csB: i32,
-  c: usize, ldc: i32, m: i32, n: i32, k: i32, alpha: f32, bias: usize, biasDt: i32, work: usize,
+  c: usize, ldc: i32, m: i32, n: i32, k: i32, alpha: f32, beta: f32, bias: usize, biasDt: i32, work: usize, d: usize, res: usize, mm: usize,
 ): void {
-  plainBody(a, aDt, rsA, csA, b, bDt, rsB, csB, c, DT_F32, ldc, m, n, k, alpha, bias, biasDt, work);
+  fusedBody(a, aDt, rsA, csA, b, bDt, rsB, csB, c, DT_F32, ldc, m, n, k, alpha, 0, bias, biasDt, work, ACT_NONE, 0, 0, 0, false);
+}
+
+@noinline function gemmGeluBf16(
+  a: usize, aDt: i32, rsA: i32, csA: i32, b: usize, bDt: i32, rsB: i32, csB: i32,
+  c: usize, ldc: i32, m: i32, n: i32, k: i32, alpha: f32, beta: f32, bias: usize, biasDt: i32, work: usize, d: usize, res: usize, mm: usize,
+): void {
+  fusedBody(a, aDt, rsA, csA, b, bDt, rsB, csB, c, DT_BF16, ldc, m, n, k, alpha, 0, bias, biasDt, work, ACT_GELU_ERF, d, res, mm, false);
+}
+
+@noinline function gemmLinBf16(
+  a: usize, aDt: i32, rsA: i32, csA: i32, b: usize, bDt: i32, rsB: i32, csB: i32,
+  c: usize, ldc: i32, m: i32, n: i32, k: i32, alpha: f32, beta: f32, bias: usize, biasDt: i32, work: usize, d: usize, res: usize, mm: usize,
+): void {
+  fusedBody(a, aDt, rsA, csA, b, bDt, rsB, csB, c, DT_BF16, ldc, m, n, k, alpha, 0, bias, biasDt, work, ACT_NONE, 0, res, mm, false);
 }
 
 @noinline function gemmPlainBf16(
   a: usize, aDt: i32, rsA: i32, csA: i32, b: usize, bDt: i32, rsB: i32, csB: i32,
-  c: usize, ldc: i32, m: i32, n: i32, k: i32, alpha: f32, bias: usize, biasDt: i32, work: usize,
+  c: usize, ldc: i32, m: i32, n: i32, k: i32, alpha: f32, beta: f32, bias: usize, biasDt: i32, work: usize, d: usize, res: usize, mm: usize,
 ): void {
-  plainBody(a, aDt, rsA, csA, b, bDt, rsB, csB, c, DT_BF16, ldc, m, n, k, alpha, bias, biasDt, work);
+  fusedBody(a, aDt, rsA, csA, b, bDt, rsB, csB, c, DT_BF16, ldc, m, n, k, alpha, 0, bias, biasDt, work, ACT_NONE, 0, 0, 0, false);
+}
+
+@noinline function gemmGeluF16(
+  a: usize, aDt: i32, rsA: i32, csA: i32, b: usize, bDt: i32, rsB: i32, csB: i32,
+  c: usize, ldc: i32, m: i32, n: i32, k: i32, alpha: f32, beta: f32, bias: usize, biasDt: i32, work: usize, d: usize, res: usize, mm: usize,
+): void {
+  fusedBody(a, aDt, rsA, csA, b, bDt, rsB, csB, c, DT_F16, ldc, m, n, k, alpha, 0, bias, biasDt, work, ACT_GELU_ERF, d, res, mm, false);
+}
+
+@noinline function gemmLinF16(
+  a: usize, aDt: i32, rsA: i32, csA: i32, b: usize, bDt: i32, rsB: i32, csB: i32,
+  c: usize, ldc: i32, m: i32, n: i32, k: i32, alpha: f32, beta: f32, bias: usize, biasDt: i32, work: usize, d: usize, res: usize, mm: usize,
+): void {
+  fusedBody(a, aDt, rsA, csA, b, bDt, rsB, csB, c, DT_F16, ldc, m, n, k, alpha, 0, bias, biasDt, work, ACT_NONE, 0, res, mm, false);
 }
 
 @noinline function gemmPlainF16(
   a: usize, aDt: i32, rsA: i32, csA: i32, b: usize, bDt: i32, rsB: i32, csB: i32,
-  c: usize, ldc: i32, m: i32, n: i32, k: i32, alpha: f32, bias: usize, biasDt: i32, work: usize,
+  c: usize, ldc: i32, m: i32, n: i32, k: i32, alpha: f32, beta: f32, bias: usize, biasDt: i32, work: usize, d: usize, res: usize, mm: usize,
 ): void {
-  plainBody(a, aDt, rsA, csA, b, bDt, rsB, csB, c, DT_F16, ldc, m, n, k, alpha, bias, biasDt, work);
+  fusedBody(a, aDt, rsA, csA, b, bDt, rsB, csB, c, DT_F16, ldc, m, n, k, alpha, 0, bias, biasDt, work, ACT_NONE, 0, 0, 0, false);
+}
+
+@noinline function gemmAccF32(
+  a: usize, aDt: i32, rsA: i32, csA: i32, b: usize, bDt: i32, rsB: i32, csB: i32,
+  c: usize, ldc: i32, m: i32, n: i32, k: i32, alpha: f32, beta: f32, bias: usize, biasDt: i32, work: usize, d: usize, res: usize, mm: usize,
+): void {
+  fusedBody(a, aDt, rsA, csA, b, bDt, rsB, csB, c, DT_F32, ldc, m, n, k, alpha, beta, bias, biasDt, work, ACT_NONE, 0, 0, 0, true);
+}
+
+/** Runs the common cases (see fusedBody) and returns true, or false for gemm()'s general path. */
+@inline function fastPath(
+  a: usize, aDt: i32, rsA: i32, csA: i32, b: usize, bDt: i32, rsB: i32, csB: i32,
+  c: usize, cDt: i32, ldc: i32, m: i32, n: i32, k: i32, alpha: f32, beta: f32, bias: usize, biasDt: i32, work: usize,
+  act: i32, d: usize, res: usize, mm: usize,
+): bool {
+  if (k <= 0 || (act != ACT_NONE && act != ACT_GELU_ERF)) return false;
+  const plain = act == ACT_NONE && res == 0 && mm == 0;
+  if (k > KC || beta != 0) {
+    if (!plain || cDt != DT_F32) return false;
+    gemmAccF32(a, aDt, rsA, csA, b, bDt, rsB, csB, c, ldc, m, n, k, alpha, beta, bias, biasDt, work, 0, 0, 0);
+    return true;
+  }
+  if (cDt == DT_F32) {
+    if (plain) gemmPlainF32(a, aDt, rsA, csA, b, bDt, rsB, csB, c, ldc, m, n, k, alpha, 0, bias, biasDt, work, 0, 0, 0);
+    else if (act == ACT_NONE) gemmLinF32(a, aDt, rsA, csA, b, bDt, rsB, csB, c, ldc, m, n, k, alpha, 0, bias, biasDt, work, 0, res, mm);
+    else gemmGeluF32(a, aDt, rsA, csA, b, bDt, rsB, csB, c, ldc, m, n, k, alpha, 0, bias, biasDt, work, d, res, mm);
+  } else if (cDt == DT_BF16) {
+    if (plain) gemmPlainBf16(a, aDt, rsA, csA, b, bDt, rsB, csB, c, ldc, m, n, k, alpha, 0, bias, biasDt, work, 0, 0, 0);
+    else if (act == ACT_NONE) gemmLinBf16(a, aDt, rsA, csA, b, bDt, rsB, csB, c, ldc, m, n, k, alpha, 0, bias, biasDt, work, 0, res, mm);
+    else gemmGeluBf16(a, aDt, rsA, csA, b, bDt, rsB, csB, c, ldc, m, n, k, alpha, 0, bias, biasDt, work, d, res, mm);
+  } else {
+    if (plain) gemmPlainF16(a, aDt, rsA, csA, b, bDt, rsB, csB, c, ldc, m, n, k, alpha, 0, bias, biasDt, work, 0, 0, 0);
+    else if (act == ACT_NONE) gemmLinF16(a, aDt, rsA, csA, b, bDt, rsB, csB, c, ldc, m, n, k, alpha, 0, bias, biasDt, work, 0, res, mm);
+    else gemmGeluF16(a, aDt, rsA, csA, b, bDt, rsB, csB, c, ldc, m, n, k, alpha, 0, bias, biasDt, work, d, res, mm);
+  }
+  return true;
 }
 
 export function gemm(
@@ -600,28 +482,7 @@ export function gemm(
   act: i32, d: usize, res: usize, mm: usize,
 ): void {
   if (m <= 0 || n <= 0) return;
-  if (k > 0 && k <= KC && beta == 0 && act == ACT_NONE && res == 0 && mm == 0) {
-    if (cDt == DT_F32) gemmPlainF32(a, aDt, rsA, csA, b, bDt, rsB, csB, c, ldc, m, n, k, alpha, bias, biasDt, work);
-    else if (cDt == DT_BF16) gemmPlainBf16(a, aDt, rsA, csA, b, bDt, rsB, csB, c, ldc, m, n, k, alpha, bias, biasDt, work);
-    else gemmPlainF16(a, aDt, rsA, csA, b, bDt, rsB, csB, c, ldc, m, n, k, alpha, bias, biasDt, work);
-    return;
-  }
-  if (k > 0 && cDt == DT_F32 && act == ACT_NONE && res == 0 && mm == 0) {
-    gemmAccF32(a, aDt, rsA, csA, b, bDt, rsB, csB, c, ldc, m, n, k, alpha, beta, bias, biasDt, work);
-    return;
-  }
-  if (k > 0 && k <= KC && beta == 0 && (act == ACT_GELU_ERF || act == ACT_NONE)) {
-    if (act == ACT_GELU_ERF) {
-      if (cDt == DT_F32) gemmGeluF32(a, aDt, rsA, csA, b, bDt, rsB, csB, c, ldc, m, n, k, alpha, bias, biasDt, work, d, res, mm);
-      else if (cDt == DT_BF16) gemmGeluBf16(a, aDt, rsA, csA, b, bDt, rsB, csB, c, ldc, m, n, k, alpha, bias, biasDt, work, d, res, mm);
-      else gemmGeluF16(a, aDt, rsA, csA, b, bDt, rsB, csB, c, ldc, m, n, k, alpha, bias, biasDt, work, d, res, mm);
-    } else {
-      if (cDt == DT_F32) gemmLinF32(a, aDt, rsA, csA, b, bDt, rsB, csB, c, ldc, m, n, k, alpha, bias, biasDt, work, d, res, mm);
-      else if (cDt == DT_BF16) gemmLinBf16(a, aDt, rsA, csA, b, bDt, rsB, csB, c, ldc, m, n, k, alpha, bias, biasDt, work, d, res, mm);
-      else gemmLinF16(a, aDt, rsA, csA, b, bDt, rsB, csB, c, ldc, m, n, k, alpha, bias, biasDt, work, d, res, mm);
-    }
-    return;
-  }
+  if (fastPath(a, aDt, rsA, csA, b, bDt, rsB, csB, c, cDt, ldc, m, n, k, alpha, beta, bias, biasDt, work, act, d, res, mm)) return;
   const mt = (m + 3) >> 2;
   const ap: usize = work;
   const bp: usize = ap + <usize>(mt * KC * 16);
