@@ -48,6 +48,20 @@ const Q6: f32 = 0.6066202812336183;
 const Q7: f32 = -0.3124408352925301;
 const Q8: f32 = 0.05282653433452188;
 
+// tanh(x)/x ≈ P(s)/Q(s), s = x², P and Q of degree 4 (Q(0) = 1), fitted (iteratively reweighted least
+// squares on relative error, scripts/fit-tanh.py) on x ∈ [0, 9.5], beyond which tanh is 1 in f32: relative
+// error 3.4e-8 in exact arithmetic, ≤ 6 ulp evaluated in f32 (the script's grid over [0, 12] and down to 1e-30)
+const T_CLAMP: f32 = 9.5;
+const T_P0: f32 = 0.999999966223463;
+const T_P1: f32 = 0.13347998775043368;
+const T_P2: f32 = 0.0034565055265570518;
+const T_P3: f32 = 1.9972981219952303e-05;
+const T_P4: f32 = 1.2489695889649074e-08;
+const T_Q1: f32 = 0.4668130379506906;
+const T_Q2: f32 = 0.025727915042412664;
+const T_Q3: f32 = 0.00032220041651951937;
+const T_Q4: f32 = 7.418875364038999e-07;
+
 const INV_SQRT_2PI: f32 = 0.3989422804014327;
 // gelu tanh form: u = √(2/π)·(x + C3·x³); K2 = 2·√(2/π)
 const GC3: f32 = 0.044715;
@@ -57,12 +71,15 @@ const K2_D: f64 = 1.5957691216057308;
 
 /** a + b·x */
 @inline function madd(a: v128, b: v128, x: v128): v128 {
+  // fused in the relaxed-SIMD build (one rounding, and a shorter dependency chain: these kernels are
+  // latency-bound, not throughput-bound); every kernel, vector body and scalar tail alike, goes through here
+  if (ASC_FEATURE_RELAXED_SIMD) return f32x4.relaxed_madd(b, x, a);
   return f32x4.add(a, f32x4.mul(b, x));
 }
 
 /** c0 + c1·x */
 @inline function lin(c0: v128, c1: v128, x: v128): v128 {
-  return f32x4.add(c0, f32x4.mul(c1, x));
+  return madd(c0, c1, x);
 }
 
 /**
@@ -73,7 +90,7 @@ const K2_D: f64 = 1.5957691216057308;
 @inline function expCore(n: v128, r: v128): v128 {
   const r2 = f32x4.mul(r, r);
   const q = madd(lin(kf(F_E2), kf(F_E3), r), r2, madd(lin(kf(F_E4), kf(F_E5), r), r2, kf(F_E6)));
-  const p = f32x4.add(kf(F_2), f32x4.add(f32x4.add(r, r), f32x4.mul(f32x4.add(r2, r2), q)));
+  const p = f32x4.add(kf(F_2), madd(f32x4.add(r, r), f32x4.add(r2, r2), q));
   const s = i32x4.shl(i32x4.max_s(i32x4.add(n, ki(I_126)), i32x4.splat(0)), 23);
   return f32x4.mul(p, s);
 }
@@ -81,9 +98,9 @@ const K2_D: f64 = 1.5957691216057308;
 /** exp of 4 f32 lanes (NaN → NaN, +Inf → +Inf, below ≈ −87.3 → 0). */
 @inline function expf(x: v128): v128 {
   const xc = f32x4.pmax(f32x4.pmin(x, kf(F_89)), kf(F_M88)); // NaN stays NaN
-  const t = f32x4.add(f32x4.mul(xc, kf(F_LOG2E)), kf(F_MAGIC));
+  const t = madd(kf(F_MAGIC), xc, kf(F_LOG2E));
   const nf = f32x4.sub(t, kf(F_MAGIC));
-  const r = f32x4.sub(f32x4.sub(xc, f32x4.mul(nf, kf(F_LN2_HI))), f32x4.mul(nf, kf(F_LN2_LO)));
+  const r = madd(madd(xc, nf, kf(F_MLN2_HI)), nf, kf(F_MLN2_LO));
   return expCore(i32x4.sub(t, ki(I_MAGIC_BITS)), r);
 }
 
@@ -134,21 +151,17 @@ const K2_D: f64 = 1.5957691216057308;
 }
 
 @inline function tanhV(x: v128): v128 {
-  // tanh|x| = e/(e + 2) with e = expm1(2|x|), which has no cancellation at small |x| (one formula for
-  // every x); 2|x| is clamped at 20, where tanh is 1 in f32 (NaN stays NaN)
-  const ax = f32x4.abs(x);
-  const y = f32x4.pmin(f32x4.add(ax, ax), kf(F_20));
-  const t = f32x4.add(f32x4.mul(y, kf(F_LOG2E)), kf(F_MAGIC));
-  const nf = f32x4.sub(t, kf(F_MAGIC));
-  const n = i32x4.sub(t, ki(I_MAGIC_BITS));
-  const r = f32x4.sub(f32x4.sub(y, f32x4.mul(nf, kf(F_LN2_HI))), f32x4.mul(nf, kf(F_LN2_LO)));
-  // expm1(r) = r + r²·q(r) (the exp polynomial), expm1(y) = 2^n·expm1(r) + (2^n − 1), n ∈ [0, 29]
-  const r2 = f32x4.mul(r, r);
-  const q = madd(lin(kf(F_E2), kf(F_E3), r), r2, madd(lin(kf(F_E4), kf(F_E5), r), r2, kf(F_E6)));
-  const em = f32x4.add(r, f32x4.mul(r2, q));
-  const p2 = i32x4.shl(i32x4.add(n, ki(I_127)), 23);
-  const e = f32x4.add(f32x4.mul(p2, em), f32x4.sub(p2, kf(F_1)));
-  return v128.or(f32x4.div(e, f32x4.add(e, kf(F_2))), signOf(x));
+  // tanh(x) = c·P(c²)/Q(c²) with c = x clamped to ±9.5 (T_CLAMP), the result clamped to ±1 (see
+  // T_P0…T_Q4): a short dependency chain (the exp-based form, latency-bound, took twice the time); ±0,
+  // the sign and NaN pass through (pmin/pmax keep a NaN first operand)
+  const c = f32x4.pmax(f32x4.pmin(x, kf(F_T_CLAMP)), kf(F_MT_CLAMP));
+  const s = f32x4.mul(c, c);
+  const s2 = f32x4.mul(s, s);
+  const s4 = f32x4.mul(s2, s2);
+  const p = madd(madd(lin(kf(F_T_P0), kf(F_T_P1), s), s2, lin(kf(F_T_P2), kf(F_T_P3), s)), s4, kf(F_T_P4));
+  const q = madd(madd(lin(kf(F_1), kf(F_T_Q1), s), s2, lin(kf(F_T_Q2), kf(F_T_Q3), s)), s4, kf(F_T_Q4));
+  const t = f32x4.div(f32x4.mul(c, p), q);
+  return f32x4.pmax(f32x4.pmin(t, kf(F_1)), kf(F_M1));
 }
 
 /**
@@ -399,11 +412,50 @@ export function binary(op: i32, a: usize, aDt: i32, b: usize, bDt: i32, out: usi
 /**
  * out = f(x); op: 0 scale (p0·x), 1 tanh, 2 gelu (erf form), 3 gelu (tanh form), 4 clamp to [p0, p1].
  */
+// Each transcendental op runs in small functions of its own, one per dtype combination where every
+// operand has one dtype and one for the other mixes: V8 compiled these latency-bound loops measurably
+// slower inside one function holding several of them (tanh f32: 1.6 ns/element with every op's loops,
+// 1.1 with one op's four, 0.75 alone).
+@noinline function unaryTanhF32(x: usize, out: usize, n: i32): void { unaryBody(1, x, DT_F32, out, DT_F32, n, 0, 0); }
+@noinline function unaryTanhF16(x: usize, out: usize, n: i32): void { unaryBody(1, x, DT_F16, out, DT_F16, n, 0, 0); }
+@noinline function unaryTanhBf16(x: usize, out: usize, n: i32): void { unaryBody(1, x, DT_BF16, out, DT_BF16, n, 0, 0); }
+@noinline function unaryTanhMix(x: usize, xDt: i32, out: usize, outDt: i32, n: i32): void { unaryBody(1, x, xDt, out, outDt, n, 0, 0); }
+@noinline function unaryGeluErfF32(x: usize, out: usize, n: i32): void { unaryBody(2, x, DT_F32, out, DT_F32, n, 0, 0); }
+@noinline function unaryGeluErfF16(x: usize, out: usize, n: i32): void { unaryBody(2, x, DT_F16, out, DT_F16, n, 0, 0); }
+@noinline function unaryGeluErfBf16(x: usize, out: usize, n: i32): void { unaryBody(2, x, DT_BF16, out, DT_BF16, n, 0, 0); }
+@noinline function unaryGeluErfMix(x: usize, xDt: i32, out: usize, outDt: i32, n: i32): void { unaryBody(2, x, xDt, out, outDt, n, 0, 0); }
+@noinline function unaryGeluTanhF32(x: usize, out: usize, n: i32): void { unaryBody(3, x, DT_F32, out, DT_F32, n, 0, 0); }
+@noinline function unaryGeluTanhF16(x: usize, out: usize, n: i32): void { unaryBody(3, x, DT_F16, out, DT_F16, n, 0, 0); }
+@noinline function unaryGeluTanhBf16(x: usize, out: usize, n: i32): void { unaryBody(3, x, DT_BF16, out, DT_BF16, n, 0, 0); }
+@noinline function unaryGeluTanhMix(x: usize, xDt: i32, out: usize, outDt: i32, n: i32): void { unaryBody(3, x, xDt, out, outDt, n, 0, 0); }
+
+/** The transcendental op's function for these dtypes (op 1 tanh, 2 gelu erf form, 3 gelu tanh form). */
+@inline function unaryFast(op: i32, x: usize, xDt: i32, out: usize, outDt: i32, n: i32): void {
+  if (op == 1) {
+    if (xDt != outDt) unaryTanhMix(x, xDt, out, outDt, n);
+    else if (xDt == DT_F32) unaryTanhF32(x, out, n);
+    else if (xDt == DT_F16) unaryTanhF16(x, out, n);
+    else unaryTanhBf16(x, out, n);
+  }
+  if (op == 2) {
+    if (xDt != outDt) unaryGeluErfMix(x, xDt, out, outDt, n);
+    else if (xDt == DT_F32) unaryGeluErfF32(x, out, n);
+    else if (xDt == DT_F16) unaryGeluErfF16(x, out, n);
+    else unaryGeluErfBf16(x, out, n);
+  }
+  if (op == 3) {
+    if (xDt != outDt) unaryGeluTanhMix(x, xDt, out, outDt, n);
+    else if (xDt == DT_F32) unaryGeluTanhF32(x, out, n);
+    else if (xDt == DT_F16) unaryGeluTanhF16(x, out, n);
+    else unaryGeluTanhBf16(x, out, n);
+  }
+}
+
 export function unary(op: i32, x: usize, xDt: i32, out: usize, outDt: i32, n: i32, p0: f32, p1: f32): void {
   if (op == 0) unaryLoop(0, x, xDt, out, outDt, n, p0, p1);
-  else if (op == 1) unaryLoop(1, x, xDt, out, outDt, n, p0, p1);
-  else if (op == 2) unaryLoop(2, x, xDt, out, outDt, n, p0, p1);
-  else if (op == 3) unaryLoop(3, x, xDt, out, outDt, n, p0, p1);
+  else if (op == 1) unaryFast(1, x, xDt, out, outDt, n);
+  else if (op == 2) unaryFast(2, x, xDt, out, outDt, n);
+  else if (op == 3) unaryFast(3, x, xDt, out, outDt, n);
   else unaryLoop(4, x, xDt, out, outDt, n, p0, p1);
 }
 
@@ -458,14 +510,70 @@ export function unary(op: i32, x: usize, xDt: i32, out: usize, outDt: i32, n: i3
  * 3 gelu (tanh form), 4 clamp (dx = dy where p0 ≤ x ≤ p1, else 0), 5 tanh from its input x
  * (dx = dy·sech²(x), recomputed), 6 the same added to dx (dx += dy·sech²(x)).
  */
+// The backward forms, split the same way as unary's.
+@noinline function backwardTanhF32(x: usize, dy: usize, dx: usize, n: i32): void { backwardBody(1, x, DT_F32, dy, DT_F32, dx, DT_F32, n, 0, 0); }
+@noinline function backwardTanhF16(x: usize, dy: usize, dx: usize, n: i32): void { backwardBody(1, x, DT_F16, dy, DT_F16, dx, DT_F16, n, 0, 0); }
+@noinline function backwardTanhBf16(x: usize, dy: usize, dx: usize, n: i32): void { backwardBody(1, x, DT_BF16, dy, DT_BF16, dx, DT_BF16, n, 0, 0); }
+@noinline function backwardTanhMix(x: usize, xDt: i32, dy: usize, dyDt: i32, dx: usize, dxDt: i32, n: i32): void { backwardBody(1, x, xDt, dy, dyDt, dx, dxDt, n, 0, 0); }
+@noinline function backwardSech2F32(x: usize, dy: usize, dx: usize, n: i32): void { backwardBody(5, x, DT_F32, dy, DT_F32, dx, DT_F32, n, 0, 0); }
+@noinline function backwardSech2F16(x: usize, dy: usize, dx: usize, n: i32): void { backwardBody(5, x, DT_F16, dy, DT_F16, dx, DT_F16, n, 0, 0); }
+@noinline function backwardSech2Bf16(x: usize, dy: usize, dx: usize, n: i32): void { backwardBody(5, x, DT_BF16, dy, DT_BF16, dx, DT_BF16, n, 0, 0); }
+@noinline function backwardSech2Mix(x: usize, xDt: i32, dy: usize, dyDt: i32, dx: usize, dxDt: i32, n: i32): void { backwardBody(5, x, xDt, dy, dyDt, dx, dxDt, n, 0, 0); }
+@noinline function backwardSech2AccF32(x: usize, dy: usize, dx: usize, n: i32): void { backwardBody(6, x, DT_F32, dy, DT_F32, dx, DT_F32, n, 0, 0); }
+@noinline function backwardSech2AccF16(x: usize, dy: usize, dx: usize, n: i32): void { backwardBody(6, x, DT_F16, dy, DT_F16, dx, DT_F16, n, 0, 0); }
+@noinline function backwardSech2AccBf16(x: usize, dy: usize, dx: usize, n: i32): void { backwardBody(6, x, DT_BF16, dy, DT_BF16, dx, DT_BF16, n, 0, 0); }
+@noinline function backwardSech2AccMix(x: usize, xDt: i32, dy: usize, dyDt: i32, dx: usize, dxDt: i32, n: i32): void { backwardBody(6, x, xDt, dy, dyDt, dx, dxDt, n, 0, 0); }
+@noinline function backwardGeluErfF32(x: usize, dy: usize, dx: usize, n: i32): void { backwardBody(2, x, DT_F32, dy, DT_F32, dx, DT_F32, n, 0, 0); }
+@noinline function backwardGeluErfF16(x: usize, dy: usize, dx: usize, n: i32): void { backwardBody(2, x, DT_F16, dy, DT_F16, dx, DT_F16, n, 0, 0); }
+@noinline function backwardGeluErfBf16(x: usize, dy: usize, dx: usize, n: i32): void { backwardBody(2, x, DT_BF16, dy, DT_BF16, dx, DT_BF16, n, 0, 0); }
+@noinline function backwardGeluErfMix(x: usize, xDt: i32, dy: usize, dyDt: i32, dx: usize, dxDt: i32, n: i32): void { backwardBody(2, x, xDt, dy, dyDt, dx, dxDt, n, 0, 0); }
+@noinline function backwardGeluTanhF32(x: usize, dy: usize, dx: usize, n: i32): void { backwardBody(3, x, DT_F32, dy, DT_F32, dx, DT_F32, n, 0, 0); }
+@noinline function backwardGeluTanhF16(x: usize, dy: usize, dx: usize, n: i32): void { backwardBody(3, x, DT_F16, dy, DT_F16, dx, DT_F16, n, 0, 0); }
+@noinline function backwardGeluTanhBf16(x: usize, dy: usize, dx: usize, n: i32): void { backwardBody(3, x, DT_BF16, dy, DT_BF16, dx, DT_BF16, n, 0, 0); }
+@noinline function backwardGeluTanhMix(x: usize, xDt: i32, dy: usize, dyDt: i32, dx: usize, dxDt: i32, n: i32): void { backwardBody(3, x, xDt, dy, dyDt, dx, dxDt, n, 0, 0); }
+
+@inline function backwardFast(op: i32, x: usize, xDt: i32, dy: usize, dyDt: i32, dx: usize, dxDt: i32, n: i32): void {
+  const same = xDt == dyDt && xDt == dxDt;
+  if (op == 1) {
+    if (!same) backwardTanhMix(x, xDt, dy, dyDt, dx, dxDt, n);
+    else if (xDt == DT_F32) backwardTanhF32(x, dy, dx, n);
+    else if (xDt == DT_F16) backwardTanhF16(x, dy, dx, n);
+    else backwardTanhBf16(x, dy, dx, n);
+  }
+  if (op == 5) {
+    if (!same) backwardSech2Mix(x, xDt, dy, dyDt, dx, dxDt, n);
+    else if (xDt == DT_F32) backwardSech2F32(x, dy, dx, n);
+    else if (xDt == DT_F16) backwardSech2F16(x, dy, dx, n);
+    else backwardSech2Bf16(x, dy, dx, n);
+  }
+  if (op == 6) {
+    if (!same) backwardSech2AccMix(x, xDt, dy, dyDt, dx, dxDt, n);
+    else if (xDt == DT_F32) backwardSech2AccF32(x, dy, dx, n);
+    else if (xDt == DT_F16) backwardSech2AccF16(x, dy, dx, n);
+    else backwardSech2AccBf16(x, dy, dx, n);
+  }
+  if (op == 2) {
+    if (!same) backwardGeluErfMix(x, xDt, dy, dyDt, dx, dxDt, n);
+    else if (xDt == DT_F32) backwardGeluErfF32(x, dy, dx, n);
+    else if (xDt == DT_F16) backwardGeluErfF16(x, dy, dx, n);
+    else backwardGeluErfBf16(x, dy, dx, n);
+  }
+  if (op == 3) {
+    if (!same) backwardGeluTanhMix(x, xDt, dy, dyDt, dx, dxDt, n);
+    else if (xDt == DT_F32) backwardGeluTanhF32(x, dy, dx, n);
+    else if (xDt == DT_F16) backwardGeluTanhF16(x, dy, dx, n);
+    else backwardGeluTanhBf16(x, dy, dx, n);
+  }
+}
+
 export function unaryBackward(
   op: i32, x: usize, xDt: i32, dy: usize, dyDt: i32, dx: usize, dxDt: i32, n: i32, p0: f32, p1: f32,
 ): void {
-  if (op == 1) backwardLoop(1, x, xDt, dy, dyDt, dx, dxDt, n, p0, p1);
-  else if (op == 5) backwardLoop(5, x, xDt, dy, dyDt, dx, dxDt, n, p0, p1);
-  else if (op == 6) backwardLoop(6, x, xDt, dy, dyDt, dx, dxDt, n, p0, p1);
-  else if (op == 2) backwardLoop(2, x, xDt, dy, dyDt, dx, dxDt, n, p0, p1);
-  else if (op == 3) backwardLoop(3, x, xDt, dy, dyDt, dx, dxDt, n, p0, p1);
+  if (op == 1) backwardFast(1, x, xDt, dy, dyDt, dx, dxDt, n);
+  else if (op == 5) backwardFast(5, x, xDt, dy, dyDt, dx, dxDt, n);
+  else if (op == 6) backwardFast(6, x, xDt, dy, dyDt, dx, dxDt, n);
+  else if (op == 2) backwardFast(2, x, xDt, dy, dyDt, dx, dxDt, n);
+  else if (op == 3) backwardFast(3, x, xDt, dy, dyDt, dx, dxDt, n);
   else backwardLoop(4, x, xDt, dy, dyDt, dx, dxDt, n, p0, p1);
 }
 
@@ -502,25 +610,38 @@ export function unaryBackward(
   }
 }
 
-@inline function geluGradLoop(
-  erfForm: bool, x: usize, xDt: i32, out: usize, outDt: i32, g: usize, gDt: i32, n: i32,
-): void {
-  if (xDt == outDt && xDt == gDt) {
-    if (xDt == DT_F32) geluGradBody(erfForm, x, DT_F32, out, DT_F32, g, DT_F32, n);
-    else if (xDt == DT_F16) geluGradBody(erfForm, x, DT_F16, out, DT_F16, g, DT_F16, n);
-    else geluGradBody(erfForm, x, DT_BF16, out, DT_BF16, g, DT_BF16, n);
-  } else {
-    geluGradBody(erfForm, x, xDt, out, outDt, g, gDt, n);
-  }
-}
-
 /**
  * out = gelu(x) and g = gelu′(x) in one pass (for a backward that is then dy·g); op: 2 erf form, 3 tanh
  * form. out is bit-identical to unary's, g to the factor unaryBackward multiplies dy by.
  */
+@noinline function geluGradErfF32(x: usize, out: usize, g: usize, n: i32): void { geluGradBody(true, x, DT_F32, out, DT_F32, g, DT_F32, n); }
+@noinline function geluGradErfF16(x: usize, out: usize, g: usize, n: i32): void { geluGradBody(true, x, DT_F16, out, DT_F16, g, DT_F16, n); }
+@noinline function geluGradErfBf16(x: usize, out: usize, g: usize, n: i32): void { geluGradBody(true, x, DT_BF16, out, DT_BF16, g, DT_BF16, n); }
+@noinline function geluGradErfMix(x: usize, xDt: i32, out: usize, outDt: i32, g: usize, gDt: i32, n: i32): void { geluGradBody(true, x, xDt, out, outDt, g, gDt, n); }
+@noinline function geluGradTanhF32(x: usize, out: usize, g: usize, n: i32): void { geluGradBody(false, x, DT_F32, out, DT_F32, g, DT_F32, n); }
+@noinline function geluGradTanhF16(x: usize, out: usize, g: usize, n: i32): void { geluGradBody(false, x, DT_F16, out, DT_F16, g, DT_F16, n); }
+@noinline function geluGradTanhBf16(x: usize, out: usize, g: usize, n: i32): void { geluGradBody(false, x, DT_BF16, out, DT_BF16, g, DT_BF16, n); }
+@noinline function geluGradTanhMix(x: usize, xDt: i32, out: usize, outDt: i32, g: usize, gDt: i32, n: i32): void { geluGradBody(false, x, xDt, out, outDt, g, gDt, n); }
+
+@inline function geluGradFast(erfForm: bool, x: usize, xDt: i32, out: usize, outDt: i32, g: usize, gDt: i32, n: i32): void {
+  const same = xDt == outDt && xDt == gDt;
+  if (erfForm) {
+    if (!same) geluGradErfMix(x, xDt, out, outDt, g, gDt, n);
+    else if (xDt == DT_F32) geluGradErfF32(x, out, g, n);
+    else if (xDt == DT_F16) geluGradErfF16(x, out, g, n);
+    else geluGradErfBf16(x, out, g, n);
+  }
+  if (!erfForm) {
+    if (!same) geluGradTanhMix(x, xDt, out, outDt, g, gDt, n);
+    else if (xDt == DT_F32) geluGradTanhF32(x, out, g, n);
+    else if (xDt == DT_F16) geluGradTanhF16(x, out, g, n);
+    else geluGradTanhBf16(x, out, g, n);
+  }
+}
+
 export function geluGrad(op: i32, x: usize, xDt: i32, out: usize, outDt: i32, g: usize, gDt: i32, n: i32): void {
-  if (op == 2) geluGradLoop(true, x, xDt, out, outDt, g, gDt, n);
-  else geluGradLoop(false, x, xDt, out, outDt, g, gDt, n);
+  if (op == 2) geluGradFast(true, x, xDt, out, outDt, g, gDt, n);
+  else geluGradFast(false, x, xDt, out, outDt, g, gDt, n);
 }
 
 @inline function axpyBody(alpha: f32, x: usize, xDt: i32, y: usize, yDt: i32, n: i32): void {
@@ -590,6 +711,20 @@ const KF_TABLE = memory.data<f32>([
   E3, // F_E3
   E4, // F_E4
   E5, // F_E5
+  T_CLAMP, // F_T_CLAMP
+  -T_CLAMP, // F_MT_CLAMP
+  T_P0, // F_T_P0
+  T_P1, // F_T_P1
+  T_P2, // F_T_P2
+  T_P3, // F_T_P3
+  T_P4, // F_T_P4
+  T_Q1, // F_T_Q1
+  T_Q2, // F_T_Q2
+  T_Q3, // F_T_Q3
+  T_Q4, // F_T_Q4
+  -1, // F_M1
+  -LN2_HI, // F_MLN2_HI
+  -LN2_LO, // F_MLN2_LO
 ]);
 const F_E6: i32 = 0;
 const F_2: i32 = 1;
@@ -621,6 +756,20 @@ const F_E2: i32 = 26;
 const F_E3: i32 = 27;
 const F_E4: i32 = 28;
 const F_E5: i32 = 29;
+const F_T_CLAMP: i32 = 30;
+const F_MT_CLAMP: i32 = 31;
+const F_T_P0: i32 = 32;
+const F_T_P1: i32 = 33;
+const F_T_P2: i32 = 34;
+const F_T_P3: i32 = 35;
+const F_T_P4: i32 = 36;
+const F_T_Q1: i32 = 37;
+const F_T_Q2: i32 = 38;
+const F_T_Q3: i32 = 39;
+const F_T_Q4: i32 = 40;
+const F_M1: i32 = 41;
+const F_MLN2_HI: i32 = 42;
+const F_MLN2_LO: i32 = 43;
 @inline function kf(i: i32): v128 {
   return v128.load32_splat(KF_TABLE + (<usize>i << 2));
 }

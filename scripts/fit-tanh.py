@@ -1,0 +1,89 @@
+#!/usr/bin/env python3
+"""Fits the rational tanh of the wasm kernels (src/kernels/wasm/elementwise.ts, T_P0…T_Q4).
+
+tanh(x) = c·P(s)/Q(s), c = x clamped to ±X, s = c², P and Q of degree 4 in s, Q(0) = 1. The fit
+minimises the relative error of tanh on [0, X] by linearised least squares (P − f·Q ≈ 0 weighted by
+1/(f·Q) of the previous iterate) with Lawson-style reweighting towards the worst points; the best
+iterate is kept. X = 9.5: beyond it tanh is 1 in f32.
+
+Then it evaluates the coefficients as the kernel does (rounded to f32; Estrin's scheme; with and
+without fused multiply-add) on a dense grid and prints the worst error in ulps of the f32 result.
+
+    python3 scripts/fit-tanh.py [X]       (numpy only)
+"""
+import sys
+
+import numpy as np
+
+M, K = 4, 4  # degrees of P and Q in s = x²
+
+
+def fit(x_max, iters=80):
+    x = np.concatenate([np.linspace(1e-4, x_max, 20000), np.geomspace(1e-6, 1, 2000)])
+    x.sort()
+    s = x * x
+    f = np.tanh(x) / x
+    w = np.ones_like(x)
+    q_prev = np.ones_like(x)
+    best = None
+    for it in range(iters):
+        a = np.hstack([np.vander(s, M + 1, increasing=True), -(f[:, None]) * np.vander(s, K + 1, increasing=True)[:, 1:]])
+        weight = w / (f * np.abs(q_prev))
+        c, *_ = np.linalg.lstsq(a * weight[:, None], f * weight, rcond=None)
+        p = c[: M + 1]
+        q = np.concatenate([[1.0], c[M + 1:]])
+        pv = np.polyval(p[::-1], s)
+        qv = np.polyval(q[::-1], s)
+        err = pv / qv / f - 1
+        worst = np.abs(err).max()
+        if best is None or worst < best[0]:
+            best = (worst, p, q)
+        q_prev = qv
+        if it > 10:
+            w = w * np.abs(err) ** 0.5 + 1e-300
+            w /= w.max()
+    return best
+
+
+def evaluate(p, q, x_max, fused):
+    f32 = np.float32
+    P = [f32(v) for v in p]
+    Q = [f32(v) for v in q]
+    x = np.concatenate([np.linspace(0, 12, 2000001), np.geomspace(1e-30, 1, 200000)]).astype(f32)
+    c = np.minimum(x, f32(x_max))
+    s = c * c
+    s2 = s * s
+    s4 = s2 * s2
+
+    def madd(a, b, v):  # a + b·v
+        if fused:
+            return (a.astype(np.float64) + b.astype(np.float64) * v.astype(np.float64)).astype(f32)
+        return a + b * v
+
+    def full(v):
+        return np.full_like(s, v)
+
+    pv = madd(madd(madd(full(P[0]), full(P[1]), s), madd(full(P[2]), full(P[3]), s), s2), full(P[4]), s4)
+    qv = madd(madd(madd(full(Q[0]), full(Q[1]), s), madd(full(Q[2]), full(Q[3]), s), s2), full(Q[4]), s4)
+    t = np.minimum((c * pv) / qv, f32(1))
+    ref = np.tanh(x.astype(np.float64))
+    nz = ref > 0
+    ulp = np.abs(t[nz].astype(np.float64) - ref[nz]) / np.spacing(f32(ref[nz])).astype(np.float64)
+    return ulp.max(), x[nz][ulp.argmax()]
+
+
+def main():
+    x_max = float(sys.argv[1]) if len(sys.argv) > 1 else 9.5
+    worst, p, q = fit(x_max)
+    print(f"X = {x_max}: relative error in exact arithmetic {worst:.3g}")
+    for i, v in enumerate(p):
+        print(f"const T_P{i}: f32 = {float(v)!r};")
+    for i, v in enumerate(q[1:], 1):
+        print(f"const T_Q{i}: f32 = {float(v)!r};")
+    for fused in (False, True):
+        u, at = evaluate(p, q, x_max, fused)
+        print(f"evaluated in f32{' with fused multiply-add' if fused else ''}: worst {u:.2f} ulp (at x = {at:.6g})")
+
+
+if __name__ == "__main__":
+    main()
