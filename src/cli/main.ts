@@ -87,14 +87,16 @@ export function buildProgram(): Command {
     .option('--epochs <n>', 'shortcut for --set training.n_epochs=<n>', positiveIntOrZero('--epochs'))
     .option('--out <dir>', 'shortcut for --set output.dir=<dir>')
     .option('--cache-mb <n>', 'shortcut for --set data.cache_mb=<n>: read the data lazily through an LRU cache of at most n MiB')
-    .option('--precision-schedule <spec>', "Fourier-block precision by fraction of the epochs, e.g. half:0.25,mixed:0.5,full:0.25")
+    .option('--precision-schedule <spec>', "Fourier-block precision by fraction of the epochs, e.g. half:0.25,mixed:0.5,full:0.25, or 'auto'")
+    .option('--switch-by <what>', "the automatic schedule switches the whole 'model' (default) or each 'layer' on its own")
     .option('--resume', "continue from the run directory's latest checkpoint, if any; the config must equal the checkpoint's except training.n_epochs (at least the epochs done; more extends the run, not with a precision schedule), output.dir and output.checkpoint_every; other differences are listed and refused")
     .option('--overwrite', 'replace the run already in the run directory (its checkpoints and metrics are removed once the new run has been validated); without it a fresh run refuses a directory that holds one')
     .option('--quiet', 'print only errors')
-    .action(async (o: { config: string; set: string[]; epochs?: number; out?: string; cacheMb?: string; resume?: boolean; overwrite?: boolean; quiet?: boolean; precisionSchedule?: string }) => {
+    .action(async (o: { config: string; set: string[]; epochs?: number; out?: string; cacheMb?: string; resume?: boolean; overwrite?: boolean; quiet?: boolean; precisionSchedule?: string; switchBy?: string }) => {
       const sets = [...o.set];
       if (o.cacheMb !== undefined) sets.push(`data.cache_mb=${o.cacheMb}`);
       if (o.precisionSchedule !== undefined) sets.push(`precision.schedule=${JSON.stringify(o.precisionSchedule)}`);
+      if (o.switchBy !== undefined) sets.push(`precision.switch_by=${JSON.stringify(o.switchBy)}`);
       if (o.epochs !== undefined) sets.push(`training.n_epochs=${o.epochs}`);
       if (o.out !== undefined) sets.push(`output.dir=${JSON.stringify(o.out)}`);
       await trainCommand({ config: o.config, set: sets, resume: o.resume === true, overwrite: o.overwrite === true, quiet: o.quiet === true });

@@ -245,6 +245,8 @@ export async function trainCommand(o: TrainCommandOptions): Promise<Record<strin
         probeEvery: pcfg.probe_every ?? Math.max(1, Math.min(AUTO_PROBE_EVERY, steps)),
         threshold: pcfg.switch_threshold ?? AUTO_THRESHOLD,
         patience: pcfg.switch_patience ?? AUTO_PATIENCE,
+        by: pcfg.switch_by ?? 'model',
+        layers: run.model.precisionLayers().length,
       };
       checkAutoOptions(opts, steps);
       auto = new AutoPrecisionSchedule(opts);

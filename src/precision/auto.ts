@@ -17,12 +17,26 @@
  * and the half-precision step is as good as the full one. When r > threshold for `patience` probes in
  * a row, the model moves up one level. The state (level, n̄, the streak, the switches) is saved in
  * checkpoints, so a resumed run takes the same decisions.
+ *
+ * By layer (`by: 'layer'`), every precision-controlled layer has its own level, n̄ and streak: e and n
+ * are measured on the gradient of that layer's own parameters (the same two gradients, h computed with
+ * every layer that is not yet full one level up), and a layer moves up alone. The layer's gradient also
+ * carries rounding from the layers it backpropagates through, so the attribution is approximate; it
+ * costs no more probes than the whole-model schedule.
  */
 import { BLOCK_PRECISIONS, type BlockPrecision, demote } from './policy.js';
+
+/** What a switch moves: the whole model, or one precision-controlled layer at a time. */
+export type AutoSwitchBy = 'model' | 'layer';
+export const AUTO_SWITCH_BY: readonly AutoSwitchBy[] = ['model', 'layer'];
 
 export interface AutoScheduleOptions {
   /** Training steps between probes (≥ 1, at most the steps of an epoch). */
   probeEvery: number;
+  /** 'model' (default): one level for the whole model; 'layer': one per layer (needs `layers`). */
+  by?: AutoSwitchBy;
+  /** The number of precision-controlled layers (with by 'layer'). */
+  layers?: number;
   /** Switch up when the precision error exceeds this fraction of the gradient noise (> 0). */
   threshold: number;
   /** … for this many probes in a row (≥ 1). */
@@ -46,6 +60,8 @@ export interface AutoProbe {
   noise_mean: number;
   /** error / noise_mean. */
   ratio: number;
+  /** The layer measured (by layer; absent for the whole model). */
+  layer?: number;
 }
 
 export interface AutoSwitch {
@@ -55,15 +71,33 @@ export interface AutoSwitch {
   to: BlockPrecision;
   /** The ratios of the probes that decided it (the streak). */
   ratios: number[];
+  /** The layer that switched (by layer; absent for the whole model). */
+  layer?: number;
 }
 
-export interface AutoScheduleState {
+/** One unit's decision state: the whole model, or one layer. */
+export interface AutoUnitState {
   level: BlockPrecision;
   noise_mean: number | null;
   /** Ratios of the current streak of probes above the threshold. */
   streak: number[];
+}
+
+export interface AutoScheduleState extends AutoUnitState {
   probes: number;
   switches: AutoSwitch[];
+  /** By layer: each layer's state (level, noise_mean and streak above are then unused). */
+  layers?: AutoUnitState[];
+}
+
+/** One unit's measurement at a probe (by layer: one per layer that is not yet full). */
+export interface AutoMeasurement {
+  error: number;
+  noise: number;
+  /** The level h was computed at. */
+  against: BlockPrecision;
+  /** The layer (by layer). */
+  layer?: number;
 }
 
 /** Default weight of a new noise measurement in its running mean. */
@@ -91,43 +125,91 @@ export function checkAutoOptions(o: AutoScheduleOptions, stepsPerEpoch: number, 
   if (!Number.isInteger(o.patience) || o.patience < 1) throw new RangeError(`${where}.switch_patience must be an integer ≥ 1, got ${o.patience}`);
   const w = o.noiseWeight ?? AUTO_NOISE_WEIGHT;
   if (!(w > 0 && w <= 1)) throw new RangeError(`${where}: the noise weight must be in (0, 1], got ${w}`);
+  const by = o.by ?? 'model';
+  if (!AUTO_SWITCH_BY.includes(by)) throw new RangeError(`${where}.switch_by must be one of ${AUTO_SWITCH_BY.join(', ')}, got ${JSON.stringify(by)}`);
+  if (by === 'layer' && !(Number.isInteger(o.layers) && o.layers! >= 1)) throw new RangeError(`${where}.switch_by 'layer' needs the number of precision-controlled layers (≥ 1), got ${String(o.layers)}`);
 }
 
 export class AutoPrecisionSchedule {
-  private s: AutoScheduleState = { level: 'half', noise_mean: null, streak: [], probes: 0, switches: [] };
+  private s: AutoScheduleState;
 
-  constructor(readonly o: AutoScheduleOptions) {}
+  constructor(readonly o: AutoScheduleOptions) {
+    this.s = { level: 'half', noise_mean: null, streak: [], probes: 0, switches: [] };
+    if (this.byLayer) this.s.layers = Array.from({ length: o.layers! }, () => ({ level: 'half' as BlockPrecision, noise_mean: null, streak: [] }));
+  }
 
+  get byLayer(): boolean {
+    return this.o.by === 'layer';
+  }
+
+  /** The whole model's level; by layer, the lowest layer's. */
   get level(): BlockPrecision {
-    return this.s.level;
+    if (!this.s.layers) return this.s.level;
+    const rank: Record<BlockPrecision, number> = { half: 0, mixed: 1, full: 2 };
+    return this.s.layers.reduce<BlockPrecision>((lo, u) => (rank[u.level] < rank[lo] ? u.level : lo), 'full');
+  }
+
+  /** Each layer's level (by layer), or undefined for the whole model. */
+  levels(): BlockPrecision[] | undefined {
+    return this.s.layers?.map((u) => u.level);
   }
 
   /** Whether step b of an epoch is a probe (never the first step: the probe compares with the step before). */
   isProbeStep(b: number): boolean {
     // steps k−1, 2k−1, …, and every step from the second on when k = 1
-    return this.s.level !== 'full' && b >= 1 && (b + 1) % this.o.probeEvery === 0;
+    return this.level !== 'full' && b >= 1 && (b + 1) % this.o.probeEvery === 0;
   }
 
   /**
-   * Records a probe; returns it, and the switch when the streak reached the patience.
+   * Records a probe of the whole model; returns it, and the switch when the streak reached the patience.
    * Non-finite measurements (a probe that overflowed) are not recorded and do not break a streak.
    */
   record(epoch: number, step: number, error: number, noise: number, against: BlockPrecision = levelAbove(this.s.level) ?? 'full'): { probe: AutoProbe; switched?: AutoSwitch } | undefined {
+    if (this.s.layers) throw new Error('AutoPrecisionSchedule.record: this schedule switches by layer; use recordLayers');
     if (!Number.isFinite(error) || !Number.isFinite(noise)) return undefined;
-    const w = this.o.noiseWeight ?? AUTO_NOISE_WEIGHT;
-    const mean = this.s.noise_mean === null ? noise : (1 - w) * this.s.noise_mean + w * noise;
-    this.s.noise_mean = mean;
     this.s.probes++;
-    const ratio = mean > 0 ? error / mean : error > 0 ? Infinity : 0;
-    const probe: AutoProbe = { epoch, step, precision: this.s.level, against, error, noise, noise_mean: mean, ratio };
-    if (ratio > this.o.threshold) this.s.streak.push(ratio);
-    else this.s.streak = [];
-    if (this.s.streak.length < this.o.patience) return { probe };
+    return this.recordUnit(this.s, epoch, step, { error, noise, against });
+  }
+
+  /**
+   * Records a probe by layer (one measurement per layer that is not yet full); returns the probes and
+   * the layers' switches. A probe with any non-finite measurement is not recorded at all.
+   */
+  recordLayers(epoch: number, step: number, ms: readonly AutoMeasurement[]): { probes: AutoProbe[]; switched: AutoSwitch[] } | undefined {
+    const units = this.s.layers;
+    if (!units) throw new Error('AutoPrecisionSchedule.recordLayers: this schedule switches the whole model; use record');
+    if (ms.some((m) => !Number.isFinite(m.error) || !Number.isFinite(m.noise))) return undefined;
+    for (const m of ms) {
+      const u = m.layer === undefined ? undefined : units[m.layer];
+      if (!u) throw new RangeError(`AutoPrecisionSchedule.recordLayers: no layer ${String(m.layer)} (0…${units.length - 1})`);
+      if (u.level === 'full') throw new RangeError(`AutoPrecisionSchedule.recordLayers: layer ${m.layer} is already in full precision`);
+    }
+    this.s.probes++;
+    const probes: AutoProbe[] = [];
+    const switched: AutoSwitch[] = [];
+    for (const m of ms) {
+      const r = this.recordUnit(units[m.layer!]!, epoch, step, m);
+      probes.push(r.probe);
+      if (r.switched) switched.push(r.switched);
+    }
+    return { probes, switched };
+  }
+
+  private recordUnit(u: AutoUnitState, epoch: number, step: number, m: AutoMeasurement): { probe: AutoProbe; switched?: AutoSwitch } {
+    const w = this.o.noiseWeight ?? AUTO_NOISE_WEIGHT;
+    const mean = u.noise_mean === null ? m.noise : (1 - w) * u.noise_mean + w * m.noise;
+    u.noise_mean = mean;
+    const ratio = mean > 0 ? m.error / mean : m.error > 0 ? Infinity : 0;
+    const at = m.layer !== undefined ? { layer: m.layer } : {};
+    const probe: AutoProbe = { epoch, step, precision: u.level, against: m.against, error: m.error, noise: m.noise, noise_mean: mean, ratio, ...at };
+    if (ratio > this.o.threshold) u.streak.push(ratio);
+    else u.streak = [];
+    if (u.streak.length < this.o.patience) return { probe };
     // up to the level the probes compared with (past levels that compute the same)
-    const switched: AutoSwitch = { epoch, step, from: this.s.level, to: against, ratios: [...this.s.streak] };
+    const switched: AutoSwitch = { epoch, step, from: u.level, to: m.against, ratios: [...u.streak], ...at };
     this.s.switches.push(switched);
-    this.s.level = against;
-    this.s.streak = [];
+    u.level = m.against;
+    u.streak = [];
     return { probe, switched: structuredClone(switched) };
   }
 
@@ -137,9 +219,17 @@ export class AutoPrecisionSchedule {
 
   setState(v: unknown): void {
     const s = v as Partial<AutoScheduleState> | null;
-    const ok = s !== null && typeof s === 'object' && (BLOCK_PRECISIONS as readonly unknown[]).includes(s.level)
-      && (s.noise_mean === null || typeof s.noise_mean === 'number') && Array.isArray(s.streak) && typeof s.probes === 'number' && Array.isArray(s.switches);
+    const unit = (u: Partial<AutoUnitState> | null | undefined): boolean => u !== null && typeof u === 'object' && (BLOCK_PRECISIONS as readonly unknown[]).includes(u.level)
+      && (u.noise_mean === null || typeof u.noise_mean === 'number') && Array.isArray(u.streak);
+    const ok = s !== null && typeof s === 'object' && unit(s) && typeof s.probes === 'number' && Array.isArray(s.switches)
+      && (s.layers === undefined || (Array.isArray(s.layers) && s.layers.every(unit)));
     if (!ok) throw new RangeError(`checkpoint state: precision.auto ${JSON.stringify(v)} is not an auto schedule's state`);
-    this.s = structuredClone(s as AutoScheduleState);
+    const saved = s as AutoScheduleState;
+    if (this.byLayer !== (saved.layers !== undefined) || (saved.layers && saved.layers.length !== this.o.layers)) {
+      const was = saved.layers ? `by layer over ${saved.layers.length} layers` : 'for the whole model';
+      const now = this.byLayer ? `by layer over ${this.o.layers} layers` : 'for the whole model';
+      throw new RangeError(`checkpoint state: the automatic schedule was saved ${was}, this run switches ${now} (precision.switch_by)`);
+    }
+    this.s = structuredClone(saved);
   }
 }

@@ -139,6 +139,8 @@ export interface PrecisionLayer extends LayerPrecision {
   capture: ((x: Tensor) => void) | undefined;
   /** Short description for reports, e.g. 'SpectralConv 16x9 modes dense'. */
   readonly description: string;
+  /** The layer's own parameters (the automatic schedule by layer measures their gradients). */
+  parameters(): Variable[];
   /**
    * Runs this layer alone on x (its spectral input, already stabilised) without recording a graph:
    * in the given precision, or in float64 (weights converted exactly) for a reference.

@@ -74,6 +74,8 @@ export interface RunConfig {
     switch_threshold?: number | null;
     /** … for this many probes in a row (default 3). */
     switch_patience?: number | null;
+    /** … switching the whole 'model' (default) or each 'layer' on its own. */
+    switch_by?: 'model' | 'layer' | null;
     /** Demote a Fourier layer after this many overflowing forward passes. */
     fallback_after?: number | null;
   };
@@ -90,7 +92,7 @@ const SCHEMA: Shape = {
   scheduler: 'any',
   training: { n_epochs: 'any', eval_interval: 'any', train_loss: 'any', eval_losses: 'any', seed: 'any' },
   output: { dir: 'any', checkpoint_every: 'any' },
-  precision: { loss_scale: 'any', schedule: 'any', fallback_after: 'any', probe_every: 'any', switch_threshold: 'any', switch_patience: 'any' },
+  precision: { loss_scale: 'any', schedule: 'any', fallback_after: 'any', probe_every: 'any', switch_threshold: 'any', switch_patience: 'any', switch_by: 'any' },
 };
 
 /** Names that would reach an object's prototype chain when used as keys; they are unknown keys like any other. */
@@ -299,12 +301,15 @@ export function validateConfig(raw: unknown, file: string): RunConfig {
     }
     if (p.fallback_after != null) num(p.fallback_after, 'precision.fallback_after', file, { int: true, min: 1 });
     const auto = isAutoSchedule(p.schedule);
-    for (const k of ['probe_every', 'switch_threshold', 'switch_patience'] as const) {
+    for (const k of ['probe_every', 'switch_threshold', 'switch_patience', 'switch_by'] as const) {
       if (p[k] != null && !auto) throw new RangeError(`${file}: 'precision.${k}' belongs to the automatic schedule; set precision.schedule to "auto" or remove it`);
     }
     if (p.probe_every != null) num(p.probe_every, 'precision.probe_every', file, { int: true, min: 1 });
     if (p.switch_threshold != null) num(p.switch_threshold, 'precision.switch_threshold', file, { gt: 0 });
     if (p.switch_patience != null) num(p.switch_patience, 'precision.switch_patience', file, { int: true, min: 1 });
+    if (p.switch_by != null && p.switch_by !== 'model' && p.switch_by !== 'layer') {
+      throw new RangeError(`${file}: 'precision.switch_by' must be 'model' or 'layer', got ${JSON.stringify(p.switch_by)}`);
+    }
   }
   return c;
 }

@@ -88,6 +88,12 @@ export interface EpochRecord {
   probes?: AutoProbe[];
 }
 
+/** Sets each precision-controlled layer to its level, and AMP model-wide. */
+function setLevels(model: PrecisionControlled, levels: readonly BlockPrecision[], amp: boolean): void {
+  model.setPrecision({ amp });
+  levels.forEach((precision, layer) => model.setPrecision({ fno_block_precision: precision, layer }));
+}
+
 /** Mixed-precision controls of a run. */
 export interface PrecisionControl {
   model: PrecisionControlled;
@@ -161,7 +167,9 @@ export class Trainer {
   private applySchedule(): void {
     const pc = this.o.precision;
     if (pc?.auto) {
-      this.applyLevel(pc.auto.level, `precision ${pc.auto.level} (automatic schedule) from epoch ${this.epoch}`);
+      const levels = pc.auto.levels();
+      if (levels) this.applyLevels(levels, `precision by layer ${levels.join(', ')} (automatic schedule) from epoch ${this.epoch}`);
+      else this.applyLevel(pc.auto.level, `precision ${pc.auto.level} (automatic schedule) from epoch ${this.epoch}`);
       return;
     }
     if (!pc?.schedule) return;
@@ -189,6 +197,19 @@ export class Trainer {
     this.events.push(event);
   }
 
+  /**
+   * Puts each layer at its level of the automatic schedule by layer (AMP on while any layer is below
+   * full) unless they are there already.
+   */
+  private applyLevels(levels: readonly BlockPrecision[], event: string): void {
+    const pc = this.o.precision!;
+    const amp = this.ampAt(levels.some((l) => l !== 'full') ? 'half' : 'full');
+    const now = pc.model.precisionReport();
+    if (pc.model.precisionPolicy.amp === amp && now.every((l, i) => l.precision === levels[i])) return;
+    setLevels(pc.model, levels, amp);
+    this.events.push(event);
+  }
+
   /** The parameters' gradients as float64 arrays (zeros for a parameter without one). */
   private gradients(): Float64Array[] {
     return this.o.model.parameters().map((p) => (p.grad ? p.grad.toFloat64() : new Float64Array(p.value.size)));
@@ -213,6 +234,10 @@ export class Trainer {
   private probe(b: number, count: number, forward: () => Variable): void {
     const pc = this.o.precision!;
     const auto = pc.auto!;
+    if (auto.byLayer) {
+      this.probeLayers(b, count, forward);
+      return;
+    }
     const prev = this.prevGrads;
     this.prevGrads = undefined;
     let up = levelAbove(auto.level);
@@ -224,30 +249,9 @@ export class Trainer {
       skipped.push(up);
       up = levelAbove(up)!;
     }
-    const params = this.o.model.parameters();
-    const kept = params.map((p) => p.grad);
     const g = this.gradients();
-    const counters = pc.model.precisionLayers().map((c) => c.overflows);
-    // the probe's backward runs at the loss scale (fp16 gradients would underflow without it); its
-    // gradients are compared scaled back (1/scale in relativeDifference)
     const scale = pc.scaler?.scale ?? 1;
-    const gradientAt = (level: BlockPrecision): Float64Array[] => {
-      try {
-        for (const p of params) p.grad = null;
-        withPrecision(pc.model, { fno_block_precision: level, amp: this.ampAt(level) }, () => {
-          const loss = tidy(forward);
-          backward(loss, scale !== 1 ? Tensor.full(loss.shape, scale, loss.dtype, 'gradient') : undefined);
-          loss.release();
-        });
-        return this.gradients();
-      } finally {
-        params.forEach((p, i) => {
-          if (p.grad && p.grad !== kept[i]) p.grad.release();
-          p.grad = kept[i]!;
-        });
-        pc.model.precisionLayers().forEach((c, i) => { c.overflows = counters[i]!; });
-      }
-    };
+    const gradientAt = (level: BlockPrecision): Float64Array[] => this.probeGradient(() => withPrecision(pc.model, { fno_block_precision: level, amp: this.ampAt(level) }, () => this.probeBackward(forward, scale)));
     let error = relativeDifference(g, gradientAt(up), 1, 1 / scale);
     // bit-identical: remembered (the run's policy decides it once), and the level above compared
     while (error === 0 && up !== 'full') {
@@ -268,6 +272,113 @@ export class Trainer {
     if (sw) {
       const same = skipped.length ? ` (${skipped.join(', ')} computes what ${sw.from} does here)` : '';
       this.applyLevel(sw.to, `precision ${sw.to} (automatic schedule) from epoch ${this.epoch}, step ${b + 1}: the precision error against ${up} was ${sw.ratios.map((x) => x.toFixed(3)).join(', ')} × the gradient noise in ${sw.ratios.length} probes in a row (threshold ${auto.o.threshold})${same}`);
+    }
+  }
+
+  /** The probe's forward and backward at the loss scale (fp16 gradients would underflow without it). */
+  private probeBackward(forward: () => Variable, scale: number): void {
+    const loss = tidy(forward);
+    backward(loss, scale !== 1 ? Tensor.full(loss.shape, scale, loss.dtype, 'gradient') : undefined);
+    loss.release();
+  }
+
+  /**
+   * The gradients that `run` computes (a probe's forward and backward at some precision), as float64
+   * arrays; the parameters' gradients and the layers' overflow counters are left as they were. The
+   * probe's gradients are at the loss scale: compare them scaled back (1/scale in relativeDifference).
+   */
+  private probeGradient(run: () => void): Float64Array[] {
+    const pc = this.o.precision!;
+    const params = this.o.model.parameters();
+    const kept = params.map((p) => p.grad);
+    const counters = pc.model.precisionLayers().map((c) => c.overflows);
+    try {
+      for (const p of params) p.grad = null;
+      run();
+      return this.gradients();
+    } finally {
+      params.forEach((p, i) => {
+        if (p.grad && p.grad !== kept[i]) p.grad.release();
+        p.grad = kept[i]!;
+      });
+      pc.model.precisionLayers().forEach((c, i) => { c.overflows = counters[i]!; });
+    }
+  }
+
+  /** Each precision-controlled layer's parameters, as indices into the model's parameters. */
+  private layerParamIndex(): number[][] {
+    const pc = this.o.precision!;
+    const index = new Map(this.o.model.parameters().map((p, i) => [p as Variable, i]));
+    return pc.model.precisionLayers().map((l, li) => l.parameters().map((p) => {
+      const i = index.get(p);
+      if (i === undefined) throw new Error(`automatic schedule by layer: a parameter of layer ${li} (${l.description}) is not among the model's parameters`);
+      return i;
+    }));
+  }
+
+  /**
+   * A probe by layer: as probe(), with h computed with every layer that is not yet full one level up
+   * (past levels found to compute what the one below does), and e, n measured on each layer's own
+   * parameters.
+   */
+  private probeLayers(b: number, count: number, forward: () => Variable): void {
+    const pc = this.o.precision!;
+    const auto = pc.auto!;
+    const prev = this.prevGrads;
+    this.prevGrads = undefined;
+    const levels = auto.levels()!;
+    if (!prev || levels.every((l) => l === 'full')) return;
+    const nextUp = (l: BlockPrecision): BlockPrecision => {
+      let up = levelAbove(l)!;
+      while (up !== 'full' && this.alike.has(up)) up = levelAbove(up)!;
+      return up;
+    };
+    const g = this.gradients();
+    const scale = pc.scaler?.scale ?? 1;
+    const gradientAt = (at: readonly BlockPrecision[]): Float64Array[] => this.probeGradient(() => {
+      const saved = pc.model.precisionReport().map((l) => l.precision);
+      const amp = pc.model.precisionPolicy.amp;
+      const block = pc.model.precisionPolicy.fno_block_precision;
+      try {
+        setLevels(pc.model, at, this.ampAt(at.some((l) => l !== 'full') ? 'half' : 'full'));
+        this.probeBackward(forward, scale);
+      } finally {
+        pc.model.setPrecision({ fno_block_precision: block, amp });
+        saved.forEach((precision, layer) => pc.model.setPrecision({ fno_block_precision: precision, layer }));
+      }
+    });
+    let ups = levels.map((l) => (l === 'full' ? l : nextUp(l)));
+    let h = gradientAt(ups);
+    // bit-identical as a whole: the levels moved to compute what the ones below do (half and mixed
+    // under AMP); remembered, and the levels above compared
+    while (relativeDifference(g, h, 1, 1 / scale) === 0 && ups.some((u, i) => u !== 'full' && levels[i] !== 'full')) {
+      for (let i = 0; i < ups.length; i++) if (levels[i] !== 'full' && ups[i] !== 'full') this.alike.add(ups[i]!);
+      ups = levels.map((l) => (l === 'full' ? l : nextUp(l)));
+      h = gradientAt(ups);
+    }
+    const groups = this.layerParamIndex();
+    const pick = (a: Float64Array[], idx: number[]): Float64Array[] => idx.map((i) => a[i]!);
+    const ms = levels.flatMap((l, layer) => {
+      if (l === 'full') return [];
+      const idx = groups[layer]!;
+      return [{
+        layer, against: ups[layer]!,
+        error: relativeDifference(pick(g, idx), pick(h, idx), 1, 1 / scale),
+        noise: relativeDifference(pick(prev, idx), pick(g, idx), 1 / this.prevCount, 1 / count),
+      }];
+    });
+    const r = auto.recordLayers(this.epoch, b, ms);
+    if (!r) {
+      this.events.push(`automatic schedule: the probe at epoch ${this.epoch}, step ${b} was not finite (not counted)`);
+      return;
+    }
+    this.epochProbes.push(...r.probes);
+    for (const sw of r.switched) {
+      this.events.push(`layer ${sw.layer} precision ${sw.to} (automatic schedule by layer) from epoch ${this.epoch}, step ${b + 1}: the precision error of its gradient against ${sw.to} was ${sw.ratios.map((x) => x.toFixed(3)).join(', ')} × its gradient noise in ${sw.ratios.length} probes in a row (threshold ${auto.o.threshold})`);
+    }
+    if (r.switched.length) {
+      const now = auto.levels()!;
+      this.applyLevels(now, `precision by layer ${now.join(', ')} (automatic schedule) from epoch ${this.epoch}, step ${b + 1}`);
     }
   }
 

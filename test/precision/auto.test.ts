@@ -57,7 +57,46 @@ describe('AutoPrecisionSchedule', () => {
     assert.throws(() => checkAutoOptions({ ...ok, threshold: 0 }, 10), /switch_threshold must be a number > 0, got 0/);
     assert.throws(() => checkAutoOptions({ ...ok, patience: 0 }, 10), /switch_patience must be an integer ≥ 1/);
     assert.throws(() => checkAutoOptions({ ...ok, probeEvery: 1 }, 1), /needs at least 2 training steps per epoch/);
+    assert.throws(() => checkAutoOptions({ ...ok, by: 'block' as 'layer' }, 10), /precision\.switch_by must be one of model, layer, got "block"/);
+    assert.throws(() => checkAutoOptions({ ...ok, by: 'layer' }, 10), /switch_by 'layer' needs the number of precision-controlled layers/);
+    checkAutoOptions({ ...ok, by: 'layer', layers: 4 }, 10);
     checkAutoOptions(ok, 10);
+  });
+
+  it('by layer: every layer has its own noise mean and streak, and switches alone', () => {
+    const s = new AutoPrecisionSchedule({ probeEvery: 2, threshold: 0.5, patience: 2, noiseWeight: 1, by: 'layer', layers: 3 });
+    assert.equal(s.byLayer, true);
+    assert.deepEqual(s.levels(), ['half', 'half', 'half']);
+    const m = (layer: number, error: number, against: 'mixed' | 'full' = 'full') => ({ layer, error, noise: 1, against });
+    // layer 1 above the threshold twice, layer 0 once (then below), layer 2 never
+    let r = s.recordLayers(0, 1, [m(0, 0.6), m(1, 0.7), m(2, 0.1)])!;
+    assert.deepEqual(r.switched, []);
+    assert.deepEqual(r.probes.map((p) => [p.layer, p.ratio]), [[0, 0.6], [1, 0.7], [2, 0.1]]);
+    r = s.recordLayers(0, 3, [m(0, 0.2), m(1, 0.9), m(2, 0.1)])!;
+    assert.deepEqual(r.switched, [{ epoch: 0, step: 3, from: 'half', to: 'full', ratios: [0.7, 0.9], layer: 1 }]);
+    assert.deepEqual(s.levels(), ['half', 'full', 'half']);
+    assert.equal(s.level, 'half', 'the lowest layer');
+    assert.equal(s.isProbeStep(1), true);
+    // a layer in full is not measured any more; a non-finite measurement drops the whole probe
+    assert.throws(() => s.recordLayers(0, 5, [m(1, 0.1)]), /layer 1 is already in full precision/);
+    assert.throws(() => s.recordLayers(0, 5, [m(7, 0.1)]), /no layer 7 \(0…2\)/);
+    assert.equal(s.recordLayers(0, 5, [m(0, Number.NaN), m(2, 0.9)]), undefined);
+    assert.equal(s.getState().probes, 2);
+    r = s.recordLayers(1, 1, [m(0, 0.8, 'mixed'), m(2, 0.9)])!;
+    r = s.recordLayers(1, 3, [m(0, 0.8, 'mixed'), m(2, 0.9)])!;
+    assert.deepEqual(r.switched.map((w) => [w.layer, w.to]), [[0, 'mixed'], [2, 'full']]);
+    assert.deepEqual(s.levels(), ['mixed', 'full', 'full']);
+    // state round trip; a state saved for the whole model (or another layer count) is refused by name
+    const copy = new AutoPrecisionSchedule(s.o);
+    copy.setState(JSON.parse(JSON.stringify(s.getState())));
+    assert.deepEqual(copy.getState(), s.getState());
+    const whole = new AutoPrecisionSchedule({ probeEvery: 2, threshold: 0.5, patience: 2 });
+    assert.throws(() => whole.setState(s.getState()), /saved by layer over 3 layers, this run switches for the whole model \(precision\.switch_by\)/);
+    assert.throws(() => new AutoPrecisionSchedule({ ...s.o, layers: 2 }).setState(s.getState()), /saved by layer over 3 layers, this run switches by layer over 2 layers/);
+    assert.throws(() => copy.setState(whole.getState()), /saved for the whole model, this run switches by layer over 3 layers/);
+    assert.throws(() => whole.recordLayers(0, 1, []), /switches the whole model; use record/);
+    assert.throws(() => s.record(0, 1, 0.1, 1), /switches by layer; use recordLayers/);
+    assert.equal(whole.levels(), undefined);
   });
 
   it('levels and the relative difference', () => {

@@ -84,6 +84,36 @@ describe('automatic precision schedule', () => {
     assert.deepEqual(metrics(parts).map(strip), m.map(strip));
   });
 
+  it('by layer: probes and switches per layer, and a resumed run decides the same', () => {
+    const cfg = config('bylayer', { probe_every: 4, switch_threshold: 1e-9, switch_patience: 3, switch_by: 'layer' });
+    const whole = path.join(dir, 'bylayer-whole');
+    let r = mpno(['train', '--config', cfg, '--out', whole]);
+    assert.equal(r.status, 0, r.stderr);
+    for (const l of [0, 1]) {
+      assert.match(r.stdout, new RegExp(`layer ${l} precision full \\(automatic schedule by layer\\) from epoch 1, step 4: the precision error of its gradient against full was .* × its gradient noise in 3 probes in a row \\(threshold 1e-9\\)`));
+    }
+    const m = metrics(whole);
+    assert.deepEqual(m.map((e) => e.precision), [['half', 'half'], ['half', 'half'], ['full', 'full'], ['full', 'full']]); // an epoch's precision as it began
+    // one measurement per layer and probe, each on that layer's own gradient
+    const probes = m.flatMap((e) => e.probes) as (Rec['probes'][number] & { layer: number })[];
+    assert.deepEqual(probes.map((p) => [p.step, p.layer]), [[3, 0], [3, 1], [7, 0], [7, 1], [3, 0], [3, 1]]);
+    for (const p of probes) assert.ok(p.error > 0 && p.noise > 0 && Number.isFinite(p.ratio));
+    assert.notEqual(probes[0]!.error, probes[1]!.error);
+    // the same run by CLI flag, and resumed halfway
+    const parts = path.join(dir, 'bylayer-parts');
+    const noBy = config('bylayer-flag', { probe_every: 4, switch_threshold: 1e-9, switch_patience: 3 });
+    r = mpno(['train', '--config', noBy, '--switch-by', 'layer', '--out', parts, '--epochs', '1', '--quiet']);
+    assert.equal(r.status, 0, r.stderr);
+    r = mpno(['train', '--config', noBy, '--switch-by', 'layer', '--out', parts, '--resume', '--epochs', '4', '--quiet']);
+    assert.equal(r.status, 0, r.stderr);
+    const strip = (e: Rec) => ({ epoch: e.epoch, precision: e.precision, probes: e.probes, events: e.events, eval: e.eval });
+    assert.deepEqual(metrics(parts).map(strip), m.map(strip));
+    // resuming by model what was saved by layer is refused by name (the schedule's state refuses it too: test/precision)
+    r = mpno(['train', '--config', noBy, '--out', parts, '--resume', '--epochs', '5', '--quiet']);
+    assert.notEqual(r.status, 0);
+    assert.match(r.stderr, /--resume: the config differs from the checkpoint's .*precision\.switch_by: "layer" → \(unset\)/);
+  });
+
   it('names bad options', () => {
     const bad = (name: string, precision: Record<string, unknown>, re: RegExp, model: Record<string, unknown> = {}) => {
       const r = mpno(['train', '--config', config(name, precision, model), '--out', path.join(dir, name), '--quiet']);
@@ -93,6 +123,8 @@ describe('automatic precision schedule', () => {
     bad('every0', { probe_every: 0 }, /'precision\.probe_every' must be an integer ≥ 1, got 0/);
     bad('every9', { probe_every: 9 }, /precision\.probe_every = 9 is larger than an epoch \(8 training steps\)/);
     bad('thr0', { switch_threshold: 0 }, /'precision\.switch_threshold' must be a number > 0, got 0/);
+    bad('by', { switch_by: 'block' }, /'precision\.switch_by' must be 'model' or 'layer', got "block"/);
+    bad('byfixed', { schedule: 'half:0.5,full:0.5', switch_by: 'layer' }, /'precision\.switch_by' belongs to the automatic schedule/);
     bad('fixed', { schedule: 'half:0.5,full:0.5', probe_every: 2 }, /'precision\.probe_every' belongs to the automatic schedule/);
     bad('f64', {}, /precision\.schedule 'auto': model FNO has no precision-controlled layers to switch \(a float64 model runs in full precision\)/, { dtype: 'float64', stabilizer: null, amp: false, half_type: 'bfloat16' });
   });
