@@ -192,15 +192,22 @@ export function isPrecisionControlled(m: unknown): m is PrecisionControlled {
     && typeof (m as Partial<PrecisionControlled>).setPrecision === 'function';
 }
 
+/** Sets each precision-controlled layer to its own level (levels[i] for layer i), and AMP model-wide. */
+export function setLayerLevels(model: PrecisionControlled, levels: readonly BlockPrecision[], amp: boolean): void {
+  model.setPrecision({ amp });
+  levels.forEach((precision, layer) => model.setPrecision({ fno_block_precision: precision, layer }));
+}
+
 /**
- * Sets every layer of a model to its precision and helper state, applies a function and restores
- * the previous state (per-layer precisions and AMP), even when the function throws.
+ * Sets every layer of a model to a precision (or each layer to its own, `layers`) and AMP, applies a
+ * function and restores the previous state (per-layer precisions and AMP), even when the function throws.
  */
-export function withPrecision<T>(model: PrecisionControlled, p: { fno_block_precision: BlockPrecision; amp: boolean }, fn: () => T): T {
+export function withPrecision<T>(model: PrecisionControlled, p: { fno_block_precision: BlockPrecision; amp: boolean } | { layers: readonly BlockPrecision[]; amp: boolean }, fn: () => T): T {
   const saved = model.precisionReport().map((l) => l.precision);
   const { fno_block_precision: block, amp } = model.precisionPolicy;
   try {
-    model.setPrecision({ fno_block_precision: p.fno_block_precision, amp: p.amp });
+    if ('layers' in p) setLayerLevels(model, p.layers, p.amp);
+    else model.setPrecision({ fno_block_precision: p.fno_block_precision, amp: p.amp });
     return fn();
   } finally {
     model.setPrecision({ fno_block_precision: block, amp });

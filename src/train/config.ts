@@ -3,6 +3,7 @@ import path from 'node:path';
 import type { FNOOptions } from '../models/fno.js';
 import { modelFamily, validateModel } from '../models/registry.js';
 import { isAutoSchedule, parsePrecisionSchedule } from '../precision/schedule.js';
+import { AUTO_SWITCH_BY, type AutoSwitchBy } from '../precision/auto.js';
 import { type DataSource, sourceFile, validateSource } from '../data/sources.js';
 
 /** A training run's configuration (JSON file; paths relative to the file). */
@@ -75,7 +76,7 @@ export interface RunConfig {
     /** … for this many probes in a row (default 3). */
     switch_patience?: number | null;
     /** … switching the whole 'model' (default) or each 'layer' on its own. */
-    switch_by?: 'model' | 'layer' | null;
+    switch_by?: AutoSwitchBy | null;
     /** Demote a Fourier layer after this many overflowing forward passes. */
     fallback_after?: number | null;
   };
@@ -307,8 +308,8 @@ export function validateConfig(raw: unknown, file: string): RunConfig {
     if (p.probe_every != null) num(p.probe_every, 'precision.probe_every', file, { int: true, min: 1 });
     if (p.switch_threshold != null) num(p.switch_threshold, 'precision.switch_threshold', file, { gt: 0 });
     if (p.switch_patience != null) num(p.switch_patience, 'precision.switch_patience', file, { int: true, min: 1 });
-    if (p.switch_by != null && p.switch_by !== 'model' && p.switch_by !== 'layer') {
-      throw new RangeError(`${file}: 'precision.switch_by' must be 'model' or 'layer', got ${JSON.stringify(p.switch_by)}`);
+    if (p.switch_by != null && !AUTO_SWITCH_BY.includes(p.switch_by)) {
+      throw new RangeError(`${file}: 'precision.switch_by' must be ${AUTO_SWITCH_BY.map((b) => `'${b}'`).join(' or ')}, got ${JSON.stringify(p.switch_by)}`);
     }
   }
   return c;

@@ -5,7 +5,7 @@ import { type BlockPrecision, type PrecisionControlled, demote } from '../precis
 import type { GradScaler, GradScalerState } from '../precision/scaler.js';
 import { type EpochSchedule, applySavedPrecision, precisionAt } from '../precision/schedule.js';
 import { type AutoPrecisionSchedule, type AutoProbe, levelAbove } from '../precision/auto.js';
-import { withPrecision } from '../precision/policy.js';
+import { setLayerLevels, withPrecision } from '../precision/policy.js';
 import { relativeDifference } from '../core/norms.js';
 import { Variable, backward, disposeGraph, noGrad, tidy } from '../autograd/variable.js';
 import type { DataLoader, UnitGaussianNormalizer } from '../data/dataset.js';
@@ -86,12 +86,6 @@ export interface EpochRecord {
   graphs?: GraphStats;
   /** The automatic schedule's probes of the epoch. */
   probes?: AutoProbe[];
-}
-
-/** Sets each precision-controlled layer to its level, and AMP model-wide. */
-function setLevels(model: PrecisionControlled, levels: readonly BlockPrecision[], amp: boolean): void {
-  model.setPrecision({ amp });
-  levels.forEach((precision, layer) => model.setPrecision({ fno_block_precision: precision, layer }));
 }
 
 /** Mixed-precision controls of a run. */
@@ -187,6 +181,11 @@ export class Trainer {
     return level === 'full' ? false : pc.ampInHalfPhases ?? pc.model.precisionPolicy.amp;
   }
 
+  /** AMP with layers at these levels: on while any layer is below full (the run's setting), off in full. */
+  private ampOfLevels(levels: readonly BlockPrecision[]): boolean {
+    return this.ampAt(levels.some((l) => l !== 'full') ? 'half' : 'full');
+  }
+
   /** Puts the model at a level of the automatic schedule (with AMP below full) unless it is there already. */
   private applyLevel(level: BlockPrecision, event: string): void {
     const pc = this.o.precision!;
@@ -203,10 +202,10 @@ export class Trainer {
    */
   private applyLevels(levels: readonly BlockPrecision[], event: string): void {
     const pc = this.o.precision!;
-    const amp = this.ampAt(levels.some((l) => l !== 'full') ? 'half' : 'full');
+    const amp = this.ampOfLevels(levels);
     const now = pc.model.precisionReport();
     if (pc.model.precisionPolicy.amp === amp && now.every((l, i) => l.precision === levels[i])) return;
-    setLevels(pc.model, levels, amp);
+    setLayerLevels(pc.model, levels, amp);
     this.events.push(event);
   }
 
@@ -335,24 +334,14 @@ export class Trainer {
     };
     const g = this.gradients();
     const scale = pc.scaler?.scale ?? 1;
-    const gradientAt = (at: readonly BlockPrecision[]): Float64Array[] => this.probeGradient(() => {
-      const saved = pc.model.precisionReport().map((l) => l.precision);
-      const amp = pc.model.precisionPolicy.amp;
-      const block = pc.model.precisionPolicy.fno_block_precision;
-      try {
-        setLevels(pc.model, at, this.ampAt(at.some((l) => l !== 'full') ? 'half' : 'full'));
-        this.probeBackward(forward, scale);
-      } finally {
-        pc.model.setPrecision({ fno_block_precision: block, amp });
-        saved.forEach((precision, layer) => pc.model.setPrecision({ fno_block_precision: precision, layer }));
-      }
-    });
+    const gradientAt = (at: readonly BlockPrecision[]): Float64Array[] => this.probeGradient(() => withPrecision(pc.model, { layers: at, amp: this.ampOfLevels(at) }, () => this.probeBackward(forward, scale)));
     let ups = levels.map((l) => (l === 'full' ? l : nextUp(l)));
     let h = gradientAt(ups);
     // bit-identical as a whole: the levels moved to compute what the ones below do (half and mixed
     // under AMP); remembered, and the levels above compared
-    while (relativeDifference(g, h, 1, 1 / scale) === 0 && ups.some((u, i) => u !== 'full' && levels[i] !== 'full')) {
-      for (let i = 0; i < ups.length; i++) if (levels[i] !== 'full' && ups[i] !== 'full') this.alike.add(ups[i]!);
+    // (a layer already in full has 'full' in ups too)
+    while (relativeDifference(g, h, 1, 1 / scale) === 0 && ups.some((u) => u !== 'full')) {
+      for (const u of ups) if (u !== 'full') this.alike.add(u);
       ups = levels.map((l) => (l === 'full' ? l : nextUp(l)));
       h = gradientAt(ups);
     }
