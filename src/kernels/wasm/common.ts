@@ -45,6 +45,15 @@ export const DT_BF16: i32 = 2;
   return (x + 0x7fff + ((x >> 16) & 1)) >> 16;
 }
 
+/**
+ * a where the lanes of mask are all ones, b where they are all zeros (mask: a comparison's result): one
+ * blend in the relaxed-SIMD build (its lane select is exact for such masks), a bitwise select otherwise.
+ */
+@inline export function sel(a: v128, b: v128, mask: v128): v128 {
+  if (ASC_FEATURE_RELAXED_SIMD) return i32x4.relaxed_laneselect(a, b, mask);
+  return v128.bitselect(a, b, mask);
+}
+
 // ---- SIMD codecs on 4 lanes (i32x4 of 16-bit codes <-> f32x4) ----
 
 @inline export function decF16x4(h: v128): v128 {
@@ -56,7 +65,7 @@ export const DT_BF16: i32 = 2;
   let o = i32x4.add(i32x4.shl(em, 13), ki(I_112s23));
   o = i32x4.add(o, v128.and(i32x4.gt_s(em, ki(I_0x7bff)), ki(I_112s23)));
   const sub = f32x4.mul(f32x4.convert_i32x4_s(em), kf(F_5_9604644775390625eM8));
-  o = v128.bitselect(sub, o, i32x4.lt_s(em, ki(I_0x400)));
+  o = sel(sub, o, i32x4.lt_s(em, ki(I_0x400)));
   return v128.or(o, sign);
 }
 
@@ -68,10 +77,10 @@ export const DT_BF16: i32 = 2;
   const odd = v128.and(i32x4.shr_u(x, 13), ki(I_1));
   const norm = i32x4.shr_u(i32x4.add(i32x4.add(x, ki(I_0xc8000fff)), odd), 13);
   const small = i32x4.sub(f32x4.add(x, kf(F_0_5)), ki(I_0x3f000000));
-  let o = v128.bitselect(small, norm, i32x4.lt_s(x, ki(I_0x38800000)));
+  let o = sel(small, norm, i32x4.lt_s(x, ki(I_0x38800000)));
   // ≥ 65520 rounds to Inf; NaN stays a quiet NaN (0x7e00)
   const big = v128.or(ki(I_0x7c00), v128.and(i32x4.gt_s(x, ki(I_0x7f800000)), ki(I_0x200)));
-  o = v128.bitselect(big, o, i32x4.gt_s(x, ki(I_0x477fffff)));
+  o = sel(big, o, i32x4.gt_s(x, ki(I_0x477fffff)));
   return v128.or(o, sign);
 }
 
@@ -83,8 +92,7 @@ export const DT_BF16: i32 = 2;
   const odd = v128.and(i32x4.shr_u(f, 16), ki(I_1));
   const r = i32x4.shr_u(i32x4.add(i32x4.add(f, ki(I_0x7fff)), odd), 16);
   const nan = v128.or(i32x4.shr_u(f, 16), ki(I_0x40));
-  const isNan = i32x4.gt_u(v128.and(f, ki(I_0x7fffffff)), ki(I_0x7f800000));
-  return v128.bitselect(nan, r, isNan);
+  return sel(nan, r, f32x4.ne(f, f)); // NaN: kept quiet (the rounding add could carry it into Inf or −0)
 }
 
 // ---- dtype-generic 4-lane load/store (element index i, 4 elements) ----

@@ -3,12 +3,13 @@
 // in f32x4 SIMD, and rounded once into the output dtype. The scalar tail runs the same vector math on a
 // splatted lane, so the tail and the body give bit-identical results. Nothing is written past n.
 //
-// Accuracy (relative, against float64): exp/tanh/gelu are within a few f32 ulps. Where the exp
+// Accuracy (relative, against float64): exp/tanh/gelu are within a few f32 ulps (an erf gelu whose result
+// is rounded to 16 bits: within 1e-5 before that rounding, see X0…X5). Where the exp
 // argument is large and itself the result of f32 arithmetic (−x²/2 in gelu-erf, −2u in gelu-tanh),
 // its absolute error would turn into a relative error of the result of up to ~1e-5 near |arg| ≈ 87;
 // those arguments are therefore formed and range-reduced in f64x2 lanes (expW), and only the reduced
 // argument r ∈ [−ln2/2, ln2/2] goes through the f32 polynomial.
-import { DT_BF16, DT_F16, DT_F32, load1, load4, store1, store4, store8 } from "./common";
+import { DT_BF16, DT_F16, DT_F32, load1, load4, sel, store1, store4, store8 } from "./common";
 
 // ---- vector math helpers ----
 //
@@ -61,6 +62,26 @@ const T_Q1: f32 = 0.4668130379506906;
 const T_Q2: f32 = 0.025727915042412664;
 const T_Q3: f32 = 0.00032220041651951937;
 const T_Q4: f32 = 7.418875364038999e-07;
+
+// For 16-bit outputs (scripts/fit-gelu16.py): the result is rounded to 8 or 11 significant bits, so
+// erf-gelu's transcendental parts need a relative error of about 1e-6, not f32's 1e-7, and no exact
+// argument split: exp(−x²/2) = 2^t, t = −x²·log2(e)/2 formed in f32, 2^f on f ∈ [−½, ½] a degree-5
+// polynomial (X0…X5, 7.6e-8); R(|x|) = t·L(t), t = 1/(1 + |x|/4), L of degree 6 (L0…L6, 2.5e-6 on
+// [0, 13.4]). Evaluated in f32, erfc(|x|/√2) and gelu are within 1e-5 relative (3e-6 where |x| ≤ 3),
+// against half an ulp of 2.4e-4 (fp16) or 2e-3 (bf16).
+const X0: f32 = 1.000000071529566;
+const X1: f32 = 0.6931469672387883;
+const X2: f32 = 0.240221203077417;
+const X3: f32 = 0.05550713317452232;
+const X4: f32 = 0.009675511079238653;
+const X5: f32 = 0.001327636344056172;
+const L0: f32 = 0.19861442685206468;
+const L1: f32 = 0.21256558778588164;
+const L2: f32 = 0.10534546137789993;
+const L3: f32 = 0.42985797584502483;
+const L4: f32 = -0.3650395177018008;
+const L5: f32 = 0.57286677439911;
+const L6: f32 = -0.15420821815023905;
 
 const INV_SQRT_2PI: f32 = 0.3989422804014327;
 // gelu tanh form: u = √(2/π)·(x + C3·x³); K2 = 2·√(2/π)
@@ -214,15 +235,59 @@ const K2_D: f64 = 1.5957691216057308;
   return erfcHalfFromE(x, expHalfSqV(x));
 }
 
+/**
+ * exp(−x²/2) for 16-bit results: 2^t, t = −x²·log2(e)/2 clamped to −127 (2^−127 and below give 0), split
+ * into an integer n and f ∈ [−½, ½] (2^f by X0…X5). NaN stays NaN, ±Inf gives 0.
+ */
+@inline function expHalfSqLowV(x: v128): v128 {
+  const t = f32x4.pmax(f32x4.mul(f32x4.mul(x, x), kf(F_MHALF_LOG2E)), kf(F_M127)); // ±Inf: −127
+  const tm = f32x4.add(t, kf(F_MAGIC));
+  const f = f32x4.sub(t, f32x4.sub(tm, kf(F_MAGIC)));
+  const f2 = f32x4.mul(f, f);
+  const p = madd(lin(kf(F_X0), kf(F_X1), f), f2, madd(lin(kf(F_X2), kf(F_X3), f), f2, lin(kf(F_X4), kf(F_X5), f)));
+  const s = i32x4.shl(i32x4.max_s(i32x4.add(i32x4.sub(tm, ki(I_MAGIC_BITS)), ki(I_127)), i32x4.splat(0)), 23);
+  return f32x4.mul(p, s);
+}
+
+/** erfc(|x|/√2) = R(|x|)·E for 16-bit results, R = t·L(t), t = 1/(1 + |x|/4) (see L0…L6). */
+@inline function erfcHalfLowFromE(x: v128, E: v128): v128 {
+  const t = f32x4.div(kf(F_1), madd(kf(F_1), f32x4.abs(x), kf(F_0_25)));
+  const t2 = f32x4.mul(t, t);
+  const q = madd(lin(kf(F_L0), kf(F_L1), t), t2, madd(lin(kf(F_L2), kf(F_L3), t), t2, madd(lin(kf(F_L4), kf(F_L5), t), t2, kf(F_L6))));
+  return f32x4.mul(f32x4.mul(t, q), E);
+}
+
+/**
+ * x clamped to ±20 (NaN stays NaN), for the 16-bit gelu's value and derivative: beyond it they are x or 0
+ * and 1 or 0 in every dtype, and the clamp keeps Inf·0 out of them.
+ */
+@inline function clamp20(x: v128): v128 {
+  return f32x4.pmax(f32x4.pmin(x, kf(F_20)), kf(F_M20));
+}
+
+/** The 16-bit gelu from erfc = erfc(|x|/√2) (of the low core): x·Φ(x). */
+@inline function geluLowFromErfc(x: v128, erfc: v128): v128 {
+  const h = f32x4.mul(f32x4.mul(clamp20(x), kf(F_0_5)), erfc);
+  return sel(h, f32x4.sub(x, h), f32x4.lt(x, f32x4.splat(0)));
+}
+
+/** The 16-bit gelu′ = Φ(x) + x·φ(x) from the low core (erfc and E = exp(−x²/2)). */
+@inline function geluLowGrad(x: v128, erfc: v128, E: v128): v128 {
+  const a = f32x4.mul(erfc, kf(F_0_5));
+  const bE = f32x4.mul(f32x4.mul(clamp20(x), kf(F_INV_SQRT_2PI)), E);
+  return sel(f32x4.add(a, bE), f32x4.add(kf(F_1), f32x4.sub(bE, a)), f32x4.lt(x, f32x4.splat(0)));
+}
+
 /** 0.5·x·(1 + erf(x/√2)) from erfc = erfc(|x|/√2). */
 @inline function geluErfFromErfc(x: v128, erfc: v128): v128 {
   const h = v128.andnot(f32x4.mul(f32x4.mul(x, kf(F_0_5)), erfc), isInf(x));
   // x < 0: 0.5·x·erfc(|x|/√2); x ≥ 0: 0.5·x·(2 − erfc(x/√2)) = x − h
-  return v128.bitselect(h, f32x4.sub(x, h), f32x4.lt(x, f32x4.splat(0)));
+  return sel(h, f32x4.sub(x, h), f32x4.lt(x, f32x4.splat(0)));
 }
 
-/** 0.5·x·(1 + erf(x/√2)). */
-@inline export function geluErfV(x: v128): v128 {
+/** 0.5·x·(1 + erf(x/√2)); low: accurate enough for a 16-bit result (see X0…X5), not for f32. */
+@inline export function geluErfV(x: v128, low: bool = false): v128 {
+  if (low) return geluLowFromErfc(x, erfcHalfLowFromE(x, expHalfSqLowV(x)));
   return geluErfFromErfc(x, erfcHalfV(x));
 }
 
@@ -254,7 +319,7 @@ const K2_D: f64 = 1.5957691216057308;
  */
 @inline function saturateGrad(x: v128, d: v128): v128 {
   const big = f32x4.ge(f32x4.abs(x), kf(F_20));
-  return v128.bitselect(v128.and(f32x4.gt(x, f32x4.splat(0)), kf(F_1)), d, big);
+  return sel(v128.and(f32x4.gt(x, f32x4.splat(0)), kf(F_1)), d, big);
 }
 
 /**
@@ -265,7 +330,7 @@ const K2_D: f64 = 1.5957691216057308;
   const a = f32x4.mul(erfc, kf(F_0_5)); // Φ(−|x|)
   const bE = f32x4.mul(f32x4.mul(x, kf(F_INV_SQRT_2PI)), E); // x·φ(x)
   // x < 0: Φ(−|x|) + x·φ(x); x ≥ 0: 1 − Φ(−|x|) + x·φ(x)
-  const d = v128.bitselect(f32x4.add(a, bE), f32x4.add(kf(F_1), f32x4.sub(bE, a)), f32x4.lt(x, f32x4.splat(0)));
+  const d = sel(f32x4.add(a, bE), f32x4.add(kf(F_1), f32x4.sub(bE, a)), f32x4.lt(x, f32x4.splat(0)));
   return saturateGrad(x, d);
 }
 
@@ -283,27 +348,34 @@ const K2_D: f64 = 1.5957691216057308;
 // passes that keep the derivative for the backward compute both from one core; the value is
 // bit-identical to geluErfV / geluTanhV, the derivative to what unaryBackward uses.
 
-/** The exp of gelu's core (erf form if erfForm, else tanh form). */
-@inline export function geluCoreV(erfForm: bool, x: v128): v128 {
-  return erfForm ? expHalfSqV(x) : geluTanhE(x);
+/**
+ * The exp of gelu's core (erf form if erfForm, else tanh form); low (erf form): for results that are
+ * rounded to 16 bits (a cheaper, less accurate core; see X0…X5).
+ */
+@inline export function geluCoreV(erfForm: bool, low: bool, x: v128): v128 {
+  if (erfForm) return low ? expHalfSqLowV(x) : expHalfSqV(x);
+  return geluTanhE(x);
 }
 
 /** The second part of the core from the first: erfc(|x|/√2) in the erf form. */
-@inline export function geluCore2V(erfForm: bool, x: v128, c: v128): v128 {
-  return erfForm ? erfcHalfFromE(x, c) : c;
+@inline export function geluCore2V(erfForm: bool, low: bool, x: v128, c: v128): v128 {
+  if (erfForm) return low ? erfcHalfLowFromE(x, c) : erfcHalfFromE(x, c);
+  return c;
 }
 
-@inline export function geluFromCoreV(erfForm: bool, x: v128, c: v128, c2: v128): v128 {
-  return erfForm ? geluErfFromErfc(x, c2) : geluTanhFromE(x, c);
+@inline export function geluFromCoreV(erfForm: bool, low: bool, x: v128, c: v128, c2: v128): v128 {
+  if (erfForm) return low ? geluLowFromErfc(x, c2) : geluErfFromErfc(x, c2);
+  return geluTanhFromE(x, c);
 }
 
-@inline export function geluGradFromCoreV(erfForm: bool, x: v128, c: v128, c2: v128): v128 {
-  return erfForm ? geluErfGradFromParts(x, c2, c) : geluTanhGradFromE(x, c);
+@inline export function geluGradFromCoreV(erfForm: bool, low: bool, x: v128, c: v128, c2: v128): v128 {
+  if (erfForm) return low ? geluLowGrad(x, c2, c) : geluErfGradFromParts(x, c2, c);
+  return geluTanhGradFromE(x, c);
 }
 
-@inline function geluErfGradV(x: v128): v128 {
-  const E = expHalfSqV(x);
-  return geluErfGradFromParts(x, erfcHalfFromE(x, E), E);
+@inline function geluErfGradV(x: v128, low: bool): v128 {
+  const c = geluCoreV(true, low, x);
+  return geluGradFromCoreV(true, low, x, c, geluCore2V(true, low, x, c));
 }
 
 @inline function geluTanhGradV(x: v128): v128 {
@@ -318,18 +390,19 @@ const K2_D: f64 = 1.5957691216057308;
   return f32x4.mul(a, b);
 }
 
-@inline function unaryV(op: i32, x: v128, p0: v128, p1: v128): v128 {
+/** low: the result is rounded to a 16-bit dtype (erf-gelu then uses its cheaper 16-bit core). */
+@inline function unaryV(op: i32, low: bool, x: v128, p0: v128, p1: v128): v128 {
   if (op == 0) return f32x4.mul(x, p0);
   if (op == 1) return tanhV(x);
-  if (op == 2) return geluErfV(x);
+  if (op == 2) return geluErfV(x, low);
   if (op == 3) return geluTanhV(x);
   return f32x4.min(f32x4.max(x, p0), p1);
 }
 
-@inline function unaryBackwardV(op: i32, x: v128, dy: v128, p0: v128, p1: v128): v128 {
+@inline function unaryBackwardV(op: i32, low: bool, x: v128, dy: v128, p0: v128, p1: v128): v128 {
   if (op == 1) return f32x4.mul(dy, f32x4.mul(f32x4.sub(kf(F_1), x), f32x4.add(kf(F_1), x)));
   if (op == 5 || op == 6) return f32x4.mul(dy, sech2V(x));
-  if (op == 2) return f32x4.mul(dy, geluErfGradV(x));
+  if (op == 2) return f32x4.mul(dy, geluErfGradV(x, low));
   if (op == 3) return f32x4.mul(dy, geluTanhGradV(x));
   return v128.and(dy, v128.and(f32x4.ge(x, p0), f32x4.le(x, p1)));
 }
@@ -379,7 +452,7 @@ export function binary(op: i32, a: usize, aDt: i32, b: usize, bDt: i32, out: usi
   else binaryLoop(2, a, aDt, b, bDt, out, outDt, n);
 }
 
-@inline function unaryBody(op: i32, x: usize, xDt: i32, out: usize, outDt: i32, n: i32, p0: f32, p1: f32): void {
+@inline function unaryBody(op: i32, low: bool, x: usize, xDt: i32, out: usize, outDt: i32, n: i32, p0: f32, p1: f32): void {
   const v0 = f32x4.splat(p0);
   const v1 = f32x4.splat(p1);
   let i: i32 = 0;
@@ -387,25 +460,25 @@ export function binary(op: i32, a: usize, aDt: i32, b: usize, bDt: i32, out: usi
     const k = <usize>i;
     const a = load4(x, k, xDt);
     const b = load4(x, k + 4, xDt);
-    store8(out, k, outDt, unaryV(op, a, v0, v1), unaryV(op, b, v0, v1));
+    store8(out, k, outDt, unaryV(op, low, a, v0, v1), unaryV(op, low, b, v0, v1));
   }
   for (; i + 4 <= n; i += 4) {
     const k = <usize>i;
-    store4(out, k, outDt, unaryV(op, load4(x, k, xDt), v0, v1));
+    store4(out, k, outDt, unaryV(op, low, load4(x, k, xDt), v0, v1));
   }
   for (; i < n; i++) {
     const k = <usize>i;
-    store1(out, k, outDt, f32x4.extract_lane(unaryV(op, f32x4.splat(load1(x, k, xDt)), v0, v1), 0));
+    store1(out, k, outDt, f32x4.extract_lane(unaryV(op, low, f32x4.splat(load1(x, k, xDt)), v0, v1), 0));
   }
 }
 
 @inline function unaryLoop(op: i32, x: usize, xDt: i32, out: usize, outDt: i32, n: i32, p0: f32, p1: f32): void {
   if (xDt == outDt) {
-    if (xDt == DT_F32) unaryBody(op, x, DT_F32, out, DT_F32, n, p0, p1);
-    else if (xDt == DT_F16) unaryBody(op, x, DT_F16, out, DT_F16, n, p0, p1);
-    else unaryBody(op, x, DT_BF16, out, DT_BF16, n, p0, p1);
+    if (xDt == DT_F32) unaryBody(op, false, x, DT_F32, out, DT_F32, n, p0, p1);
+    else if (xDt == DT_F16) unaryBody(op, false, x, DT_F16, out, DT_F16, n, p0, p1);
+    else unaryBody(op, false, x, DT_BF16, out, DT_BF16, n, p0, p1);
   } else {
-    unaryBody(op, x, xDt, out, outDt, n, p0, p1);
+    unaryBody(op, false, x, xDt, out, outDt, n, p0, p1);
   }
 }
 
@@ -416,18 +489,27 @@ export function binary(op: i32, a: usize, aDt: i32, b: usize, bDt: i32, out: usi
 // operand has one dtype and one for the other mixes: V8 compiled these latency-bound loops measurably
 // slower inside one function holding several of them (tanh f32: 1.6 ns/element with every op's loops,
 // 1.1 with one op's four, 0.75 alone).
-@noinline function unaryTanhF32(x: usize, out: usize, n: i32): void { unaryBody(1, x, DT_F32, out, DT_F32, n, 0, 0); }
-@noinline function unaryTanhF16(x: usize, out: usize, n: i32): void { unaryBody(1, x, DT_F16, out, DT_F16, n, 0, 0); }
-@noinline function unaryTanhBf16(x: usize, out: usize, n: i32): void { unaryBody(1, x, DT_BF16, out, DT_BF16, n, 0, 0); }
-@noinline function unaryTanhMix(x: usize, xDt: i32, out: usize, outDt: i32, n: i32): void { unaryBody(1, x, xDt, out, outDt, n, 0, 0); }
-@noinline function unaryGeluErfF32(x: usize, out: usize, n: i32): void { unaryBody(2, x, DT_F32, out, DT_F32, n, 0, 0); }
-@noinline function unaryGeluErfF16(x: usize, out: usize, n: i32): void { unaryBody(2, x, DT_F16, out, DT_F16, n, 0, 0); }
-@noinline function unaryGeluErfBf16(x: usize, out: usize, n: i32): void { unaryBody(2, x, DT_BF16, out, DT_BF16, n, 0, 0); }
-@noinline function unaryGeluErfMix(x: usize, xDt: i32, out: usize, outDt: i32, n: i32): void { unaryBody(2, x, xDt, out, outDt, n, 0, 0); }
-@noinline function unaryGeluTanhF32(x: usize, out: usize, n: i32): void { unaryBody(3, x, DT_F32, out, DT_F32, n, 0, 0); }
-@noinline function unaryGeluTanhF16(x: usize, out: usize, n: i32): void { unaryBody(3, x, DT_F16, out, DT_F16, n, 0, 0); }
-@noinline function unaryGeluTanhBf16(x: usize, out: usize, n: i32): void { unaryBody(3, x, DT_BF16, out, DT_BF16, n, 0, 0); }
-@noinline function unaryGeluTanhMix(x: usize, xDt: i32, out: usize, outDt: i32, n: i32): void { unaryBody(3, x, xDt, out, outDt, n, 0, 0); }
+@noinline function unaryTanhF32(x: usize, out: usize, n: i32): void { unaryBody(1, false, x, DT_F32, out, DT_F32, n, 0, 0); }
+@noinline function unaryTanhF16(x: usize, out: usize, n: i32): void { unaryBody(1, true, x, DT_F16, out, DT_F16, n, 0, 0); }
+@noinline function unaryTanhBf16(x: usize, out: usize, n: i32): void { unaryBody(1, true, x, DT_BF16, out, DT_BF16, n, 0, 0); }
+@noinline function unaryTanhMix(x: usize, xDt: i32, out: usize, outDt: i32, n: i32): void {
+  if (outDt == DT_F32) unaryBody(1, false, x, xDt, out, DT_F32, n, 0, 0);
+  else unaryBody(1, true, x, xDt, out, outDt, n, 0, 0);
+}
+@noinline function unaryGeluErfF32(x: usize, out: usize, n: i32): void { unaryBody(2, false, x, DT_F32, out, DT_F32, n, 0, 0); }
+@noinline function unaryGeluErfF16(x: usize, out: usize, n: i32): void { unaryBody(2, true, x, DT_F16, out, DT_F16, n, 0, 0); }
+@noinline function unaryGeluErfBf16(x: usize, out: usize, n: i32): void { unaryBody(2, true, x, DT_BF16, out, DT_BF16, n, 0, 0); }
+@noinline function unaryGeluErfMix(x: usize, xDt: i32, out: usize, outDt: i32, n: i32): void {
+  if (outDt == DT_F32) unaryBody(2, false, x, xDt, out, DT_F32, n, 0, 0);
+  else unaryBody(2, true, x, xDt, out, outDt, n, 0, 0);
+}
+@noinline function unaryGeluTanhF32(x: usize, out: usize, n: i32): void { unaryBody(3, false, x, DT_F32, out, DT_F32, n, 0, 0); }
+@noinline function unaryGeluTanhF16(x: usize, out: usize, n: i32): void { unaryBody(3, true, x, DT_F16, out, DT_F16, n, 0, 0); }
+@noinline function unaryGeluTanhBf16(x: usize, out: usize, n: i32): void { unaryBody(3, true, x, DT_BF16, out, DT_BF16, n, 0, 0); }
+@noinline function unaryGeluTanhMix(x: usize, xDt: i32, out: usize, outDt: i32, n: i32): void {
+  if (outDt == DT_F32) unaryBody(3, false, x, xDt, out, DT_F32, n, 0, 0);
+  else unaryBody(3, true, x, xDt, out, outDt, n, 0, 0);
+}
 
 /** The transcendental op's function for these dtypes (op 1 tanh, 2 gelu erf form, 3 gelu tanh form). */
 @inline function unaryFast(op: i32, x: usize, xDt: i32, out: usize, outDt: i32, n: i32): void {
@@ -460,7 +542,7 @@ export function unary(op: i32, x: usize, xDt: i32, out: usize, outDt: i32, n: i3
 }
 
 @inline function backwardBody(
-  op: i32, x: usize, xDt: i32, dy: usize, dyDt: i32, dx: usize, dxDt: i32, n: i32, p0: f32, p1: f32,
+  op: i32, low: bool, x: usize, xDt: i32, dy: usize, dyDt: i32, dx: usize, dxDt: i32, n: i32, p0: f32, p1: f32,
 ): void {
   const v0 = f32x4.splat(p0);
   const v1 = f32x4.splat(p1);
@@ -471,8 +553,8 @@ export function unary(op: i32, x: usize, xDt: i32, out: usize, outDt: i32, n: i3
     const xb = load4(x, k + 4, xDt);
     const ya = load4(dy, k, dyDt);
     const yb = load4(dy, k + 4, dyDt);
-    let ra = unaryBackwardV(op, xa, ya, v0, v1);
-    let rb = unaryBackwardV(op, xb, yb, v0, v1);
+    let ra = unaryBackwardV(op, low, xa, ya, v0, v1);
+    let rb = unaryBackwardV(op, low, xb, yb, v0, v1);
     if (op == 6) {
       ra = f32x4.add(load4(dx, k, dxDt), ra);
       rb = f32x4.add(load4(dx, k + 4, dxDt), rb);
@@ -481,13 +563,13 @@ export function unary(op: i32, x: usize, xDt: i32, out: usize, outDt: i32, n: i3
   }
   for (; i + 4 <= n; i += 4) {
     const k = <usize>i;
-    let r = unaryBackwardV(op, load4(x, k, xDt), load4(dy, k, dyDt), v0, v1);
+    let r = unaryBackwardV(op, low, load4(x, k, xDt), load4(dy, k, dyDt), v0, v1);
     if (op == 6) r = f32x4.add(load4(dx, k, dxDt), r);
     store4(dx, k, dxDt, r);
   }
   for (; i < n; i++) {
     const k = <usize>i;
-    let r = unaryBackwardV(op, f32x4.splat(load1(x, k, xDt)), f32x4.splat(load1(dy, k, dyDt)), v0, v1);
+    let r = unaryBackwardV(op, low, f32x4.splat(load1(x, k, xDt)), f32x4.splat(load1(dy, k, dyDt)), v0, v1);
     if (op == 6) r = f32x4.add(f32x4.splat(load1(dx, k, dxDt)), r);
     store1(dx, k, dxDt, f32x4.extract_lane(r, 0));
   }
@@ -497,11 +579,11 @@ export function unary(op: i32, x: usize, xDt: i32, out: usize, outDt: i32, n: i3
   op: i32, x: usize, xDt: i32, dy: usize, dyDt: i32, dx: usize, dxDt: i32, n: i32, p0: f32, p1: f32,
 ): void {
   if (xDt == dyDt && xDt == dxDt) {
-    if (xDt == DT_F32) backwardBody(op, x, DT_F32, dy, DT_F32, dx, DT_F32, n, p0, p1);
-    else if (xDt == DT_F16) backwardBody(op, x, DT_F16, dy, DT_F16, dx, DT_F16, n, p0, p1);
-    else backwardBody(op, x, DT_BF16, dy, DT_BF16, dx, DT_BF16, n, p0, p1);
+    if (xDt == DT_F32) backwardBody(op, false, x, DT_F32, dy, DT_F32, dx, DT_F32, n, p0, p1);
+    else if (xDt == DT_F16) backwardBody(op, false, x, DT_F16, dy, DT_F16, dx, DT_F16, n, p0, p1);
+    else backwardBody(op, false, x, DT_BF16, dy, DT_BF16, dx, DT_BF16, n, p0, p1);
   } else {
-    backwardBody(op, x, xDt, dy, dyDt, dx, dxDt, n, p0, p1);
+    backwardBody(op, false, x, xDt, dy, dyDt, dx, dxDt, n, p0, p1);
   }
 }
 
@@ -511,26 +593,41 @@ export function unary(op: i32, x: usize, xDt: i32, out: usize, outDt: i32, n: i3
  * (dx = dy·sech²(x), recomputed), 6 the same added to dx (dx += dy·sech²(x)).
  */
 // The backward forms, split the same way as unary's.
-@noinline function backwardTanhF32(x: usize, dy: usize, dx: usize, n: i32): void { backwardBody(1, x, DT_F32, dy, DT_F32, dx, DT_F32, n, 0, 0); }
-@noinline function backwardTanhF16(x: usize, dy: usize, dx: usize, n: i32): void { backwardBody(1, x, DT_F16, dy, DT_F16, dx, DT_F16, n, 0, 0); }
-@noinline function backwardTanhBf16(x: usize, dy: usize, dx: usize, n: i32): void { backwardBody(1, x, DT_BF16, dy, DT_BF16, dx, DT_BF16, n, 0, 0); }
-@noinline function backwardTanhMix(x: usize, xDt: i32, dy: usize, dyDt: i32, dx: usize, dxDt: i32, n: i32): void { backwardBody(1, x, xDt, dy, dyDt, dx, dxDt, n, 0, 0); }
-@noinline function backwardSech2F32(x: usize, dy: usize, dx: usize, n: i32): void { backwardBody(5, x, DT_F32, dy, DT_F32, dx, DT_F32, n, 0, 0); }
-@noinline function backwardSech2F16(x: usize, dy: usize, dx: usize, n: i32): void { backwardBody(5, x, DT_F16, dy, DT_F16, dx, DT_F16, n, 0, 0); }
-@noinline function backwardSech2Bf16(x: usize, dy: usize, dx: usize, n: i32): void { backwardBody(5, x, DT_BF16, dy, DT_BF16, dx, DT_BF16, n, 0, 0); }
-@noinline function backwardSech2Mix(x: usize, xDt: i32, dy: usize, dyDt: i32, dx: usize, dxDt: i32, n: i32): void { backwardBody(5, x, xDt, dy, dyDt, dx, dxDt, n, 0, 0); }
-@noinline function backwardSech2AccF32(x: usize, dy: usize, dx: usize, n: i32): void { backwardBody(6, x, DT_F32, dy, DT_F32, dx, DT_F32, n, 0, 0); }
-@noinline function backwardSech2AccF16(x: usize, dy: usize, dx: usize, n: i32): void { backwardBody(6, x, DT_F16, dy, DT_F16, dx, DT_F16, n, 0, 0); }
-@noinline function backwardSech2AccBf16(x: usize, dy: usize, dx: usize, n: i32): void { backwardBody(6, x, DT_BF16, dy, DT_BF16, dx, DT_BF16, n, 0, 0); }
-@noinline function backwardSech2AccMix(x: usize, xDt: i32, dy: usize, dyDt: i32, dx: usize, dxDt: i32, n: i32): void { backwardBody(6, x, xDt, dy, dyDt, dx, dxDt, n, 0, 0); }
-@noinline function backwardGeluErfF32(x: usize, dy: usize, dx: usize, n: i32): void { backwardBody(2, x, DT_F32, dy, DT_F32, dx, DT_F32, n, 0, 0); }
-@noinline function backwardGeluErfF16(x: usize, dy: usize, dx: usize, n: i32): void { backwardBody(2, x, DT_F16, dy, DT_F16, dx, DT_F16, n, 0, 0); }
-@noinline function backwardGeluErfBf16(x: usize, dy: usize, dx: usize, n: i32): void { backwardBody(2, x, DT_BF16, dy, DT_BF16, dx, DT_BF16, n, 0, 0); }
-@noinline function backwardGeluErfMix(x: usize, xDt: i32, dy: usize, dyDt: i32, dx: usize, dxDt: i32, n: i32): void { backwardBody(2, x, xDt, dy, dyDt, dx, dxDt, n, 0, 0); }
-@noinline function backwardGeluTanhF32(x: usize, dy: usize, dx: usize, n: i32): void { backwardBody(3, x, DT_F32, dy, DT_F32, dx, DT_F32, n, 0, 0); }
-@noinline function backwardGeluTanhF16(x: usize, dy: usize, dx: usize, n: i32): void { backwardBody(3, x, DT_F16, dy, DT_F16, dx, DT_F16, n, 0, 0); }
-@noinline function backwardGeluTanhBf16(x: usize, dy: usize, dx: usize, n: i32): void { backwardBody(3, x, DT_BF16, dy, DT_BF16, dx, DT_BF16, n, 0, 0); }
-@noinline function backwardGeluTanhMix(x: usize, xDt: i32, dy: usize, dyDt: i32, dx: usize, dxDt: i32, n: i32): void { backwardBody(3, x, xDt, dy, dyDt, dx, dxDt, n, 0, 0); }
+@noinline function backwardTanhF32(x: usize, dy: usize, dx: usize, n: i32): void { backwardBody(1, false, x, DT_F32, dy, DT_F32, dx, DT_F32, n, 0, 0); }
+@noinline function backwardTanhF16(x: usize, dy: usize, dx: usize, n: i32): void { backwardBody(1, true, x, DT_F16, dy, DT_F16, dx, DT_F16, n, 0, 0); }
+@noinline function backwardTanhBf16(x: usize, dy: usize, dx: usize, n: i32): void { backwardBody(1, true, x, DT_BF16, dy, DT_BF16, dx, DT_BF16, n, 0, 0); }
+@noinline function backwardTanhMix(x: usize, xDt: i32, dy: usize, dyDt: i32, dx: usize, dxDt: i32, n: i32): void {
+  if (dxDt == DT_F32) backwardBody(1, false, x, xDt, dy, dyDt, dx, DT_F32, n, 0, 0);
+  else backwardBody(1, true, x, xDt, dy, dyDt, dx, dxDt, n, 0, 0);
+}
+@noinline function backwardSech2F32(x: usize, dy: usize, dx: usize, n: i32): void { backwardBody(5, false, x, DT_F32, dy, DT_F32, dx, DT_F32, n, 0, 0); }
+@noinline function backwardSech2F16(x: usize, dy: usize, dx: usize, n: i32): void { backwardBody(5, true, x, DT_F16, dy, DT_F16, dx, DT_F16, n, 0, 0); }
+@noinline function backwardSech2Bf16(x: usize, dy: usize, dx: usize, n: i32): void { backwardBody(5, true, x, DT_BF16, dy, DT_BF16, dx, DT_BF16, n, 0, 0); }
+@noinline function backwardSech2Mix(x: usize, xDt: i32, dy: usize, dyDt: i32, dx: usize, dxDt: i32, n: i32): void {
+  if (dxDt == DT_F32) backwardBody(5, false, x, xDt, dy, dyDt, dx, DT_F32, n, 0, 0);
+  else backwardBody(5, true, x, xDt, dy, dyDt, dx, dxDt, n, 0, 0);
+}
+@noinline function backwardSech2AccF32(x: usize, dy: usize, dx: usize, n: i32): void { backwardBody(6, false, x, DT_F32, dy, DT_F32, dx, DT_F32, n, 0, 0); }
+@noinline function backwardSech2AccF16(x: usize, dy: usize, dx: usize, n: i32): void { backwardBody(6, true, x, DT_F16, dy, DT_F16, dx, DT_F16, n, 0, 0); }
+@noinline function backwardSech2AccBf16(x: usize, dy: usize, dx: usize, n: i32): void { backwardBody(6, true, x, DT_BF16, dy, DT_BF16, dx, DT_BF16, n, 0, 0); }
+@noinline function backwardSech2AccMix(x: usize, xDt: i32, dy: usize, dyDt: i32, dx: usize, dxDt: i32, n: i32): void {
+  if (dxDt == DT_F32) backwardBody(6, false, x, xDt, dy, dyDt, dx, DT_F32, n, 0, 0);
+  else backwardBody(6, true, x, xDt, dy, dyDt, dx, dxDt, n, 0, 0);
+}
+@noinline function backwardGeluErfF32(x: usize, dy: usize, dx: usize, n: i32): void { backwardBody(2, false, x, DT_F32, dy, DT_F32, dx, DT_F32, n, 0, 0); }
+@noinline function backwardGeluErfF16(x: usize, dy: usize, dx: usize, n: i32): void { backwardBody(2, true, x, DT_F16, dy, DT_F16, dx, DT_F16, n, 0, 0); }
+@noinline function backwardGeluErfBf16(x: usize, dy: usize, dx: usize, n: i32): void { backwardBody(2, true, x, DT_BF16, dy, DT_BF16, dx, DT_BF16, n, 0, 0); }
+@noinline function backwardGeluErfMix(x: usize, xDt: i32, dy: usize, dyDt: i32, dx: usize, dxDt: i32, n: i32): void {
+  if (dxDt == DT_F32) backwardBody(2, false, x, xDt, dy, dyDt, dx, DT_F32, n, 0, 0);
+  else backwardBody(2, true, x, xDt, dy, dyDt, dx, dxDt, n, 0, 0);
+}
+@noinline function backwardGeluTanhF32(x: usize, dy: usize, dx: usize, n: i32): void { backwardBody(3, false, x, DT_F32, dy, DT_F32, dx, DT_F32, n, 0, 0); }
+@noinline function backwardGeluTanhF16(x: usize, dy: usize, dx: usize, n: i32): void { backwardBody(3, true, x, DT_F16, dy, DT_F16, dx, DT_F16, n, 0, 0); }
+@noinline function backwardGeluTanhBf16(x: usize, dy: usize, dx: usize, n: i32): void { backwardBody(3, true, x, DT_BF16, dy, DT_BF16, dx, DT_BF16, n, 0, 0); }
+@noinline function backwardGeluTanhMix(x: usize, xDt: i32, dy: usize, dyDt: i32, dx: usize, dxDt: i32, n: i32): void {
+  if (dxDt == DT_F32) backwardBody(3, false, x, xDt, dy, dyDt, dx, DT_F32, n, 0, 0);
+  else backwardBody(3, true, x, xDt, dy, dyDt, dx, dxDt, n, 0, 0);
+}
 
 @inline function backwardFast(op: i32, x: usize, xDt: i32, dy: usize, dyDt: i32, dx: usize, dxDt: i32, n: i32): void {
   const same = xDt == dyDt && xDt == dxDt;
@@ -577,36 +674,51 @@ export function unaryBackward(
   else backwardLoop(4, x, xDt, dy, dyDt, dx, dxDt, n, p0, p1);
 }
 
+/**
+ * The core for the value (lowV: rounded to 16 bits) and the derivative (lowG); one core serves both where
+ * they are alike, so the value is bit-identical to unary's and the derivative to unaryBackward's factor.
+ */
+@inline function geluParts(erfForm: bool, lowV: bool, lowG: bool, a: v128, g: usize, gDt: i32, k: usize, one: bool): v128 {
+  const ca = geluCoreV(erfForm, lowV, a);
+  const da = geluCore2V(erfForm, lowV, a, ca);
+  if (lowV == lowG || !erfForm) {
+    const d = geluGradFromCoreV(erfForm, lowV, a, ca, da);
+    if (one) store1(g, k, gDt, f32x4.extract_lane(d, 0));
+    else store4(g, k, gDt, d);
+  } else {
+    const cg = geluCoreV(erfForm, lowG, a);
+    const d = geluGradFromCoreV(erfForm, lowG, a, cg, geluCore2V(erfForm, lowG, a, cg));
+    if (one) store1(g, k, gDt, f32x4.extract_lane(d, 0));
+    else store4(g, k, gDt, d);
+  }
+  return geluFromCoreV(erfForm, lowV, a, ca, da);
+}
+
 @inline function geluGradBody(
-  erfForm: bool, x: usize, xDt: i32, out: usize, outDt: i32, g: usize, gDt: i32, n: i32,
+  erfForm: bool, lowV: bool, lowG: bool, x: usize, xDt: i32, out: usize, outDt: i32, g: usize, gDt: i32, n: i32,
 ): void {
   let i: i32 = 0;
-  for (; i + 8 <= n; i += 8) {
-    const k = <usize>i;
-    const a = load4(x, k, xDt);
-    const b = load4(x, k + 4, xDt);
-    const ca = geluCoreV(erfForm, a);
-    const cb = geluCoreV(erfForm, b);
-    const da = geluCore2V(erfForm, a, ca);
-    const db = geluCore2V(erfForm, b, cb);
-    store8(out, k, outDt, geluFromCoreV(erfForm, a, ca, da), geluFromCoreV(erfForm, b, cb, db));
-    store8(g, k, gDt, geluGradFromCoreV(erfForm, a, ca, da), geluGradFromCoreV(erfForm, b, cb, db));
+  if (lowV == lowG) {
+    for (; i + 8 <= n; i += 8) {
+      const k = <usize>i;
+      const a = load4(x, k, xDt);
+      const b = load4(x, k + 4, xDt);
+      const ca = geluCoreV(erfForm, lowV, a);
+      const cb = geluCoreV(erfForm, lowV, b);
+      const da = geluCore2V(erfForm, lowV, a, ca);
+      const db = geluCore2V(erfForm, lowV, b, cb);
+      store8(out, k, outDt, geluFromCoreV(erfForm, lowV, a, ca, da), geluFromCoreV(erfForm, lowV, b, cb, db));
+      store8(g, k, gDt, geluGradFromCoreV(erfForm, lowV, a, ca, da), geluGradFromCoreV(erfForm, lowV, b, cb, db));
+    }
   }
   for (; i + 4 <= n; i += 4) {
     const k = <usize>i;
-    const a = load4(x, k, xDt);
-    const ca = geluCoreV(erfForm, a);
-    const da = geluCore2V(erfForm, a, ca);
-    store4(out, k, outDt, geluFromCoreV(erfForm, a, ca, da));
-    store4(g, k, gDt, geluGradFromCoreV(erfForm, a, ca, da));
+    store4(out, k, outDt, geluParts(erfForm, lowV, lowG, load4(x, k, xDt), g, gDt, k, false));
   }
   for (; i < n; i++) {
     const k = <usize>i;
-    const a = f32x4.splat(load1(x, k, xDt));
-    const ca = geluCoreV(erfForm, a);
-    const da = geluCore2V(erfForm, a, ca);
-    store1(out, k, outDt, f32x4.extract_lane(geluFromCoreV(erfForm, a, ca, da), 0));
-    store1(g, k, gDt, f32x4.extract_lane(geluGradFromCoreV(erfForm, a, ca, da), 0));
+    const v = geluParts(erfForm, lowV, lowG, f32x4.splat(load1(x, k, xDt)), g, gDt, k, true);
+    store1(out, k, outDt, f32x4.extract_lane(v, 0));
   }
 }
 
@@ -614,14 +726,21 @@ export function unaryBackward(
  * out = gelu(x) and g = gelu′(x) in one pass (for a backward that is then dy·g); op: 2 erf form, 3 tanh
  * form. out is bit-identical to unary's, g to the factor unaryBackward multiplies dy by.
  */
-@noinline function geluGradErfF32(x: usize, out: usize, g: usize, n: i32): void { geluGradBody(true, x, DT_F32, out, DT_F32, g, DT_F32, n); }
-@noinline function geluGradErfF16(x: usize, out: usize, g: usize, n: i32): void { geluGradBody(true, x, DT_F16, out, DT_F16, g, DT_F16, n); }
-@noinline function geluGradErfBf16(x: usize, out: usize, g: usize, n: i32): void { geluGradBody(true, x, DT_BF16, out, DT_BF16, g, DT_BF16, n); }
-@noinline function geluGradErfMix(x: usize, xDt: i32, out: usize, outDt: i32, g: usize, gDt: i32, n: i32): void { geluGradBody(true, x, xDt, out, outDt, g, gDt, n); }
-@noinline function geluGradTanhF32(x: usize, out: usize, g: usize, n: i32): void { geluGradBody(false, x, DT_F32, out, DT_F32, g, DT_F32, n); }
-@noinline function geluGradTanhF16(x: usize, out: usize, g: usize, n: i32): void { geluGradBody(false, x, DT_F16, out, DT_F16, g, DT_F16, n); }
-@noinline function geluGradTanhBf16(x: usize, out: usize, g: usize, n: i32): void { geluGradBody(false, x, DT_BF16, out, DT_BF16, g, DT_BF16, n); }
-@noinline function geluGradTanhMix(x: usize, xDt: i32, out: usize, outDt: i32, g: usize, gDt: i32, n: i32): void { geluGradBody(false, x, xDt, out, outDt, g, gDt, n); }
+@noinline function geluGradErfF32(x: usize, out: usize, g: usize, n: i32): void { geluGradBody(true, false, false, x, DT_F32, out, DT_F32, g, DT_F32, n); }
+@noinline function geluGradErfF16(x: usize, out: usize, g: usize, n: i32): void { geluGradBody(true, true, true, x, DT_F16, out, DT_F16, g, DT_F16, n); }
+@noinline function geluGradErfBf16(x: usize, out: usize, g: usize, n: i32): void { geluGradBody(true, true, true, x, DT_BF16, out, DT_BF16, g, DT_BF16, n); }
+@noinline function geluGradErfMix(x: usize, xDt: i32, out: usize, outDt: i32, g: usize, gDt: i32, n: i32): void {
+  const lowV = outDt != DT_F32;
+  const lowG = gDt != DT_F32;
+  if (lowV && lowG) geluGradBody(true, true, true, x, xDt, out, outDt, g, gDt, n);
+  else if (lowV) geluGradBody(true, true, false, x, xDt, out, outDt, g, gDt, n);
+  else if (lowG) geluGradBody(true, false, true, x, xDt, out, outDt, g, gDt, n);
+  else geluGradBody(true, false, false, x, xDt, out, outDt, g, gDt, n);
+}
+@noinline function geluGradTanhF32(x: usize, out: usize, g: usize, n: i32): void { geluGradBody(false, false, false, x, DT_F32, out, DT_F32, g, DT_F32, n); }
+@noinline function geluGradTanhF16(x: usize, out: usize, g: usize, n: i32): void { geluGradBody(false, true, true, x, DT_F16, out, DT_F16, g, DT_F16, n); }
+@noinline function geluGradTanhBf16(x: usize, out: usize, g: usize, n: i32): void { geluGradBody(false, true, true, x, DT_BF16, out, DT_BF16, g, DT_BF16, n); }
+@noinline function geluGradTanhMix(x: usize, xDt: i32, out: usize, outDt: i32, g: usize, gDt: i32, n: i32): void { geluGradBody(false, false, false, x, xDt, out, outDt, g, gDt, n); }
 
 @inline function geluGradFast(erfForm: bool, x: usize, xDt: i32, out: usize, outDt: i32, g: usize, gDt: i32, n: i32): void {
   const same = xDt == outDt && xDt == gDt;
@@ -725,6 +844,22 @@ const KF_TABLE = memory.data<f32>([
   -1, // F_M1
   -LN2_HI, // F_MLN2_HI
   -LN2_LO, // F_MLN2_LO
+  X0, // F_X0
+  X1, // F_X1
+  X2, // F_X2
+  X3, // F_X3
+  X4, // F_X4
+  X5, // F_X5
+  L0, // F_L0
+  L1, // F_L1
+  L2, // F_L2
+  L3, // F_L3
+  L4, // F_L4
+  L5, // F_L5
+  L6, // F_L6
+  <f32>(-0.5 * LOG2E_D), // F_MHALF_LOG2E
+  -127, // F_M127
+  -20, // F_M20
 ]);
 const F_E6: i32 = 0;
 const F_2: i32 = 1;
@@ -770,6 +905,22 @@ const F_T_Q4: i32 = 40;
 const F_M1: i32 = 41;
 const F_MLN2_HI: i32 = 42;
 const F_MLN2_LO: i32 = 43;
+const F_X0: i32 = 44;
+const F_X1: i32 = 45;
+const F_X2: i32 = 46;
+const F_X3: i32 = 47;
+const F_X4: i32 = 48;
+const F_X5: i32 = 49;
+const F_L0: i32 = 50;
+const F_L1: i32 = 51;
+const F_L2: i32 = 52;
+const F_L3: i32 = 53;
+const F_L4: i32 = 54;
+const F_L5: i32 = 55;
+const F_L6: i32 = 56;
+const F_MHALF_LOG2E: i32 = 57;
+const F_M127: i32 = 58;
+const F_M20: i32 = 59;
 @inline function kf(i: i32): v128 {
   return v128.load32_splat(KF_TABLE + (<usize>i << 2));
 }

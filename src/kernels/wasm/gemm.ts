@@ -62,8 +62,9 @@ export const ACT_NONE: i32 = 0;
 export const ACT_GELU_ERF: i32 = 1;
 export const ACT_GELU_TANH: i32 = 2;
 
-@inline function actV(act: i32, v: v128): v128 {
-  if (act == ACT_GELU_ERF) return geluErfV(v);
+/** low: the result is rounded to a 16-bit dtype (the erf gelu's 16-bit core). */
+@inline function actV(act: i32, low: bool, v: v128): v128 {
+  if (act == ACT_GELU_ERF) return geluErfV(v, low);
   if (act == ACT_GELU_TANH) return geluTanhV(v);
   return v;
 }
@@ -71,12 +72,13 @@ export const ACT_GELU_TANH: i32 = 2;
 /** act(v) for one value through the vector code; drow != 0: act′(v) goes to element i of drow. */
 @inline function actScalar(act: i32, v: f32, drow: usize, i: usize, dt: i32): f32 {
   const x = f32x4.splat(v);
-  if (drow == 0) return f32x4.extract_lane(actV(act, x), 0);
+  const low = dt != DT_F32;
+  if (drow == 0) return f32x4.extract_lane(actV(act, low, x), 0);
   const erf = act == ACT_GELU_ERF;
-  const core = geluCoreV(erf, x);
-  const core2 = geluCore2V(erf, x, core);
-  store1(drow, i, dt, f32x4.extract_lane(geluGradFromCoreV(erf, x, core, core2), 0));
-  return f32x4.extract_lane(geluFromCoreV(erf, x, core, core2), 0);
+  const core = geluCoreV(erf, low, x);
+  const core2 = geluCore2V(erf, low, x, core);
+  store1(drow, i, dt, f32x4.extract_lane(geluGradFromCoreV(erf, low, x, core, core2), 0));
+  return f32x4.extract_lane(geluFromCoreV(erf, low, x, core, core2), 0);
 }
 
 /**
@@ -99,12 +101,13 @@ export const ACT_GELU_TANH: i32 = 2;
     if (act != ACT_NONE) {
       if (drow != 0) {
         const erf = act == ACT_GELU_ERF;
-        const core = geluCoreV(erf, v);
-        const core2 = geluCore2V(erf, v, core);
-        store4(drow, <usize>(j + q), dDt, geluGradFromCoreV(erf, v, core, core2));
-        v = geluFromCoreV(erf, v, core, core2);
+        const low = dDt != DT_F32;
+        const core = geluCoreV(erf, low, v);
+        const core2 = geluCore2V(erf, low, v, core);
+        store4(drow, <usize>(j + q), dDt, geluGradFromCoreV(erf, low, v, core, core2));
+        v = geluFromCoreV(erf, low, v, core, core2);
       } else {
-        v = actV(act, v);
+        v = actV(act, dDt != DT_F32, v);
       }
     }
     if (mrow != 0) v = f32x4.mul(v, load4(mrow, <usize>(j + q), dDt));
@@ -273,16 +276,17 @@ export const ACT_GELU_TANH: i32 = 2;
   if (act != ACT_NONE) {
     if (d != 0) {
       const erf = act == ACT_GELU_ERF;
-      const k0 = geluCoreV(erf, v0);
-      const k1 = geluCoreV(erf, v1);
-      const q0 = geluCore2V(erf, v0, k0);
-      const q1 = geluCore2V(erf, v1, k1);
-      storeRowPart(geluGradFromCoreV(erf, v0, k0, q0), geluGradFromCoreV(erf, v1, k1, q1), d + off, cDt, j0, nc, tmp);
-      v0 = geluFromCoreV(erf, v0, k0, q0);
-      v1 = geluFromCoreV(erf, v1, k1, q1);
+      const low = cDt != DT_F32;
+      const k0 = geluCoreV(erf, low, v0);
+      const k1 = geluCoreV(erf, low, v1);
+      const q0 = geluCore2V(erf, low, v0, k0);
+      const q1 = geluCore2V(erf, low, v1, k1);
+      storeRowPart(geluGradFromCoreV(erf, low, v0, k0, q0), geluGradFromCoreV(erf, low, v1, k1, q1), d + off, cDt, j0, nc, tmp);
+      v0 = geluFromCoreV(erf, low, v0, k0, q0);
+      v1 = geluFromCoreV(erf, low, v1, k1, q1);
     } else {
-      v0 = actV(act, v0);
-      v1 = actV(act, v1);
+      v0 = actV(act, cDt != DT_F32, v0);
+      v1 = actV(act, cDt != DT_F32, v1);
     }
   }
   if (mm != 0) {
