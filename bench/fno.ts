@@ -40,11 +40,15 @@ export interface FnoBenchOptions {
   steps: number;
   /** Untimed steps first (the peer's --warmup). */
   warmup: number;
+  /** The spectral branch's stabiliser in the 16-bit precisions (default 'tanh', the paper's; fp32 has none). */
+  stabilizer?: 'tanh' | 'none';
   seed?: number;
 }
 
-export interface FnoBenchRow extends Omit<FnoBenchOptions, 'seed'> {
+export interface FnoBenchRow extends Omit<FnoBenchOptions, 'seed' | 'stabilizer'> {
   suite: 'fno';
+  /** The stabiliser the model ran with (none in fp32). */
+  stabilizer: 'tanh' | 'none';
   name: string;
   threads: number;
   params: number;
@@ -71,14 +75,16 @@ function precisionOf(p: FnoBenchPrecision): { block: BlockPrecision; half: HalfT
 }
 
 /** Builds the peer's model in mpno (see the file comment). */
-export function peerFno(o: Pick<FnoBenchOptions, 'modes' | 'width' | 'precision'> & { seed?: number }): NeuralOperator {
+export function peerFno(o: Pick<FnoBenchOptions, 'modes' | 'width' | 'precision' | 'stabilizer'> & { seed?: number }): NeuralOperator {
   const { block, half } = precisionOf(o.precision);
+  const tanh = half !== null && (o.stabilizer ?? 'tanh') === 'tanh';
   return buildModel({
     name: 'FNO',
     n_modes: [o.modes, o.modes], in_channels: 1, out_channels: 1, hidden_channels: o.width,
     lifting_channel_ratio: 8, projection_channel_ratio: 8, use_channel_mlp: false, fno_skip: 'linear',
     seed: o.seed ?? 0,
-    ...(half ? { fno_block_precision: block, half_type: half, amp: true, stabilizer: 'tanh' as const } : {}),
+    ...(half ? { fno_block_precision: block, half_type: half, amp: true } : {}),
+    ...(tanh ? { stabilizer: 'tanh' as const } : {}),
   }, { seed: o.seed ?? 0 });
 }
 
@@ -89,6 +95,9 @@ export function runFnoBench(o: FnoBenchOptions): FnoBenchRow {
   }
   if (!(FNO_PRECISIONS as readonly string[]).includes(o.precision)) throw new RangeError(`bench fno: --precision must be one of ${FNO_PRECISIONS.join(', ')}, got '${o.precision}'`);
   if (o.mode !== 'train' && o.mode !== 'infer') throw new RangeError(`bench fno: --mode must be train or infer, got '${String(o.mode)}'`);
+  const stab = o.stabilizer ?? 'tanh';
+  if (stab !== 'tanh' && stab !== 'none') throw new RangeError(`bench fno: --stabilizer must be tanh or none, got '${String(stab)}'`);
+  const used = o.precision === 'fp32' ? 'none' : stab;
   const m = peerFno(o);
   const params = m.parameters().reduce((s, p) => s + p.value.size, 0);
   const rng = new Rng(1);
@@ -116,8 +125,8 @@ export function runFnoBench(o: FnoBenchOptions): FnoBenchRow {
   const r = measure(step, { runs: o.steps, warmup: o.warmup });
   const row: FnoBenchRow = {
     suite: 'fno',
-    name: `FNO ${o.grid}² ${o.mode} ${o.precision}`,
-    grid: o.grid, modes: o.modes, width: o.width, batch: o.batch, precision: o.precision, mode: o.mode,
+    name: `FNO ${o.grid}² ${o.mode} ${o.precision}${o.precision !== 'fp32' && used === 'none' ? ' (no stabiliser)' : ''}`,
+    grid: o.grid, modes: o.modes, width: o.width, batch: o.batch, precision: o.precision, mode: o.mode, stabilizer: used,
     threads: pool.threads, params, steps: o.steps, warmup: o.warmup,
     median_step_s: r.median_ms / 1000, min_step_s: r.best_ms / 1000,
     samples_per_s: (1000 * o.batch) / r.median_ms,

@@ -21,7 +21,7 @@ export interface BenchCommandOptions {
   /** bench precision: run only this case (in this process) and print its JSON row. */
   caseIndex?: number | undefined;
   /** bench fno: the peer's workload (torch_fno.py's --grid, --modes, --width, --batch, --precision, --bench). */
-  fno?: { grid: number; modes: number; width: number; batch: number; precision: string; mode: string } | undefined;
+  fno?: { grid: number; modes: number; width: number; batch: number; precision: string; mode: string; stabilizer?: string } | undefined;
   /** bench darcy16: epochs to train (default: the example's 15). */
   epochs?: number | undefined;
 }
@@ -46,7 +46,7 @@ export function runBench(suite: string, o: BenchCommandOptions): unknown[] | Pro
   if (suite === 'fno') {
     singleThreadCount(suite, o.threads);
     const f = o.fno ?? { grid: 64, modes: 16, width: 32, batch: 8, precision: 'fp32', mode: 'train' };
-    const row = runFnoBench({ ...f, precision: f.precision as FnoBenchPrecision, mode: f.mode as 'train' | 'infer', steps: o.runs, warmup: o.warmup });
+    const row = runFnoBench({ ...f, precision: f.precision as FnoBenchPrecision, mode: f.mode as 'train' | 'infer', stabilizer: (f.stabilizer ?? 'tanh') as 'tanh' | 'none', steps: o.runs, warmup: o.warmup });
     if (o.json) console.log(JSON.stringify(row));
     else console.log(`${fnoHeader()}\n${fnoRowText(row)}\nnote: ${GELU_NOTE}`);
     return [row];

@@ -64,11 +64,12 @@ export function buildProgram(): Command {
     .option('--batch <n>', 'bench fno: batch size (torch_fno.py --batch)', positiveInt('--batch'), 8)
     .option('--precision <p>', 'bench fno: fp32, mixed-bf16, mixed-fp16, half-bf16 or half-fp16', 'fp32')
     .option('--mode <m>', 'bench fno: train (forward, loss, backward, Adam step) or infer (forward, no grad)', 'train')
+    .option('--stabilizer <s>', "bench fno: the 16-bit precisions' spectral stabiliser, tanh (the paper's) or none", 'tanh')
     .option('--epochs <n>', 'bench darcy16: epochs to train (default 15, the example)', positiveInt('--epochs'))
-    .action(async (suite: string, o: { json?: boolean; runs: number; warmup: number; threads?: number[]; dtypes: string; quick?: boolean; case?: number; grid: number; modes: number; width: number; batch: number; precision: string; mode: string; epochs?: number }) => {
+    .action(async (suite: string, o: { json?: boolean; runs: number; warmup: number; threads?: number[]; dtypes: string; quick?: boolean; case?: number; grid: number; modes: number; width: number; batch: number; precision: string; mode: string; stabilizer: string; epochs?: number }) => {
       const single = suite === 'fno' || suite === 'darcy16';
       await runBench(suite, {
-        fno: { grid: o.grid, modes: o.modes, width: o.width, batch: o.batch, precision: o.precision, mode: o.mode },
+        fno: { grid: o.grid, modes: o.modes, width: o.width, batch: o.batch, precision: o.precision, mode: o.mode, stabilizer: o.stabilizer },
         epochs: o.quick && o.epochs === undefined ? 1 : o.epochs,
         caseIndex: o.case,
         json: o.json === true,

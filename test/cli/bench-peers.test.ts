@@ -32,7 +32,23 @@ describe('mpno bench fno / darcy16 (the PyTorch peers\' workloads)', () => {
       for (const k of ['samples_per_s', 'median_step_s', 'peak_rss_mib', 'params']) assert.ok((row[k] as number) > 0, `${mode} ${precision}: ${k}`);
       if (mode === 'train') assert.ok(Number.isFinite(row['final_loss']), 'a training step reports its loss');
       assert.match(String(row['note']), /gelu\(gelu/);
+      assert.equal(row['stabilizer'], precision === 'fp32' ? 'none' : 'tanh', 'the 16-bit precisions run with the paper\'s tanh stabiliser by default');
     }
+  });
+
+  it('bench fno --stabilizer none runs a 16-bit precision without the stabiliser (same parameters, another function)', () => {
+    const row = (stab: string) => {
+      const r = mpno('bench', 'fno', '--quick', '--grid', '16', '--modes', '8', '--width', '8', '--batch', '2', '--precision', 'mixed-bf16', '--stabilizer', stab, '--json');
+      assert.equal(r.status, 0, r.stderr);
+      return JSON.parse(r.stdout.trim().split('\n').pop()!) as Record<string, unknown>;
+    };
+    const none = row('none');
+    const tanh = row('tanh');
+    assert.equal(none['stabilizer'], 'none');
+    assert.match(String(none['name']), /no stabiliser/);
+    assert.equal(tanh['stabilizer'], 'tanh');
+    assert.equal(none['params'], tanh['params']);
+    assert.notEqual(none['final_loss'], tanh['final_loss'], 'the stabiliser changes what the model computes');
   });
 
   it('bench fno rejects an unknown precision or mode by name, and a list of thread counts', () => {
@@ -42,6 +58,9 @@ describe('mpno bench fno / darcy16 (the PyTorch peers\' workloads)', () => {
     r = mpno('bench', 'fno', '--quick', '--mode', 'eval');
     assert.notEqual(r.status, 0);
     assert.match(r.stderr, /--mode must be train or infer/);
+    r = mpno('bench', 'fno', '--quick', '--precision', 'mixed-bf16', '--stabilizer', 'clip');
+    assert.notEqual(r.status, 0);
+    assert.match(r.stderr, /--stabilizer must be tanh or none, got 'clip'/);
     r = mpno('bench', 'fno', '--quick', '--threads', '1,2');
     assert.notEqual(r.status, 0);
     assert.match(r.stderr, /one thread count/);
