@@ -527,6 +527,30 @@ describe('gelu with 16-bit outputs: rounding of the f32 result', () => {
   });
 });
 
+describe('gelu with its derivative in different dtypes', () => {
+  it('a 16-bit value with an f32 derivative (and the reverse): each as gelu alone and geluBackward into its own dtype give it', () => {
+    const rng = new Rng(41);
+    for (const n of [1, 5, 8, 13, 1001]) {
+      const x = randTensor(n, 'float32', wide(rng));
+      const ones = Tensor.full([n], 1, 'float32');
+      for (const [vd, gd] of [['float16', 'float32'], ['float32', 'bfloat16'], ['bfloat16', 'float32']] as [Dt, Dt][]) {
+        const y = Tensor.empty([n], vd);
+        const g = Tensor.empty([n], gd);
+        ew.gelu(x, y, 'none', g);
+        const plain = Tensor.empty([n], vd);
+        ew.gelu(x, plain);
+        const viaBackward = Tensor.empty([n], gd);
+        ew.geluBackward(x, ones, viaBackward);
+        assert.deepEqual(y.toFloat64(), plain.toFloat64(), `gelu → ${vd} with gelu′ → ${gd}, n=${n}: the value differs from gelu alone`);
+        assert.deepEqual(g.toFloat64(), viaBackward.toFloat64(), `gelu′ → ${gd} with the value → ${vd}, n=${n}: differs from geluBackward with dy = 1`);
+        for (const t of [y, g, plain, viaBackward]) t.release();
+      }
+      x.release();
+      ones.release();
+    }
+  });
+});
+
 describe('per-channel kernels (channelAffine, channelSum) against the float64 reference', () => {
   const shapes: number[][] = [[1, 1], [2, 3, 5], [3, 4, 7, 9], [64, 24, 16, 16], [2, 5, 1], [4, 3, 1031]];
 

@@ -488,14 +488,12 @@ export function binary(op: i32, a: usize, aDt: i32, b: usize, bDt: i32, out: usi
 // Each transcendental op runs in small functions of its own, one per dtype combination where every
 // operand has one dtype and one for the other mixes: V8 compiled these latency-bound loops measurably
 // slower inside one function holding several of them (tanh f32: 1.6 ns/element with every op's loops,
-// 1.1 with one op's four, 0.75 alone).
+// 1.1 with one op's four, 0.75 alone). `low` (a 16-bit result) only changes the erf gelu, whose 16-bit
+// loops use the cheaper core.
 @noinline function unaryTanhF32(x: usize, out: usize, n: i32): void { unaryBody(1, false, x, DT_F32, out, DT_F32, n, 0, 0); }
-@noinline function unaryTanhF16(x: usize, out: usize, n: i32): void { unaryBody(1, true, x, DT_F16, out, DT_F16, n, 0, 0); }
-@noinline function unaryTanhBf16(x: usize, out: usize, n: i32): void { unaryBody(1, true, x, DT_BF16, out, DT_BF16, n, 0, 0); }
-@noinline function unaryTanhMix(x: usize, xDt: i32, out: usize, outDt: i32, n: i32): void {
-  if (outDt == DT_F32) unaryBody(1, false, x, xDt, out, DT_F32, n, 0, 0);
-  else unaryBody(1, true, x, xDt, out, outDt, n, 0, 0);
-}
+@noinline function unaryTanhF16(x: usize, out: usize, n: i32): void { unaryBody(1, false, x, DT_F16, out, DT_F16, n, 0, 0); }
+@noinline function unaryTanhBf16(x: usize, out: usize, n: i32): void { unaryBody(1, false, x, DT_BF16, out, DT_BF16, n, 0, 0); }
+@noinline function unaryTanhMix(x: usize, xDt: i32, out: usize, outDt: i32, n: i32): void { unaryBody(1, false, x, xDt, out, outDt, n, 0, 0); }
 @noinline function unaryGeluErfF32(x: usize, out: usize, n: i32): void { unaryBody(2, false, x, DT_F32, out, DT_F32, n, 0, 0); }
 @noinline function unaryGeluErfF16(x: usize, out: usize, n: i32): void { unaryBody(2, true, x, DT_F16, out, DT_F16, n, 0, 0); }
 @noinline function unaryGeluErfBf16(x: usize, out: usize, n: i32): void { unaryBody(2, true, x, DT_BF16, out, DT_BF16, n, 0, 0); }
@@ -504,12 +502,9 @@ export function binary(op: i32, a: usize, aDt: i32, b: usize, bDt: i32, out: usi
   else unaryBody(2, true, x, xDt, out, outDt, n, 0, 0);
 }
 @noinline function unaryGeluTanhF32(x: usize, out: usize, n: i32): void { unaryBody(3, false, x, DT_F32, out, DT_F32, n, 0, 0); }
-@noinline function unaryGeluTanhF16(x: usize, out: usize, n: i32): void { unaryBody(3, true, x, DT_F16, out, DT_F16, n, 0, 0); }
-@noinline function unaryGeluTanhBf16(x: usize, out: usize, n: i32): void { unaryBody(3, true, x, DT_BF16, out, DT_BF16, n, 0, 0); }
-@noinline function unaryGeluTanhMix(x: usize, xDt: i32, out: usize, outDt: i32, n: i32): void {
-  if (outDt == DT_F32) unaryBody(3, false, x, xDt, out, DT_F32, n, 0, 0);
-  else unaryBody(3, true, x, xDt, out, outDt, n, 0, 0);
-}
+@noinline function unaryGeluTanhF16(x: usize, out: usize, n: i32): void { unaryBody(3, false, x, DT_F16, out, DT_F16, n, 0, 0); }
+@noinline function unaryGeluTanhBf16(x: usize, out: usize, n: i32): void { unaryBody(3, false, x, DT_BF16, out, DT_BF16, n, 0, 0); }
+@noinline function unaryGeluTanhMix(x: usize, xDt: i32, out: usize, outDt: i32, n: i32): void { unaryBody(3, false, x, xDt, out, outDt, n, 0, 0); }
 
 /** The transcendental op's function for these dtypes (op 1 tanh, 2 gelu erf form, 3 gelu tanh form). */
 @inline function unaryFast(op: i32, x: usize, xDt: i32, out: usize, outDt: i32, n: i32): void {
@@ -594,26 +589,17 @@ export function unary(op: i32, x: usize, xDt: i32, out: usize, outDt: i32, n: i3
  */
 // The backward forms, split the same way as unary's.
 @noinline function backwardTanhF32(x: usize, dy: usize, dx: usize, n: i32): void { backwardBody(1, false, x, DT_F32, dy, DT_F32, dx, DT_F32, n, 0, 0); }
-@noinline function backwardTanhF16(x: usize, dy: usize, dx: usize, n: i32): void { backwardBody(1, true, x, DT_F16, dy, DT_F16, dx, DT_F16, n, 0, 0); }
-@noinline function backwardTanhBf16(x: usize, dy: usize, dx: usize, n: i32): void { backwardBody(1, true, x, DT_BF16, dy, DT_BF16, dx, DT_BF16, n, 0, 0); }
-@noinline function backwardTanhMix(x: usize, xDt: i32, dy: usize, dyDt: i32, dx: usize, dxDt: i32, n: i32): void {
-  if (dxDt == DT_F32) backwardBody(1, false, x, xDt, dy, dyDt, dx, DT_F32, n, 0, 0);
-  else backwardBody(1, true, x, xDt, dy, dyDt, dx, dxDt, n, 0, 0);
-}
+@noinline function backwardTanhF16(x: usize, dy: usize, dx: usize, n: i32): void { backwardBody(1, false, x, DT_F16, dy, DT_F16, dx, DT_F16, n, 0, 0); }
+@noinline function backwardTanhBf16(x: usize, dy: usize, dx: usize, n: i32): void { backwardBody(1, false, x, DT_BF16, dy, DT_BF16, dx, DT_BF16, n, 0, 0); }
+@noinline function backwardTanhMix(x: usize, xDt: i32, dy: usize, dyDt: i32, dx: usize, dxDt: i32, n: i32): void { backwardBody(1, false, x, xDt, dy, dyDt, dx, dxDt, n, 0, 0); }
 @noinline function backwardSech2F32(x: usize, dy: usize, dx: usize, n: i32): void { backwardBody(5, false, x, DT_F32, dy, DT_F32, dx, DT_F32, n, 0, 0); }
-@noinline function backwardSech2F16(x: usize, dy: usize, dx: usize, n: i32): void { backwardBody(5, true, x, DT_F16, dy, DT_F16, dx, DT_F16, n, 0, 0); }
-@noinline function backwardSech2Bf16(x: usize, dy: usize, dx: usize, n: i32): void { backwardBody(5, true, x, DT_BF16, dy, DT_BF16, dx, DT_BF16, n, 0, 0); }
-@noinline function backwardSech2Mix(x: usize, xDt: i32, dy: usize, dyDt: i32, dx: usize, dxDt: i32, n: i32): void {
-  if (dxDt == DT_F32) backwardBody(5, false, x, xDt, dy, dyDt, dx, DT_F32, n, 0, 0);
-  else backwardBody(5, true, x, xDt, dy, dyDt, dx, dxDt, n, 0, 0);
-}
+@noinline function backwardSech2F16(x: usize, dy: usize, dx: usize, n: i32): void { backwardBody(5, false, x, DT_F16, dy, DT_F16, dx, DT_F16, n, 0, 0); }
+@noinline function backwardSech2Bf16(x: usize, dy: usize, dx: usize, n: i32): void { backwardBody(5, false, x, DT_BF16, dy, DT_BF16, dx, DT_BF16, n, 0, 0); }
+@noinline function backwardSech2Mix(x: usize, xDt: i32, dy: usize, dyDt: i32, dx: usize, dxDt: i32, n: i32): void { backwardBody(5, false, x, xDt, dy, dyDt, dx, dxDt, n, 0, 0); }
 @noinline function backwardSech2AccF32(x: usize, dy: usize, dx: usize, n: i32): void { backwardBody(6, false, x, DT_F32, dy, DT_F32, dx, DT_F32, n, 0, 0); }
-@noinline function backwardSech2AccF16(x: usize, dy: usize, dx: usize, n: i32): void { backwardBody(6, true, x, DT_F16, dy, DT_F16, dx, DT_F16, n, 0, 0); }
-@noinline function backwardSech2AccBf16(x: usize, dy: usize, dx: usize, n: i32): void { backwardBody(6, true, x, DT_BF16, dy, DT_BF16, dx, DT_BF16, n, 0, 0); }
-@noinline function backwardSech2AccMix(x: usize, xDt: i32, dy: usize, dyDt: i32, dx: usize, dxDt: i32, n: i32): void {
-  if (dxDt == DT_F32) backwardBody(6, false, x, xDt, dy, dyDt, dx, DT_F32, n, 0, 0);
-  else backwardBody(6, true, x, xDt, dy, dyDt, dx, dxDt, n, 0, 0);
-}
+@noinline function backwardSech2AccF16(x: usize, dy: usize, dx: usize, n: i32): void { backwardBody(6, false, x, DT_F16, dy, DT_F16, dx, DT_F16, n, 0, 0); }
+@noinline function backwardSech2AccBf16(x: usize, dy: usize, dx: usize, n: i32): void { backwardBody(6, false, x, DT_BF16, dy, DT_BF16, dx, DT_BF16, n, 0, 0); }
+@noinline function backwardSech2AccMix(x: usize, xDt: i32, dy: usize, dyDt: i32, dx: usize, dxDt: i32, n: i32): void { backwardBody(6, false, x, xDt, dy, dyDt, dx, dxDt, n, 0, 0); }
 @noinline function backwardGeluErfF32(x: usize, dy: usize, dx: usize, n: i32): void { backwardBody(2, false, x, DT_F32, dy, DT_F32, dx, DT_F32, n, 0, 0); }
 @noinline function backwardGeluErfF16(x: usize, dy: usize, dx: usize, n: i32): void { backwardBody(2, true, x, DT_F16, dy, DT_F16, dx, DT_F16, n, 0, 0); }
 @noinline function backwardGeluErfBf16(x: usize, dy: usize, dx: usize, n: i32): void { backwardBody(2, true, x, DT_BF16, dy, DT_BF16, dx, DT_BF16, n, 0, 0); }
@@ -622,12 +608,9 @@ export function unary(op: i32, x: usize, xDt: i32, out: usize, outDt: i32, n: i3
   else backwardBody(2, true, x, xDt, dy, dyDt, dx, dxDt, n, 0, 0);
 }
 @noinline function backwardGeluTanhF32(x: usize, dy: usize, dx: usize, n: i32): void { backwardBody(3, false, x, DT_F32, dy, DT_F32, dx, DT_F32, n, 0, 0); }
-@noinline function backwardGeluTanhF16(x: usize, dy: usize, dx: usize, n: i32): void { backwardBody(3, true, x, DT_F16, dy, DT_F16, dx, DT_F16, n, 0, 0); }
-@noinline function backwardGeluTanhBf16(x: usize, dy: usize, dx: usize, n: i32): void { backwardBody(3, true, x, DT_BF16, dy, DT_BF16, dx, DT_BF16, n, 0, 0); }
-@noinline function backwardGeluTanhMix(x: usize, xDt: i32, dy: usize, dyDt: i32, dx: usize, dxDt: i32, n: i32): void {
-  if (dxDt == DT_F32) backwardBody(3, false, x, xDt, dy, dyDt, dx, DT_F32, n, 0, 0);
-  else backwardBody(3, true, x, xDt, dy, dyDt, dx, dxDt, n, 0, 0);
-}
+@noinline function backwardGeluTanhF16(x: usize, dy: usize, dx: usize, n: i32): void { backwardBody(3, false, x, DT_F16, dy, DT_F16, dx, DT_F16, n, 0, 0); }
+@noinline function backwardGeluTanhBf16(x: usize, dy: usize, dx: usize, n: i32): void { backwardBody(3, false, x, DT_BF16, dy, DT_BF16, dx, DT_BF16, n, 0, 0); }
+@noinline function backwardGeluTanhMix(x: usize, xDt: i32, dy: usize, dyDt: i32, dx: usize, dxDt: i32, n: i32): void { backwardBody(3, false, x, xDt, dy, dyDt, dx, dxDt, n, 0, 0); }
 
 @inline function backwardFast(op: i32, x: usize, xDt: i32, dy: usize, dyDt: i32, dx: usize, dxDt: i32, n: i32): void {
   const same = xDt == dyDt && xDt == dxDt;
@@ -738,8 +721,8 @@ export function unaryBackward(
   else geluGradBody(true, false, false, x, xDt, out, outDt, g, gDt, n);
 }
 @noinline function geluGradTanhF32(x: usize, out: usize, g: usize, n: i32): void { geluGradBody(false, false, false, x, DT_F32, out, DT_F32, g, DT_F32, n); }
-@noinline function geluGradTanhF16(x: usize, out: usize, g: usize, n: i32): void { geluGradBody(false, true, true, x, DT_F16, out, DT_F16, g, DT_F16, n); }
-@noinline function geluGradTanhBf16(x: usize, out: usize, g: usize, n: i32): void { geluGradBody(false, true, true, x, DT_BF16, out, DT_BF16, g, DT_BF16, n); }
+@noinline function geluGradTanhF16(x: usize, out: usize, g: usize, n: i32): void { geluGradBody(false, false, false, x, DT_F16, out, DT_F16, g, DT_F16, n); }
+@noinline function geluGradTanhBf16(x: usize, out: usize, g: usize, n: i32): void { geluGradBody(false, false, false, x, DT_BF16, out, DT_BF16, g, DT_BF16, n); }
 @noinline function geluGradTanhMix(x: usize, xDt: i32, out: usize, outDt: i32, g: usize, gDt: i32, n: i32): void { geluGradBody(false, false, false, x, xDt, out, outDt, g, gDt, n); }
 
 @inline function geluGradFast(erfForm: bool, x: usize, xDt: i32, out: usize, outDt: i32, g: usize, gDt: i32, n: i32): void {
