@@ -9,7 +9,12 @@ iterate is kept. X = 9.5: beyond it tanh is 1 in f32.
 Then it evaluates the coefficients as the kernel does (rounded to f32; Estrin's scheme; with and
 without fused multiply-add) on a dense grid and prints the worst error in ulps of the f32 result.
 
+With --low it fits the tanh of results rounded to 16 bits (TL_P0…TL_Q3): P of degree 2, Q of degree 3,
+X = 5 (beyond it tanh rounds to 1 in fp16 and bf16), and prints the worst relative error evaluated in
+f32 (half an ulp of fp16 is 2.4e-4 or more).
+
     python3 scripts/fit-tanh.py [X]       (numpy only)
+    python3 scripts/fit-tanh.py --low
 """
 import sys
 
@@ -18,7 +23,7 @@ import numpy as np
 M, K = 4, 4  # degrees of P and Q in s = x²
 
 
-def fit(x_max, iters=80):
+def fit(x_max, iters=80, M=M, K=K):
     x = np.concatenate([np.linspace(1e-4, x_max, 20000), np.geomspace(1e-6, 1, 2000)])
     x.sort()
     s = x * x
@@ -72,7 +77,36 @@ def evaluate(p, q, x_max, fused):
     return ulp.max(), x[nz][ulp.argmax()]
 
 
+def main_low():
+    x_max = 5.0
+    worst, p, q = fit(x_max, M=2, K=3)
+    print(f"16-bit results, X = {x_max}: relative error in exact arithmetic {worst:.3g}")
+    for i, v in enumerate(p):
+        print(f"const TL_P{i}: f32 = {float(v)!r};")
+    for i, v in enumerate(q[1:], 1):
+        print(f"const TL_Q{i}: f32 = {float(v)!r};")
+    f32 = np.float32
+    P = [f32(v) for v in p]
+    Q = [f32(v) for v in q]
+    x = np.concatenate([np.linspace(0, 12, 2000001), np.geomspace(1e-30, 1, 200000)]).astype(f32)
+    c = np.minimum(x, f32(x_max))
+    s = c * c
+    s2 = s * s
+    pv = (P[0] + P[1] * s) + s2 * P[2]
+    qv = (Q[0] + Q[1] * s) + s2 * (Q[2] + Q[3] * s)
+    t = (c * pv) / qv
+    ref = np.tanh(x.astype(np.float64))
+    nz = ref > 0
+    inside = x[nz] <= x_max
+    rel = np.abs(t[nz].astype(np.float64) - ref[nz]) / ref[nz]
+    print(f"evaluated in f32: worst relative error {rel[inside].max():.3g} on [0, {x_max}],"
+          f" {rel.max():.3g} on [0, 12] (there tanh(x) - tanh(5) < 1e-4 rounds away), largest value {t.max():.9g}")
+
+
 def main():
+    if "--low" in sys.argv:
+        main_low()
+        return
     x_max = float(sys.argv[1]) if len(sys.argv) > 1 else 9.5
     worst, p, q = fit(x_max)
     print(f"X = {x_max}: relative error in exact arithmetic {worst:.3g}")

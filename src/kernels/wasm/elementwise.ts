@@ -63,6 +63,16 @@ const T_Q2: f32 = 0.025727915042412664;
 const T_Q3: f32 = 0.00032220041651951937;
 const T_Q4: f32 = 7.418875364038999e-07;
 
+// tanh for results rounded to 16 bits (scripts/fit-tanh.py --low): c·P(s)/Q(s) with c = x clamped to ±5
+// (beyond, tanh rounds to 1 in fp16 and bf16), P of degree 2, Q of degree 3: 2.3e-6 relative evaluated in f32
+const TL_CLAMP: f32 = 5;
+const TL_P0: f32 = 0.9999979640193314;
+const TL_P1: f32 = 0.1166190124658858;
+const TL_P2: f32 = 0.0016371975039254718;
+const TL_Q1: f32 = 0.44993613612472727;
+const TL_Q2: f32 = 0.018304310320024875;
+const TL_Q3: f32 = 6.446748212351039e-05;
+
 // For 16-bit outputs (scripts/fit-gelu16.py): the result is rounded to 8 or 11 significant bits, so
 // erf-gelu's transcendental parts need a relative error of about 1e-6, not f32's 1e-7, and no exact
 // argument split: exp(−x²/2) = 2^t, t = −x²·log2(e)/2 formed in f32, 2^f on f ∈ [−½, ½] a degree-5
@@ -171,6 +181,16 @@ const K2_D: f64 = 1.5957691216057308;
   return f32x4.eq(f32x4.abs(x), kf(F_Infinity));
 }
 
+/** tanh for a 16-bit result (see TL_P0…TL_Q3); |result| < 1, NaN stays NaN. */
+@inline function tanhLowV(x: v128): v128 {
+  const c = f32x4.pmax(f32x4.pmin(x, kf(F_TL_CLAMP)), kf(F_MTL_CLAMP));
+  const s = f32x4.mul(c, c);
+  const s2 = f32x4.mul(s, s);
+  const p = madd(lin(kf(F_TL_P0), kf(F_TL_P1), s), s2, kf(F_TL_P2));
+  const q = madd(lin(kf(F_1), kf(F_TL_Q1), s), s2, lin(kf(F_TL_Q2), kf(F_TL_Q3), s));
+  return f32x4.div(f32x4.mul(c, p), q);
+}
+
 @inline function tanhV(x: v128): v128 {
   // tanh(x) = c·P(c²)/Q(c²) with c = x clamped to ±9.5 (T_CLAMP), the result clamped to ±1 (see
   // T_P0…T_Q4): a short dependency chain (the exp-based form, latency-bound, took twice the time); ±0,
@@ -187,9 +207,17 @@ const K2_D: f64 = 1.5957691216057308;
 
 /**
  * 1 − tanh²(x) = sech²(x) = 4e/(1 + e)² with e = exp(−2|x|) ∈ (0, 1]: relative accuracy of a few ulps for
- * every x (1 − t² from a rounded t = tanh(x) loses it where t is close to ±1); 0 where e underflows.
+ * every x (1 − t² from a rounded t = tanh(x) loses it where t is close to ±1); 0 where e underflows. low: for
+ * a 16-bit result.
  */
-@inline function sech2V(x: v128): v128 {
+@inline function sech2V(x: v128, low: bool): v128 {
+  if (low) {
+    // for a 16-bit result: e = 2^(−2|x|·log2 e) through the 16-bit exp (X0…X5), within 1e-5 relative
+    const e = exp2LowV(f32x4.mul(f32x4.abs(x), kf(F_M2LOG2E)));
+    const sl = f32x4.add(kf(F_1), e);
+    const el = f32x4.add(e, e);
+    return f32x4.div(f32x4.add(el, el), f32x4.mul(sl, sl));
+  }
   const ax = f32x4.abs(x);
   const e = expf(f32x4.neg(f32x4.add(ax, ax)));
   const s = f32x4.add(kf(F_1), e);
@@ -240,7 +268,12 @@ const K2_D: f64 = 1.5957691216057308;
  * into an integer n and f ∈ [−½, ½] (2^f by X0…X5). NaN stays NaN, ±Inf gives 0.
  */
 @inline function expHalfSqLowV(x: v128): v128 {
-  const t = f32x4.pmax(f32x4.mul(f32x4.mul(x, x), kf(F_MHALF_LOG2E)), kf(F_M127)); // ±Inf: −127
+  return exp2LowV(f32x4.mul(f32x4.mul(x, x), kf(F_MHALF_LOG2E)));
+}
+
+/** 2^t for t ≤ 0 and 16-bit results (X0…X5): t clamped to −127 (results below 2^−126 are 0), NaN stays NaN. */
+@inline function exp2LowV(w: v128): v128 {
+  const t = f32x4.pmax(w, kf(F_M127)); // −Inf: −127
   const tm = f32x4.add(t, kf(F_MAGIC));
   const f = f32x4.sub(t, f32x4.sub(tm, kf(F_MAGIC)));
   const f2 = f32x4.mul(f, f);
@@ -393,7 +426,7 @@ const K2_D: f64 = 1.5957691216057308;
 /** low: the result is rounded to a 16-bit dtype (erf-gelu then uses its cheaper 16-bit core). */
 @inline function unaryV(op: i32, low: bool, x: v128, p0: v128, p1: v128): v128 {
   if (op == 0) return f32x4.mul(x, p0);
-  if (op == 1) return tanhV(x);
+  if (op == 1) return low ? tanhLowV(x) : tanhV(x);
   if (op == 2) return geluErfV(x, low);
   if (op == 3) return geluTanhV(x);
   return f32x4.min(f32x4.max(x, p0), p1);
@@ -401,7 +434,7 @@ const K2_D: f64 = 1.5957691216057308;
 
 @inline function unaryBackwardV(op: i32, low: bool, x: v128, dy: v128, p0: v128, p1: v128): v128 {
   if (op == 1) return f32x4.mul(dy, f32x4.mul(f32x4.sub(kf(F_1), x), f32x4.add(kf(F_1), x)));
-  if (op == 5 || op == 6) return f32x4.mul(dy, sech2V(x));
+  if (op == 5 || op == 6) return f32x4.mul(dy, sech2V(x, low));
   if (op == 2) return f32x4.mul(dy, geluErfGradV(x, low));
   if (op == 3) return f32x4.mul(dy, geluTanhGradV(x));
   return v128.and(dy, v128.and(f32x4.ge(x, p0), f32x4.le(x, p1)));
@@ -488,12 +521,15 @@ export function binary(op: i32, a: usize, aDt: i32, b: usize, bDt: i32, out: usi
 // Each transcendental op runs in small functions of its own, one per dtype combination where every
 // operand has one dtype and one for the other mixes: V8 compiled these latency-bound loops measurably
 // slower inside one function holding several of them (tanh f32: 1.6 ns/element with every op's loops,
-// 1.1 with one op's four, 0.75 alone). `low` (a 16-bit result) only changes the erf gelu, whose 16-bit
-// loops use the cheaper core.
+// 1.1 with one op's four, 0.75 alone). `low` (a 16-bit result) selects the cheaper forms of tanh, sech²
+// and the erf gelu (accurate to about 1e-5, against half an ulp of 2.4e-4 or more).
 @noinline function unaryTanhF32(x: usize, out: usize, n: i32): void { unaryBody(1, false, x, DT_F32, out, DT_F32, n, 0, 0); }
-@noinline function unaryTanhF16(x: usize, out: usize, n: i32): void { unaryBody(1, false, x, DT_F16, out, DT_F16, n, 0, 0); }
-@noinline function unaryTanhBf16(x: usize, out: usize, n: i32): void { unaryBody(1, false, x, DT_BF16, out, DT_BF16, n, 0, 0); }
-@noinline function unaryTanhMix(x: usize, xDt: i32, out: usize, outDt: i32, n: i32): void { unaryBody(1, false, x, xDt, out, outDt, n, 0, 0); }
+@noinline function unaryTanhF16(x: usize, out: usize, n: i32): void { unaryBody(1, true, x, DT_F16, out, DT_F16, n, 0, 0); }
+@noinline function unaryTanhBf16(x: usize, out: usize, n: i32): void { unaryBody(1, true, x, DT_BF16, out, DT_BF16, n, 0, 0); }
+@noinline function unaryTanhMix(x: usize, xDt: i32, out: usize, outDt: i32, n: i32): void {
+  if (outDt == DT_F32) unaryBody(1, false, x, xDt, out, DT_F32, n, 0, 0);
+  else unaryBody(1, true, x, xDt, out, outDt, n, 0, 0);
+}
 @noinline function unaryGeluErfF32(x: usize, out: usize, n: i32): void { unaryBody(2, false, x, DT_F32, out, DT_F32, n, 0, 0); }
 @noinline function unaryGeluErfF16(x: usize, out: usize, n: i32): void { unaryBody(2, true, x, DT_F16, out, DT_F16, n, 0, 0); }
 @noinline function unaryGeluErfBf16(x: usize, out: usize, n: i32): void { unaryBody(2, true, x, DT_BF16, out, DT_BF16, n, 0, 0); }
@@ -593,13 +629,19 @@ export function unary(op: i32, x: usize, xDt: i32, out: usize, outDt: i32, n: i3
 @noinline function backwardTanhBf16(x: usize, dy: usize, dx: usize, n: i32): void { backwardBody(1, false, x, DT_BF16, dy, DT_BF16, dx, DT_BF16, n, 0, 0); }
 @noinline function backwardTanhMix(x: usize, xDt: i32, dy: usize, dyDt: i32, dx: usize, dxDt: i32, n: i32): void { backwardBody(1, false, x, xDt, dy, dyDt, dx, dxDt, n, 0, 0); }
 @noinline function backwardSech2F32(x: usize, dy: usize, dx: usize, n: i32): void { backwardBody(5, false, x, DT_F32, dy, DT_F32, dx, DT_F32, n, 0, 0); }
-@noinline function backwardSech2F16(x: usize, dy: usize, dx: usize, n: i32): void { backwardBody(5, false, x, DT_F16, dy, DT_F16, dx, DT_F16, n, 0, 0); }
-@noinline function backwardSech2Bf16(x: usize, dy: usize, dx: usize, n: i32): void { backwardBody(5, false, x, DT_BF16, dy, DT_BF16, dx, DT_BF16, n, 0, 0); }
-@noinline function backwardSech2Mix(x: usize, xDt: i32, dy: usize, dyDt: i32, dx: usize, dxDt: i32, n: i32): void { backwardBody(5, false, x, xDt, dy, dyDt, dx, dxDt, n, 0, 0); }
+@noinline function backwardSech2F16(x: usize, dy: usize, dx: usize, n: i32): void { backwardBody(5, true, x, DT_F16, dy, DT_F16, dx, DT_F16, n, 0, 0); }
+@noinline function backwardSech2Bf16(x: usize, dy: usize, dx: usize, n: i32): void { backwardBody(5, true, x, DT_BF16, dy, DT_BF16, dx, DT_BF16, n, 0, 0); }
+@noinline function backwardSech2Mix(x: usize, xDt: i32, dy: usize, dyDt: i32, dx: usize, dxDt: i32, n: i32): void {
+  if (dxDt == DT_F32) backwardBody(5, false, x, xDt, dy, dyDt, dx, DT_F32, n, 0, 0);
+  else backwardBody(5, true, x, xDt, dy, dyDt, dx, dxDt, n, 0, 0);
+}
 @noinline function backwardSech2AccF32(x: usize, dy: usize, dx: usize, n: i32): void { backwardBody(6, false, x, DT_F32, dy, DT_F32, dx, DT_F32, n, 0, 0); }
-@noinline function backwardSech2AccF16(x: usize, dy: usize, dx: usize, n: i32): void { backwardBody(6, false, x, DT_F16, dy, DT_F16, dx, DT_F16, n, 0, 0); }
-@noinline function backwardSech2AccBf16(x: usize, dy: usize, dx: usize, n: i32): void { backwardBody(6, false, x, DT_BF16, dy, DT_BF16, dx, DT_BF16, n, 0, 0); }
-@noinline function backwardSech2AccMix(x: usize, xDt: i32, dy: usize, dyDt: i32, dx: usize, dxDt: i32, n: i32): void { backwardBody(6, false, x, xDt, dy, dyDt, dx, dxDt, n, 0, 0); }
+@noinline function backwardSech2AccF16(x: usize, dy: usize, dx: usize, n: i32): void { backwardBody(6, true, x, DT_F16, dy, DT_F16, dx, DT_F16, n, 0, 0); }
+@noinline function backwardSech2AccBf16(x: usize, dy: usize, dx: usize, n: i32): void { backwardBody(6, true, x, DT_BF16, dy, DT_BF16, dx, DT_BF16, n, 0, 0); }
+@noinline function backwardSech2AccMix(x: usize, xDt: i32, dy: usize, dyDt: i32, dx: usize, dxDt: i32, n: i32): void {
+  if (dxDt == DT_F32) backwardBody(6, false, x, xDt, dy, dyDt, dx, DT_F32, n, 0, 0);
+  else backwardBody(6, true, x, xDt, dy, dyDt, dx, dxDt, n, 0, 0);
+}
 @noinline function backwardGeluErfF32(x: usize, dy: usize, dx: usize, n: i32): void { backwardBody(2, false, x, DT_F32, dy, DT_F32, dx, DT_F32, n, 0, 0); }
 @noinline function backwardGeluErfF16(x: usize, dy: usize, dx: usize, n: i32): void { backwardBody(2, true, x, DT_F16, dy, DT_F16, dx, DT_F16, n, 0, 0); }
 @noinline function backwardGeluErfBf16(x: usize, dy: usize, dx: usize, n: i32): void { backwardBody(2, true, x, DT_BF16, dy, DT_BF16, dx, DT_BF16, n, 0, 0); }
@@ -843,6 +885,15 @@ const KF_TABLE = memory.data<f32>([
   <f32>(-0.5 * LOG2E_D), // F_MHALF_LOG2E
   -127, // F_M127
   -20, // F_M20
+  TL_CLAMP, // F_TL_CLAMP
+  -TL_CLAMP, // F_MTL_CLAMP
+  TL_P0, // F_TL_P0
+  TL_P1, // F_TL_P1
+  TL_P2, // F_TL_P2
+  TL_Q1, // F_TL_Q1
+  TL_Q2, // F_TL_Q2
+  TL_Q3, // F_TL_Q3
+  <f32>(-2 * LOG2E_D), // F_M2LOG2E
 ]);
 const F_E6: i32 = 0;
 const F_2: i32 = 1;
@@ -904,6 +955,15 @@ const F_L6: i32 = 56;
 const F_MHALF_LOG2E: i32 = 57;
 const F_M127: i32 = 58;
 const F_M20: i32 = 59;
+const F_TL_CLAMP: i32 = 60;
+const F_MTL_CLAMP: i32 = 61;
+const F_TL_P0: i32 = 62;
+const F_TL_P1: i32 = 63;
+const F_TL_P2: i32 = 64;
+const F_TL_Q1: i32 = 65;
+const F_TL_Q2: i32 = 66;
+const F_TL_Q3: i32 = 67;
+const F_M2LOG2E: i32 = 68;
 @inline function kf(i: i32): v128 {
   return v128.load32_splat(KF_TABLE + (<usize>i << 2));
 }
