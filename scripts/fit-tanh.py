@@ -50,14 +50,18 @@ def fit(x_max, iters=80, M=M, K=K):
     return best
 
 
-def evaluate(p, q, x_max, fused):
+def setup(p, q, x_max):
+    """The coefficients rounded to f32, the evaluation grid x, the clamped c and s = c², s² in f32."""
     f32 = np.float32
-    P = [f32(v) for v in p]
-    Q = [f32(v) for v in q]
     x = np.concatenate([np.linspace(0, 12, 2000001), np.geomspace(1e-30, 1, 200000)]).astype(f32)
     c = np.minimum(x, f32(x_max))
     s = c * c
-    s2 = s * s
+    return [f32(v) for v in p], [f32(v) for v in q], x, c, s, s * s
+
+
+def evaluate(p, q, x_max, fused):
+    f32 = np.float32
+    P, Q, x, c, s, s2 = setup(p, q, x_max)
     s4 = s2 * s2
 
     def madd(a, b, v):  # a + b·v
@@ -85,13 +89,7 @@ def main_low():
         print(f"const TL_P{i}: f32 = {float(v)!r};")
     for i, v in enumerate(q[1:], 1):
         print(f"const TL_Q{i}: f32 = {float(v)!r};")
-    f32 = np.float32
-    P = [f32(v) for v in p]
-    Q = [f32(v) for v in q]
-    x = np.concatenate([np.linspace(0, 12, 2000001), np.geomspace(1e-30, 1, 200000)]).astype(f32)
-    c = np.minimum(x, f32(x_max))
-    s = c * c
-    s2 = s * s
+    P, Q, x, c, s, s2 = setup(p, q, x_max)
     pv = (P[0] + P[1] * s) + s2 * P[2]
     qv = (Q[0] + Q[1] * s) + s2 * (Q[2] + Q[3] * s)
     t = (c * pv) / qv
