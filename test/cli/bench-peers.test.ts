@@ -66,6 +66,19 @@ describe('mpno bench fno / darcy16 (the PyTorch peers\' workloads)', () => {
     assert.match(r.stderr, /one thread count/);
   });
 
+  it('bench/mixed-interleaved.mjs times the three precisions in one process and refuses bad options by name', () => {
+    const script = fileURLToPath(new URL('../../../bench/mixed-interleaved.mjs', import.meta.url));
+    let r = spawnSync(process.execPath, [script, '--grid', '32', '--rounds', '1'], { encoding: 'utf8' });
+    assert.equal(r.status, 0, r.stderr);
+    for (const p of ['fp32', 'mixed-bf16', 'mixed-fp16']) assert.match(r.stdout, new RegExp(`${p} +median [0-9.]+ ms, [0-9.]+× fp32's speed`));
+    r = spawnSync(process.execPath, [script, '--rounds', '0'], { encoding: 'utf8' });
+    assert.equal(r.status, 2);
+    assert.match(r.stderr, /--rounds must be a positive integer, got '0'/);
+    r = spawnSync(process.execPath, [script, '--stabilizer', 'clip'], { encoding: 'utf8' });
+    assert.equal(r.status, 2);
+    assert.match(r.stderr, /--stabilizer must be tanh or none, got 'clip'/);
+  });
+
   it('bench/peers.sh refuses an unknown workload or repetition count by name', () => {
     const script = fileURLToPath(new URL('../../../bench/peers.sh', import.meta.url));
     let r = spawnSync('bash', [script, '--only', 'gemm'], { encoding: 'utf8' });
