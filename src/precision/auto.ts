@@ -145,8 +145,8 @@ export class AutoPrecisionSchedule {
   /** The whole model's level; by layer, the lowest layer's. */
   get level(): BlockPrecision {
     if (!this.s.layers) return this.s.level;
-    const rank: Record<BlockPrecision, number> = { half: 0, mixed: 1, full: 2 };
-    return this.s.layers.reduce<BlockPrecision>((lo, u) => (rank[u.level] < rank[lo] ? u.level : lo), 'full');
+    // BLOCK_PRECISIONS runs full → half: the lowest level has the largest index
+    return this.s.layers.reduce<BlockPrecision>((lo, u) => (BLOCK_PRECISIONS.indexOf(u.level) > BLOCK_PRECISIONS.indexOf(lo) ? u.level : lo), 'full');
   }
 
   /** Each layer's level (by layer), or undefined for the whole model. */

@@ -518,29 +518,57 @@ export function binary(op: i32, a: usize, aDt: i32, b: usize, bDt: i32, out: usi
 /**
  * out = f(x); op: 0 scale (p0·x), 1 tanh, 2 gelu (erf form), 3 gelu (tanh form), 4 clamp to [p0, p1].
  */
+/** Whether unary's op has a form for 16-bit results: 1 tanh, 2 the erf gelu. */
+@inline function unaryHasLow(op: i32): bool {
+  return op == 1 || op == 2;
+}
+
+/** Whether unaryBackward's op has a form for 16-bit results: 2 the erf gelu, 5 and 6 sech². */
+@inline function backwardHasLow(op: i32): bool {
+  return op == 2 || op == 5 || op == 6;
+}
+
+/** unaryBody for one dtype throughout (a constant): the 16-bit form where op has one. */
+@inline function unarySame(op: i32, x: usize, dt: i32, out: usize, n: i32): void {
+  unaryBody(op, unaryHasLow(op) && dt != DT_F32, x, dt, out, dt, n, 0, 0);
+}
+
+/** unaryBody for other mixes: `low` a constant in each loop (one form per loop), chosen by the output dtype. */
+@inline function unaryMixed(op: i32, x: usize, xDt: i32, out: usize, outDt: i32, n: i32): void {
+  if (!unaryHasLow(op)) unaryBody(op, false, x, xDt, out, outDt, n, 0, 0);
+  else if (outDt == DT_F32) unaryBody(op, false, x, xDt, out, DT_F32, n, 0, 0);
+  else unaryBody(op, true, x, xDt, out, outDt, n, 0, 0);
+}
+
+/** backwardBody for one dtype throughout, as unarySame. */
+@inline function backwardSame(op: i32, x: usize, dt: i32, dy: usize, dx: usize, n: i32): void {
+  backwardBody(op, backwardHasLow(op) && dt != DT_F32, x, dt, dy, dt, dx, dt, n, 0, 0);
+}
+
+/** backwardBody for other mixes, as unaryMixed (chosen by dx's dtype). */
+@inline function backwardMixed(op: i32, x: usize, xDt: i32, dy: usize, dyDt: i32, dx: usize, dxDt: i32, n: i32): void {
+  if (!backwardHasLow(op)) backwardBody(op, false, x, xDt, dy, dyDt, dx, dxDt, n, 0, 0);
+  else if (dxDt == DT_F32) backwardBody(op, false, x, xDt, dy, dyDt, dx, DT_F32, n, 0, 0);
+  else backwardBody(op, true, x, xDt, dy, dyDt, dx, dxDt, n, 0, 0);
+}
+
 // Each transcendental op runs in small functions of its own, one per dtype combination where every
 // operand has one dtype and one for the other mixes: V8 compiled these latency-bound loops measurably
 // slower inside one function holding several of them (tanh f32: 1.6 ns/element with every op's loops,
 // 1.1 with one op's four, 0.75 alone). `low` (a 16-bit result) selects the cheaper forms of tanh, sech²
 // and the erf gelu (accurate to about 1e-5, against half an ulp of 2.4e-4 or more).
-@noinline function unaryTanhF32(x: usize, out: usize, n: i32): void { unaryBody(1, false, x, DT_F32, out, DT_F32, n, 0, 0); }
-@noinline function unaryTanhF16(x: usize, out: usize, n: i32): void { unaryBody(1, true, x, DT_F16, out, DT_F16, n, 0, 0); }
-@noinline function unaryTanhBf16(x: usize, out: usize, n: i32): void { unaryBody(1, true, x, DT_BF16, out, DT_BF16, n, 0, 0); }
-@noinline function unaryTanhMix(x: usize, xDt: i32, out: usize, outDt: i32, n: i32): void {
-  if (outDt == DT_F32) unaryBody(1, false, x, xDt, out, DT_F32, n, 0, 0);
-  else unaryBody(1, true, x, xDt, out, outDt, n, 0, 0);
-}
-@noinline function unaryGeluErfF32(x: usize, out: usize, n: i32): void { unaryBody(2, false, x, DT_F32, out, DT_F32, n, 0, 0); }
-@noinline function unaryGeluErfF16(x: usize, out: usize, n: i32): void { unaryBody(2, true, x, DT_F16, out, DT_F16, n, 0, 0); }
-@noinline function unaryGeluErfBf16(x: usize, out: usize, n: i32): void { unaryBody(2, true, x, DT_BF16, out, DT_BF16, n, 0, 0); }
-@noinline function unaryGeluErfMix(x: usize, xDt: i32, out: usize, outDt: i32, n: i32): void {
-  if (outDt == DT_F32) unaryBody(2, false, x, xDt, out, DT_F32, n, 0, 0);
-  else unaryBody(2, true, x, xDt, out, outDt, n, 0, 0);
-}
-@noinline function unaryGeluTanhF32(x: usize, out: usize, n: i32): void { unaryBody(3, false, x, DT_F32, out, DT_F32, n, 0, 0); }
-@noinline function unaryGeluTanhF16(x: usize, out: usize, n: i32): void { unaryBody(3, false, x, DT_F16, out, DT_F16, n, 0, 0); }
-@noinline function unaryGeluTanhBf16(x: usize, out: usize, n: i32): void { unaryBody(3, false, x, DT_BF16, out, DT_BF16, n, 0, 0); }
-@noinline function unaryGeluTanhMix(x: usize, xDt: i32, out: usize, outDt: i32, n: i32): void { unaryBody(3, false, x, xDt, out, outDt, n, 0, 0); }
+@noinline function unaryTanhF32(x: usize, out: usize, n: i32): void { unarySame(1, x, DT_F32, out, n); }
+@noinline function unaryTanhF16(x: usize, out: usize, n: i32): void { unarySame(1, x, DT_F16, out, n); }
+@noinline function unaryTanhBf16(x: usize, out: usize, n: i32): void { unarySame(1, x, DT_BF16, out, n); }
+@noinline function unaryTanhMix(x: usize, xDt: i32, out: usize, outDt: i32, n: i32): void { unaryMixed(1, x, xDt, out, outDt, n); }
+@noinline function unaryGeluErfF32(x: usize, out: usize, n: i32): void { unarySame(2, x, DT_F32, out, n); }
+@noinline function unaryGeluErfF16(x: usize, out: usize, n: i32): void { unarySame(2, x, DT_F16, out, n); }
+@noinline function unaryGeluErfBf16(x: usize, out: usize, n: i32): void { unarySame(2, x, DT_BF16, out, n); }
+@noinline function unaryGeluErfMix(x: usize, xDt: i32, out: usize, outDt: i32, n: i32): void { unaryMixed(2, x, xDt, out, outDt, n); }
+@noinline function unaryGeluTanhF32(x: usize, out: usize, n: i32): void { unarySame(3, x, DT_F32, out, n); }
+@noinline function unaryGeluTanhF16(x: usize, out: usize, n: i32): void { unarySame(3, x, DT_F16, out, n); }
+@noinline function unaryGeluTanhBf16(x: usize, out: usize, n: i32): void { unarySame(3, x, DT_BF16, out, n); }
+@noinline function unaryGeluTanhMix(x: usize, xDt: i32, out: usize, outDt: i32, n: i32): void { unaryMixed(3, x, xDt, out, outDt, n); }
 
 /** The transcendental op's function for these dtypes (op 1 tanh, 2 gelu erf form, 3 gelu tanh form). */
 @inline function unaryFast(op: i32, x: usize, xDt: i32, out: usize, outDt: i32, n: i32): void {
@@ -624,35 +652,26 @@ export function unary(op: i32, x: usize, xDt: i32, out: usize, outDt: i32, n: i3
  * (dx = dy·sech²(x), recomputed), 6 the same added to dx (dx += dy·sech²(x)).
  */
 // The backward forms, split the same way as unary's.
-@noinline function backwardTanhF32(x: usize, dy: usize, dx: usize, n: i32): void { backwardBody(1, false, x, DT_F32, dy, DT_F32, dx, DT_F32, n, 0, 0); }
-@noinline function backwardTanhF16(x: usize, dy: usize, dx: usize, n: i32): void { backwardBody(1, false, x, DT_F16, dy, DT_F16, dx, DT_F16, n, 0, 0); }
-@noinline function backwardTanhBf16(x: usize, dy: usize, dx: usize, n: i32): void { backwardBody(1, false, x, DT_BF16, dy, DT_BF16, dx, DT_BF16, n, 0, 0); }
-@noinline function backwardTanhMix(x: usize, xDt: i32, dy: usize, dyDt: i32, dx: usize, dxDt: i32, n: i32): void { backwardBody(1, false, x, xDt, dy, dyDt, dx, dxDt, n, 0, 0); }
-@noinline function backwardSech2F32(x: usize, dy: usize, dx: usize, n: i32): void { backwardBody(5, false, x, DT_F32, dy, DT_F32, dx, DT_F32, n, 0, 0); }
-@noinline function backwardSech2F16(x: usize, dy: usize, dx: usize, n: i32): void { backwardBody(5, true, x, DT_F16, dy, DT_F16, dx, DT_F16, n, 0, 0); }
-@noinline function backwardSech2Bf16(x: usize, dy: usize, dx: usize, n: i32): void { backwardBody(5, true, x, DT_BF16, dy, DT_BF16, dx, DT_BF16, n, 0, 0); }
-@noinline function backwardSech2Mix(x: usize, xDt: i32, dy: usize, dyDt: i32, dx: usize, dxDt: i32, n: i32): void {
-  if (dxDt == DT_F32) backwardBody(5, false, x, xDt, dy, dyDt, dx, DT_F32, n, 0, 0);
-  else backwardBody(5, true, x, xDt, dy, dyDt, dx, dxDt, n, 0, 0);
-}
-@noinline function backwardSech2AccF32(x: usize, dy: usize, dx: usize, n: i32): void { backwardBody(6, false, x, DT_F32, dy, DT_F32, dx, DT_F32, n, 0, 0); }
-@noinline function backwardSech2AccF16(x: usize, dy: usize, dx: usize, n: i32): void { backwardBody(6, true, x, DT_F16, dy, DT_F16, dx, DT_F16, n, 0, 0); }
-@noinline function backwardSech2AccBf16(x: usize, dy: usize, dx: usize, n: i32): void { backwardBody(6, true, x, DT_BF16, dy, DT_BF16, dx, DT_BF16, n, 0, 0); }
-@noinline function backwardSech2AccMix(x: usize, xDt: i32, dy: usize, dyDt: i32, dx: usize, dxDt: i32, n: i32): void {
-  if (dxDt == DT_F32) backwardBody(6, false, x, xDt, dy, dyDt, dx, DT_F32, n, 0, 0);
-  else backwardBody(6, true, x, xDt, dy, dyDt, dx, dxDt, n, 0, 0);
-}
-@noinline function backwardGeluErfF32(x: usize, dy: usize, dx: usize, n: i32): void { backwardBody(2, false, x, DT_F32, dy, DT_F32, dx, DT_F32, n, 0, 0); }
-@noinline function backwardGeluErfF16(x: usize, dy: usize, dx: usize, n: i32): void { backwardBody(2, true, x, DT_F16, dy, DT_F16, dx, DT_F16, n, 0, 0); }
-@noinline function backwardGeluErfBf16(x: usize, dy: usize, dx: usize, n: i32): void { backwardBody(2, true, x, DT_BF16, dy, DT_BF16, dx, DT_BF16, n, 0, 0); }
-@noinline function backwardGeluErfMix(x: usize, xDt: i32, dy: usize, dyDt: i32, dx: usize, dxDt: i32, n: i32): void {
-  if (dxDt == DT_F32) backwardBody(2, false, x, xDt, dy, dyDt, dx, DT_F32, n, 0, 0);
-  else backwardBody(2, true, x, xDt, dy, dyDt, dx, dxDt, n, 0, 0);
-}
-@noinline function backwardGeluTanhF32(x: usize, dy: usize, dx: usize, n: i32): void { backwardBody(3, false, x, DT_F32, dy, DT_F32, dx, DT_F32, n, 0, 0); }
-@noinline function backwardGeluTanhF16(x: usize, dy: usize, dx: usize, n: i32): void { backwardBody(3, false, x, DT_F16, dy, DT_F16, dx, DT_F16, n, 0, 0); }
-@noinline function backwardGeluTanhBf16(x: usize, dy: usize, dx: usize, n: i32): void { backwardBody(3, false, x, DT_BF16, dy, DT_BF16, dx, DT_BF16, n, 0, 0); }
-@noinline function backwardGeluTanhMix(x: usize, xDt: i32, dy: usize, dyDt: i32, dx: usize, dxDt: i32, n: i32): void { backwardBody(3, false, x, xDt, dy, dyDt, dx, dxDt, n, 0, 0); }
+@noinline function backwardTanhF32(x: usize, dy: usize, dx: usize, n: i32): void { backwardSame(1, x, DT_F32, dy, dx, n); }
+@noinline function backwardTanhF16(x: usize, dy: usize, dx: usize, n: i32): void { backwardSame(1, x, DT_F16, dy, dx, n); }
+@noinline function backwardTanhBf16(x: usize, dy: usize, dx: usize, n: i32): void { backwardSame(1, x, DT_BF16, dy, dx, n); }
+@noinline function backwardTanhMix(x: usize, xDt: i32, dy: usize, dyDt: i32, dx: usize, dxDt: i32, n: i32): void { backwardMixed(1, x, xDt, dy, dyDt, dx, dxDt, n); }
+@noinline function backwardSech2F32(x: usize, dy: usize, dx: usize, n: i32): void { backwardSame(5, x, DT_F32, dy, dx, n); }
+@noinline function backwardSech2F16(x: usize, dy: usize, dx: usize, n: i32): void { backwardSame(5, x, DT_F16, dy, dx, n); }
+@noinline function backwardSech2Bf16(x: usize, dy: usize, dx: usize, n: i32): void { backwardSame(5, x, DT_BF16, dy, dx, n); }
+@noinline function backwardSech2Mix(x: usize, xDt: i32, dy: usize, dyDt: i32, dx: usize, dxDt: i32, n: i32): void { backwardMixed(5, x, xDt, dy, dyDt, dx, dxDt, n); }
+@noinline function backwardSech2AccF32(x: usize, dy: usize, dx: usize, n: i32): void { backwardSame(6, x, DT_F32, dy, dx, n); }
+@noinline function backwardSech2AccF16(x: usize, dy: usize, dx: usize, n: i32): void { backwardSame(6, x, DT_F16, dy, dx, n); }
+@noinline function backwardSech2AccBf16(x: usize, dy: usize, dx: usize, n: i32): void { backwardSame(6, x, DT_BF16, dy, dx, n); }
+@noinline function backwardSech2AccMix(x: usize, xDt: i32, dy: usize, dyDt: i32, dx: usize, dxDt: i32, n: i32): void { backwardMixed(6, x, xDt, dy, dyDt, dx, dxDt, n); }
+@noinline function backwardGeluErfF32(x: usize, dy: usize, dx: usize, n: i32): void { backwardSame(2, x, DT_F32, dy, dx, n); }
+@noinline function backwardGeluErfF16(x: usize, dy: usize, dx: usize, n: i32): void { backwardSame(2, x, DT_F16, dy, dx, n); }
+@noinline function backwardGeluErfBf16(x: usize, dy: usize, dx: usize, n: i32): void { backwardSame(2, x, DT_BF16, dy, dx, n); }
+@noinline function backwardGeluErfMix(x: usize, xDt: i32, dy: usize, dyDt: i32, dx: usize, dxDt: i32, n: i32): void { backwardMixed(2, x, xDt, dy, dyDt, dx, dxDt, n); }
+@noinline function backwardGeluTanhF32(x: usize, dy: usize, dx: usize, n: i32): void { backwardSame(3, x, DT_F32, dy, dx, n); }
+@noinline function backwardGeluTanhF16(x: usize, dy: usize, dx: usize, n: i32): void { backwardSame(3, x, DT_F16, dy, dx, n); }
+@noinline function backwardGeluTanhBf16(x: usize, dy: usize, dx: usize, n: i32): void { backwardSame(3, x, DT_BF16, dy, dx, n); }
+@noinline function backwardGeluTanhMix(x: usize, xDt: i32, dy: usize, dyDt: i32, dx: usize, dxDt: i32, n: i32): void { backwardMixed(3, x, xDt, dy, dyDt, dx, dxDt, n); }
 
 @inline function backwardFast(op: i32, x: usize, xDt: i32, dy: usize, dyDt: i32, dx: usize, dxDt: i32, n: i32): void {
   const same = xDt == dyDt && xDt == dxDt;
